@@ -1,0 +1,69 @@
+"""flowkit: write a workflow once as a Python class; run it locally or on Argo Workflows.
+
+The public names are resolved lazily (PEP 562) so that ``import flowkit`` costs only what a flow file needs:
+the local runtime, the Argo compiler and the Kubernetes client load when a command first uses them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Flow": "flowkit.authoring.flow",
+    "FlowSpec": "flowkit.authoring.flow",
+    "step": "flowkit.authoring.step",
+    "Parameter": "flowkit.authoring.parameter",
+    "current": "flowkit.authoring.current",
+    "kubernetes": "flowkit.authoring.decorators",
+    "resources": "flowkit.authoring.decorators",
+    "retry": "flowkit.authoring.decorators",
+    "timeout": "flowkit.authoring.decorators",
+    "environment": "flowkit.authoring.decorators",
+    "catch": "flowkit.authoring.decorators",
+    "conda": "flowkit.authoring.decorators",
+    "argo": "flowkit.authoring.decorators",
+    "schedule": "flowkit.authoring.decorators",
+    "Run": "flowkit.client",
+    "Step": "flowkit.client",
+    "Task": "flowkit.client",
+    "FlowkitError": "flowkit.errors",
+    "FlowDefinitionError": "flowkit.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:
+    from flowkit.authoring.current import current
+    from flowkit.authoring.decorators import (
+        argo,
+        catch,
+        conda,
+        environment,
+        kubernetes,
+        resources,
+        retry,
+        schedule,
+        timeout,
+    )
+    from flowkit.authoring.flow import Flow, FlowSpec
+    from flowkit.authoring.parameter import Parameter
+    from flowkit.authoring.step import step
+    from flowkit.client import Run, Step, Task
+    from flowkit.errors import FlowDefinitionError, FlowkitError
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'flowkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
