@@ -34,7 +34,28 @@ _EXPORTS: dict[str, str] = {
     "FlowDefinitionError": "flowkit.errors",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "Flow",
+    "FlowDefinitionError",
+    "FlowSpec",
+    "FlowkitError",
+    "Parameter",
+    "Run",
+    "Step",
+    "Task",
+    "__version__",
+    "argo",
+    "catch",
+    "conda",
+    "current",
+    "environment",
+    "kubernetes",
+    "resources",
+    "retry",
+    "schedule",
+    "step",
+    "timeout",
+]
 
 if TYPE_CHECKING:
     from flowkit.authoring.current import current

@@ -1,0 +1,62 @@
+"""The errors flowkit raises on purpose.
+
+Every bad-input error names where the problem is (flow, step, decorator, field, source line) so that a user can fix
+it without reading flowkit's source; the structured attributes let tests and tools check them precisely.
+"""
+
+from __future__ import annotations
+
+
+class FlowkitError(Exception):
+    """Base class of every error flowkit raises deliberately."""
+
+
+class FlowDefinitionError(FlowkitError):
+    """A flow class, one of its steps, or one of its decorators is invalid."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        flow: str,
+        step: str | None = None,
+        decorator: str | None = None,
+        field: str | None = None,
+        lineno: int | None = None,
+    ) -> None:
+        self.message = message
+        self.flow = flow
+        self.step = step
+        self.decorator = decorator
+        self.field = field
+        self.lineno = lineno
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = self.flow if self.step is None else f"{self.flow}.{self.step}"
+        if self.lineno is not None:
+            where += f" (line {self.lineno})"
+        if self.decorator is not None:
+            where += f" @{self.decorator}"
+            if self.field is not None:
+                where += f".{self.field}"
+        elif self.field is not None:
+            where += f" {self.field}"
+        return f"{where}: {self.message}"
+
+
+class ParameterError(FlowkitError):
+    """A flow parameter received a value it cannot accept."""
+
+    def __init__(self, message: str, *, flow: str, parameter: str) -> None:
+        self.flow = flow
+        self.parameter = parameter
+        super().__init__(f"{flow} parameter {parameter!r}: {message}")
+
+
+class DataStoreError(FlowkitError):
+    """The datastore is missing, corrupt, or does not hold what was asked for."""
+
+
+class TaskFailedError(FlowkitError):
+    """A task of a run failed; raised by APIs that promise a successful result."""

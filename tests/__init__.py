@@ -1,0 +1,1 @@
+"""flowkit test suite."""
