@@ -1,0 +1,114 @@
+"""Flow-level Argo options (`@argo`) and schedules (`@schedule`).
+
+These specs describe how the whole flow runs on Argo Workflows, so they are class-level only. They are validated
+at decoration time: a cron expression with four fields or a pod-GC strategy Argo does not know must fail while the
+user is still looking at the decorator, not when the cluster rejects the manifest.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from flowkit.specs.base import SpecModel
+
+PodGCStrategy = Literal["OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"]
+"""Argo's podGC strategies; leaving ``pod_gc`` unset keeps every pod."""
+
+
+class ArgoSpec(SpecModel):
+    """Workflow-wide settings of the compiled WorkflowTemplate."""
+
+    name: str | None = Field(default=None, description="Template name; defaults to the flow name, normalized.")
+    namespace: str | None = Field(default=None, description="Namespace; defaults to the kubeconfig's current one.")
+    ttl_seconds_after_completion: int | None = Field(default=None, ge=0)
+    ttl_seconds_after_success: int | None = Field(default=None, ge=0)
+    ttl_seconds_after_failure: int | None = Field(default=None, ge=0)
+    pod_gc: PodGCStrategy | None = None
+    archive_logs: bool | None = None
+    parallelism: int | None = Field(default=None, ge=1, description="Most pods of one workflow running at once.")
+    on_exit: str | None = Field(default=None, description="A step run as the exit handler, whatever the outcome.")
+    run_as_non_root: bool = True
+    run_as_user: int | None = Field(default=1000, ge=0)
+    datastore_claim: str = Field(default="flowkit-datastore", min_length=1)
+    datastore_mount: str = "/flowkit"
+    service_account: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra labels on the template and its pods.")
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("datastore_mount")
+    @classmethod
+    def _mount_is_absolute(cls, value: str) -> str:
+        if not value.startswith("/") or value == "/":
+            raise ValueError("must be an absolute path below '/', e.g. '/flowkit'")
+        return value.rstrip("/")
+
+
+# One cron field: '*', a number or name, a range, a list, each optionally with a '/step'.
+_CRON_ATOM = r"(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?"
+_CRON_FIELD = re.compile(rf"^{_CRON_ATOM}(,{_CRON_ATOM})*$")
+_CRON_FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_CRON_WORDS = (
+    (),
+    (),
+    (),
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+    ("sun", "mon", "tue", "wed", "thu", "fri", "sat"),
+)
+
+
+def _check_cron_value(token: str, field_index: int) -> None:
+    """Reject a number out of the field's range, or a name the field does not accept."""
+    low, high = _CRON_RANGES[field_index]
+    name = _CRON_FIELD_NAMES[field_index]
+    if token.isdigit():
+        if not low <= int(token) <= high:
+            raise ValueError(f"cron {name} value {token} is outside {low}-{high}")
+    elif token.lower() not in _CRON_WORDS[field_index]:
+        raise ValueError(f"cron {name} does not accept {token!r}")
+
+
+def validate_cron(expression: str) -> str:
+    """Check a standard 5-field cron expression (minute hour day-of-month month day-of-week)."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron expression {expression!r} must have 5 fields (minute hour day month weekday)")
+    for index, text in enumerate(fields):
+        if not _CRON_FIELD.match(text):
+            raise ValueError(f"cron {_CRON_FIELD_NAMES[index]} field {text!r} is malformed")
+        for atom in text.split(","):
+            span, _, step = atom.partition("/")
+            if step and int(step) == 0:
+                raise ValueError(f"cron {_CRON_FIELD_NAMES[index]} step must be > 0 in {atom!r}")
+            for token in span.split("-"):
+                if token != "*":
+                    _check_cron_value(token, index)
+    return " ".join(fields)
+
+
+class ScheduleSpec(SpecModel):
+    """Run the flow on a schedule: compiled into a CronWorkflow that references the WorkflowTemplate."""
+
+    cron: str
+    timezone: str | None = Field(default=None, description="IANA zone such as 'Europe/Paris'; default UTC.")
+    concurrency_policy: Literal["Allow", "Forbid", "Replace"] | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        return validate_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
