@@ -1,0 +1,149 @@
+"""The schema checks accept what a cluster accepts and reject what it rejects, each for the right reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.manifests import minimal_workflow_template, step_template
+from tests.support.argo_schema import (
+    SCHEMAS_DIR_ENV,
+    ManifestInvalid,
+    manifest_errors,
+    schemas_dir,
+    validate_kubernetes_object,
+    validate_manifest,
+)
+
+
+def test_minimal_workflow_template_passes_both_checks() -> None:
+    manifest = minimal_workflow_template()
+    assert manifest_errors(manifest) == []
+    validate_manifest(manifest)
+
+
+def test_unknown_field_fails_in_both_checks() -> None:
+    manifest = minimal_workflow_template()
+    step_template(manifest)["container"]["imagePullPolcy"] = "Always"
+    errors = manifest_errors(manifest)
+    path = "$.spec.templates[1].container"
+    assert any(e.startswith(f"json-schema: {path}:") and "imagePullPolcy" in e for e in errors), errors
+    assert any(e.startswith(f"crd: {path}:") and "imagePullPolcy" in e for e in errors), errors
+    with pytest.raises(ManifestInvalid, match="imagePullPolcy"):
+        validate_manifest(manifest)
+
+
+def test_unknown_metadata_field_fails() -> None:
+    manifest = minimal_workflow_template()
+    manifest["metadata"]["label"] = {"a": "b"}
+    assert any("json-schema: $.metadata:" in e for e in manifest_errors(manifest))
+
+
+def test_free_form_maps_stay_open() -> None:
+    manifest = minimal_workflow_template()
+    manifest["metadata"]["annotations"] = {"flowkit.dev/anything": "x"}
+    manifest["spec"]["podMetadata"] = {"labels": {"any-key": "v"}}
+    step_template(manifest)["nodeSelector"] = {"gpu": "a100"}
+    assert manifest_errors(manifest) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [(("retryStrategy", "limit"), 3), (("retryStrategy", "backoff", "factor"), 2), (("activeDeadlineSeconds",), 60)],
+)
+def test_integer_int_or_string_fields_pass(field: tuple[str, ...], value: int) -> None:
+    manifest = minimal_workflow_template()
+    target = step_template(manifest)
+    for key in field[:-1]:
+        target = target.setdefault(key, {})
+    target[field[-1]] = value
+    assert manifest_errors(manifest) == []
+
+
+def test_unknown_retry_policy_fails_the_crd_enum() -> None:
+    manifest = minimal_workflow_template()
+    step_template(manifest)["retryStrategy"]["retryPolicy"] = "Sometimes"
+    errors = manifest_errors(manifest)
+    assert [e for e in errors if e.startswith("crd: $.spec.templates[1].retryStrategy.retryPolicy:")], errors
+    assert not [e for e in errors if e.startswith("json-schema:")], "Argo's JSON schema has no such enum"
+
+
+def test_malformed_quantity_fails_the_crd_pattern() -> None:
+    manifest = minimal_workflow_template()
+    step_template(manifest)["container"]["resources"]["requests"]["memory"] = "lots"
+    errors = manifest_errors(manifest)
+    assert [e for e in errors if e.startswith("crd: $.spec.templates[1].container.resources.requests.memory:")]
+    with pytest.raises(ManifestInvalid, match="lots"):
+        validate_manifest(manifest)
+
+
+def test_integer_quantity_passes() -> None:
+    manifest = minimal_workflow_template()
+    step_template(manifest)["container"]["resources"]["limits"]["nvidia.com/gpu"] = 1
+    assert [e for e in manifest_errors(manifest) if e.startswith("crd:")] == []
+
+
+def test_crd_item_limits_are_enforced() -> None:
+    """Argo's CRD caps a DAG at 200 tasks: a compiler must not emit more in one DAG."""
+    manifest = minimal_workflow_template()
+    manifest["spec"]["templates"][0]["dag"]["tasks"] = [{"name": f"t{i}", "template": "step"} for i in range(201)]
+    assert any(e.startswith("crd: $.spec.templates[0].dag.tasks:") for e in manifest_errors(manifest))
+
+
+def test_cron_workflow_passes() -> None:
+    template_spec = minimal_workflow_template()["spec"]
+    cron = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "CronWorkflow",
+        "metadata": {"name": "hello-flow"},
+        "spec": {
+            "schedules": ["0 3 * * *"],
+            "timezone": "Europe/Paris",
+            "concurrencyPolicy": "Forbid",
+            "workflowSpec": {"workflowTemplateRef": {"name": "hello-flow"}, "arguments": template_spec["arguments"]},
+        },
+    }
+    validate_manifest(cron)
+    cron["spec"]["concurrencyPolicy"] = "Whenever"
+    assert any(e.startswith("crd: $.spec.concurrencyPolicy:") for e in manifest_errors(cron))
+
+
+def test_workflow_kind_passes() -> None:
+    workflow = minimal_workflow_template()
+    workflow["kind"] = "Workflow"
+    workflow["metadata"] = {"generateName": "hello-flow-"}
+    validate_manifest(workflow)
+
+
+def test_unknown_kind_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="cannot validate kind 'Deployment'"):
+        validate_manifest({"kind": "Deployment"})
+
+
+def test_missing_schemas_directory_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SCHEMAS_DIR_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=SCHEMAS_DIR_ENV):
+        schemas_dir()
+
+
+def _upload_pod() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "flowkit-upload"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "upload", "image": "busybox", "command": ["sleep", "600"]}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "flowkit-datastore"}}],
+        },
+    }
+
+
+def test_kubernetes_pod_passes_and_unknown_field_fails() -> None:
+    pod = _upload_pod()
+    validate_kubernetes_object(pod)
+    pod["spec"]["restartPolcy"] = "Never"
+    with pytest.raises(ManifestInvalid, match="restartPolcy"):
+        validate_kubernetes_object(pod)
