@@ -94,7 +94,7 @@ def test_crd_item_limits_are_enforced() -> None:
 
 def test_cron_workflow_passes() -> None:
     template_spec = minimal_workflow_template()["spec"]
-    cron = {
+    cron: dict[str, Any] = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "CronWorkflow",
         "metadata": {"name": "hello-flow"},
