@@ -1,0 +1,10 @@
+"""The Argo compiler: a validated flow becomes Hera objects (a WorkflowTemplate, and a CronWorkflow on a schedule).
+
+Importing this package does not import Hera; `compile_flow` does, when it runs.
+"""
+
+from __future__ import annotations
+
+from flowkit.argo.compiler import ArgoManifests, CodePackage, compile_flow
+
+__all__ = ["ArgoManifests", "CodePackage", "compile_flow"]

@@ -1,0 +1,231 @@
+"""Compile a flow into Hera objects: a WorkflowTemplate and, with `@schedule`, a CronWorkflow.
+
+The order is fixed: read the validated graph and resolved specs, reduce every step to a pod plan, lay the graph
+out as DAGs, check names, images and references, and only then build Hera objects (one container template per
+distinct plan). Nothing here talks to a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import flowkit
+from flowkit.argo import validate
+from flowkit.argo.layout import ENTRY_TEMPLATE, EXIT_TEMPLATE, DagLayout, exit_layout, lay_out
+from flowkit.argo.names import MAX_CRON_WORKFLOW_NAME_LENGTH, check_dns_label, dns_label, label_value
+from flowkit.argo.pods import PodEnvironment, PodPlan, TaskRole, plan_pod
+from flowkit.argo.templates import INDEX_PATH_INPUT, LABEL_PREFIX, PodContext, build_container
+from flowkit.errors import FlowDefinitionError
+
+if TYPE_CHECKING:
+    from hera.workflows import DAG, CronWorkflow, WorkflowTemplate
+    from hera.workflows.models import DAGTask
+
+    from flowkit.graph import FlowGraph
+    from flowkit.specs import ArgoSpec, StepSpec
+
+EnvironmentPlanner = Callable[[str, "StepSpec"], PodEnvironment]
+"""Given a step name and its resolved spec, what its environment adds to the pod."""
+
+
+@dataclass
+class ArgoManifests:
+    """The Hera objects of one compiled flow, for users to inspect or extend before rendering."""
+
+    workflow_template: WorkflowTemplate
+    cron_workflow: CronWorkflow | None = None
+
+    @property
+    def objects(self) -> list[Any]:
+        """Every object to deploy, the template first (the CronWorkflow refers to it)."""
+        return [self.workflow_template] + ([self.cron_workflow] if self.cron_workflow is not None else [])
+
+
+@dataclass(frozen=True)
+class CodePackage:
+    """How pods get the flow's code: the package id for labels, and the bootstrap command builder."""
+
+    package_id: str
+    bootstrap: Callable[[list[str]], list[str]]
+
+
+def _explicit_name(flow: str, value: str, field: str, max_length: int = 63) -> str:
+    problem = check_dns_label(value, what=field, max_length=max_length)
+    if problem is not None:
+        raise FlowDefinitionError(problem, flow=flow, decorator="argo", field=field)
+    return value
+
+
+def _namespace(flow: str, requested: str | None, argo: ArgoSpec, specs: dict[str, StepSpec]) -> str | None:
+    """One namespace per workflow: steps may not ask for different ones."""
+    step_namespaces = {spec.kubernetes.namespace for spec in specs.values()} - {None}
+    if len(step_namespaces) > 1:
+        raise FlowDefinitionError(
+            f"steps ask for different namespaces {sorted(str(n) for n in step_namespaces)}; a workflow runs in one",
+            flow=flow,
+            decorator="kubernetes",
+            field="namespace",
+        )
+    namespace = requested or argo.namespace or next(iter(step_namespaces), None)
+    return None if namespace is None else _explicit_name(flow, namespace, "namespace")
+
+
+def _roles(graph: FlowGraph) -> dict[str, TaskRole]:
+    return {
+        name: TaskRole(
+            passes_parameters=name == "start",
+            writes_splits=node.transition == "foreach",
+            exit_handler=node.is_exit_handler,
+        )
+        for name, node in graph.steps.items()
+    }
+
+
+def _check_exit_handler(graph: FlowGraph, argo: ArgoSpec) -> str | None:
+    handlers = [name for name, node in graph.steps.items() if node.is_exit_handler]
+    if argo.on_exit is not None and argo.on_exit not in handlers:
+        raise FlowDefinitionError(
+            f"on_exit names {argo.on_exit!r}, which is not an exit-handler step of this flow",
+            flow=graph.flow_name,
+            decorator="argo",
+            field="on_exit",
+        )
+    return handlers[0] if handlers else None
+
+
+def _hera_dag(layout: DagLayout) -> DAG:
+    from hera.workflows import DAG, Parameter, Task
+
+    tasks: list[Task | DAGTask] = [
+        Task(
+            name=task.name,
+            template=task.template,
+            arguments=[Parameter(name=key, value=value) for key, value in task.arguments.items()],
+            dependencies=task.dependencies or None,
+            with_param=task.with_param,
+        )
+        for task in layout.tasks
+    ]
+    inputs = None if layout.frame is None else [Parameter(name=INDEX_PATH_INPUT)]
+    return DAG(name=layout.name, inputs=inputs, tasks=tasks)
+
+
+def _workflow_metadata(flow: str, package_id: str, argo: ArgoSpec) -> tuple[dict[str, str], dict[str, str]]:
+    labels = {
+        **argo.labels,
+        f"{LABEL_PREFIX}/flow": label_value(flow),
+        f"{LABEL_PREFIX}/code-package": package_id[:63],
+        f"{LABEL_PREFIX}/flowkit-version": label_value(flowkit.__version__),
+    }
+    annotations = {**argo.annotations, f"{LABEL_PREFIX}/flow": flow, f"{LABEL_PREFIX}/code-package": package_id}
+    return labels, annotations
+
+
+def _workflow_arguments(flow_cls: type) -> list[Any]:
+    """Flow parameters as workflow arguments holding JSON text, overridable when a run is submitted."""
+    from hera.workflows import Parameter
+
+    from flowkit.authoring.parameter import flow_parameters
+
+    arguments = []
+    for name, parameter in flow_parameters(flow_cls).items():
+        if parameter.required:
+            arguments.append(Parameter(name=name))
+        else:
+            arguments.append(Parameter(name=name, value=parameter.to_json(parameter.default)))
+    return arguments
+
+
+def _workflow_options(argo: ArgoSpec) -> dict[str, Any]:
+    from hera.workflows import models as m
+
+    options: dict[str, Any] = {"archive_logs": argo.archive_logs, "parallelism": argo.parallelism}
+    ttl = (argo.ttl_seconds_after_completion, argo.ttl_seconds_after_success, argo.ttl_seconds_after_failure)
+    if any(value is not None for value in ttl):
+        options["ttl_strategy"] = m.TTLStrategy(
+            seconds_after_completion=ttl[0], seconds_after_success=ttl[1], seconds_after_failure=ttl[2]
+        )
+    if argo.pod_gc is not None:
+        options["pod_gc"] = m.PodGC(strategy=argo.pod_gc)
+    if argo.run_as_non_root:
+        options["security_context"] = m.PodSecurityContext(run_as_non_root=True, run_as_user=argo.run_as_user)
+    if argo.service_account is not None:
+        options["service_account_name"] = argo.service_account
+    return options
+
+
+def compile_flow(
+    flow_cls: type,
+    *,
+    package: CodePackage,
+    environment_of: EnvironmentPlanner | None = None,
+    name: str | None = None,
+    namespace: str | None = None,
+) -> ArgoManifests:
+    """Build the Hera objects of ``flow_cls``; raises `FlowDefinitionError` before building anything invalid."""
+    from hera.workflows import CronWorkflow, WorkflowTemplate
+    from hera.workflows import models as m
+
+    from flowkit.graph import build_graph
+    from flowkit.specs import flow_options, resolve_step_specs
+
+    graph = build_graph(flow_cls)
+    specs = resolve_step_specs(flow_cls)
+    options = flow_options(flow_cls)
+    argo, flow = options.argo, graph.flow_name
+    requested_name = name or argo.name
+    template_name = dns_label(flow) if requested_name is None else _explicit_name(flow, requested_name, "name")
+    workflow_namespace = _namespace(flow, namespace, argo, specs)
+    exit_step = _check_exit_handler(graph, argo)
+
+    roles = _roles(graph)
+    plans: dict[str, PodPlan] = {}
+    distinct: dict[str, PodPlan] = {}
+    for step, spec in specs.items():
+        environment = environment_of(step, spec) if environment_of is not None else PodEnvironment()
+        plan = plan_pod(spec, environment, roles[step])
+        validate.check_image(flow, step, plan.image)
+        plans[step] = distinct.setdefault(plan.key, plan)
+
+    dags = lay_out(graph, {step: plan.template_name for step, plan in plans.items()})
+    if exit_step is not None:
+        dags.append(exit_layout(exit_step, plans[exit_step].template_name))
+    container_names = {plan.template_name for plan in distinct.values()}
+    validate.check_task_names(flow, dags)
+    validate.check_references(flow, dags, container_names)
+    validate.check_acyclic(flow, dags)
+
+    labels, annotations = _workflow_metadata(flow, package.package_id, argo)
+    arguments = _workflow_arguments(flow_cls)
+    context = PodContext(
+        datastore_claim=argo.datastore_claim,
+        datastore_mount=argo.datastore_mount,
+        parameter_names=[str(argument.name) for argument in arguments],
+        bootstrap=package.bootstrap,
+    )
+    template = WorkflowTemplate(
+        name=template_name,
+        namespace=workflow_namespace,
+        labels=labels,
+        annotations=annotations,
+        entrypoint=ENTRY_TEMPLATE,
+        on_exit=EXIT_TEMPLATE if exit_step is not None else None,
+        arguments=arguments or None,
+        pod_metadata=m.Metadata(labels=labels, annotations=annotations),
+        templates=[*[build_container(plan, context) for plan in distinct.values()], *map(_hera_dag, dags)],
+        **_workflow_options(argo),
+    )
+    cron = None
+    if options.schedule is not None:
+        cron = CronWorkflow(
+            name=dns_label(template_name, MAX_CRON_WORKFLOW_NAME_LENGTH),
+            namespace=workflow_namespace,
+            labels=labels,
+            schedules=[options.schedule.cron],
+            timezone=options.schedule.timezone,
+            concurrency_policy=options.schedule.concurrency_policy,
+            workflow_template_ref=m.WorkflowTemplateRef(name=template_name),
+        )
+    return ArgoManifests(workflow_template=template, cron_workflow=cron)

@@ -1,0 +1,110 @@
+"""What one step's pod needs, reduced to the parts that differ between steps.
+
+A flow of 1,000 steps usually has a handful of distinct pod specs. Each step is reduced to a `PodPlan` (its
+resolved spec, its environment, and the role flags that change its command line) and steps with equal plans share
+ONE container template; the step name and foreach index path reach the pod as template inputs. Everything that
+varies per task is therefore a parameter, never a copy of the template.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowkit.argo.names import short_hash
+
+if TYPE_CHECKING:
+    from flowkit.specs import StepSpec
+    from flowkit.specs.kubernetes import KubernetesSpec
+    from flowkit.specs.retry import RetrySpec
+    from flowkit.specs.timeout import TimeoutSpec
+
+
+@dataclass(frozen=True)
+class TaskRole:
+    """The parts of a task's command line that depend on where the step sits in the graph."""
+
+    passes_parameters: bool = False
+    """The start step receives the flow parameters as ``--param NAME=<json>``."""
+    writes_splits: bool = False
+    """A foreach step writes the JSON list of split indices for Argo's ``withParam``."""
+    exit_handler: bool = False
+    """The onExit step learns the workflow's final status."""
+
+    @property
+    def prefix(self) -> str:
+        """Start of the template name, so a reader of the YAML sees what a template is for."""
+        if self.exit_handler:
+            return "exit"
+        if self.writes_splits:
+            return "foreach"
+        return "start" if self.passes_parameters else "task"
+
+
+@dataclass(frozen=True)
+class PodEnvironment:
+    """How the step's environment shapes its pod: the image, a command wrapper, variables and labels."""
+
+    image: str | None = None
+    command_prefix: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    environment_id: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class PodPlan:
+    """One distinct container template: equal plans (by `key`) compile to the same template."""
+
+    kubernetes: KubernetesSpec
+    retry: RetrySpec
+    timeout: TimeoutSpec | None
+    environment_vars: dict[str, str]
+    environment: PodEnvironment
+    role: TaskRole
+    key: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        canonical: dict[str, Any] = {
+            "kubernetes": self.kubernetes.model_dump(mode="json"),
+            "retry": self.retry.model_dump(mode="json"),
+            "timeout": None if self.timeout is None else self.timeout.total_seconds,
+            "vars": self.environment_vars,
+            "environment": [
+                self.environment.image,
+                self.environment.command_prefix,
+                self.environment.env,
+                self.environment.labels,
+                self.environment.environment_id,
+            ],
+            "role": [self.role.passes_parameters, self.role.writes_splits, self.role.exit_handler],
+        }
+        object.__setattr__(self, "key", json.dumps(canonical, sort_keys=True))
+
+    @property
+    def template_name(self) -> str:
+        """Deterministic, readable and unique per distinct plan."""
+        return f"{self.role.prefix}-{short_hash(self.key)}"
+
+    @property
+    def image(self) -> str | None:
+        """The environment's image (a locked conda image) wins over the plain @kubernetes image."""
+        return self.environment.image or self.kubernetes.image
+
+    @property
+    def env(self) -> dict[str, str]:
+        """@kubernetes env, then @environment vars, then what the environment needs (which must win)."""
+        return {**self.kubernetes.env, **self.environment_vars, **dict(self.environment.env)}
+
+
+def plan_pod(step_spec: StepSpec, environment: PodEnvironment, role: TaskRole) -> PodPlan:
+    """Reduce a resolved step spec to the plan its container template is built from."""
+    return PodPlan(
+        kubernetes=step_spec.kubernetes,
+        retry=step_spec.retry,
+        timeout=step_spec.timeout,
+        environment_vars=dict(step_spec.environment_vars),
+        environment=environment,
+        role=role,
+    )

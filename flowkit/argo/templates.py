@@ -1,0 +1,181 @@
+"""Hera container templates: one per distinct `PodPlan`, carrying the step's whole resolved pod spec.
+
+Every container runs the code package's bootstrap (from the shared PVC) with the task executor's command line,
+so a pod executes exactly what the local runtime executes. Per-task values (step name, index path, run id,
+attempt) are Argo placeholders, which is what lets steps with equal specs share a template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flowkit.argo.names import dns_label
+from flowkit.argo.pods import PodPlan
+
+if TYPE_CHECKING:
+    from hera.workflows import Container, RetryStrategy
+    from hera.workflows import models as m
+    from hera.workflows.volume import _BaseVolume
+
+STEP_INPUT = "step"
+STEP_LABEL_INPUT = "step-label"
+INDEX_PATH_INPUT = "index-path"
+SPLITS_OUTPUT = "splits"
+SPLITS_PATH = "/tmp/flowkit-splits.json"
+SHM_VOLUME = "dshm"
+DATASTORE_VOLUME = "flowkit-datastore"
+LABEL_PREFIX = "flowkit.io"
+
+BootstrapCommand = Callable[[list[str]], list[str]]
+"""Turns the executor's argv into the container command that bootstraps the code package and runs it."""
+
+
+@dataclass(frozen=True)
+class PodContext:
+    """What every pod of one compiled flow shares."""
+
+    datastore_claim: str
+    datastore_mount: str
+    parameter_names: Sequence[str]
+    bootstrap: BootstrapCommand
+
+
+def input_value(name: str) -> str:
+    """The Argo placeholder of a template input."""
+    return "{{inputs.parameters." + name + "}}"
+
+
+def task_argv(plan: PodPlan, context: PodContext) -> list[str]:
+    """The `python -m flowkit.task` arguments of a task of this plan, with per-task values as placeholders."""
+    argv = [
+        "--datastore-root", context.datastore_mount,
+        "--run-id", "{{workflow.name}}",
+        "--step", input_value(STEP_INPUT),
+        "--index-path", input_value(INDEX_PATH_INPUT),
+        "--tee-logs",
+    ]  # fmt: skip
+    if plan.retry.times > 0:
+        # {{retries}} only exists in templates that have a retryStrategy.
+        argv += ["--attempt", "{{retries}}"]
+    if plan.role.passes_parameters:
+        for name in context.parameter_names:
+            argv += ["--param", f"{name}={{{{workflow.parameters.{name}}}}}"]
+    if plan.role.writes_splits:
+        argv += ["--split-output", SPLITS_PATH]
+    if plan.role.exit_handler:
+        argv += ["--workflow-status", "{{workflow.status}}"]
+    return argv
+
+
+def _resources(plan: PodPlan) -> m.ResourceRequirements | None:
+    from hera.workflows import models as m
+
+    spec = plan.kubernetes
+    amounts: dict[str, str] = {}
+    if spec.cpu is not None:
+        amounts["cpu"] = str(spec.cpu)
+    if spec.memory is not None:
+        amounts["memory"] = str(spec.memory)
+    if spec.disk is not None:
+        amounts["ephemeral-storage"] = str(spec.disk)
+    if spec.gpu:
+        amounts[spec.gpu_resource_name] = str(spec.gpu)
+    if not amounts:
+        return None
+    # Requests equal limits: the scheduler places the pod where it truly fits, and GPUs must be limits anyway.
+    quantities = {name: m.Quantity(value) for name, value in amounts.items()}
+    return m.ResourceRequirements(requests=quantities, limits=dict(quantities))
+
+
+def _volumes(plan: PodPlan, context: PodContext) -> list[_BaseVolume]:
+    from hera.workflows import EmptyDirVolume, ExistingVolume
+    from hera.workflows import models as m
+
+    volumes: list[_BaseVolume] = [
+        ExistingVolume(name=DATASTORE_VOLUME, claim_name=context.datastore_claim, mount_path=context.datastore_mount)
+    ]
+    for claim, path in sorted(plan.kubernetes.pvc.items()):
+        volumes.append(ExistingVolume(name=f"pvc-{dns_label(claim, 59)}", claim_name=claim, mount_path=path))
+    if plan.kubernetes.shared_memory is not None:
+        size = m.Quantity(str(plan.kubernetes.shared_memory))
+        volumes.append(EmptyDirVolume(name=SHM_VOLUME, medium="Memory", size_limit=size, mount_path="/dev/shm"))
+    return volumes
+
+
+def _retry_strategy(plan: PodPlan) -> RetryStrategy | None:
+    from hera.workflows import RetryStrategy
+    from hera.workflows import models as m
+
+    retry = plan.retry
+    if retry.times <= 0:
+        return None
+    backoff = None
+    if retry.minutes_between_retries > 0:
+        factor = retry.backoff_factor
+        backoff = m.Backoff(
+            duration=f"{round(retry.minutes_between_retries * 60)}s",
+            # Argo's factor is an int-or-string: whole numbers as integers, anything else as its decimal text.
+            factor=None if factor is None else m.IntOrString(int(factor) if factor.is_integer() else str(factor)),
+        )
+    # "Always" also retries pods lost to node failures or evictions, not only a non-zero exit.
+    return RetryStrategy(limit=retry.times, retry_policy="Always", backoff=backoff)
+
+
+def _metadata(plan: PodPlan) -> tuple[dict[str, str], dict[str, str]]:
+    """Labels select pods (`kubectl get pods -l flowkit.io/step=train`); annotations keep the unabridged values.
+
+    The flow-wide labels (flow, code package, flowkit version) are the workflow's podMetadata; these are the
+    step's own, with the step name filled in per task by Argo's input substitution.
+    """
+    labels = {
+        **plan.kubernetes.labels,
+        **dict(plan.environment.labels),
+        f"{LABEL_PREFIX}/step": input_value(STEP_LABEL_INPUT),
+    }
+    annotations = {**plan.kubernetes.annotations, f"{LABEL_PREFIX}/step": input_value(STEP_INPUT)}
+    if plan.environment.environment_id is not None:
+        annotations[f"{LABEL_PREFIX}/environment-id"] = plan.environment.environment_id
+    return labels, annotations
+
+
+def build_container(plan: PodPlan, context: PodContext) -> Container:
+    """The Hera Container template of one plan; the caller has checked that the plan has an image."""
+    from hera.workflows import Container, Env, Parameter
+    from hera.workflows import models as m
+
+    labels, annotations = _metadata(plan)
+    spec = plan.kubernetes
+    outputs = None
+    if plan.role.writes_splits:
+        outputs = [Parameter(name=SPLITS_OUTPUT, value_from=m.ValueFrom(path=SPLITS_PATH))]
+    timeout = plan.timeout
+    return Container(
+        name=plan.template_name,
+        image=plan.image,
+        image_pull_policy=spec.image_pull_policy,
+        command=[*plan.environment.command_prefix, *context.bootstrap(task_argv(plan, context))],
+        inputs=[Parameter(name=STEP_INPUT), Parameter(name=STEP_LABEL_INPUT), Parameter(name=INDEX_PATH_INPUT)],
+        outputs=outputs,
+        env=[Env(name=name, value=value) for name, value in sorted(plan.env.items())] or None,
+        resources=_resources(plan),
+        volumes=_volumes(plan, context),
+        node_selector=dict(spec.node_selector) or None,
+        tolerations=[
+            m.Toleration(
+                key=toleration.key,
+                operator=toleration.operator,
+                value=toleration.value,
+                effect=toleration.effect,
+                toleration_seconds=toleration.toleration_seconds,
+            )
+            for toleration in spec.tolerations
+        ]
+        or None,
+        service_account_name=spec.service_account,
+        retry_strategy=_retry_strategy(plan),
+        active_deadline_seconds=None if timeout is None else timeout.total_seconds,
+        labels=labels,
+        annotations=annotations,
+    )

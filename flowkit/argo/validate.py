@@ -1,0 +1,85 @@
+"""Checks the compiler runs before building Hera objects.
+
+Hera and the Kubernetes API check little: a DAG cycle, a dependency on a task that does not exist, or a reference
+to a missing template all pass schema validation and fail only inside the Argo controller, and a Container with no
+image silently gets ``python:3.10``. Every such problem is reported here, naming the flow and the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flowkit.argo.layout import DagLayout
+from flowkit.errors import FlowDefinitionError
+
+
+def check_task_names(flow: str, dags: Iterable[DagLayout]) -> None:
+    """Two steps whose names normalize to the same Kubernetes name (``Train`` and ``train``) cannot coexist."""
+    for dag in dags:
+        seen: dict[str, str] = {}
+        for task in dag.tasks:
+            if task.name in seen:
+                raise FlowDefinitionError(
+                    f"its Argo task name {task.name!r} clashes with step {seen[task.name]!r}; rename one of them",
+                    flow=flow,
+                    step=task.step,
+                )
+            seen[task.name] = task.step
+
+
+def check_references(flow: str, dags: list[DagLayout], templates: set[str]) -> None:
+    """Every task's template exists and every dependency names a task of the same DAG."""
+    known_templates = templates | {dag.name for dag in dags}
+    for dag in dags:
+        names = {task.name for task in dag.tasks}
+        for task in dag.tasks:
+            if task.template not in known_templates:
+                raise FlowDefinitionError(
+                    f"task {task.name!r} refers to template {task.template!r}, which was not built",
+                    flow=flow,
+                    step=task.step,
+                )
+            missing = [dependency for dependency in task.dependencies if dependency not in names]
+            if missing:
+                raise FlowDefinitionError(
+                    f"task {task.name!r} in DAG {dag.name!r} depends on {missing}, which are not tasks of that DAG",
+                    flow=flow,
+                    step=task.step,
+                )
+
+
+def check_acyclic(flow: str, dags: Iterable[DagLayout]) -> None:
+    """Kahn's algorithm per DAG: whatever is left unscheduled sits on a cycle."""
+    for dag in dags:
+        pending = {task.name: set(task.dependencies) for task in dag.tasks}
+        dependents: dict[str, list[str]] = {}
+        for task in dag.tasks:
+            for dependency in task.dependencies:
+                dependents.setdefault(dependency, []).append(task.name)
+        ready = [name for name, deps in pending.items() if not deps]
+        while ready:
+            done = ready.pop()
+            del pending[done]
+            for name in dependents.get(done, ()):
+                pending[name].discard(done)
+                if not pending[name]:
+                    ready.append(name)
+        if pending:
+            step = next(task.step for task in dag.tasks if task.name in pending)
+            raise FlowDefinitionError(
+                f"tasks {sorted(pending)} of DAG {dag.name!r} depend on each other in a cycle", flow=flow, step=step
+            )
+
+
+def check_image(flow: str, step: str, image: str | None) -> str:
+    """A pod without an image would silently run ``python:3.10``; refuse instead."""
+    if not image:
+        raise FlowDefinitionError(
+            "no container image: set @kubernetes(image=...) on the flow class or on this step, "
+            "or use an environment that provides one",
+            flow=flow,
+            step=step,
+            decorator="kubernetes",
+            field="image",
+        )
+    return image
