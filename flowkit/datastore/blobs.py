@@ -1,0 +1,67 @@
+"""Content-addressed artifact storage under ``<root>/blobs/sha256/<sha[:2]>/<sha>``.
+
+Blobs are immutable and named by the sha256 of their pickle, so an unchanged artifact is stored once however many
+tasks carry it, and concurrent writers of the same blob publish identical bytes under one name (the first rename
+wins; later writers drop their temporary copy). No lock is ever taken.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flowkit.datastore.atomic import ensure_dir, publish, temp_path_beside, write_file_atomically
+from flowkit.datastore.records import ArtifactRef
+from flowkit.datastore.serialization import BlobSink, dump_artifact, load_artifact
+from flowkit.errors import DataStoreError
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+class BlobStore:
+    """Stores and loads artifacts by content hash."""
+
+    def __init__(self, root: Path) -> None:
+        self.directory = root / "blobs" / "sha256"
+
+    def path(self, sha256: str) -> Path:
+        return self.directory / sha256[:2] / sha256
+
+    def put(self, value: Any) -> ArtifactRef:
+        """Serialize and store ``value``; an existing blob with the same content is not rewritten.
+
+        Raises whatever the pickler raises for an unpicklable value, leaving no file behind.
+        """
+        provisional = self.directory / "incoming"
+        sink = BlobSink(open_temp=lambda: self._open_temp(provisional))
+        try:
+            dump_artifact(value, sink)
+            in_memory = sink.close()
+        except BaseException:
+            sink.abort()
+            raise
+        sha256 = sink.sha.hexdigest()
+        final = self.path(sha256)
+        if in_memory is not None:
+            if not final.exists():
+                write_file_atomically(final, in_memory, replace=False)
+        else:
+            assert sink.temp_path is not None
+            ensure_dir(final.parent)
+            publish(sink.temp_path, final, replace=False)
+        return ArtifactRef(sha256=sha256, size=sink.size, type=_type_name(value))
+
+    def load(self, sha256: str) -> Any:
+        path = self.path(sha256)
+        try:
+            return load_artifact(path)
+        except FileNotFoundError:
+            raise DataStoreError(f"artifact blob {sha256} is missing from {self.directory}") from None
+
+    def _open_temp(self, provisional: Path) -> Path:
+        """Large blobs are streamed before their hash is known: write them beside the blob tree, then rename."""
+        ensure_dir(self.directory)
+        return temp_path_beside(provisional)

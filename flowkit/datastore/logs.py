@@ -1,0 +1,52 @@
+"""Writers for a task's captured stdout/stderr.
+
+Output is streamed to a temporary file while the task runs and renamed into place when the stream closes, so a
+reader never mistakes a half-written log for a finished one, and an empty stream leaves no file at all (a
+10,000-way foreach should not create 20,000 empty files).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from flowkit.datastore.atomic import ensure_dir, publish, temp_path_beside
+
+
+class LogWriter:
+    """Append-only writer of one captured stream; safe to call from the thread that pumps the stream."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._temp: Path | None = None
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        with self._lock:
+            if self._fd is None:
+                ensure_dir(self.path.parent)
+                self._temp = temp_path_beside(self.path)
+                self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+
+    def close(self) -> None:
+        """Publish the captured output (nothing is published if nothing was written)."""
+        with self._lock:
+            if self._fd is None or self._temp is None:
+                return
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+            publish(self._temp, self.path)
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

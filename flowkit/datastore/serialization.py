@@ -1,0 +1,299 @@
+"""Streaming artifact serialization: pickle once, hash while writing, compress only where a sample says it pays.
+
+The blob name is the sha256 of the pickle stream (protocol 5), so two tasks that set an equal value share one
+blob whatever the compression decision. Large payloads go to disk through an aligned staging buffer with
+``O_DIRECT`` where the filesystem allows it: filling the page cache costs more than the disk write itself on
+virtual machines, and a blob is read back at most a few times. A payload that fits the staging buffer is hashed
+before any file is created, so storing an artifact that already exists costs no I/O at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import mmap
+import os
+import pickle
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PICKLE_PROTOCOL = 5
+STAGING_BYTES = 8 << 20
+"""Size of the aligned staging buffer: one ``O_DIRECT`` write per filled buffer."""
+COMPRESSION_SAMPLE_BYTES = 1 << 20
+"""How much of the stream is test-compressed before deciding whether the rest is compressed."""
+COMPRESSION_MIN_BYTES = 64 << 10
+"""Below this size, compression cannot save enough to matter."""
+COMPRESSION_MAX_RATIO = 0.5
+"""Compress only when the sample shrinks to at most this fraction: decompression must beat reading the bytes."""
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+_staging_pool: list[mmap.mmap] = []
+
+
+def _zstd() -> Any:
+    """The zstandard module, or None: without it blobs are stored uncompressed (always readable)."""
+    try:
+        import zstandard
+    except ImportError:
+        return None
+    return zstandard
+
+
+def _borrow_staging() -> mmap.mmap:
+    """A page-aligned buffer; reused within a process so its pages are faulted in once."""
+    return _staging_pool.pop() if _staging_pool else mmap.mmap(-1, STAGING_BYTES)
+
+
+class _DirectFile:
+    """Append-only file writer that uses ``O_DIRECT`` for whole staging buffers and plain writes for the tail."""
+
+    def __init__(self, path: Path) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        self._direct = hasattr(os, "O_DIRECT")
+        try:
+            self.fd = os.open(path, flags | (os.O_DIRECT if self._direct else 0), 0o644)
+        except OSError as error:
+            if error.errno != errno.EINVAL:
+                raise
+            self._direct = False
+            self.fd = os.open(path, flags, 0o644)
+
+    def write_aligned(self, view: memoryview) -> None:
+        """Write a whole staging buffer (aligned address, size and offset)."""
+        try:
+            self._write_all(view)
+        except OSError as error:
+            if not self._direct or error.errno != errno.EINVAL:
+                raise
+            self._leave_direct_mode()
+            self._write_all(view)
+
+    def finish(self, tail: memoryview) -> None:
+        """Write the unaligned tail through the page cache, then make the file durable."""
+        self._leave_direct_mode()
+        self._write_all(tail)
+        os.fsync(self.fd)
+        os.close(self.fd)
+
+    def abort(self) -> None:
+        os.close(self.fd)
+
+    def _leave_direct_mode(self) -> None:
+        if self._direct:
+            fcntl.fcntl(self.fd, fcntl.F_SETFL, fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+            self._direct = False
+
+    def _write_all(self, view: memoryview) -> None:
+        while view:
+            view = view[os.write(self.fd, view) :]
+
+
+class BlobSink:
+    """The file object ``pickle.dump`` writes to: hashes the stream, decides on compression, stages the output.
+
+    ``open_temp`` is called only when the stored bytes outgrow the staging buffer; otherwise :meth:`close` hands
+    the small payload back so the caller can skip writing a blob that already exists.
+    """
+
+    def __init__(self, open_temp: Callable[[], Path]) -> None:
+        self._open_temp = open_temp
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self.compressed: bool | None = None  # undecided until the sample is full
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._compressor: Any = None
+        self._staging = _borrow_staging()
+        self._fill = 0
+        self._file: _DirectFile | None = None
+        self.temp_path: Path | None = None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        written = len(view)
+        self.size += written
+        if self.compressed is None:
+            needed = COMPRESSION_SAMPLE_BYTES - self._pending_size
+            head = bytes(view[:needed])
+            self.sha.update(head)
+            self._pending.append(head)
+            self._pending_size += len(head)
+            if self._pending_size < COMPRESSION_SAMPLE_BYTES:
+                return written
+            sample = b"".join(self._pending)
+            self._decide(sample)
+            self._emit(sample)
+            view = view[needed:]
+        self._hash_and_emit(view)
+        return written
+
+    def _hash_and_emit(self, view: memoryview) -> None:
+        """Hash and store ``view``; large payloads are hashed in a helper thread while the previous piece is written.
+
+        ``sha256.update`` and ``os.write`` both release the GIL, so the two overlap; the thread is joined before
+        this returns, so no thread outlives the call (the local runtime forks task processes).
+        """
+        if len(view) < STAGING_BYTES:
+            self.sha.update(view)
+            self._emit(view)
+            return
+        for start in range(0, len(view), STAGING_BYTES):
+            piece = view[start : start + STAGING_BYTES]
+            hasher = threading.Thread(target=self.sha.update, args=(piece,))
+            hasher.start()
+            try:
+                self._emit(piece)
+            finally:
+                hasher.join()
+
+    def close(self) -> bytes | None:
+        """Flush everything; returns the stored bytes if they never left memory, else None (temp file is complete)."""
+        if self.compressed is None:
+            sample = b"".join(self._pending)
+            self._decide(sample)
+            self._emit(sample)
+        if self._compressor is not None:
+            self._stage(memoryview(self._compressor.flush()))
+        try:
+            tail = memoryview(self._staging)[: self._fill]
+            if self._file is None:
+                return bytes(tail)
+            self._file.finish(tail)
+            return None
+        finally:
+            _staging_pool.append(self._staging)
+
+    def abort(self) -> None:
+        """Drop a half-written stream (the pickler failed): close and remove the temporary file."""
+        if self._file is not None:
+            self._file.abort()
+        if self.temp_path is not None:
+            self.temp_path.unlink(missing_ok=True)
+        _staging_pool.append(self._staging)
+
+    def _decide(self, sample: bytes) -> None:
+        zstd = _zstd()
+        self.compressed = False
+        if zstd is not None and len(sample) >= COMPRESSION_MIN_BYTES:
+            compressor = zstd.ZstdCompressor(level=1)
+            if len(compressor.compress(sample)) <= COMPRESSION_MAX_RATIO * len(sample):
+                self.compressed = True
+                self._compressor = compressor.compressobj()
+
+    def _emit(self, view: memoryview | bytes) -> None:
+        if self._compressor is not None:
+            view = self._compressor.compress(view)
+        self._stage(memoryview(view))
+
+    def _stage(self, view: memoryview) -> None:
+        while view:
+            taken = min(len(view), STAGING_BYTES - self._fill)
+            self._staging[self._fill : self._fill + taken] = view[:taken]
+            self._fill += taken
+            view = view[taken:]
+            if self._fill == STAGING_BYTES:
+                if self._file is None:
+                    self.temp_path = self._open_temp()
+                    self._file = _DirectFile(self.temp_path)
+                self._file.write_aligned(memoryview(self._staging))
+                self._fill = 0
+
+
+def dump_artifact(value: Any, sink: BlobSink) -> None:
+    """Pickle ``value`` into ``sink`` (cloudpickle, so lambdas and classes defined in ``__main__`` survive)."""
+    import cloudpickle
+
+    cloudpickle.dump(value, sink, protocol=PICKLE_PROTOCOL)
+
+
+def load_artifact(path: Path) -> Any:
+    """Unpickle a stored blob, decompressing it if its first bytes say so."""
+    with _BlobReader(path) as reader:
+        if reader.peek(len(ZSTD_MAGIC)) == ZSTD_MAGIC:
+            return _load_compressed(reader)
+        return pickle.load(reader)
+
+
+class _BlobReader:
+    """Reads a blob through a reused page-aligned window, with ``O_DIRECT`` where the filesystem allows it.
+
+    ``pickle.load`` asks for small frames through :meth:`read` and for each large bytes-like payload through one
+    :meth:`readinto` of its final buffer; both are served from the window, so a blob crosses memory once.
+    """
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
+        except OSError as error:
+            if error.errno != errno.EINVAL:
+                raise
+            self._fd = os.open(path, os.O_RDONLY)
+        self.name = str(path)
+        self._size = os.fstat(self._fd).st_size
+        self._window = _borrow_staging()
+        self._window_start = 0  # file offset of the window's first byte
+        self._window_end = 0
+        self._position = 0
+
+    def __enter__(self) -> _BlobReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        os.close(self._fd)
+        _staging_pool.append(self._window)
+
+    def peek(self, size: int) -> bytes:
+        start = self._position
+        data = self.read(size)
+        self._position = start
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(target) and self._position < self._size:
+            if not self._window_start <= self._position < self._window_end:
+                self._fill_window()
+            offset = self._position - self._window_start
+            taken = min(len(target) - done, self._window_end - self._position)
+            target[done : done + taken] = memoryview(self._window)[offset : offset + taken]
+            done += taken
+            self._position += taken
+        return done
+
+    def read(self, size: int = -1) -> bytes:
+        remaining = self._size - self._position
+        data = bytearray(remaining if size < 0 else min(size, remaining))
+        return bytes(data[: self.readinto(data)])
+
+    def readline(self) -> bytes:
+        line = bytearray()
+        while not line.endswith(b"\n") and self._position < self._size:
+            line += self.read(1)
+        return bytes(line)
+
+    def _fill_window(self) -> None:
+        aligned = self._position & ~(mmap.PAGESIZE - 1)
+        try:
+            count = os.preadv(self._fd, [self._window], aligned)
+        except OSError as error:
+            if error.errno != errno.EINVAL:
+                raise
+            fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+            count = os.preadv(self._fd, [self._window], aligned)
+        self._window_start, self._window_end = aligned, aligned + count
+
+
+def _load_compressed(file: _BlobReader) -> Any:
+    zstd = _zstd()
+    if zstd is None:
+        from flowkit.errors import DataStoreError
+
+        raise DataStoreError(f"blob {file.name} is zstd-compressed; install 'zstandard' to read it")
+    with contextlib.closing(zstd.ZstdDecompressor().stream_reader(file, read_size=STAGING_BYTES)) as reader:
+        return pickle.load(reader)

@@ -1,0 +1,166 @@
+"""The datastore: run records, per-attempt commit records, captured logs and listings, over one root directory.
+
+Layout (the contract every scheduler and reader shares)::
+
+    <root>/runs/<Flow>/<run_id>/run.json
+    <root>/runs/<Flow>/<run_id>/<step>/<task_id>/<attempt>.json      commit record, written last
+    <root>/runs/<Flow>/<run_id>/<step>/<task_id>/<attempt>.out|.err  captured output (only when non-empty)
+
+The same code serves a local directory and a PVC mounted into many pods: every file is created by an atomic rename
+and nothing is ever locked or rewritten in place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from flowkit.datastore.atomic import is_temp_name, write_file_atomically
+from flowkit.datastore.blobs import BlobStore
+from flowkit.datastore.identity import TaskCoordinates
+from flowkit.datastore.logs import LogWriter
+from flowkit.datastore.records import ArtifactRef, RunRecord, TaskRecord
+from flowkit.errors import DataStoreError
+
+DATASTORE_ROOT_ENV = "FLOWKIT_DATASTORE_ROOT"
+DEFAULT_DATASTORE_DIR = ".flowkit"
+LogStream = Literal["out", "err"]
+
+
+def resolve_datastore_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The explicit root, else ``$FLOWKIT_DATASTORE_ROOT``, else ``./.flowkit``; always absolute."""
+    chosen = root if root is not None else os.environ.get(DATASTORE_ROOT_ENV) or DEFAULT_DATASTORE_DIR
+    return Path(chosen).expanduser().absolute()
+
+
+class DataStore:
+    """Reads and writes one datastore root."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = resolve_datastore_root(root)
+        self.blobs = BlobStore(self.root)
+
+    # -- artifacts ---------------------------------------------------------------------------------------------
+    def put_artifact(self, value: Any) -> ArtifactRef:
+        return self.blobs.put(value)
+
+    def load_artifact(self, ref: ArtifactRef) -> Any:
+        return self.blobs.load(ref.sha256)
+
+    # -- paths -------------------------------------------------------------------------------------------------
+    def flow_dir(self, flow: str) -> Path:
+        return self.root / "runs" / flow
+
+    def run_dir(self, flow: str, run_id: str) -> Path:
+        return self.flow_dir(flow) / run_id
+
+    def task_dir(self, coords: TaskCoordinates) -> Path:
+        return self.run_dir(coords.flow, coords.run_id) / coords.step / coords.task_id
+
+    def record_path(self, coords: TaskCoordinates, attempt: int) -> Path:
+        return self.task_dir(coords) / f"{attempt}.json"
+
+    def log_path(self, coords: TaskCoordinates, attempt: int, stream: LogStream) -> Path:
+        return self.task_dir(coords) / f"{attempt}.{stream}"
+
+    # -- runs --------------------------------------------------------------------------------------------------
+    def write_run(self, record: RunRecord) -> bool:
+        """Write ``run.json`` unless it exists (a retried start task keeps the first one); returns whether written."""
+        path = self.run_dir(record.flow, record.run_id) / "run.json"
+        if path.exists():
+            return False
+        return write_file_atomically(path, record.model_dump_json(indent=1).encode(), replace=False)
+
+    def read_run(self, flow: str, run_id: str) -> RunRecord | None:
+        path = self.run_dir(flow, run_id) / "run.json"
+        try:
+            return RunRecord.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def list_flows(self) -> list[str]:
+        return _visible_entries(self.root / "runs")
+
+    def list_runs(self, flow: str) -> list[str]:
+        """Run ids of ``flow``, newest first (by the run record's creation time, else the directory's)."""
+
+        def created(run_id: str) -> float:
+            record = self.read_run(flow, run_id)
+            if record is not None:
+                return record.created_at.timestamp()
+            return self.run_dir(flow, run_id).stat().st_mtime
+
+        return sorted(_visible_entries(self.flow_dir(flow)), key=created, reverse=True)
+
+    def list_steps(self, flow: str, run_id: str) -> list[str]:
+        return [name for name in _visible_entries(self.run_dir(flow, run_id)) if name != "run.json"]
+
+    def list_task_ids(self, flow: str, run_id: str, step: str) -> list[str]:
+        """Task ids of a step, in index-path order (``0.2`` before ``0.10``)."""
+        ids = _visible_entries(self.run_dir(flow, run_id) / step)
+        return sorted(ids, key=lambda task_id: [int(part) for part in task_id.split(".")])
+
+    # -- commit records ----------------------------------------------------------------------------------------
+    def commit(self, record: TaskRecord) -> Path:
+        """Publish a task attempt's record; this is the moment the attempt becomes visible to readers."""
+        coords = TaskCoordinates(record.flow, record.run_id, record.step, tuple(record.index_path))
+        path = self.record_path(coords, record.attempt)
+        write_file_atomically(path, record.model_dump_json().encode())
+        return path
+
+    def list_attempts(self, coords: TaskCoordinates) -> list[int]:
+        """Committed attempts of a task, ascending."""
+        names = _visible_entries(self.task_dir(coords))
+        return sorted(int(name[: -len(".json")]) for name in names if name.endswith(".json"))
+
+    def read_record(self, coords: TaskCoordinates, attempt: int) -> TaskRecord:
+        path = self.record_path(coords, attempt)
+        try:
+            return TaskRecord.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            raise DataStoreError(f"task {coords} has no committed attempt {attempt} in {self.root}") from None
+
+    def latest_record(self, coords: TaskCoordinates) -> TaskRecord | None:
+        """The latest committed attempt of a task (succeeded or failed), or None if none committed."""
+        attempts = self.list_attempts(coords)
+        return self.read_record(coords, attempts[-1]) if attempts else None
+
+    def successful_record(self, coords: TaskCoordinates) -> TaskRecord:
+        """The record a downstream task reads: the latest attempt, which must have succeeded."""
+        record = self.latest_record(coords)
+        if record is None or not record.succeeded:
+            state = "has not committed" if record is None else f"failed (attempt {record.attempt})"
+            raise DataStoreError(f"task {coords} {state}; its artifacts are not available in {self.root}")
+        return record
+
+    def clone_task(self, record: TaskRecord, run_id: str) -> TaskRecord:
+        """Reuse a committed task in another run (resume): a new record pointing at the same blobs and logs' text."""
+        clone = record.model_copy(update={"run_id": run_id, "origin_run_id": record.origin_run_id or record.run_id})
+        origin = TaskCoordinates(record.flow, record.run_id, record.step, tuple(record.index_path))
+        target = TaskCoordinates(record.flow, run_id, record.step, tuple(record.index_path))
+        for stream in ("out", "err"):
+            source = self.log_path(origin, record.attempt, stream)
+            if source.exists():
+                write_file_atomically(self.log_path(target, record.attempt, stream), source.read_bytes())
+        self.commit(clone)
+        return clone
+
+    # -- captured output ---------------------------------------------------------------------------------------
+    def log_writer(self, coords: TaskCoordinates, attempt: int, stream: LogStream) -> LogWriter:
+        return LogWriter(self.log_path(coords, attempt, stream))
+
+    def read_log(self, coords: TaskCoordinates, attempt: int, stream: LogStream) -> str:
+        try:
+            return self.log_path(coords, attempt, stream).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+def _visible_entries(directory: Path) -> list[str]:
+    """Directory entries minus unfinished temporary files; a missing directory is empty."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(name for name in names if not is_temp_name(name))
