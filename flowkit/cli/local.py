@@ -1,0 +1,162 @@
+"""The commands that work on this machine: `run`, `resume`, `show` and `check`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flowkit.cli.params import add_parameter_options
+from flowkit.errors import TaskFailedError
+
+
+def register(group: click.Group) -> None:
+    """Add the local commands to a flow's group (`group.flow_cls` is the flow)."""
+    flow_cls: type = group.flow_cls  # type: ignore[attr-defined]
+    group.add_command(add_parameter_options(run_command, flow_cls))
+    group.add_command(resume_command)
+    group.add_command(show_command)
+    group.add_command(check_command)
+
+
+def _execution_options(command: Any) -> Any:
+    """Options shared by `run` and `resume`: where to store, how wide to run, where to report the run id."""
+    for option in reversed(
+        [
+            click.option(
+                "--max-workers",
+                type=click.IntRange(min=1),
+                default=None,
+                help="Tasks run at the same time [default: the number of CPUs].",
+            ),
+            click.option(
+                "--datastore-root",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                help="Datastore directory [default: $FLOWKIT_DATASTORE_ROOT or ./.flowkit].",
+            ),
+            click.option(
+                "--run-id-file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="Write the new run's id to this file as soon as the run starts.",
+            ),
+            click.option(
+                "--environment",
+                type=click.Choice(["local", "conda"]),
+                default="local",
+                show_default=True,
+                help="conda: run steps that declare @conda in their locked environment's interpreter.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@click.command("run", context_settings={"ignore_unknown_options": False})
+@_execution_options
+@click.pass_obj
+def run_command(
+    flow_cls: type,
+    max_workers: int | None,
+    datastore_root: Path | None,
+    run_id_file: Path | None,
+    environment: str,
+    **parameter_values: Any,
+) -> None:
+    """Run the flow on this machine, each task in its own process."""
+    from flowkit.runtime.api import run_flow
+
+    given = {name: value for name, value in parameter_values.items() if value is not None}
+    run = run_flow(
+        flow_cls,
+        given,
+        max_workers=max_workers,
+        datastore_root=datastore_root,
+        run_id_file=run_id_file,
+        environment=environment,
+    )
+    _finish(run)
+
+
+@click.command("resume")
+@click.argument("step", required=False)
+@click.option("--origin-run-id", default=None, help="The run to resume [default: the latest run of this flow].")
+@_execution_options
+@click.pass_obj
+def resume_command(
+    flow_cls: type,
+    step: str | None,
+    origin_run_id: str | None,
+    max_workers: int | None,
+    datastore_root: Path | None,
+    run_id_file: Path | None,
+    environment: str,
+) -> None:
+    """Start a new run that reuses every task before the failed step (or STEP) and re-runs from there."""
+    from flowkit.runtime.api import run_flow
+    from flowkit.runtime.resume import ResumeFrom
+
+    run = run_flow(
+        flow_cls,
+        None,
+        max_workers=max_workers,
+        datastore_root=datastore_root,
+        resume_from=ResumeFrom(origin_run_id=origin_run_id, step=step),
+        run_id_file=run_id_file,
+        environment=environment,
+    )
+    _finish(run)
+
+
+def _finish(run: Any) -> None:
+    if not run.successful:
+        raise TaskFailedError(f"run {run.pathspec} failed")
+    click.echo(f"Run {run.pathspec} succeeded.")
+
+
+@click.command("show")
+@click.pass_obj
+def show_command(flow_cls: type) -> None:
+    """Print the step graph and the resolved spec of every step (class defaults merged with step overrides)."""
+    import yaml
+
+    from flowkit.graph import build_graph
+    from flowkit.specs import resolve_step_specs
+
+    graph = build_graph(flow_cls)
+    specs = resolve_step_specs(flow_cls)
+    for node in graph.steps.values():
+        arrow = f" --{node.transition}--> {', '.join(node.out)}" if node.out else ""
+        extras = [f"foreach over {node.foreach_var}"] if node.foreach_var else []
+        extras += [f"joins {node.joins}"] if node.joins else []
+        extras += ["exit handler"] if node.is_exit_handler else []
+        suffix = f"  ({'; '.join(extras)})" if extras else ""
+        click.secho(f"{node.name}{arrow}{suffix}", bold=True)
+        if node.doc:
+            click.echo(f"    {node.doc.strip().splitlines()[0]}")
+        spec = specs[node.name].model_dump(mode="json", exclude_none=True, exclude={"step"})
+        click.echo("    " + yaml.safe_dump(spec, sort_keys=False).rstrip().replace("\n", "\n    "))
+
+
+@click.command("check")
+@click.pass_obj
+def check_command(flow_cls: type) -> None:
+    """Validate the graph and every step's decorators; exit non-zero listing what is wrong."""
+    from flowkit.errors import FlowDefinitionError
+    from flowkit.graph import build_graph
+    from flowkit.specs import flow_options, resolve_step_specs
+
+    problems = []
+    for validate in (build_graph, resolve_step_specs, flow_options):
+        try:
+            validate(flow_cls)
+        except FlowDefinitionError as error:
+            problems.append(str(error))
+    if problems:
+        for problem in problems:
+            click.secho(f"error: {problem}", err=True, fg="red")
+        raise click.exceptions.Exit(1)
+    click.echo(f"{flow_cls.__name__}: OK")

@@ -1,0 +1,80 @@
+"""Flow Parameters as click options, shared by every command that accepts them (`run`, `argo-trigger`, ...).
+
+Values are parsed by `Parameter.parse` (the one place that knows the CLI syntax of each type) and travel onward as
+the JSON text of `Parameter.to_json`, because that is how parameters cross every process and pod boundary.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flowkit.errors import ParameterError
+
+if TYPE_CHECKING:
+    from flowkit.authoring.parameter import Parameter
+
+
+class FlowParameterType(click.ParamType):
+    """A click type that delegates parsing to the flow's Parameter, so CLI and Python runs agree on every value."""
+
+    def __init__(self, parameter: Parameter, flow_name: str) -> None:
+        self.parameter = parameter
+        self.flow_name = flow_name
+        self.name = _type_name(parameter)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.parameter.parse(value)
+        except ParameterError as error:
+            self.fail(str(error), param, ctx)
+        except (TypeError, ValueError) as error:
+            self.fail(str(ParameterError(str(error), flow=self.flow_name, parameter=self.parameter.name)), param, ctx)
+
+
+def _type_name(parameter: Parameter) -> str:
+    declared = getattr(parameter, "type", None)
+    return getattr(declared, "__name__", "value") if declared is not None else "value"
+
+
+def parameter_options(flow_cls: type) -> list[click.Option]:
+    """One `--<name>` option per Parameter of `flow_cls`, with its help text and required flag.
+
+    Options carry no default: a value the user does not give is not sent, so the flow's own default applies in
+    exactly one place (the start task), whichever scheduler runs it.
+    """
+    from flowkit.authoring.parameter import flow_parameters
+
+    options = []
+    for parameter in flow_parameters(flow_cls).values():
+        help_text = parameter.help or ""
+        if parameter.default is not None:
+            help_text = f"{help_text} [default: {parameter.to_json(parameter.default)}]".strip()
+        options.append(
+            click.Option(
+                [f"--{parameter.name}", parameter.name],
+                type=FlowParameterType(parameter, flow_cls.__name__),
+                required=bool(parameter.required) and parameter.default is None,
+                help=help_text or None,
+            )
+        )
+    return options
+
+
+def add_parameter_options(command: click.Command, flow_cls: type) -> click.Command:
+    """Attach the flow's parameter options to `command` (before its own options, as users list them first)."""
+    command.params[:0] = parameter_options(flow_cls)
+    return command
+
+
+def parameters_as_json(flow_cls: type, values: dict[str, Any]) -> dict[str, str]:
+    """The given parameter values (name -> parsed value) as name -> JSON text; options left unset are dropped."""
+    from flowkit.authoring.parameter import flow_parameters
+
+    by_name = {parameter.name: parameter for parameter in flow_parameters(flow_cls).values()}
+    return {
+        name: by_name[name].to_json(value) for name, value in values.items() if name in by_name and value is not None
+    }

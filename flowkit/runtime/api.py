@@ -1,0 +1,128 @@
+"""`run_flow`: run a flow (or resume one) on this machine and return its client `Run`.
+
+This is what `python myflow.py run`, `resume` and `MyFlow.run(...)` all call: it validates the flow before anything
+runs, picks a run id, hands the tasks to the scheduler, reports failures with their tracebacks, and finally runs the
+exit-handler step (if the flow has one) with the run's status.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flowkit.datastore import DataStore, RunRecord
+from flowkit.errors import ParameterError
+from flowkit.runtime.launch import TaskLauncher
+from flowkit.runtime.output import Progress, RunConsole
+from flowkit.runtime.plan import TaskKey, TaskPlanner
+from flowkit.runtime.resume import ResumeFrom, ResumePlan, plan_resume
+from flowkit.runtime.scheduler import RunOutcome, Scheduler
+
+if TYPE_CHECKING:
+    from flowkit.client import Run
+
+
+def run_flow(
+    flow_cls: type,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    max_workers: int | None = None,
+    datastore_root: str | os.PathLike[str] | None = None,
+    resume_from: ResumeFrom | None = None,
+    run_id_file: str | os.PathLike[str] | None = None,
+    environment: str = "local",
+) -> Run:
+    """Run `flow_cls` locally with `parameters` (name -> Python value) and return the finished run.
+
+    `resume_from` makes this a resume of an earlier run (its parameters are reused, so none may be given);
+    `environment="conda"` runs steps that declare `@conda` in their environment's interpreter. A failed run is
+    returned, not raised: `run.successful` is False and the failures were printed.
+    """
+    from flowkit.client import Run
+    from flowkit.graph import build_graph
+    from flowkit.specs import resolve_step_specs
+
+    graph = build_graph(flow_cls)
+    specs = resolve_step_specs(flow_cls)
+    store = DataStore(datastore_root)
+    run_id = new_run_id()
+    resume: ResumePlan | None = None
+    if resume_from is not None:
+        if parameters:
+            raise ParameterError(
+                "a resumed run reuses its origin's parameters", flow=flow_cls.__name__, parameter=", ".join(parameters)
+            )
+        resume = plan_resume(store, graph, resume_from)
+        parameter_json = resume.parameters
+        store.write_run(
+            RunRecord(
+                flow=graph.flow_name, run_id=run_id, parameters=parameter_json, origin_run_id=resume.origin_run_id
+            )
+        )
+    else:
+        parameter_json = parameters_to_json(flow_cls, parameters or {})
+    if run_id_file is not None:
+        Path(run_id_file).write_text(run_id + "\n")
+
+    planner = TaskPlanner(graph)
+    workers = max_workers or os.cpu_count() or 1
+    progress = Progress()
+    console = RunConsole(f"{graph.flow_name}/{run_id}", progress)
+    launcher = TaskLauncher(flow_cls, store, run_id, specs, parameters=parameter_json, use_conda=environment == "conda")
+    console.message(_started_message(graph.flow_name, run_id, resume))
+    try:
+        reuse = None if resume is None else (lambda task: resume.clone_if_reusable(store, task, run_id))
+        outcome = Scheduler(planner, launcher, console, progress, max_workers=workers, reuse=reuse).run(
+            planner.first_tasks()
+        )
+        _report_failures(console, store, launcher, outcome)
+        exit_handler = planner.exit_handler()
+        if exit_handler is not None:
+            launcher.workflow_status = "Succeeded" if outcome.successful else "Failed"
+            Scheduler(planner, launcher, console, progress, max_workers=1).run([TaskKey(exit_handler)])
+    finally:
+        console.close()
+    return Run(f"{graph.flow_name}/{run_id}", datastore_root=store.root)
+
+
+def new_run_id() -> str:
+    """Sortable by start time and unique across concurrent runs on one datastore."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def parameters_to_json(flow_cls: type, values: Mapping[str, Any]) -> dict[str, str]:
+    """Check `values` against the flow's Parameters and encode them as the JSON text the start task receives."""
+    from flowkit.authoring.parameter import flow_parameters
+
+    declared = {parameter.name: parameter for parameter in flow_parameters(flow_cls).values()}
+    for name in values:
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise ParameterError(f"no such parameter (parameters: {known})", flow=flow_cls.__name__, parameter=name)
+    for name, parameter in declared.items():
+        if parameter.required and parameter.default is None and values.get(name) is None:
+            raise ParameterError("is required", flow=flow_cls.__name__, parameter=name)
+    return {name: declared[name].to_json(value) for name, value in values.items()}
+
+
+def _started_message(flow: str, run_id: str, resume: ResumePlan | None) -> str:
+    if resume is None:
+        return f"Run {flow}/{run_id} started."
+    rerun = ", ".join(sorted(resume.rerun_steps)) or "only what never ran"
+    return f"Run {flow}/{run_id} resumes {resume.origin_run_id} (re-running: {rerun})."
+
+
+def _report_failures(console: RunConsole, store: DataStore, launcher: TaskLauncher, outcome: RunOutcome) -> None:
+    """Print each failed task's step, id, error and traceback (what a user needs to fix it)."""
+    for task in outcome.failed:
+        record = store.latest_record(launcher.coordinates(task))
+        error = record.error if record is not None else None
+        console.message(f"Task {task.step}/{task.task_id} failed", error=True)
+        if error is not None:
+            if error.traceback:
+                console.message(error.traceback.rstrip(), error=True)
+            console.message(f"{error.type}: {error.message}", error=True)

@@ -1,0 +1,172 @@
+"""How the local runtime starts one task attempt and learns its outcome.
+
+`TaskLauncher` is the bridge between the scheduler (which only knows task keys and processes) and the layers that
+run a task: it builds the task's coordinates, forks `flowkit.task.executor.execute_task` (or spawns the step's own
+interpreter for `--environment conda`), captures output through the datastore's log writers, and turns a process
+that died without committing into a failed record via `record_process_failure`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flowkit.datastore import DataStore, LogWriter, TaskCoordinates, TaskRecord, format_index_path
+from flowkit.errors import FlowkitError
+from flowkit.runtime.plan import TaskKey
+from flowkit.runtime.worker import TaskProcess, fork_task, spawn_task
+
+if TYPE_CHECKING:
+    from flowkit.specs import StepSpec
+
+
+class TaskLauncher:
+    """Starts the attempts of one run's tasks, all with the same flow, run id and datastore."""
+
+    def __init__(
+        self,
+        flow_cls: type,
+        store: DataStore,
+        run_id: str,
+        specs: Mapping[str, StepSpec],
+        *,
+        parameters: Mapping[str, str],
+        use_conda: bool = False,
+        workflow_status: str | None = None,
+    ) -> None:
+        self.flow_cls = flow_cls
+        self.store = store
+        self.run_id = run_id
+        self.specs = specs
+        self.parameters = dict(parameters)
+        self.use_conda = use_conda
+        self.workflow_status = workflow_status
+        self._logs: dict[tuple[TaskKey, int], dict[str, LogWriter]] = {}
+
+    def coordinates(self, task: TaskKey) -> TaskCoordinates:
+        return TaskCoordinates(self.flow_cls.__name__, self.run_id, task.step, task.index_path)
+
+    def start(self, task: TaskKey, attempt: int) -> TaskProcess:
+        """Start `attempt` of `task` in its own process."""
+        spec = self.specs[task.step]
+        environment = dict(spec.environment_vars)
+        if self.use_conda and spec.conda is not None:
+            process = self._spawn_in_environment(task, attempt, spec, environment)
+        else:
+            from flowkit.task.executor import execute_task
+
+            run = partial(
+                execute_task,
+                self.flow_cls,
+                self.store.root,
+                self.coordinates(task),
+                attempt=attempt,
+                parameters=self.parameters if task.step == "start" else None,
+                workflow_status=self.workflow_status,
+            )
+            process = fork_task(run, environment)
+        coords = self.coordinates(task)
+        self._logs[(task, attempt)] = {
+            stream: self.store.log_writer(coords, attempt, stream) for stream in ("out", "err")
+        }
+        return process
+
+    def capture(self, task: TaskKey, attempt: int, stream: str, data: bytes) -> None:
+        """Append a chunk of the attempt's output to its log in the datastore."""
+        self._logs[(task, attempt)][stream].write(data)
+
+    def outcome(self, task: TaskKey, attempt: int, exit_code: int, *, timed_out: bool) -> TaskRecord:
+        """Publish the attempt's logs and return its commit record, writing a failed one if the process left none."""
+        for writer in self._logs.pop((task, attempt)).values():
+            writer.close()
+        coords = self.coordinates(task)
+        if attempt in self.store.list_attempts(coords):
+            return self.store.read_record(coords, attempt)
+        from flowkit.task.executor import record_process_failure
+
+        record_process_failure(
+            self.store.root,
+            coords,
+            attempt,
+            exit_code,
+            _death_reason(exit_code, self.timeout_seconds(task), timed_out),
+            self.flow_cls,
+        )
+        return self.store.read_record(coords, attempt)
+
+    def timeout_seconds(self, task: TaskKey) -> float | None:
+        timeout = self.specs[task.step].timeout
+        return None if timeout is None else timeout.total_seconds
+
+    def retry_times(self, task: TaskKey) -> int:
+        return self.specs[task.step].retry.times
+
+    def retry_delay(self, task: TaskKey, attempt: int) -> float:
+        """Seconds before the retry that follows `attempt`; `backoff_factor` multiplies the wait on each retry."""
+        retry = self.specs[task.step].retry
+        factor = (retry.backoff_factor or 1.0) ** attempt
+        return retry.minutes_between_retries * 60.0 * factor
+
+    def _spawn_in_environment(
+        self, task: TaskKey, attempt: int, spec: StepSpec, environment: dict[str, str]
+    ) -> TaskProcess:
+        from flowkit.environments.local import ensure_local_environment
+
+        local = ensure_local_environment(self.flow_cls, spec)
+        module_name, module_dir = _importable_module(self.flow_cls)
+        argv = [
+            str(local.python),
+            "-m",
+            "flowkit.task",
+            "--datastore-root",
+            str(self.store.root),
+            "--flow",
+            f"{module_name}:{self.flow_cls.__qualname__}",
+            "--run-id",
+            self.run_id,
+            "--step",
+            task.step,
+            "--index-path",
+            format_index_path(task.index_path),
+            "--attempt",
+            str(attempt),
+        ]
+        if task.step == "start":
+            for name, value in self.parameters.items():
+                argv += ["--param", f"{name}={value}"]
+        if self.workflow_status is not None:
+            argv += ["--workflow-status", self.workflow_status]
+        flowkit_dir = Path(__file__).resolve().parents[2]
+        search_path = os.pathsep.join(filter(None, [str(module_dir), str(flowkit_dir), os.environ.get("PYTHONPATH")]))
+        environment.update({"PYTHONPATH": search_path, "FLOWKIT_ENVIRONMENT_ID": local.env_id})
+        return spawn_task(argv, environment)
+
+
+def _importable_module(flow_cls: type) -> tuple[str, Path]:
+    """The module name another interpreter imports the flow by, and the folder that makes it importable."""
+    module = sys.modules[flow_cls.__module__]
+    source = getattr(module, "__file__", None)
+    if source is None:
+        raise FlowkitError(f"{flow_cls.__name__} is not defined in a file, so another interpreter cannot import it")
+    path = Path(source).resolve()
+    name = path.stem if flow_cls.__module__ == "__main__" else flow_cls.__module__
+    root = path.parent if flow_cls.__module__ == "__main__" else path.parents[flow_cls.__module__.count(".")]
+    return name, root
+
+
+def _death_reason(exit_code: int, timeout: float | None, timed_out: bool) -> str:
+    if timed_out:
+        return f"timed out after {timeout:g} seconds (@timeout); the task's processes were killed"
+    if exit_code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = f"signal {-exit_code}"
+        return f"the task process was killed by {name}"
+    return f"the task process exited with code {exit_code} before committing its result"

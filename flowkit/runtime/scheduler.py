@@ -1,0 +1,216 @@
+"""The local scheduler: one thread, one loop, many task processes.
+
+Each pass of the loop starts ready tasks up to `max_workers`, waits (with `selectors`) for output on any task's
+pipes or the next deadline (a timeout to enforce, a retry to start, the progress line to redraw), kills overdue tasks,
+and reaps the ones that exited. A task's outcome is read from its commit record, never inferred from the process:
+a task process that died without one gets a failed record through `record_process_failure`.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flowkit.runtime.launch import TaskLauncher
+from flowkit.runtime.output import Progress, RunConsole, TaskOutput
+from flowkit.runtime.plan import TaskKey, TaskPlanner
+from flowkit.runtime.worker import TaskProcess
+
+if TYPE_CHECKING:
+    from flowkit.datastore.records import TaskRecord
+
+IDLE_WAIT_SECONDS = 0.1
+REAP_WAIT_SECONDS = 0.005
+READ_BYTES = 1 << 16
+
+
+@dataclass
+class RunningTask:
+    task: TaskKey
+    attempt: int
+    process: TaskProcess
+    output: TaskOutput
+    deadline: float | None
+    open_streams: int = 2
+    timed_out: bool = False
+
+
+@dataclass
+class RunOutcome:
+    """What the scheduler learned: tasks that succeeded (with their split counts) and tasks that failed for good."""
+
+    succeeded: dict[TaskKey, int | None] = field(default_factory=dict)
+    failed: list[TaskKey] = field(default_factory=list)
+
+    @property
+    def successful(self) -> bool:
+        return not self.failed
+
+
+class Scheduler:
+    """Runs every task of one run; `reuse` may satisfy a task without running it (resume clones it)."""
+
+    def __init__(
+        self,
+        planner: TaskPlanner,
+        launcher: TaskLauncher,
+        console: RunConsole,
+        progress: Progress,
+        *,
+        max_workers: int,
+        reuse: Callable[[TaskKey], TaskRecord | None] | None = None,
+    ) -> None:
+        self.planner = planner
+        self.launcher = launcher
+        self.console = console
+        self.progress = progress
+        self.max_workers = max_workers
+        self.reuse = reuse
+        self.outcome = RunOutcome()
+        self.ready: deque[TaskKey] = deque()
+        self.known: set[TaskKey] = set()
+        self.retries: list[tuple[float, TaskKey, int]] = []
+        self.running: dict[int, RunningTask] = {}
+        self.selector = selectors.DefaultSelector()
+
+    def run(self, first_tasks: list[TaskKey]) -> RunOutcome:
+        """Run from `first_tasks` until every reachable task succeeded, or one failed and the running ones finished."""
+        try:
+            self._offer(first_tasks)
+            while self.ready or self.running or self.retries:
+                self._start_ready_tasks()
+                self._wait_for_events()
+                self._kill_overdue_tasks()
+                self._reap_finished_tasks()
+                self.console.refresh()
+        except BaseException:
+            for running in self.running.values():
+                running.process.kill()
+            raise
+        finally:
+            self.selector.close()
+        return self.outcome
+
+    def _offer(self, candidates: list[TaskKey]) -> None:
+        """Queue each candidate whose parents all succeeded (cloning it instead when `reuse` can)."""
+        pending = deque(candidates)
+        while pending:
+            task = pending.popleft()
+            if task in self.known or not self.planner.is_ready(task, self.outcome.succeeded):
+                continue
+            self.known.add(task)
+            reused = self.reuse(task) if self.reuse is not None else None
+            if reused is None:
+                self.ready.append(task)
+                continue
+            self.outcome.succeeded[task] = reused.num_splits
+            self.progress.done += 1
+            pending.extend(self.planner.children(task, reused.num_splits))
+
+    def _start_ready_tasks(self) -> None:
+        now = time.monotonic()
+        if self.outcome.failed:
+            self.ready.clear()
+            self.retries.clear()
+        for due in [entry for entry in self.retries if entry[0] <= now]:
+            self.retries.remove(due)
+            self.progress.retrying -= 1
+            self._start(due[1], due[2])
+        while self.ready and len(self.running) < self.max_workers:
+            self._start(self.ready.popleft(), 0)
+
+    def _start(self, task: TaskKey, attempt: int) -> None:
+        process = self.launcher.start(task, attempt)
+        timeout = self.launcher.timeout_seconds(task)
+        running = RunningTask(
+            task, attempt, process, TaskOutput(str(task)), None if timeout is None else time.monotonic() + timeout
+        )
+        self.running[process.pid] = running
+        self.selector.register(process.stdout_fd, selectors.EVENT_READ, (running, "out"))
+        self.selector.register(process.stderr_fd, selectors.EVENT_READ, (running, "err"))
+        self.progress.running += 1
+
+    def _wait_for_events(self) -> None:
+        if not self.running:
+            if self.retries:
+                time.sleep(max(0.0, min(entry[0] for entry in self.retries) - time.monotonic()))
+            return
+        for key, _ in self.selector.select(self._wait_seconds()):
+            running, stream = key.data
+            self._read(running, stream, key.fd)
+
+    def _wait_seconds(self) -> float:
+        """Until the next deadline; briefly if a task closed its pipes and is about to become reapable."""
+        if any(running.open_streams == 0 for running in self.running.values()):
+            return REAP_WAIT_SECONDS
+        deadlines = [running.deadline for running in self.running.values() if running.deadline is not None]
+        deadlines += [entry[0] for entry in self.retries]
+        wait = min([*deadlines, time.monotonic() + IDLE_WAIT_SECONDS]) - time.monotonic()
+        return max(0.0, wait)
+
+    def _read(self, running: RunningTask, stream: str, fd: int) -> None:
+        """Read what is available on one pipe; at end of file stop watching it."""
+        while True:
+            try:
+                data = os.read(fd, READ_BYTES)
+            except BlockingIOError:
+                return
+            if not data:
+                self.selector.unregister(fd)
+                running.open_streams -= 1
+                for line in running.output.finish(stream):
+                    self.console.task_line(running.output.prefix, stream, line)
+                return
+            self.launcher.capture(running.task, running.attempt, stream, data)
+            for line in running.output.feed(stream, data):
+                self.console.task_line(running.output.prefix, stream, line)
+
+    def _kill_overdue_tasks(self) -> None:
+        now = time.monotonic()
+        for running in self.running.values():
+            if running.deadline is not None and now >= running.deadline and not running.timed_out:
+                running.timed_out = True
+                running.process.kill()
+
+    def _reap_finished_tasks(self) -> None:
+        for pid, running in list(self.running.items()):
+            exit_code = running.process.poll()
+            if exit_code is None:
+                continue
+            del self.running[pid]
+            self.progress.running -= 1
+            self._drain(running)
+            self._settle(running, exit_code)
+
+    def _drain(self, running: RunningTask) -> None:
+        """Collect output still in the pipes (a process the task spawned may hold them open: stop reading then)."""
+        for fd, stream in ((running.process.stdout_fd, "out"), (running.process.stderr_fd, "err")):
+            if fd in self.selector.get_map():
+                self._read(running, stream, fd)
+                if fd in self.selector.get_map():
+                    self.selector.unregister(fd)
+                    for line in running.output.finish(stream):
+                        self.console.task_line(running.output.prefix, stream, line)
+        running.process.close_pipes()
+
+    def _settle(self, running: RunningTask, exit_code: int) -> None:
+        """Make sure a commit record exists, then retry, fail, or move on."""
+        task, attempt = running.task, running.attempt
+        record = self.launcher.outcome(task, attempt, exit_code, timed_out=running.timed_out)
+        if record.succeeded:
+            self.outcome.succeeded[task] = record.num_splits
+            self.progress.done += 1
+            self._offer(self.planner.children(task, record.num_splits))
+            return
+        if attempt < self.launcher.retry_times(task) and not self.outcome.failed:
+            self.retries.append((time.monotonic() + self.launcher.retry_delay(task, attempt), task, attempt + 1))
+            self.progress.retrying += 1
+            self.console.message(f"[{task}] attempt {attempt} failed; retrying", error=True)
+            return
+        self.progress.failed += 1
+        self.outcome.failed.append(task)
