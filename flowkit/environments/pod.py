@@ -1,0 +1,81 @@
+"""`plan_pod_environment`: what a step's `@conda` environment changes in its pod.
+
+Which image a conda step's pod runs:
+- an image set explicitly with `@kubernetes(image=...)` always wins (the user vouches that it holds the environment,
+  or, with `materialize="pvc"`, that it has python3 and micromamba or conda);
+- otherwise `materialize="image"` runs `<image_repository>:<environment id>`, the image `image` builds;
+- otherwise `materialize="pvc"` runs the stock Miniconda base image and wraps the task command so the environment is
+  built once on the PVC and the task runs with its Python.
+Every conda pod gets the id as `FLOWKIT_ENVIRONMENT_ID` (which the executor records), as an annotation, and (shortened
+to fit) as a label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flowkit.environments.declaration import target_for_step
+from flowkit.environments.dockerfile import DEFAULT_BASE_IMAGE
+from flowkit.environments.env_id import (
+    ENVIRONMENT_ID_ANNOTATION,
+    ENVIRONMENT_ID_ENV_VAR,
+    ENVIRONMENT_ID_LABEL,
+    image_reference,
+    short_id,
+)
+from flowkit.environments.locking import locked_environment
+from flowkit.environments.materialize import materialize_command
+from flowkit.errors import FlowDefinitionError
+
+if TYPE_CHECKING:
+    from flowkit.specs import StepSpec
+    from flowkit.specs.conda import CondaSpec
+
+
+@dataclass(frozen=True)
+class PodEnvironmentPlan:
+    """The image, command prefix, variables and metadata a step's environment asks of its pod."""
+
+    image: str | None = None
+    command_wrapper: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    environment_id: str | None = None
+
+
+def plan_pod_environment(step_spec: StepSpec, flow_cls: type, *, datastore_mount: str) -> PodEnvironmentPlan:
+    """The environment part of the pod of `step_spec`'s tasks; an empty plan for a step without `@conda`."""
+    conda = step_spec.conda
+    if conda is None:
+        return PodEnvironmentPlan()
+    target = target_for_step(flow_cls, step_spec.step)
+    environment = locked_environment(target, pod_platform(conda, flow=flow_cls.__name__, step=step_spec.step))
+    env_id = environment.env_id
+    explicit_image = step_spec.kubernetes.image
+    if conda.materialize == "pvc":
+        image = explicit_image or DEFAULT_BASE_IMAGE
+        wrapper = materialize_command(environment, datastore_mount)
+    else:
+        image = explicit_image or image_reference(conda.image_repository, env_id)
+        wrapper = []
+    return PodEnvironmentPlan(
+        image=image,
+        command_wrapper=wrapper,
+        env={ENVIRONMENT_ID_ENV_VAR: env_id},
+        labels={ENVIRONMENT_ID_LABEL: short_id(env_id)},
+        annotations={ENVIRONMENT_ID_ANNOTATION: env_id},
+        environment_id=env_id,
+    )
+
+
+def pod_platform(conda: CondaSpec, *, flow: str, step: str) -> str:
+    """The platform pods run: the first Linux platform the declaration locks."""
+    for platform in conda.platforms:
+        if platform.startswith("linux-"):
+            return platform
+    raise FlowDefinitionError(
+        f"pods run Linux, but only {conda.platforms} are declared: add 'linux-64'",
+        flow=flow, step=step, decorator="conda", field="platforms",
+    )
