@@ -1,0 +1,228 @@
+"""The first code a flowkit pod runs: verify the code package, unpack it, then hand the task to flowkit.
+
+It is passed to ``python -c`` as text, so it may use only the standard library until verification is done: the image
+holds no flowkit of its own; flowkit and cloudpickle come out of the package being verified. The order matters:
+
+1. the Python minor version (a pickle from another version can crash the interpreter outright);
+2. the payload's and the archive's sha256 against the values on the command line, which come from the workflow
+   spec that the Kubernetes API server protects, rather than from the shared volume that any pod could write;
+3. a safe extraction into a pod-local cache keyed by package id (an allow-list of names and types on top of
+   tarfile's ``data`` filter, which has had bypasses), into a temporary directory that is renamed into place only
+   once every file matched the manifest, so a concurrent or interrupted extraction is never trusted;
+4. the shipped code first on ``sys.path`` and the cloudpickle version that will unpickle checked;
+5. only then the payload is unpickled and ``flowkit.task.cli.main`` runs the task.
+
+Usage: ``python -c <this file> --datastore-root R --package-id ID --archive PATH --archive-sha256 H --payload PATH
+--payload-sha256 H --python-version X.Y --cloudpickle-version V [--cache-dir D] -- <task argv>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from typing import Any
+
+EXIT_BOOTSTRAP_FAILED = 3
+READY_MARKER = ".flowkit-ready.json"
+MANIFEST_NAME = "manifest.json"
+ALLOWED_TOP_DIRS = ("code", "lib")
+REQUIRED_OPTIONS = (
+    "datastore-root",
+    "package-id",
+    "archive",
+    "archive-sha256",
+    "payload",
+    "payload-sha256",
+    "python-version",
+    "cloudpickle-version",
+)
+OPTIONAL_OPTIONS = ("cache-dir",)
+
+
+class BootstrapError(Exception):
+    """The package cannot be run safely here; the message says why and what to change."""
+
+
+def parse_arguments(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Split ``--name value`` pairs before ``--`` from the task's own arguments after it."""
+    if "--" not in argv:
+        raise BootstrapError("missing '--' between the bootstrap options and the task arguments")
+    split = argv.index("--")
+    own, task_argv = argv[:split], argv[split + 1 :]
+    if len(own) % 2:
+        raise BootstrapError(f"bootstrap options must come in '--name value' pairs, got {own}")
+    options: dict[str, str] = {}
+    for flag, value in zip(own[::2], own[1::2], strict=True):
+        name = flag[2:] if flag.startswith("--") else ""
+        if name not in REQUIRED_OPTIONS + OPTIONAL_OPTIONS:
+            raise BootstrapError(f"unknown bootstrap option {flag!r}")
+        options[name] = value
+    missing = [name for name in REQUIRED_OPTIONS if name not in options]
+    if missing:
+        raise BootstrapError(f"missing bootstrap options: {', '.join('--' + name for name in missing)}")
+    return options, task_argv
+
+
+def check_python_version(expected: str) -> None:
+    actual = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if actual != expected:
+        raise BootstrapError(
+            f"the flow was packaged with Python {expected} but this container runs Python {actual} "
+            f"({sys.executable}); a pickle from another Python version can crash the interpreter, so use an image "
+            f"with Python {expected}"
+        )
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_digest(what: str, path: str, actual: str, expected: str) -> None:
+    if actual != expected:
+        raise BootstrapError(
+            f"{what} {path} has sha256 {actual} but the workflow expects {expected}; it was modified or replaced "
+            "after publishing, so nothing from it is loaded"
+        )
+
+
+def read_verified(what: str, path: str, expected_sha256: str) -> bytes:
+    """The bytes of ``path``, after checking them against the digest from the workflow spec."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except OSError as error:
+        raise BootstrapError(f"cannot read the {what} {path}: {error}") from error
+    check_digest(what, path, hashlib.sha256(data).hexdigest(), expected_sha256)
+    return data
+
+
+def member_problem(member: Any) -> str | None:
+    """Why an archive member must not be extracted, or None. Only plain files and directories under code/, lib/."""
+    name = member.name
+    if not (member.isfile() or member.isdir()):
+        return "is a link or a special file"
+    if name.startswith("/") or "\\" in name or "\0" in name or ":" in name.split("/")[0]:
+        return "is not a relative POSIX path"
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "has an empty, '.' or '..' component"
+    if name != MANIFEST_NAME and (parts[0] not in ALLOWED_TOP_DIRS or len(parts) < 2):
+        return "is outside code/ and lib/"
+    if member.mode & 0o7000:
+        return "has setuid, setgid or sticky bits"
+    return None
+
+
+def extract_archive(archive_path: str, target: str) -> None:
+    """Extract after refusing any member that fails the allow-list, with tarfile's data filter as a second wall."""
+    import tarfile
+
+    with tarfile.open(archive_path, "r:gz") as tar:
+        members = tar.getmembers()
+        problems = [f"{member.name!r} {problem}" for member in members if (problem := member_problem(member))]
+        if problems:
+            raise BootstrapError(f"refusing to extract {archive_path}: " + "; ".join(problems[:5]))
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, members=members, filter="data")
+        else:
+            tar.extractall(target, members=members)
+
+
+def check_against_manifest(target: str, package_id: str) -> dict[str, Any]:
+    """Every extracted file must be exactly one the manifest lists, and the manifest must be the one the id names."""
+    with open(os.path.join(target, MANIFEST_NAME), "rb") as stream:
+        manifest_bytes = stream.read()
+    if hashlib.sha256(manifest_bytes).hexdigest() != package_id:
+        raise BootstrapError(f"the archive's manifest does not match package id {package_id}")
+    manifest: dict[str, Any] = json.loads(manifest_bytes)
+    expected = {entry["path"]: entry["sha256"] for entry in manifest["files"]}
+    found: dict[str, str] = {}
+    for directory, _, names in os.walk(target):
+        for name in names:
+            path = os.path.join(directory, name)
+            relative = os.path.relpath(path, target).replace(os.sep, "/")
+            if relative != MANIFEST_NAME:
+                found[relative] = file_sha256(path)
+    if found != expected:
+        differing = sorted(path for path in expected.keys() | found.keys() if expected.get(path) != found.get(path))
+        raise BootstrapError(f"the archive's files do not match its manifest: {', '.join(differing[:5])}")
+    return manifest
+
+
+def ensure_extracted(cache_root: str, package_id: str, archive_path: str, archive_sha256: str) -> tuple[str, list[str]]:
+    """The extraction directory of the package and its sys.path entries, extracting it unless already cached."""
+    target = os.path.join(cache_root, package_id)
+    marker = os.path.join(target, READY_MARKER)
+    if os.path.isfile(marker):
+        with open(marker) as stream:
+            entries: list[str] = json.load(stream)["sys_path"]
+        return target, entries
+    check_digest("archive", archive_path, file_sha256(archive_path), archive_sha256)
+    import shutil
+    import tempfile
+
+    os.makedirs(cache_root, exist_ok=True)
+    temp = tempfile.mkdtemp(prefix=f".{package_id}.", dir=cache_root)
+    try:
+        extract_archive(archive_path, temp)
+        manifest = check_against_manifest(temp, package_id)
+        with open(os.path.join(temp, READY_MARKER), "w") as stream:
+            json.dump({"archive_sha256": archive_sha256, "sys_path": manifest["sys_path"]}, stream)
+        try:
+            os.rename(temp, target)
+        except OSError as error:
+            if not os.path.isfile(marker):  # not a concurrent task that finished first
+                raise BootstrapError(f"cannot move the extracted package into {target}: {error}") from error
+        return target, manifest["sys_path"]
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def check_cloudpickle(expected: str, target: str) -> None:
+    import cloudpickle
+
+    actual = getattr(cloudpickle, "__version__", "unknown")
+    location = os.path.dirname(cloudpickle.__file__ or "")
+    if actual != expected or not location.startswith(target + os.sep):
+        raise BootstrapError(
+            f"the flow was pickled with cloudpickle {expected} but cloudpickle {actual} from {location} would "
+            f"unpickle it; only the copy shipped in the package under {target} is trusted to match"
+        )
+
+
+def run(argv: list[str]) -> int:
+    options, task_argv = parse_arguments(argv)
+    check_python_version(options["python-version"])
+    root = options["datastore-root"]
+    package_id = options["package-id"]
+    payload = read_verified("payload", os.path.join(root, options["payload"]), options["payload-sha256"])
+    default_cache = os.path.join(os.environ.get("TMPDIR", "/tmp"), "flowkit-packages")
+    cache_root = options.get("cache-dir") or os.environ.get("FLOWKIT_PACKAGE_CACHE") or default_cache
+    archive_path = os.path.join(root, options["archive"])
+    target, entries = ensure_extracted(os.path.abspath(cache_root), package_id, archive_path, options["archive-sha256"])
+    # The working directory that `python -c` puts first would let whatever lies there shadow the shipped code.
+    sys.path[:] = [os.path.join(target, entry) for entry in entries] + [entry for entry in sys.path if entry]
+    os.environ["FLOWKIT_CODE_PACKAGE_ID"] = package_id
+    check_cloudpickle(options["cloudpickle-version"], target)
+    import pickle
+
+    flow_cls = pickle.loads(payload)
+    from flowkit.task.cli import main as run_task
+
+    exit_code: int = run_task(task_argv, flow_cls=flow_cls)
+    return exit_code
+
+
+if __name__ == "__main__":
+    try:
+        exit_code = run(sys.argv[1:])
+    except BootstrapError as error:
+        print(f"flowkit bootstrap: {error}", file=sys.stderr)
+        exit_code = EXIT_BOOTSTRAP_FAILED
+    sys.exit(exit_code)

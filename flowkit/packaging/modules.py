@@ -1,0 +1,99 @@
+"""Where each imported module will come from in the pod, which decides how the flow is pickled.
+
+A module can be found in the pod in three ways: it is part of the shipped project (importable because its import
+root inside the project goes on ``sys.path``), it is part of the shipped runtime (flowkit, cloudpickle), or it is
+installed in the image (the standard library and site-packages). Anything else (a module beside the project, an
+editable install of a sibling repository, a file loaded under a name that does not match its path) does not exist
+in the pod, so cloudpickle must carry it by value.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+# Shipped in the package's lib/ directory, so always importable by reference.
+SHIPPED_RUNTIME = ("flowkit", "cloudpickle")
+
+
+@dataclass(frozen=True)
+class ModulePlan:
+    """How the client's imported modules map onto the pod."""
+
+    # Directories inside the project (POSIX, relative to it, "" for the root) that must be on sys.path so that
+    # every project module imports under the same name as here.
+    import_roots: list[str]
+    # Modules that exist only on this machine; they are registered with cloudpickle to be pickled by value.
+    by_value: list[str]
+
+
+def _installed_prefixes() -> tuple[str, ...]:
+    paths = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    paths.update(site.getsitepackages())
+    paths.add(site.getusersitepackages())
+    return tuple(os.path.realpath(path) + os.sep for path in paths)
+
+
+def _import_root(module_name: str, module_file: str) -> str | None:
+    """The directory that, on sys.path, makes ``module_file`` import as ``module_name``; None if none does."""
+    parts = module_name.split(".")
+    path = Path(module_file)
+    if path.stem == "__init__":
+        path = path.parent
+    elif path.suffix != ".py":
+        return None
+    if path.name.removesuffix(".py") != parts[-1]:
+        return None
+    for parent_name in reversed(parts[:-1]):
+        path = path.parent
+        if path.name != parent_name:
+            return None
+    return str(path.parent)
+
+
+def _relative_to(path: str, root: str) -> str | None:
+    if path == root:
+        return ""
+    if path.startswith(root + os.sep):
+        return Path(path[len(root) + 1 :]).as_posix()
+    return None
+
+
+def _module_file(module: ModuleType) -> str | None:
+    module_file = getattr(module, "__file__", None)
+    return os.path.realpath(module_file) if isinstance(module_file, str) else None
+
+
+def plan_modules(project_root: Path, flow_file: Path | None) -> ModulePlan:
+    """Classify every module imported in this process against ``project_root``.
+
+    The directory of the flow file is always an import root, as it is for ``python myflow.py``.
+    """
+    root = os.path.realpath(project_root)
+    installed = _installed_prefixes()
+    import_roots: set[str] = set()
+    if flow_file is not None:
+        flow_dir = _relative_to(os.path.realpath(flow_file.parent), root)
+        if flow_dir is not None:
+            import_roots.add(flow_dir)
+    by_value: set[str] = set()
+    for name, module in list(sys.modules.items()):
+        module_file = _module_file(module) if module is not None else None
+        if name == "__main__" or module_file is None or name.split(".")[0] in SHIPPED_RUNTIME:
+            continue
+        inside = _relative_to(module_file, root)
+        if inside is not None:
+            base = _import_root(name, module_file)
+            relative_base = _relative_to(base, root) if base is not None else None
+            if relative_base is None:
+                by_value.add(name)
+            else:
+                import_roots.add(relative_base)
+        elif not module_file.startswith(installed):
+            by_value.add(name.split(".")[0] if _import_root(name, module_file) is not None else name)
+    return ModulePlan(sorted(import_roots, key=lambda entry: (entry.count("/"), entry), reverse=True), sorted(by_value))
