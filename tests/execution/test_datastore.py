@@ -1,0 +1,257 @@
+"""The datastore: content addressing, dedupe, atomic publication, concurrency, listings and resume cloning."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from flowkit.datastore import (
+    DataStore,
+    RunRecord,
+    TaskCoordinates,
+    TaskRecord,
+    format_index_path,
+    index_path_of_task_id,
+    parse_index_path,
+    resolve_datastore_root,
+    task_id_for,
+    utc_now,
+)
+from flowkit.datastore.serialization import STAGING_BYTES, ZSTD_MAGIC
+from flowkit.errors import DataStoreError
+
+
+def _record(coords: TaskCoordinates, attempt: int = 0, status: str = "succeeded", **fields: object) -> TaskRecord:
+    now = utc_now()
+    return TaskRecord(
+        flow=coords.flow,
+        run_id=coords.run_id,
+        step=coords.step,
+        task_id=coords.task_id,
+        index_path=list(coords.index_path),
+        attempt=attempt,
+        status=status,  # type: ignore[arg-type]
+        started_at=now,
+        finished_at=now,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _all_files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+def test_task_identity_text_forms() -> None:
+    assert task_id_for(()) == "0"
+    assert task_id_for((3, 1)) == "0.3.1"
+    assert parse_index_path("3.1") == (3, 1)
+    assert parse_index_path(".3") == parse_index_path("3") == (3,)
+    assert parse_index_path("") == ()
+    assert format_index_path((3, 1)) == "3.1"
+    assert index_path_of_task_id("0.3.1") == (3, 1)
+    assert TaskCoordinates("F", "r1", "train", (2,)).task_id == "0.2"
+    with pytest.raises(ValueError, match=r"3\.x"):
+        parse_index_path("3.x")
+
+
+def test_root_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWKIT_DATASTORE_ROOT", str(tmp_path / "env"))
+    assert resolve_datastore_root(tmp_path / "explicit") == tmp_path / "explicit"
+    assert resolve_datastore_root() == tmp_path / "env"
+    monkeypatch.delenv("FLOWKIT_DATASTORE_ROOT")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_datastore_root() == tmp_path / ".flowkit"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        0,
+        "text ünïcode",
+        {"nested": [1, 2.5, None]},
+        b"\x00" * (3 * STAGING_BYTES + 17),
+        os.urandom(STAGING_BYTES + 5),
+    ],
+    ids=["none", "int", "str", "dict", "large-zeros", "large-random"],
+)
+def test_artifact_round_trip(datastore_root: Path, value: object) -> None:
+    store = DataStore(datastore_root)
+    ref = store.put_artifact(value)
+    assert store.load_artifact(ref) == value
+    assert store.blobs.path(ref.sha256).is_file()
+    assert ref.type == type(value).__qualname__
+
+
+def test_compression_only_where_it_pays(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    zeros = store.put_artifact(bytes(4 << 20))
+    random = store.put_artifact(os.urandom(4 << 20))
+    zeros_blob = store.blobs.path(zeros.sha256).read_bytes()
+    random_blob = store.blobs.path(random.sha256).read_bytes()
+    assert zeros_blob.startswith(ZSTD_MAGIC) and len(zeros_blob) < zeros.size // 100
+    assert not random_blob.startswith(ZSTD_MAGIC) and len(random_blob) == random.size
+
+
+def test_blob_name_is_the_sha256_of_the_pickle_whatever_the_compression(datastore_root: Path) -> None:
+    import hashlib
+    import pickle
+
+    store = DataStore(datastore_root)
+    value = bytes(2 << 20)
+    ref = store.put_artifact(value)
+    assert ref.sha256 == hashlib.sha256(pickle.dumps(value, protocol=5)).hexdigest()
+
+
+def test_unchanged_artifact_is_stored_once(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    refs = [store.put_artifact({"weights": list(range(1000))}) for _ in range(5)]
+    assert len({ref.sha256 for ref in refs}) == 1
+    big = bytes(2 * STAGING_BYTES)
+    assert store.put_artifact(big) == store.put_artifact(big)
+    assert len(_all_files(datastore_root / "blobs")) == 2
+
+
+def test_existing_blob_is_not_rewritten(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    ref = store.put_artifact(os.urandom(2 * STAGING_BYTES))
+    path = store.blobs.path(ref.sha256)
+    before = path.stat()
+    time.sleep(0.01)
+    store.put_artifact(store.load_artifact(ref))
+    after = path.stat()
+    assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+
+
+def test_unpicklable_value_leaves_no_file(datastore_root: Path) -> None:
+    import threading
+
+    store = DataStore(datastore_root)
+    with pytest.raises(TypeError):
+        store.put_artifact([bytes(2 * STAGING_BYTES), threading.Lock()])
+    assert _all_files(datastore_root) == []
+
+
+def _write_same_blob(root: str) -> str:
+    payload = bytes(range(256)) * (3 * STAGING_BYTES // 256)
+    return DataStore(root).put_artifact(payload).sha256
+
+
+def test_concurrent_writers_of_one_blob(datastore_root: Path) -> None:
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        hashes = pool.map(_write_same_blob, [str(datastore_root)] * 8)
+    assert len(set(hashes)) == 1
+    store = DataStore(datastore_root)
+    assert _all_files(datastore_root) == [store.blobs.path(hashes[0])]
+    assert store.load_artifact(store.put_artifact(b"small")) == b"small"
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    from flowkit.datastore import DataStore, TaskCoordinates
+    from flowkit.datastore import serialization
+
+    class Slow:
+        def __reduce__(self):
+            print("writing", flush=True)
+            import time; time.sleep(60)
+            return (bytes, (b"",))
+
+    store = DataStore(sys.argv[1])
+    store.put_artifact([os.urandom(3 * serialization.STAGING_BYTES), Slow()])
+    """
+)
+
+
+def test_writer_killed_mid_write_leaves_nothing_trusted(datastore_root: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(datastore_root)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "writing"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    store = DataStore(datastore_root)
+    leftovers = _all_files(datastore_root)
+    assert leftovers, "the killed writer should have streamed part of its blob"
+    assert all(path.name.startswith(".tmp-") for path in leftovers)
+    assert list((datastore_root / "blobs" / "sha256").glob("??/*")) == [], "no blob was published"
+    assert store.list_flows() == []
+
+
+def test_records_attempts_and_listings(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    first = TaskCoordinates("F", "r1", "train", (10,))
+    second = TaskCoordinates("F", "r1", "train", (2,))
+    store.commit(_record(first, 0, "failed"))
+    store.commit(_record(first, 1))
+    store.commit(_record(second))
+    (store.task_dir(first) / ".tmp-2.json.123.0").write_text("{half")
+    assert store.list_attempts(first) == [0, 1]
+    latest = store.latest_record(first)
+    assert latest is not None and latest.attempt == 1 and latest.succeeded
+    assert store.list_task_ids("F", "r1", "train") == ["0.2", "0.10"]
+    assert store.latest_record(TaskCoordinates("F", "r1", "train", (99,))) is None
+    with pytest.raises(DataStoreError, match=r"F/r1/train/0\.99"):
+        store.successful_record(TaskCoordinates("F", "r1", "train", (99,)))
+
+
+def test_failed_latest_attempt_is_not_usable(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    coords = TaskCoordinates("F", "r1", "start")
+    store.commit(_record(coords, 0, "failed"))
+    with pytest.raises(DataStoreError, match="failed"):
+        store.successful_record(coords)
+
+
+def test_run_record_written_once_and_runs_listed_newest_first(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    base = utc_now()
+    assert store.write_run(RunRecord(flow="F", run_id="a", created_at=base, parameters={"x": "1"}))
+    assert not store.write_run(RunRecord(flow="F", run_id="a", parameters={"x": "2"}))
+    store.write_run(RunRecord(flow="F", run_id="b", created_at=base + timedelta(seconds=5)))
+    run = store.read_run("F", "a")
+    assert run is not None and run.parameters == {"x": "1"}
+    assert store.list_runs("F") == ["b", "a"]
+    assert store.list_flows() == ["F"]
+    assert store.read_run("F", "missing") is None
+
+
+def test_logs_only_when_non_empty(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    coords = TaskCoordinates("F", "r1", "start")
+    with store.log_writer(coords, 0, "out") as out, store.log_writer(coords, 0, "err") as err:
+        out.write(b"hello\n")
+        err.write(b"")
+        assert not store.log_path(coords, 0, "out").exists(), "a log is published only when complete"
+    assert store.read_log(coords, 0, "out") == "hello\n"
+    assert not store.log_path(coords, 0, "err").exists()
+    assert store.read_log(coords, 0, "err") == ""
+
+
+def test_clone_task_reuses_blobs(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    coords = TaskCoordinates("F", "old", "train", (1,))
+    ref = store.put_artifact([1, 2, 3])
+    store.commit(_record(coords, 2, artifacts={"x": ref}))
+    with store.log_writer(coords, 2, "out") as out:
+        out.write(b"trained\n")
+    blobs_before = _all_files(datastore_root / "blobs")
+    original = store.latest_record(coords)
+    assert original is not None
+    clone = store.clone_task(original, "new")
+    target = TaskCoordinates("F", "new", "train", (1,))
+    reread = store.latest_record(target)
+    assert reread == clone and reread.origin_run_id == "old" and reread.artifacts == {"x": ref}
+    assert store.read_log(target, 2, "out") == "trained\n"
+    assert _all_files(datastore_root / "blobs") == blobs_before
