@@ -1,0 +1,138 @@
+"""The spec decorators: `@kubernetes`, `@resources`, `@retry`, `@timeout`, `@environment`, `@catch`, `@conda`
+(on a flow class as the default of every step, or on one step) and `@argo`, `@schedule` (flow class only).
+
+Every decorator is built by `spec_decorator` from a pydantic spec model, so they all behave alike: usable bare
+(`@retry`) or called (`@retry(times=2)`), keywords validated the moment the decorator runs, and an error that names
+the flow, the step, the decorator and the field. A step decorator runs inside the class body, before the class
+exists, so the flow's name comes from the function's ``__qualname__`` ("TrainFlow.train"). A class decorator also
+resolves every step's merged spec at once, so a conflict between a class default and a step override fails when the
+class is defined, not when the flow first runs. See `flowkit.specs.resolve` for the precedence rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import FunctionType
+from typing import Any, Generic, TypeVar, overload
+
+from flowkit.authoring.step import CLASS_SPECS_ATTR, STEP_SPECS_ATTR
+from flowkit.errors import FlowDefinitionError
+from flowkit.graph.model import GRAPH_CACHE_ATTR
+from flowkit.specs.argo import ArgoSpec, ScheduleSpec
+from flowkit.specs.base import SpecModel
+from flowkit.specs.catch import CatchSpec
+from flowkit.specs.conda import CondaSpec
+from flowkit.specs.environment import EnvironmentSpec
+from flowkit.specs.kubernetes import KubernetesSpec
+from flowkit.specs.resolve import RESOLVED_SPECS_ATTR, resolve_step_specs
+from flowkit.specs.resources import ResourcesSpec
+from flowkit.specs.retry import RetrySpec
+from flowkit.specs.timeout import TimeoutSpec
+from flowkit.specs.validation import validate_spec
+
+_Target = TypeVar("_Target", bound=Callable[..., Any])
+_Spec = TypeVar("_Spec", bound=SpecModel)
+
+
+class SpecDecorator(Generic[_Spec]):
+    """A decorator that validates its keywords into `model` and records the spec on a step or a flow class."""
+
+    def __init__(self, name: str, model: type[_Spec], *, class_level: bool, step_level: bool) -> None:
+        self.name = name
+        self.model = model
+        self.class_level = class_level
+        self.step_level = step_level
+        self.__doc__ = f"@{name}: {model.__doc__}"
+
+    def __repr__(self) -> str:
+        return f"<flowkit decorator @{self.name}>"
+
+    @overload
+    def __call__(self, target: _Target, /) -> _Target: ...
+
+    @overload
+    def __call__(self, /, **fields: Any) -> Callable[[_Target], _Target]: ...
+
+    def __call__(self, target: Any = None, /, **fields: Any) -> Any:
+        if target is None:
+            return lambda decorated: self._apply(decorated, fields)
+        if fields:
+            raise TypeError(f"@{self.name} takes keyword arguments only, e.g. @{self.name}(...) above the step")
+        return self._apply(target, {})
+
+    def _apply(self, target: _Target, fields: dict[str, Any]) -> _Target:
+        if isinstance(target, type):
+            self._decorate_class(target, fields)
+        elif isinstance(target, FunctionType):
+            self._decorate_step(target, fields)
+        else:
+            raise TypeError(f"@{self.name} decorates a flow class or a step function, got {target!r}")
+        return target
+
+    def _decorate_step(self, function: FunctionType, fields: dict[str, Any]) -> None:
+        flow, step = _flow_and_step_names(function)
+        lineno = function.__code__.co_firstlineno
+        if not self.step_level:
+            raise FlowDefinitionError(
+                f"applies to the flow class only, not to a step: move @{self.name} above 'class {flow}'",
+                flow=flow,
+                step=step,
+                decorator=self.name,
+                lineno=lineno,
+            )
+        spec = validate_spec(self.model, fields, flow=flow, step=step, decorator=self.name, lineno=lineno)
+        specs: dict[str, SpecModel] = dict(getattr(function, STEP_SPECS_ATTR, {}))
+        if self.name in specs:
+            raise FlowDefinitionError(
+                "is applied twice; merge the keywords into one decorator",
+                flow=flow,
+                step=step,
+                decorator=self.name,
+                lineno=lineno,
+            )
+        specs[self.name] = spec
+        setattr(function, STEP_SPECS_ATTR, specs)
+
+    def _decorate_class(self, flow_cls: type, fields: dict[str, Any]) -> None:
+        flow = flow_cls.__name__
+        if not self.class_level:
+            raise FlowDefinitionError("applies to a step only, not to the flow class", flow=flow, decorator=self.name)
+        spec = validate_spec(self.model, fields, flow=flow, step=None, decorator=self.name)
+        specs: dict[str, SpecModel] = dict(vars(flow_cls).get(CLASS_SPECS_ATTR, {}))
+        if self.name in specs:
+            raise FlowDefinitionError(
+                "is applied twice to the class; merge the keywords into one decorator", flow=flow, decorator=self.name
+            )
+        specs[self.name] = spec
+        setattr(flow_cls, CLASS_SPECS_ATTR, specs)
+        # The class's defaults changed: anything derived from them is stale (@argo(on_exit=...) shapes the graph).
+        for cache in (RESOLVED_SPECS_ATTR, GRAPH_CACHE_ATTR):
+            if cache in vars(flow_cls):
+                delattr(flow_cls, cache)
+        resolve_step_specs(flow_cls)
+
+
+def spec_decorator(
+    name: str, model: type[_Spec], *, class_level: bool = True, step_level: bool = True
+) -> SpecDecorator[_Spec]:
+    """Build the decorator `@name` whose keywords are the fields of `model`."""
+    return SpecDecorator(name, model, class_level=class_level, step_level=step_level)
+
+
+def _flow_and_step_names(function: FunctionType) -> tuple[str, str]:
+    """("TrainFlow", "train") from the qualname "TrainFlow.train" (or "test.<locals>.TrainFlow.train")."""
+    parts = function.__qualname__.split(".")
+    if len(parts) < 2 or parts[-2] == "<locals>":
+        return function.__module__, function.__name__
+    return parts[-2], parts[-1]
+
+
+kubernetes = spec_decorator("kubernetes", KubernetesSpec)
+resources = spec_decorator("resources", ResourcesSpec)
+retry = spec_decorator("retry", RetrySpec)
+timeout = spec_decorator("timeout", TimeoutSpec)
+environment = spec_decorator("environment", EnvironmentSpec)
+catch = spec_decorator("catch", CatchSpec)
+conda = spec_decorator("conda", CondaSpec)
+argo = spec_decorator("argo", ArgoSpec, step_level=False)
+schedule = spec_decorator("schedule", ScheduleSpec, step_level=False)

@@ -1,0 +1,69 @@
+"""`@step` and the markers flowkit leaves on user functions and classes.
+
+flowkit never wraps a step: `@step` and every spec decorator return the very function they receive, with an
+attribute added. That keeps decorator order irrelevant (`@retry` above or below `@step` means the same), keeps the
+function picklable by reference, and lets the model layer find everything it needs with plain attribute reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import FunctionType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from flowkit.specs.base import SpecModel
+
+STEP_MARKER = "__flowkit_step__"
+"""Attribute set to True on a function decorated with `@step`."""
+
+STEP_SPECS_ATTR = "__flowkit_step_specs__"
+"""On a step function: ``dict[decorator name, SpecModel]`` declared on that step."""
+
+CLASS_SPECS_ATTR = "__flowkit_class_specs__"
+"""On a flow class (its own ``__dict__`` only): ``dict[decorator name, SpecModel]`` declared on that class."""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def step(function: _F) -> _F:
+    """Mark `function` as a step of its flow class; the function itself is returned unchanged."""
+    if not isinstance(function, FunctionType):
+        raise TypeError(f"@step decorates a function defined in a flow class, got {function!r}")
+    setattr(function, STEP_MARKER, True)
+    return function
+
+
+def is_step(obj: object) -> bool:
+    """Whether `obj` is a function decorated with `@step`."""
+    return isinstance(obj, FunctionType) and getattr(obj, STEP_MARKER, False) is True
+
+
+def find_steps(flow_cls: type) -> dict[str, FunctionType]:
+    """The step functions of `flow_cls`, inherited ones included, by name.
+
+    Attributes are read from each class's own ``__dict__`` along the MRO (the first definition of a name wins, as
+    for attribute lookup), so a subclass that redefines a step replaces it and descriptors are never triggered.
+    """
+    found: dict[str, FunctionType] = {}
+    seen: set[str] = set()
+    for klass in flow_cls.__mro__:
+        for name, value in vars(klass).items():
+            if name in seen:
+                continue
+            seen.add(name)
+            if is_step(value):
+                found[name] = value
+    return found
+
+
+def declared_step_specs(function: Callable[..., Any]) -> Mapping[str, SpecModel]:
+    """The specs declared on one step function by step-level decorators."""
+    specs: Mapping[str, SpecModel] = getattr(function, STEP_SPECS_ATTR, {})
+    return specs
+
+
+def declared_class_specs(flow_cls: type) -> Mapping[str, SpecModel]:
+    """The specs declared by class-level decorators on `flow_cls` itself (not on its bases)."""
+    specs: Mapping[str, SpecModel] = vars(flow_cls).get(CLASS_SPECS_ATTR, {})
+    return specs

@@ -1,0 +1,27 @@
+"""The step graph of a flow, read statically from its source and validated before anything runs."""
+
+from __future__ import annotations
+
+from flowkit.authoring.step import find_steps
+from flowkit.graph.model import GRAPH_CACHE_ATTR, FlowGraph, StepNode
+from flowkit.graph.parse import parse_step
+from flowkit.graph.validate import validate_graph
+from flowkit.specs.resolve import flow_options
+
+__all__ = ["FlowGraph", "StepNode", "build_graph"]
+
+
+def build_graph(flow_cls: type) -> FlowGraph:
+    """The validated graph of `flow_cls`; raises `FlowDefinitionError` naming the flow, step and line of a problem.
+
+    The result is cached in the class's own ``__dict__`` and returned from there when present: a class pickled by
+    value (defined in `__main__` or a notebook) arrives in a pod with its graph but without its source.
+    """
+    cached = vars(flow_cls).get(GRAPH_CACHE_ATTR)
+    if isinstance(cached, FlowGraph):
+        return cached
+    flow = flow_cls.__name__
+    parsed = {name: parse_step(flow, name, function) for name, function in find_steps(flow_cls).items()}
+    graph = validate_graph(flow, parsed, flow_options(flow_cls).argo.on_exit)
+    setattr(flow_cls, GRAPH_CACHE_ATTR, graph)
+    return graph

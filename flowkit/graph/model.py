@@ -1,0 +1,69 @@
+"""The validated step graph of a flow: plain, immutable data shared by `show`, the local runtime and the compiler."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+GRAPH_CACHE_ATTR = "__flowkit_graph__"
+"""Cache of `build_graph` in the flow class's own ``__dict__``: a class pickled by value carries its graph into a
+pod, where its source cannot be read again."""
+
+Transition = Literal["linear", "split", "foreach", "end"]
+
+
+class StepNode(BaseModel):
+    """One step and where it sits in the graph."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    transition: Transition
+    """"linear" (one target), "split" (static branches), "foreach" (one target, once per item), "end" (no next)."""
+    out: list[str]
+    parents: list[str]
+    is_join: bool
+    """The step takes `inputs`: it closes the split or foreach named by `joins`."""
+    joins: str | None = None
+    foreach_var: str | None = None
+    """For a foreach step: the artifact holding the items."""
+    foreach_depth: int = 0
+    """How many foreach frames enclose this step's tasks (the length of its tasks' index paths)."""
+    split_stack: list[str]
+    """Enclosing split and foreach steps, innermost last (for a join: those still open after it closes its own)."""
+    matching_join: str | None = None
+    """For a split or foreach step: the join that closes it."""
+    lineno: int
+    """Source line of the step's ``def``."""
+    doc: str | None = None
+    is_exit_handler: bool = False
+    """Run by Argo after the workflow, whatever its outcome (`@argo(on_exit=...)`); not part of the DAG."""
+
+
+class FlowGraph(BaseModel):
+    """The steps of a flow in topological order: start first; end, then the exit handler if any, last."""
+
+    model_config = ConfigDict(frozen=True)
+
+    flow_name: str
+    steps: dict[str, StepNode]
+
+    def topological_order(self) -> list[str]:
+        """Step names such that every step comes after all of its parents."""
+        return list(self.steps)
+
+    def descendants(self, step: str) -> set[str]:
+        """Every step reachable from `step` by following transitions (`step` itself excluded)."""
+        seen: set[str] = set()
+        pending = list(self.steps[step].out)
+        while pending:
+            name = pending.pop()
+            if name not in seen:
+                seen.add(name)
+                pending.extend(self.steps[name].out)
+        return seen
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, for `show` and tooling."""
+        return {"flow": self.flow_name, "steps": [node.model_dump() for node in self.steps.values()]}

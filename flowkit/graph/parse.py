@@ -1,0 +1,162 @@
+"""Read each step's transition from its source: an AST walk of the `self.next(...)` calls.
+
+The source is read per step FUNCTION, never per class: a class defined in a notebook cell or a kernel's `__main__`
+has no findable class source, but its functions' code objects still point at the cell's linecache entry. Only
+literal transitions are accepted (`self.next(self.a)`, `self.next(self.a, self.b)`,
+`self.next(self.a, foreach="items")`), because the graph must be known before anything runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from dataclasses import dataclass
+from types import FunctionType
+
+from flowkit.errors import FlowDefinitionError
+
+
+@dataclass(frozen=True)
+class ParsedStep:
+    """What the source of one step function says about its place in the graph."""
+
+    name: str
+    targets: tuple[str, ...]
+    """Steps named by its `self.next` call, in order; empty when it has none."""
+    foreach_var: str | None
+    calls_next: bool
+    takes_inputs: bool
+    lineno: int
+    """Line of the ``def``."""
+    next_lineno: int | None
+    """Line of the `self.next` call, if any."""
+    doc: str | None
+
+
+def parse_step(flow: str, name: str, function: FunctionType) -> ParsedStep:
+    """Parse one step function; raise `FlowDefinitionError` for a transition that cannot be read statically."""
+    definition, first_line = _function_ast(flow, name, function)
+    lineno = first_line + definition.lineno - 1
+    arguments = [*definition.args.posonlyargs, *definition.args.args]
+    if not arguments:
+        raise FlowDefinitionError("a step must take 'self'", flow=flow, step=name, lineno=lineno)
+    self_name = arguments[0].arg
+    calls = [
+        node
+        for node in ast.walk(definition)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "next"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == self_name
+    ]
+    calls.sort(key=lambda call: call.lineno)
+    if len(calls) > 1:
+        lines = ", ".join(str(first_line + call.lineno - 1) for call in calls)
+        raise FlowDefinitionError(
+            f"calls {self_name}.next {len(calls)} times (lines {lines}); conditional transitions are not supported: "
+            "a step has exactly one self.next call, and branches are static splits joined later",
+            flow=flow,
+            step=name,
+            lineno=first_line + calls[1].lineno - 1,
+        )
+    targets: tuple[str, ...] = ()
+    foreach_var = None
+    next_lineno = None
+    if calls:
+        next_lineno = first_line + calls[0].lineno - 1
+        targets, foreach_var = _transition(flow, name, self_name, calls[0], next_lineno)
+    return ParsedStep(
+        name=name,
+        targets=targets,
+        foreach_var=foreach_var,
+        calls_next=bool(calls),
+        takes_inputs=len(arguments) >= 2,
+        lineno=lineno,
+        next_lineno=next_lineno,
+        doc=ast.get_docstring(definition),
+    )
+
+
+def _function_ast(flow: str, name: str, function: FunctionType) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, int]:
+    """The function's AST node and the source line its text starts at."""
+    try:
+        lines, first_line = inspect.getsourcelines(function)
+    except (OSError, TypeError) as exc:
+        raise FlowDefinitionError(
+            f"cannot read the step's source ({exc}); flowkit reads the graph from the source of each step",
+            flow=flow,
+            step=name,
+        ) from None
+    source = "".join(lines)
+    try:
+        module = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        # A multi-line string less indented than the code defeats dedent; nest the code in a block instead.
+        module = ast.parse("if True:\n" + source)
+        first_line -= 1
+        definition = module.body[0].body[0]  # type: ignore[attr-defined]
+    else:
+        definition = module.body[0]
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        raise FlowDefinitionError("is not defined by a 'def' statement", flow=flow, step=name, lineno=first_line)
+    return definition, first_line
+
+
+def _transition(
+    flow: str, name: str, self_name: str, call: ast.Call, lineno: int
+) -> tuple[tuple[str, ...], str | None]:
+    """(targets, foreach variable) of one `self.next(...)` call, all of them literal."""
+    targets: list[str] = []
+    for argument in call.args:
+        if not (
+            isinstance(argument, ast.Attribute)
+            and isinstance(argument.value, ast.Name)
+            and argument.value.id == self_name
+        ):
+            raise FlowDefinitionError(
+                f"{self_name}.next({ast.unparse(argument)}) has a computed target; name steps literally, "
+                f"as in {self_name}.next({self_name}.train)",
+                flow=flow,
+                step=name,
+                lineno=lineno,
+            )
+        if argument.attr in targets:
+            raise FlowDefinitionError(
+                f"{self_name}.next names step {argument.attr!r} twice", flow=flow, step=name, lineno=lineno
+            )
+        targets.append(argument.attr)
+    if not targets:
+        raise FlowDefinitionError(f"{self_name}.next() names no step", flow=flow, step=name, lineno=lineno)
+    foreach_var = None
+    for keyword in call.keywords:
+        if keyword.arg != "foreach":
+            shown = f"{keyword.arg}=" if keyword.arg else "**"
+            raise FlowDefinitionError(
+                f"{self_name}.next does not accept {shown}...; only foreach='artifact_name'",
+                flow=flow,
+                step=name,
+                lineno=lineno,
+            )
+        if not (isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str)):
+            raise FlowDefinitionError(
+                f"foreach={ast.unparse(keyword.value)} must be a string literal naming an artifact, e.g. "
+                "foreach='items'",
+                flow=flow,
+                step=name,
+                lineno=lineno,
+            )
+        if not keyword.value.value.isidentifier():
+            raise FlowDefinitionError(
+                f"foreach={keyword.value.value!r} is not an artifact name", flow=flow, step=name, lineno=lineno
+            )
+        foreach_var = keyword.value.value
+    if foreach_var is not None and len(targets) > 1:
+        raise FlowDefinitionError(
+            f"a foreach transitions to exactly one step, got {len(targets)} ({', '.join(targets)})",
+            flow=flow,
+            step=name,
+            lineno=lineno,
+        )
+    return tuple(targets), foreach_var

@@ -1,0 +1,249 @@
+"""Check the parsed transitions form a valid flow graph, and compute each step's place in it.
+
+The checks run in an order where each one can rely on the previous: the steps exist and name real steps, the graph
+has no cycle, every step is reachable from start, then splits and joins are matched by walking the steps in
+topological order with a stack of open splits (a split or foreach pushes itself, a join pops what it closes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flowkit.errors import FlowDefinitionError
+from flowkit.graph.model import FlowGraph, StepNode, Transition
+from flowkit.graph.parse import ParsedStep
+
+
+@dataclass
+class _Placement:
+    """A step's position found by the split/join walk."""
+
+    split_stack: list[str]
+    joins: str | None = None
+    matching_join: str | None = None
+    parents: list[str] = field(default_factory=list)
+
+
+def validate_graph(flow: str, parsed: dict[str, ParsedStep], exit_handler: str | None) -> FlowGraph:
+    """The validated `FlowGraph`; raise `FlowDefinitionError` naming the step and line of the first problem."""
+    for required in ("start", "end"):
+        if required not in parsed:
+            raise FlowDefinitionError(
+                f"has no '{required}' step; every flow needs @step def {required}(self)", flow=flow
+            )
+    dag = {name: step for name, step in parsed.items() if name != exit_handler}
+    _check_step_kinds(flow, parsed, exit_handler)
+    order = _topological_order(flow, dag)
+    placements = _place(flow, dag, order)
+    foreach_steps = {name for name, step in dag.items() if step.foreach_var}
+    nodes = [_node(dag[name], placements[name], foreach_steps) for name in order]
+    if exit_handler is not None:
+        nodes.append(_node(parsed[exit_handler], _Placement(split_stack=[]), foreach_steps, is_exit_handler=True))
+    return FlowGraph(flow_name=flow, steps={node.name: node for node in nodes})
+
+
+def _check_step_kinds(flow: str, parsed: dict[str, ParsedStep], exit_handler: str | None) -> None:
+    """Per-step rules: who must and must not call self.next, and where it may lead."""
+    if exit_handler is not None and exit_handler not in parsed:
+        raise FlowDefinitionError(
+            f"on_exit={exit_handler!r} is not a step of the flow", flow=flow, decorator="argo", field="on_exit"
+        )
+    if parsed["start"].takes_inputs:
+        raise FlowDefinitionError(
+            "start cannot be a join: it has no parents to take 'inputs' from",
+            flow=flow,
+            step="start",
+            lineno=parsed["start"].lineno,
+        )
+    for step in parsed.values():
+        if step.name == exit_handler:
+            if step.name in ("start", "end") or step.calls_next or step.takes_inputs:
+                raise FlowDefinitionError(
+                    "the exit handler runs alone after the workflow: it must be a step other than start and end, "
+                    "take only 'self' and not call self.next",
+                    flow=flow,
+                    step=step.name,
+                    lineno=step.next_lineno or step.lineno,
+                )
+        elif step.name == "end" and step.calls_next:
+            raise FlowDefinitionError(
+                "end is the last step and must not call self.next", flow=flow, step="end", lineno=step.next_lineno
+            )
+        elif step.name != "end" and not step.calls_next:
+            raise FlowDefinitionError(
+                "does not call self.next; every step except end must say which step runs next",
+                flow=flow,
+                step=step.name,
+                lineno=step.lineno,
+            )
+        for target in step.targets:
+            problem = None
+            if target not in parsed:
+                problem = f"self.next(self.{target}): {target!r} is not a step of the flow"
+            elif target == exit_handler:
+                problem = f"self.next(self.{target}): the exit handler {target!r} is run by Argo, not by a step"
+            elif _opens_split(step) and parsed[target].takes_inputs:
+                problem = f"the branch {target!r} takes 'inputs', but a branch of a split cannot be its join"
+            if problem:
+                raise FlowDefinitionError(problem, flow=flow, step=step.name, lineno=step.next_lineno)
+
+
+def _topological_order(flow: str, dag: dict[str, ParsedStep]) -> list[str]:
+    """Steps reachable from start in topological order (ties follow source order); cycles and orphans fail."""
+    state: dict[str, str] = {}  # "active" while on the DFS path, "done" after
+    postorder: list[str] = []
+
+    def visit(name: str) -> None:
+        state[name] = "active"
+        for target in sorted(dag[name].targets, key=lambda target: dag[target].lineno, reverse=True):
+            if state.get(target) == "active":
+                raise FlowDefinitionError(
+                    f"self.next(self.{target}) closes a cycle back to {target!r}; a flow is a directed acyclic graph",
+                    flow=flow,
+                    step=name,
+                    lineno=dag[name].next_lineno,
+                )
+            if target not in state:
+                visit(target)
+        state[name] = "done"
+        postorder.append(name)
+
+    visit("start")
+    for step in sorted(dag.values(), key=lambda step: step.lineno):
+        if step.name not in state:
+            raise FlowDefinitionError(
+                "is unreachable: no path of self.next calls leads from start to it",
+                flow=flow,
+                step=step.name,
+                lineno=step.lineno,
+            )
+    return postorder[::-1]
+
+
+def _place(flow: str, dag: dict[str, ParsedStep], order: list[str]) -> dict[str, _Placement]:
+    """Match every join with the split or foreach it closes; a split's branches must all meet at its join."""
+    parents: dict[str, list[str]] = {name: [] for name in dag}
+    for name in order:
+        for target in dag[name].targets:
+            parents[target].append(name)
+    placements: dict[str, _Placement] = {}
+    for name in order:
+        step = dag[name]
+        incoming = [_stack_after(dag[parent], placements[parent]) for parent in parents[name]]
+        if not incoming:
+            placement = _Placement(split_stack=[])
+        elif step.takes_inputs:
+            placement = _close_split(flow, dag, step, parents[name], incoming, placements)
+        elif len(incoming) > 1:
+            raise FlowDefinitionError(
+                f"has several parents ({', '.join(parents[name])}) but takes no 'inputs'; the step that merges "
+                f"branches must be a join: def {name}(self, inputs)",
+                flow=flow,
+                step=name,
+                lineno=step.lineno,
+            )
+        else:
+            placement = _Placement(split_stack=incoming[0])
+        placement.parents = parents[name]
+        placements[name] = placement
+    for name in order:
+        if _opens_split(dag[name]) and placements[name].matching_join is None:
+            kind = "foreach" if dag[name].foreach_var else "split"
+            raise FlowDefinitionError(
+                f"this {kind} has no matching join: its branches never meet in a step that takes 'inputs'",
+                flow=flow,
+                step=name,
+                lineno=dag[name].next_lineno,
+            )
+    return placements
+
+
+def _close_split(
+    flow: str,
+    dag: dict[str, ParsedStep],
+    join: ParsedStep,
+    parents: list[str],
+    incoming: list[list[str]],
+    placements: dict[str, _Placement],
+) -> _Placement:
+    """The placement of `join`, after checking its parents are exactly the open ends of one split or foreach."""
+    if any(stack != incoming[0] for stack in incoming):
+        described = "; ".join(
+            f"{parent} inside {stack[-1] if stack else 'no split'}"
+            for parent, stack in zip(parents, incoming, strict=True)
+        )
+        raise FlowDefinitionError(
+            f"joins branches of different splits ({described}); a join closes exactly one split or foreach",
+            flow=flow,
+            step=join.name,
+            lineno=join.lineno,
+        )
+    if not incoming[0]:
+        raise FlowDefinitionError(
+            "takes 'inputs' but closes no split or foreach; only a join takes a second argument",
+            flow=flow,
+            step=join.name,
+            lineno=join.lineno,
+        )
+    split = dag[incoming[0][-1]]
+    branches = 1 if split.foreach_var else len(split.targets)
+    if len(parents) != branches:
+        kind = "foreach" if split.foreach_var else f"split into {branches} branches"
+        raise FlowDefinitionError(
+            f"joins {len(parents)} parent(s) ({', '.join(parents)}) but closes {split.name!r}, a {kind}; "
+            "a join must receive exactly the ends of the branches it closes",
+            flow=flow,
+            step=join.name,
+            lineno=join.lineno,
+        )
+    if placements[split.name].matching_join is not None:
+        raise FlowDefinitionError(
+            f"{split.name!r} is already closed by {placements[split.name].matching_join!r}",
+            flow=flow,
+            step=join.name,
+            lineno=join.lineno,
+        )
+    placements[split.name].matching_join = join.name
+    return _Placement(split_stack=incoming[0][:-1], joins=split.name)
+
+
+def _opens_split(step: ParsedStep) -> bool:
+    """Whether `step` is a static split or a foreach, which a later join must close."""
+    return step.foreach_var is not None or len(step.targets) > 1
+
+
+def _stack_after(step: ParsedStep, placement: _Placement) -> list[str]:
+    """The open splits seen by the targets of `step`: a split or foreach opens one more."""
+    if _opens_split(step):
+        return [*placement.split_stack, step.name]
+    return placement.split_stack
+
+
+def _node(
+    step: ParsedStep, placement: _Placement, foreach_steps: set[str], *, is_exit_handler: bool = False
+) -> StepNode:
+    """The public node of one step."""
+    transition: Transition
+    if not step.targets:
+        transition = "end"
+    elif step.foreach_var:
+        transition = "foreach"
+    elif len(step.targets) > 1:
+        transition = "split"
+    else:
+        transition = "linear"
+    return StepNode(
+        name=step.name,
+        transition=transition,
+        out=list(step.targets),
+        parents=placement.parents,
+        is_join=step.takes_inputs,
+        joins=placement.joins,
+        foreach_var=step.foreach_var,
+        foreach_depth=sum(name in foreach_steps for name in placement.split_stack),
+        split_stack=placement.split_stack,
+        matching_join=placement.matching_join,
+        lineno=step.lineno,
+        doc=step.doc,
+        is_exit_handler=is_exit_handler,
+    )
