@@ -1,0 +1,308 @@
+"""flowkit's local runtime against Metaflow's, on the same flows, side by side in one process.
+
+Every flow is written once as a template; the flowkit and Metaflow versions differ only in their import line. For
+each measurement the two frameworks alternate within every repeat (same machine state), and the table shows the
+median of each plus their ratio next to the target.
+
+    python benchmarks/runtime_vs_metaflow.py [--repeats 3] [--metaflow-python PATH]
+
+Metaflow runs with no server: local metadata and datastore under a temporary directory (METAFLOW_HOME, USERNAME and
+the local sysroot all point there). If Metaflow is not importable, the script says so loudly and prints only
+flowkit's figures; it never invents Metaflow's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+IMPORTS = {"flowkit": "from flowkit import FlowSpec, step", "metaflow": "from metaflow import FlowSpec, step"}
+MIB = 1 << 20
+ARTIFACT_MIB = 200
+
+LINEAR_FLOW = """
+{import_line}
+
+
+class LinearFlow(FlowSpec):
+    @step
+    def start(self):
+        self.value = 0
+        self.next(self.s1)
+{middle_steps}
+    @step
+    def end(self):
+        print("value", self.value)
+
+
+if __name__ == "__main__":
+    LinearFlow()
+"""
+
+MIDDLE_STEP = """
+    @step
+    def s{index}(self):
+        self.value += 1
+        self.next(self.{following})
+"""
+
+FOREACH_FLOW = """
+{import_line}
+
+
+class ForeachFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = list(range({width}))
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        self.square = self.input * self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(task.square for task in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("total", self.total)
+
+
+if __name__ == "__main__":
+    ForeachFlow()
+"""
+
+ARTIFACT_FLOW = """
+{import_line}
+import os
+import time
+
+
+class ArtifactFlow(FlowSpec):
+    @step
+    def start(self):
+        self.blob = {payload}
+        self.written_at = time.time()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        size = len(self.blob)
+        print("ELAPSED=%.6f SIZE=%d" % (time.time() - self.written_at, size))
+
+
+if __name__ == "__main__":
+    ArtifactFlow()
+"""
+
+
+@dataclass
+class Framework:
+    name: str
+    python: str
+    available: bool
+
+
+def linear_source(import_line: str, steps: int = 10) -> str:
+    names = [f"s{index}" for index in range(1, steps - 1)] + ["end"]
+    middle = "".join(MIDDLE_STEP.format(index=index, following=names[index]) for index in range(1, steps - 1))
+    return LINEAR_FLOW.format(import_line=import_line, middle_steps=middle)
+
+
+def framework_env(framework: str, workdir: Path) -> dict[str, str]:
+    """A private, server-less home for each run so that neither framework sees the other's (or the user's) state."""
+    env = dict(os.environ)
+    env.pop("FLOWKIT_DATASTORE_ROOT", None)
+    if framework == "metaflow":
+        env.update(
+            METAFLOW_HOME=str(workdir / "metaflow-home"),
+            USERNAME="benchmark",
+            METAFLOW_USER="benchmark",
+            METAFLOW_DEFAULT_DATASTORE="local",
+            METAFLOW_DEFAULT_METADATA="local",
+            METAFLOW_DATASTORE_SYSROOT_LOCAL=str(workdir / "store"),
+            METAFLOW_DEFAULT_ENVIRONMENT="local",
+        )
+    return env
+
+
+def run_flow_file(framework: Framework, source: str, extra_args: list[str]) -> tuple[float, str, int]:
+    """Run a flow once in a fresh directory: (wall seconds, its output, files its datastore holds afterwards)."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{framework.name}-") as directory:
+        workdir = Path(directory)
+        flow_file = workdir / "flow.py"
+        flow_file.write_text(source)
+        store = workdir / "store"
+        args = [framework.python, str(flow_file), "run", *extra_args]
+        if framework.name == "flowkit":
+            args += ["--datastore-root", str(store)]
+        started = time.perf_counter()
+        completed = subprocess.run(
+            args, cwd=workdir, env=framework_env(framework.name, workdir), capture_output=True, text=True
+        )
+        elapsed = time.perf_counter() - started
+        if completed.returncode != 0:
+            raise RuntimeError(f"{framework.name} run failed:\n{completed.stdout}\n{completed.stderr}")
+        files = sum(len(names) for _, _, names in os.walk(store))
+        return elapsed, completed.stdout + completed.stderr, files
+
+
+def import_seconds(framework: Framework) -> float:
+    """What a flow file pays before its first line of its own code runs, in a fresh interpreter."""
+    code = (
+        f"import time; started = time.perf_counter(); {IMPORTS[framework.name]}; print(time.perf_counter() - started)"
+    )
+    with tempfile.TemporaryDirectory() as directory:
+        env = framework_env(framework.name, Path(directory))
+        output = subprocess.run([framework.python, "-c", code], env=env, cwd=directory, capture_output=True, text=True)
+    if output.returncode != 0:
+        raise RuntimeError(output.stderr)
+    return float(output.stdout.strip().splitlines()[-1])
+
+
+def artifact_throughput(framework: Framework, payload: str) -> float:
+    """MiB/s of storing a 200 MiB artifact in one step and loading it in the next (launching that step included)."""
+    source = ARTIFACT_FLOW.format(import_line=IMPORTS[framework.name], payload=payload)
+    _, output, _ = run_flow_file(framework, source, [])
+    match = re.search(r"ELAPSED=([0-9.]+) SIZE=(\d+)", output)
+    if match is None:
+        raise RuntimeError(f"{framework.name}: no timing in the artifact flow's output:\n{output}")
+    return int(match.group(2)) / MIB / float(match.group(1))
+
+
+@dataclass
+class Measure:
+    """One row of the table: how to measure it, its unit, and whether (flowkit, metaflow) medians meet the target."""
+
+    label: str
+    unit: str
+    measure: Callable[[Framework], float]
+    target: str
+    meets: Callable[[float, float], bool]
+
+
+def measures() -> list[Measure]:
+    linear_tasks, foreach_tasks = 10, 100 + 3
+
+    def linear(framework: Framework) -> float:
+        elapsed, _, _ = run_flow_file(framework, linear_source(IMPORTS[framework.name]), [])
+        return elapsed / linear_tasks
+
+    def foreach(framework: Framework) -> float:
+        source = FOREACH_FLOW.format(import_line=IMPORTS[framework.name], width=100)
+        elapsed, _, _ = run_flow_file(framework, source, ["--max-workers", "2"])
+        return elapsed
+
+    def files(framework: Framework) -> float:
+        _, _, count = run_flow_file(framework, linear_source(IMPORTS[framework.name]), [])
+        return count / linear_tasks
+
+    random_bytes, zeros = f"os.urandom({ARTIFACT_MIB} * {MIB})", f"bytes({ARTIFACT_MIB} * {MIB})"
+    return [
+        Measure(
+            "per-task time, 10-step linear",
+            "s",
+            linear,
+            "<= 1/20",
+            lambda flowkit, metaflow: flowkit / metaflow <= 1 / 20,
+        ),
+        Measure(
+            f"100-way foreach, --max-workers 2 ({foreach_tasks} tasks)",
+            "s",
+            foreach,
+            "<= 1/20",
+            lambda flowkit, metaflow: flowkit / metaflow <= 1 / 20,
+        ),
+        Measure(
+            f"{ARTIFACT_MIB} MiB random artifact write+read",
+            "MiB/s",
+            lambda framework: artifact_throughput(framework, random_bytes),
+            ">= 15x",
+            lambda flowkit, metaflow: flowkit / metaflow >= 15,
+        ),
+        Measure(
+            f"{ARTIFACT_MIB} MiB zeros artifact write+read",
+            "MiB/s",
+            lambda framework: artifact_throughput(framework, zeros),
+            ">= 15x",
+            lambda flowkit, metaflow: flowkit / metaflow >= 15,
+        ),
+        Measure(
+            "import (from X import FlowSpec, step)",
+            "s",
+            import_seconds,
+            "<= 0.7x",
+            lambda flowkit, metaflow: flowkit / metaflow <= 0.7,
+        ),
+        Measure("files written per task (linear)", "files", files, "flowkit <= 5", lambda flowkit, _: flowkit <= 5),
+    ]
+
+
+def metaflow_available(python: str) -> bool:
+    probe = subprocess.run([python, "-c", "import metaflow"], capture_output=True)
+    return probe.returncode == 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="Runs per measurement and framework (median shown).")
+    parser.add_argument("--metaflow-python", default=sys.executable, help="Interpreter with Metaflow installed.")
+    args = parser.parse_args()
+
+    frameworks = [Framework("flowkit", sys.executable, True)]
+    metaflow = Framework("metaflow", args.metaflow_python, metaflow_available(args.metaflow_python))
+    if metaflow.available:
+        frameworks.append(metaflow)
+    else:
+        banner = "!" * 100
+        print(
+            f"{banner}\nMETAFLOW IS NOT INSTALLED for {args.metaflow_python}: NO METAFLOW FIGURES AND NO RATIOS.\n"
+            f"Install it (pip install 'metaflow>=2.19,<2.20') or pass --metaflow-python.\n{banner}",
+            flush=True,
+        )
+
+    rows = []
+    for measure in measures():
+        samples: dict[str, list[float]] = {framework.name: [] for framework in frameworks}
+        for _ in range(args.repeats):
+            for framework in frameworks:
+                samples[framework.name].append(measure.measure(framework))
+        medians = {name: statistics.median(values) for name, values in samples.items()}
+        rows.append((measure, medians))
+        print(f"measured: {measure.label}: " + ", ".join(f"{k}={v:.4g}" for k, v in medians.items()), flush=True)
+
+    print_table(rows, metaflow.available)
+    return 0
+
+
+def print_table(rows: list[tuple[Measure, dict[str, float]]], with_metaflow: bool) -> None:
+    header = f"{'measure':<50} {'unit':>6} {'flowkit':>10} {'metaflow':>10} {'ratio':>8} {'target':>13}  met"
+    print("\n" + header + "\n" + "-" * len(header))
+    for measure, medians in rows:
+        flowkit = medians["flowkit"]
+        if with_metaflow:
+            metaflow = medians["metaflow"]
+            ratio = flowkit / metaflow
+            met = measure.meets(flowkit, metaflow)
+            print(
+                f"{measure.label:<50} {measure.unit:>6} {flowkit:>10.4g} {metaflow:>10.4g} {ratio:>8.3g} "
+                f"{measure.target:>13}  {'yes' if met else 'NO'}"
+            )
+        else:
+            print(f"{measure.label:<50} {measure.unit:>6} {flowkit:>10.4g} {'n/a':>10} {'n/a':>8} {measure.target:>13}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s docs`, `nox -s benchmark`.
+
+`tests` needs nothing but python3 and pip on a fresh machine: nox builds the virtualenv and installs flowkit with
+its test extras into it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+METAFLOW_REQUIREMENT = "metaflow>=2.19,<2.20"
+
+nox.options.sessions = ["tests", "lint", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite, spread over every CPU (end-to-end cases included)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-n", "auto", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (style and common bugs) and mypy (types) over the package."""
+    session.install("-e", ".[dev]")
+    session.run("ruff", "check", ".")
+    session.run("mypy")
+
+
+@nox.session(venv_backend="none")
+def docs(session: nox.Session) -> None:
+    """Every python block in the docs compiles, and every relative link points at a file that exists."""
+    problems = [problem for page in DOC_PAGES for problem in check_page(page)]
+    for problem in problems:
+        session.log(problem)
+    if problems:
+        session.error(f"{len(problems)} problem(s) in the docs")
+    session.log(f"{len(DOC_PAGES)} pages checked")
+
+
+CODE_BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def check_page(page: Path) -> list[str]:
+    """The problems of one Markdown page: python blocks that do not compile, relative links to missing files."""
+    text = page.read_text()
+    problems = []
+    for block in CODE_BLOCK.finditer(text):
+        line = text.count("\n", 0, block.start()) + 2
+        try:
+            compile(block.group(1), f"{page.name}:{line}", "exec")
+        except SyntaxError as error:
+            problems.append(f"{page.relative_to(ROOT)}:{line}: python block does not compile: {error}")
+    for link in LINK.finditer(text):
+        target = link.group(1).split("#", 1)[0]
+        if not target or re.match(r"^[a-z]+:", target):
+            continue  # an in-page anchor or an external URL
+        if not (page.parent / target).exists():
+            line = text.count("\n", 0, link.start()) + 1
+            problems.append(f"{page.relative_to(ROOT)}:{line}: link to missing file {target}")
+    return problems
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """Every benchmark in benchmarks/, with Metaflow installed beside flowkit in this session's own virtualenv."""
+    session.install(".")
+    # Metaflow is only the point of comparison: if it cannot be installed the comparison script says so loudly.
+    session.run("python", "-m", "pip", "install", "--quiet", METAFLOW_REQUIREMENT, success_codes=[0, 1])
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        session.run("python", str(script))
