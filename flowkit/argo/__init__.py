@@ -5,6 +5,6 @@ Importing this package does not import Hera; `compile_flow` does, when it runs.
 
 from __future__ import annotations
 
-from flowkit.argo.compiler import ArgoManifests, CodePackage, compile_flow
+from flowkit.argo.compiler import ArgoManifests, compile_flow
 
-__all__ = ["ArgoManifests", "CodePackage", "compile_flow"]
+__all__ = ["ArgoManifests", "compile_flow"]

@@ -7,15 +7,14 @@ distinct plan). Nothing here talks to a cluster.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import flowkit
 from flowkit.argo import validate
 from flowkit.argo.layout import ENTRY_TEMPLATE, EXIT_TEMPLATE, DagLayout, exit_layout, lay_out
-from flowkit.argo.names import MAX_CRON_WORKFLOW_NAME_LENGTH, check_dns_label, dns_label, label_value
-from flowkit.argo.pods import PodEnvironment, PodPlan, TaskRole, plan_pod
+from flowkit.argo.names import check_dns_label, cron_workflow_name, dns_label, label_value
+from flowkit.argo.pods import PodPlan, TaskRole, plan_pod
 from flowkit.argo.templates import INDEX_PATH_INPUT, LABEL_PREFIX, PodContext, build_container
 from flowkit.errors import FlowDefinitionError
 
@@ -24,10 +23,8 @@ if TYPE_CHECKING:
     from hera.workflows.models import DAGTask
 
     from flowkit.graph import FlowGraph
+    from flowkit.packaging import PackageRef
     from flowkit.specs import ArgoSpec, StepSpec
-
-EnvironmentPlanner = Callable[[str, "StepSpec"], PodEnvironment]
-"""Given a step name and its resolved spec, what its environment adds to the pod."""
 
 
 @dataclass
@@ -41,14 +38,6 @@ class ArgoManifests:
     def objects(self) -> list[Any]:
         """Every object to deploy, the template first (the CronWorkflow refers to it)."""
         return [self.workflow_template] + ([self.cron_workflow] if self.cron_workflow is not None else [])
-
-
-@dataclass(frozen=True)
-class CodePackage:
-    """How pods get the flow's code: the package id for labels, and the bootstrap command builder."""
-
-    package_id: str
-    bootstrap: Callable[[list[str]], list[str]]
 
 
 def _explicit_name(flow: str, value: str, field: str, max_length: int = 63) -> str:
@@ -70,6 +59,22 @@ def _namespace(flow: str, requested: str | None, argo: ArgoSpec, specs: dict[str
         )
     namespace = requested or argo.namespace or next(iter(step_namespaces), None)
     return None if namespace is None else _explicit_name(flow, namespace, "namespace")
+
+
+def deployment_target(flow_cls: type, name: str | None = None, namespace: str | None = None) -> tuple[str, str | None]:
+    """The WorkflowTemplate's name and namespace (None: the cluster's default), checked before anything is sent.
+
+    An explicit name must already be valid (silently renaming what the user typed would deploy something they
+    cannot find); a name derived from the flow class is normalized.
+    """
+    from flowkit.graph import build_graph
+    from flowkit.specs import flow_options, resolve_step_specs
+
+    flow = build_graph(flow_cls).flow_name
+    argo = flow_options(flow_cls).argo
+    requested_name = name or argo.name
+    template_name = dns_label(flow) if requested_name is None else _explicit_name(flow, requested_name, "name")
+    return template_name, _namespace(flow, namespace, argo, resolve_step_specs(flow_cls))
 
 
 def _roles(graph: FlowGraph) -> dict[str, TaskRole]:
@@ -159,32 +164,35 @@ def _workflow_options(argo: ArgoSpec) -> dict[str, Any]:
 def compile_flow(
     flow_cls: type,
     *,
-    package: CodePackage,
-    environment_of: EnvironmentPlanner | None = None,
+    package: PackageRef,
     name: str | None = None,
     namespace: str | None = None,
 ) -> ArgoManifests:
-    """Build the Hera objects of ``flow_cls``; raises `FlowDefinitionError` before building anything invalid."""
+    """Build the Hera objects of ``flow_cls`` whose pods bootstrap from ``package`` on the datastore volume.
+
+    Raises `FlowDefinitionError` (naming flow, step and field) before building anything invalid.
+    """
     from hera.workflows import CronWorkflow, WorkflowTemplate
     from hera.workflows import models as m
 
+    from flowkit.deploy.resources import TEMPLATE_LABEL
+    from flowkit.environments import plan_pod_environment
     from flowkit.graph import build_graph
+    from flowkit.packaging import bootstrap_command
     from flowkit.specs import flow_options, resolve_step_specs
 
     graph = build_graph(flow_cls)
     specs = resolve_step_specs(flow_cls)
     options = flow_options(flow_cls)
     argo, flow = options.argo, graph.flow_name
-    requested_name = name or argo.name
-    template_name = dns_label(flow) if requested_name is None else _explicit_name(flow, requested_name, "name")
-    workflow_namespace = _namespace(flow, namespace, argo, specs)
+    template_name, workflow_namespace = deployment_target(flow_cls, name, namespace)
     exit_step = _check_exit_handler(graph, argo)
 
     roles = _roles(graph)
     plans: dict[str, PodPlan] = {}
     distinct: dict[str, PodPlan] = {}
     for step, spec in specs.items():
-        environment = environment_of(step, spec) if environment_of is not None else PodEnvironment()
+        environment = plan_pod_environment(spec, flow_cls, datastore_mount=argo.datastore_mount)
         plan = plan_pod(spec, environment, roles[step])
         validate.check_image(flow, step, plan.image)
         plans[step] = distinct.setdefault(plan.key, plan)
@@ -203,7 +211,7 @@ def compile_flow(
         datastore_claim=argo.datastore_claim,
         datastore_mount=argo.datastore_mount,
         parameter_names=[str(argument.name) for argument in arguments],
-        bootstrap=package.bootstrap,
+        bootstrap=lambda argv: bootstrap_command(package, argv, datastore_mount=argo.datastore_mount),
     )
     template = WorkflowTemplate(
         name=template_name,
@@ -220,12 +228,14 @@ def compile_flow(
     cron = None
     if options.schedule is not None:
         cron = CronWorkflow(
-            name=dns_label(template_name, MAX_CRON_WORKFLOW_NAME_LENGTH),
+            name=cron_workflow_name(template_name),
             namespace=workflow_namespace,
             labels=labels,
             schedules=[options.schedule.cron],
             timezone=options.schedule.timezone,
             concurrency_policy=options.schedule.concurrency_policy,
             workflow_template_ref=m.WorkflowTemplateRef(name=template_name),
+            # Scheduled runs carry the label that submitted runs get, so argo-list-runs finds both.
+            workflow_metadata=m.WorkflowMetadata(labels={TEMPLATE_LABEL: template_name}),
         )
     return ArgoManifests(workflow_template=template, cron_workflow=cron)

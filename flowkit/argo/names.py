@@ -71,3 +71,8 @@ def check_dns_label(name: str, *, what: str, max_length: int = MAX_NAME_LENGTH) 
 def is_label_value(text: str) -> bool:
     """Whether ``text`` may be used as a label value as is."""
     return len(text) <= MAX_NAME_LENGTH and bool(_LABEL_VALUE.match(text))
+
+
+def cron_workflow_name(template_name: str) -> str:
+    """The CronWorkflow of a template is named after it, cut to what Argo allows for CronWorkflows."""
+    return dns_label(template_name, MAX_CRON_WORKFLOW_NAME_LENGTH)

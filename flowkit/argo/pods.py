@@ -9,12 +9,13 @@ varies per task is therefore a parameter, never a copy of the template.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowkit.argo.names import short_hash
 
 if TYPE_CHECKING:
+    from flowkit.environments import PodEnvironmentPlan
     from flowkit.specs import StepSpec
     from flowkit.specs.kubernetes import KubernetesSpec
     from flowkit.specs.retry import RetrySpec
@@ -42,17 +43,6 @@ class TaskRole:
         return "start" if self.passes_parameters else "task"
 
 
-@dataclass(frozen=True)
-class PodEnvironment:
-    """How the step's environment shapes its pod: the image, a command wrapper, variables and labels."""
-
-    image: str | None = None
-    command_prefix: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-    labels: tuple[tuple[str, str], ...] = ()
-    environment_id: str | None = None
-
-
 @dataclass(frozen=True, eq=False)
 class PodPlan:
     """One distinct container template: equal plans (by `key`) compile to the same template."""
@@ -61,7 +51,7 @@ class PodPlan:
     retry: RetrySpec
     timeout: TimeoutSpec | None
     environment_vars: dict[str, str]
-    environment: PodEnvironment
+    environment: PodEnvironmentPlan
     role: TaskRole
     key: str = field(default="", init=False)
 
@@ -71,13 +61,7 @@ class PodPlan:
             "retry": self.retry.model_dump(mode="json"),
             "timeout": None if self.timeout is None else self.timeout.total_seconds,
             "vars": self.environment_vars,
-            "environment": [
-                self.environment.image,
-                self.environment.command_prefix,
-                self.environment.env,
-                self.environment.labels,
-                self.environment.environment_id,
-            ],
+            "environment": asdict(self.environment),
             "role": [self.role.passes_parameters, self.role.writes_splits, self.role.exit_handler],
         }
         object.__setattr__(self, "key", json.dumps(canonical, sort_keys=True))
@@ -89,16 +73,24 @@ class PodPlan:
 
     @property
     def image(self) -> str | None:
-        """The environment's image (a locked conda image) wins over the plain @kubernetes image."""
+        """The environment layer's choice (it honours an explicit @kubernetes image), else the @kubernetes image."""
         return self.environment.image or self.kubernetes.image
 
     @property
     def env(self) -> dict[str, str]:
         """@kubernetes env, then @environment vars, then what the environment needs (which must win)."""
-        return {**self.kubernetes.env, **self.environment_vars, **dict(self.environment.env)}
+        return {**self.kubernetes.env, **self.environment_vars, **self.environment.env}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {**self.kubernetes.labels, **self.environment.labels}
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return {**self.kubernetes.annotations, **self.environment.annotations}
 
 
-def plan_pod(step_spec: StepSpec, environment: PodEnvironment, role: TaskRole) -> PodPlan:
+def plan_pod(step_spec: StepSpec, environment: PodEnvironmentPlan, role: TaskRole) -> PodPlan:
     """Reduce a resolved step spec to the plan its container template is built from."""
     return PodPlan(
         kubernetes=step_spec.kubernetes,

@@ -127,16 +127,10 @@ def _metadata(plan: PodPlan) -> tuple[dict[str, str], dict[str, str]]:
     """Labels select pods (`kubectl get pods -l flowkit.io/step=train`); annotations keep the unabridged values.
 
     The flow-wide labels (flow, code package, flowkit version) are the workflow's podMetadata; these are the
-    step's own, with the step name filled in per task by Argo's input substitution.
+    step's own (and its environment's), with the step name filled in per task by Argo's input substitution.
     """
-    labels = {
-        **plan.kubernetes.labels,
-        **dict(plan.environment.labels),
-        f"{LABEL_PREFIX}/step": input_value(STEP_LABEL_INPUT),
-    }
-    annotations = {**plan.kubernetes.annotations, f"{LABEL_PREFIX}/step": input_value(STEP_INPUT)}
-    if plan.environment.environment_id is not None:
-        annotations[f"{LABEL_PREFIX}/environment-id"] = plan.environment.environment_id
+    labels = {**plan.labels, f"{LABEL_PREFIX}/step": input_value(STEP_LABEL_INPUT)}
+    annotations = {**plan.annotations, f"{LABEL_PREFIX}/step": input_value(STEP_INPUT)}
     return labels, annotations
 
 
@@ -155,7 +149,7 @@ def build_container(plan: PodPlan, context: PodContext) -> Container:
         name=plan.template_name,
         image=plan.image,
         image_pull_policy=spec.image_pull_policy,
-        command=[*plan.environment.command_prefix, *context.bootstrap(task_argv(plan, context))],
+        command=[*plan.environment.command_wrapper, *context.bootstrap(task_argv(plan, context))],
         inputs=[Parameter(name=STEP_INPUT), Parameter(name=STEP_LABEL_INPUT), Parameter(name=INDEX_PATH_INPUT)],
         outputs=outputs,
         env=[Env(name=name, value=value) for name, value in sorted(plan.env.items())] or None,

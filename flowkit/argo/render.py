@@ -1,0 +1,23 @@
+"""Render compiled Hera objects: plain dicts to deploy (sent as JSON), YAML for humans.
+
+Hera's ``to_dict`` is the only serializer: the manifests are never written by hand, so what a user reads with
+``argo-create --only-yaml`` is exactly what ``argo-create`` sends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowkit.argo.compiler import ArgoManifests
+
+
+def to_dicts(manifests: ArgoManifests) -> list[dict[str, Any]]:
+    """Every manifest as the plain dict sent to the Kubernetes API, the WorkflowTemplate first."""
+    return [obj.to_dict() for obj in manifests.objects]
+
+
+def to_yaml(manifests: ArgoManifests) -> str:
+    """Every manifest as one ``---``-separated YAML stream, keys in Hera's order (kind and metadata first)."""
+    import yaml
+
+    return yaml.safe_dump_all(to_dicts(manifests), sort_keys=False, explicit_start=True, allow_unicode=True)
