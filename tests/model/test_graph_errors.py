@@ -1,0 +1,360 @@
+"""Every invalid graph fails with a `FlowDefinitionError` naming the flow, the step and the source line."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowkit.errors import FlowDefinitionError
+from flowkit.graph import build_graph
+from tests.model.conftest import LoadFlow, line_of
+
+END = """
+    @step
+    def end(self):
+        pass
+"""
+
+CASES = {
+    "start is a join": (
+        """
+class F:
+    @step
+    def start(self, inputs):  # HERE
+        self.next(self.end)
+"""
+        + END,
+        "start",
+        "start cannot be a join",
+    ),
+    "unreachable step": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def orphan(self):  # HERE
+        self.next(self.end)
+"""
+        + END,
+        "orphan",
+        "unreachable",
+    ),
+    "target is not a step": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.helper)  # HERE
+
+    def helper(self):
+        pass
+"""
+        + END,
+        "start",
+        "'helper' is not a step",
+    ),
+    "step without self.next": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.middle)
+
+    @step
+    def middle(self):  # HERE
+        pass
+"""
+        + END,
+        "middle",
+        "does not call self.next",
+    ),
+    "end calls self.next": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.next(self.start)  # HERE
+""",
+        "end",
+        "must not call self.next",
+    ),
+    "conditional transition": (
+        """
+class F:
+    @step
+    def start(self):
+        if self.x:
+            self.next(self.a)
+        else:
+            self.next(self.end)  # HERE
+
+    @step
+    def a(self):
+        self.next(self.end)
+"""
+        + END,
+        "start",
+        "conditional transitions are not supported",
+    ),
+    "computed target with getattr": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(getattr(self, "end"))  # HERE
+"""
+        + END,
+        "start",
+        "computed target",
+    ),
+    "target held in a variable": (
+        """
+class F:
+    @step
+    def start(self):
+        target = self.end
+        self.next(target)  # HERE
+"""
+        + END,
+        "start",
+        "computed target",
+    ),
+    "foreach is not a string literal": (
+        """
+class F:
+    @step
+    def start(self):
+        name = "items"
+        self.next(self.work, foreach=name)  # HERE
+
+    @step
+    def work(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+"""
+        + END,
+        "start",
+        "must be a string literal",
+    ),
+    "foreach with two targets": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.a, self.b, foreach="items")  # HERE
+
+    @step
+    def a(self):
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+"""
+        + END,
+        "start",
+        "a foreach transitions to exactly one step",
+    ),
+    "foreach without a join": (
+        """
+class F:
+    @step
+    def start(self):
+        self.items = [1, 2]
+        self.next(self.work, foreach="items")  # HERE
+
+    @step
+    def work(self):
+        self.next(self.end)
+"""
+        + END,
+        "start",
+        "has no matching join",
+    ),
+    "join of branches of different splits": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.next(self.a1, self.a2)
+
+    @step
+    def a1(self):
+        self.next(self.mixed)
+
+    @step
+    def a2(self):
+        self.next(self.join_a)
+
+    @step
+    def b(self):
+        self.next(self.mixed)
+
+    @step
+    def mixed(self, inputs):  # HERE
+        self.next(self.join_a)
+
+    @step
+    def join_a(self, inputs):
+        self.next(self.end)
+"""
+        + END,
+        "mixed",
+        "joins branches of different splits",
+    ),
+    "join with a single non-foreach parent": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):  # HERE
+        self.next(self.end)
+"""
+        + END,
+        "join",
+        "closes no split or foreach",
+    ),
+    "join missing a branch": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.a, self.b, self.c)
+
+    @step
+    def a(self):
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.next(self.join)
+
+    @step
+    def c(self):
+        self.next(self.end)
+
+    @step
+    def join(self, inputs):  # HERE
+        self.next(self.end)
+"""
+        + END,
+        "join",
+        "but closes 'start', a split into 3 branches",
+    ),
+    "branches merged without a join": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.next(self.merge)
+
+    @step
+    def b(self):
+        self.next(self.merge)
+
+    @step
+    def merge(self):  # HERE
+        self.next(self.end)
+"""
+        + END,
+        "merge",
+        "takes no 'inputs'",
+    ),
+    "cycle": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.a)
+
+    @step
+    def a(self):
+        self.next(self.b)
+
+    @step
+    def b(self):
+        self.next(self.a)  # HERE
+"""
+        + END,
+        "b",
+        "closes a cycle",
+    ),
+    "keyword other than foreach": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.end, condition="x")  # HERE
+"""
+        + END,
+        "start",
+        "does not accept condition=",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_invalid_graph_names_flow_step_and_line(load_flow: LoadFlow, case: str) -> None:
+    source, step, message = CASES[case]
+    flow_cls = load_flow(source)
+    with pytest.raises(FlowDefinitionError) as raised:
+        build_graph(flow_cls)
+    error = raised.value
+    assert (error.flow, error.step, error.lineno) == ("F", step, line_of(source, "# HERE"))
+    assert message in error.message
+    assert str(error).startswith(f"F.{step} (line {error.lineno}): ")
+
+
+@pytest.mark.parametrize("missing", ["start", "end"])
+def test_missing_start_or_end(load_flow: LoadFlow, missing: str) -> None:
+    other = "end" if missing == "start" else "start"
+    source = f"""
+class F:
+    @step
+    def {other}(self):
+        pass
+"""
+    with pytest.raises(FlowDefinitionError, match=f"has no '{missing}' step") as raised:
+        build_graph(load_flow(source))
+    assert raised.value.flow == "F"
+
+
+def test_unreadable_source_names_the_step() -> None:
+    namespace: dict[str, object] = {}
+    exec(  # no file and no linecache entry: the source cannot be found
+        compile(
+            "from flowkit.authoring.step import step\n"
+            "class F:\n    @step\n    def start(self):\n        self.next(self.end)\n"
+            "    @step\n    def end(self):\n        pass\n",
+            "<nowhere>",
+            "exec",
+        ),
+        namespace,
+    )
+    with pytest.raises(FlowDefinitionError, match="cannot read the step's source") as raised:
+        build_graph(namespace["F"])  # type: ignore[arg-type]
+    assert raised.value.flow == "F" and raised.value.step in {"start", "end"}
