@@ -1,0 +1,151 @@
+"""The argo-* commands: compile and deploy a flow to Argo Workflows, start runs, list them, remove the flow.
+
+Only click is imported here; Hera and the Kubernetes client load when one of these commands runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flowkit.cli.params import add_parameter_options
+
+
+def register(group: click.Group) -> None:
+    """Add the Argo commands to a flow's group (`group.flow_cls` is the flow)."""
+    flow_cls: type = group.flow_cls  # type: ignore[attr-defined]
+    group.add_command(create_command)
+    # Built per group: the parameter options belong to this flow only.
+    group.add_command(add_parameter_options(_trigger_command(), flow_cls))
+    group.add_command(delete_command)
+    group.add_command(list_runs_command)
+
+
+def _target_options(command: Any, name_flag: str = "--name") -> Any:
+    """Which template, in which namespace, on which cluster."""
+    for option in reversed(
+        [
+            click.option(
+                name_flag, "name", default=None, help="WorkflowTemplate name [default: @argo(name=...) or the flow's]."
+            ),
+            click.option(
+                "--namespace", default=None, help="Namespace [default: @argo or kubeconfig]."
+            ),
+            click.option("--kubeconfig", default=None, help="kubeconfig file [default: $KUBECONFIG, ~/.kube/config]."),
+            click.option("--context", "kube_context", default=None, help="kubeconfig context [default: current]."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _cluster(kubeconfig: str | None, kube_context: str | None) -> Any:
+    from flowkit.argo.api import Cluster
+
+    return Cluster(kubeconfig=kubeconfig, context=kube_context)
+
+
+@click.command("argo-create")
+@_target_options
+@click.option("--only-yaml", is_flag=True, help="Print every manifest as YAML and contact no cluster.")
+@click.option(
+    "--package-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A local mount of the datastore PVC: write the code package there instead of uploading it through a pod.",
+)
+@click.option(
+    "--project-root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Root of the code package [default: the flow file's git checkout or directory].",
+)
+@click.pass_obj
+def create_command(
+    flow_cls: type,
+    name: str | None,
+    namespace: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    only_yaml: bool,
+    package_dir: Path | None,
+    project_root: Path | None,
+) -> None:
+    """Compile the flow into an Argo WorkflowTemplate (and CronWorkflow) and create or update it."""
+    from flowkit.argo import api
+    from flowkit.argo.render import to_yaml
+
+    if only_yaml:
+        click.echo(to_yaml(api.to_argo(flow_cls, name=name, namespace=namespace, project_root=project_root)), nl=False)
+        return
+    result = api.argo_create(
+        flow_cls,
+        name=name,
+        namespace=namespace,
+        package_dir=package_dir,
+        project_root=project_root,
+        cluster=_cluster(kubeconfig, kube_context),
+    )
+    for applied in (result.template, result.cron):
+        if applied is not None:
+            verb = "Created" if applied.created else "Updated"
+            click.echo(f"{verb} {applied.kind} {applied.name} (resourceVersion {applied.resource_version}).")
+    if result.removed_stale_cron:
+        click.echo("Removed the CronWorkflow of a schedule the flow no longer has.")
+
+
+def _trigger_command() -> click.Command:
+    # --template-name, not --name: flows commonly have a parameter called `name`.
+    @click.command("argo-trigger")
+    @functools.partial(_target_options, name_flag="--template-name")
+    @click.pass_obj
+    def trigger_command(
+        flow_cls: type,
+        name: str | None,
+        namespace: str | None,
+        kubeconfig: str | None,
+        kube_context: str | None,
+        **parameter_values: Any,
+    ) -> None:
+        """Start a run of the deployed WorkflowTemplate and print the workflow's name."""
+        from flowkit.argo.api import argo_trigger
+
+        given = {key: value for key, value in parameter_values.items() if value is not None}
+        workflow = argo_trigger(
+            flow_cls, given, name=name, namespace=namespace, cluster=_cluster(kubeconfig, kube_context)
+        )
+        click.echo(workflow)
+
+    return trigger_command
+
+
+@click.command("argo-delete")
+@_target_options
+@click.pass_obj
+def delete_command(
+    flow_cls: type, name: str | None, namespace: str | None, kubeconfig: str | None, kube_context: str | None
+) -> None:
+    """Delete the flow's WorkflowTemplate and its CronWorkflow, if any (runs are kept)."""
+    from flowkit.argo.api import argo_delete
+
+    deleted = argo_delete(flow_cls, name=name, namespace=namespace, cluster=_cluster(kubeconfig, kube_context))
+    click.echo("Deleted the WorkflowTemplate" + (" and its CronWorkflow." if deleted.cron else "."))
+
+
+@click.command("argo-list-runs")
+@_target_options
+@click.pass_obj
+def list_runs_command(
+    flow_cls: type, name: str | None, namespace: str | None, kubeconfig: str | None, kube_context: str | None
+) -> None:
+    """List the workflows started from the flow's template, newest first, with their phase."""
+    from flowkit.argo.api import argo_list_runs
+
+    runs = argo_list_runs(flow_cls, name=name, namespace=namespace, cluster=_cluster(kubeconfig, kube_context))
+    if not runs:
+        click.echo("No runs.")
+    for run in runs:
+        click.echo(f"{run.name}\t{run.phase}\t{run.started_at or '-'}\t{run.finished_at or '-'}")
