@@ -1,0 +1,81 @@
+"""Fixtures for the packaging tests: small projects on disk, and importing their flows without leaking modules."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+FLOW_SOURCE = '''\
+from flowkit.authoring.step import step
+
+from mylib.features import build
+
+
+class PackFlow:
+    """A flow whose step uses a sibling package of the flow file."""
+
+    @step
+    def start(self):
+        self.features = build(3)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.total = sum(self.features)
+'''
+
+FEATURES_SOURCE = """\
+def build(n):
+    return [i * i for i in range(n)]
+"""
+
+
+def write_project(root: Path) -> Path:
+    """A two-module project (flow file + sibling package), like examples/multifile; returns the flow file."""
+    (root / "mylib").mkdir(parents=True)
+    (root / "mylib" / "__init__.py").write_text("")
+    (root / "mylib" / "features.py").write_text(FEATURES_SOURCE)
+    flow_file = root / "packflow.py"
+    flow_file.write_text(FLOW_SOURCE)
+    return flow_file
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A fresh project directory holding the two-module flow."""
+    root = tmp_path / "project"
+    write_project(root)
+    return root
+
+
+@pytest.fixture
+def import_flow() -> Iterator[Callable[[Path, str], type]]:
+    """Import ``<dir>/<module>.py`` and return its flow class; the modules and sys.path entry go away afterwards.
+
+    Several projects in one test may define the same module names (two clones), so each import first forgets the
+    previous project's modules.
+    """
+    added_paths: list[str] = []
+    project_modules = ("packflow", "mylib")
+
+    def forget() -> None:
+        for name in list(sys.modules):
+            if name.split(".")[0] in project_modules:
+                del sys.modules[name]
+
+    def load(directory: Path, module: str = "packflow") -> type:
+        forget()
+        sys.path.insert(0, str(directory))
+        added_paths.append(str(directory))
+        importlib.invalidate_caches()
+        loaded = importlib.import_module(module)
+        return next(value for value in vars(loaded).values() if isinstance(value, type) and value.__module__ == module)
+
+    yield load
+    forget()
+    for entry in added_paths:
+        sys.path.remove(entry)

@@ -1,0 +1,220 @@
+"""The pod bootstrap: versions first, digests before anything is unpickled, safe and cached extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from flowkit.packaging import PackageRef, Payload, bootstrap_command, build_package, publish_to_dir
+from flowkit.packaging.bootstrap_script import (
+    EXIT_BOOTSTRAP_FAILED,
+    BootstrapError,
+    ensure_extracted,
+    parse_arguments,
+)
+
+ImportFlow = Callable[..., type]
+
+
+class _CreatesMarker:
+    """A stand-in payload whose mere unpickling leaves a directory behind: proof of whether it was unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.mkdir, (self.marker,)
+
+
+def _marker_payload(marker: Path) -> Payload:
+    data = pickle.dumps(_CreatesMarker(marker), protocol=5)
+    return Payload(data, hashlib.sha256(data).hexdigest())
+
+
+@pytest.fixture
+def published(project: Path, import_flow: ImportFlow, tmp_path: Path) -> tuple[PackageRef, Path, Path]:
+    """A published package whose payload, when unpickled, creates ``<tmp>/unpickled``; returns (ref, root, marker)."""
+    marker = tmp_path / "unpickled"
+    root = tmp_path / "datastore"
+    ref = publish_to_dir(build_package(import_flow(project), project), _marker_payload(marker), root)
+    return ref, root, marker
+
+
+def _bootstrap(ref: PackageRef, root: Path, cache: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    cwd.mkdir(exist_ok=True)
+    command = bootstrap_command(ref, ["--help"], datastore_mount=str(root), python=sys.executable, cache_dir=str(cache))
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False, env=_env_without_pythonpath())
+
+
+def _env_without_pythonpath() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+
+
+def test_an_untampered_package_is_unpickled(published: tuple[PackageRef, Path, Path], tmp_path: Path) -> None:
+    ref, root, marker = published
+    _bootstrap(ref, root, tmp_path / "cache", tmp_path / "cwd")
+    assert marker.is_dir()
+    assert (tmp_path / "cache" / ref.package_id / "lib" / "cloudpickle" / "__init__.py").is_file()
+
+
+def test_a_tampered_payload_is_rejected_before_unpickling(
+    published: tuple[PackageRef, Path, Path], tmp_path: Path
+) -> None:
+    ref, root, marker = published
+    (root / ref.payload_path).write_bytes(pickle.dumps(_CreatesMarker(marker), protocol=4))
+    result = _bootstrap(ref, root, tmp_path / "cache", tmp_path / "cwd")
+    assert result.returncode == EXIT_BOOTSTRAP_FAILED
+    assert f"payload {root / ref.payload_path} has sha256" in result.stderr
+    assert f"the workflow expects {ref.payload_sha256}" in result.stderr
+    assert not marker.exists()
+
+
+def test_a_tampered_archive_is_rejected_before_extracting_or_unpickling(
+    published: tuple[PackageRef, Path, Path], tmp_path: Path
+) -> None:
+    ref, root, marker = published
+    archive = root / ref.archive_path
+    archive.write_bytes(archive.read_bytes()[:-1] + b"\x01")
+    result = _bootstrap(ref, root, tmp_path / "cache", tmp_path / "cwd")
+    assert result.returncode == EXIT_BOOTSTRAP_FAILED
+    assert f"archive {archive} has sha256" in result.stderr
+    assert not marker.exists()
+    assert not (tmp_path / "cache" / ref.package_id).exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("python_version", "3.99", "packaged with Python 3.99 but this container runs Python"),
+        ("cloudpickle_version", "0.0.1", "pickled with cloudpickle 0.0.1 but cloudpickle"),
+    ],
+)
+def test_a_version_mismatch_is_reported_before_unpickling(
+    published: tuple[PackageRef, Path, Path], tmp_path: Path, field: str, value: str, message: str
+) -> None:
+    ref, root, marker = published
+    result = _bootstrap(ref.model_copy(update={field: value}), root, tmp_path / "cache", tmp_path / "cwd")
+    assert result.returncode == EXIT_BOOTSTRAP_FAILED
+    assert message in result.stderr
+    assert not marker.exists()
+
+
+def test_a_warm_cache_is_reused_without_reading_the_archive(
+    published: tuple[PackageRef, Path, Path], tmp_path: Path
+) -> None:
+    ref, root, marker = published
+    cache = tmp_path / "cache"
+    _bootstrap(ref, root, cache, tmp_path / "cwd")
+    marker.rmdir()
+    (root / ref.archive_path).unlink()
+    _bootstrap(ref, root, cache, tmp_path / "cwd")
+    assert marker.is_dir()
+    assert [entry.name for entry in cache.iterdir()] == [ref.package_id]
+
+
+def test_concurrent_cold_starts_share_one_extraction(published: tuple[PackageRef, Path, Path], tmp_path: Path) -> None:
+    ref, root, _ = published
+    cache = tmp_path / "cache"
+    processes = []
+    for _ in range(4):
+        command = bootstrap_command(ref, [], datastore_mount=str(root), python=sys.executable, cache_dir=str(cache))
+        processes.append(subprocess.Popen(command, stderr=subprocess.PIPE, env=_env_without_pythonpath()))
+    for process in processes:
+        _, stderr = process.communicate(timeout=60)
+        assert b"flowkit bootstrap" not in stderr
+    assert [entry.name for entry in cache.iterdir()] == [ref.package_id]
+
+
+# --- archive safety: every hostile member is refused even when the archive's digest matches -------------------
+
+
+def _hostile_archive(tmp_path: Path, member: tarfile.TarInfo, data: bytes = b"") -> tuple[Path, str]:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        member.size = len(data) if member.isfile() else 0
+        tar.addfile(member, io.BytesIO(data) if member.isfile() else None)
+    path = tmp_path / "hostile.tar.gz"
+    path.write_bytes(buffer.getvalue())
+    return path, hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    info.mode = 0o644
+    return info
+
+
+@pytest.mark.parametrize(
+    ("member", "problem"),
+    [
+        (_member("../escaped.txt"), "'..' component"),
+        (_member("code/../../escaped.txt"), "'..' component"),
+        (_member("/tmp/absolute.txt"), "not a relative POSIX path"),
+        (_member("code/link", tarfile.SYMTYPE, "../../../escaped.txt"), "link or a special file"),
+        (_member("code/abs-link", tarfile.SYMTYPE, "/etc/passwd"), "link or a special file"),
+        (_member("code/hard", tarfile.LNKTYPE, "/etc/passwd"), "link or a special file"),
+        (_member("code/device", tarfile.CHRTYPE), "link or a special file"),
+        (_member("code/fifo", tarfile.FIFOTYPE), "link or a special file"),
+        (_member("elsewhere/file.txt"), "outside code/ and lib/"),
+    ],
+    ids=["dotdot", "nested-dotdot", "absolute", "symlink-out", "symlink-abs", "hardlink-out", "device", "fifo", "top"],
+)
+def test_hostile_archive_members_are_refused(tmp_path: Path, member: tarfile.TarInfo, problem: str) -> None:
+    archive, digest = _hostile_archive(tmp_path, member, b"payload")
+    cache = tmp_path / "cache"
+    with pytest.raises(BootstrapError, match="refusing to extract") as raised:
+        ensure_extracted(str(cache), "0" * 64, str(archive), digest)
+    assert problem in str(raised.value)
+    assert not (tmp_path / "escaped.txt").exists()
+    assert list(cache.iterdir()) == []  # the temporary extraction directory is gone too
+
+
+def test_setuid_members_are_refused(tmp_path: Path) -> None:
+    member = _member("code/tool")
+    member.mode = 0o4755
+    archive, digest = _hostile_archive(tmp_path, member, b"#!/bin/sh\n")
+    with pytest.raises(BootstrapError, match="setuid"):
+        ensure_extracted(str(tmp_path / "cache"), "0" * 64, str(archive), digest)
+
+
+def test_files_that_do_not_match_the_manifest_are_refused(
+    published: tuple[PackageRef, Path, Path], tmp_path: Path
+) -> None:
+    """A well-formed archive whose content differs from what the package id names is not trusted either."""
+    ref, root, _ = published
+    buffer = io.BytesIO()
+    with tarfile.open(root / ref.archive_path, "r:gz") as source, tarfile.open(fileobj=buffer, mode="w:gz") as copy:
+        for member in source.getmembers():
+            data = source.extractfile(member)
+            assert data is not None
+            content = data.read()
+            if member.name == "code/mylib/features.py":
+                content += b"\nimport os  # injected\n"
+                member.size = len(content)
+            copy.addfile(member, io.BytesIO(content))
+    archive = tmp_path / "repacked.tar.gz"
+    archive.write_bytes(buffer.getvalue())
+    with pytest.raises(BootstrapError, match=r"do not match its manifest: code/mylib/features\.py"):
+        ensure_extracted(
+            str(tmp_path / "cache"), ref.package_id, str(archive), hashlib.sha256(buffer.getvalue()).hexdigest()
+        )
+
+
+def test_bootstrap_arguments_are_checked() -> None:
+    with pytest.raises(BootstrapError, match="missing '--'"):
+        parse_arguments(["--package-id", "x"])
+    with pytest.raises(BootstrapError, match="unknown bootstrap option '--evil'"):
+        parse_arguments(["--evil", "1", "--"])
+    with pytest.raises(BootstrapError, match="missing bootstrap options: --datastore-root"):
+        parse_arguments(["--package-id", "x", "--"])

@@ -1,0 +1,147 @@
+"""How the flow class is pickled: project modules by reference, __main__ and machine-local modules by value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import cloudpickle
+
+from flowkit.packaging import build_payload
+
+ImportFlow = Callable[..., type]
+
+# Loads a payload in a fresh interpreter whose sys.path holds only the given directories (and the venv), then calls
+# the start step's helper to prove the code behind the class came along.
+LOADER = """
+import pickle, sys
+sys.path[:0] = sys.argv[2:]
+cls = pickle.loads(open(sys.argv[1], "rb").read())
+print(cls.__name__, sorted(name for name in vars(cls) if name.startswith("__flowkit")))
+"""
+
+
+def _load_elsewhere(payload: bytes, tmp_path: Path, *path_entries: Path) -> subprocess.CompletedProcess[str]:
+    payload_file = tmp_path / "payload.pkl"
+    payload_file.write_bytes(payload)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-c", LOADER, str(payload_file), *map(str, path_entries)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_flow_in_a_project_module_is_pickled_by_reference(
+    project: Path, import_flow: ImportFlow, tmp_path: Path
+) -> None:
+    payload = build_payload(import_flow(project), project)
+    assert b"packflow" in payload.data and b"def start" not in payload.data
+    assert _load_elsewhere(payload.data, tmp_path, project).returncode == 0
+    missing = _load_elsewhere(payload.data, tmp_path)
+    assert "No module named 'packflow'" in missing.stderr
+
+
+def test_a_flow_defined_in_main_travels_by_value_with_its_graph_and_specs(project: Path, tmp_path: Path) -> None:
+    script = project / "mainflow.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from flowkit.authoring.step import step
+            from flowkit.packaging import build_payload
+            from mylib.features import build
+
+            def helper():
+                return build(4)
+
+            class MainFlow:
+                @step
+                def start(self):
+                    self.values = helper()
+                    self.next(self.end)
+
+                @step
+                def end(self):
+                    pass
+
+            open(sys.argv[1], "wb").write(build_payload(MainFlow).data)
+            """
+        )
+    )
+    payload_file = tmp_path / "main.pkl"
+    subprocess.run([sys.executable, str(script), str(payload_file)], cwd=tmp_path, check=True)
+    loaded = _load_elsewhere(payload_file.read_bytes(), tmp_path, project)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "MainFlow ['__flowkit_graph__', '__flowkit_step_specs__']"
+    # mylib is a project module: referenced, not copied, so without the project it cannot load.
+    assert "No module named 'mylib'" in _load_elsewhere(payload_file.read_bytes(), tmp_path).stderr
+
+
+def test_a_local_module_outside_the_project_is_pickled_by_value_then_unregistered(
+    project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "localhelpers.py").write_text("def double(x):\n    return 2 * x\n")
+    script = project / "outsideflow.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            sys.path.insert(0, sys.argv[2])
+            import cloudpickle
+            from flowkit.authoring.step import step
+            from flowkit.packaging import build_payload
+            from localhelpers import double
+
+            class OutsideFlow:
+                @step
+                def start(self):
+                    self.value = double(21)
+                    self.next(self.end)
+
+                @step
+                def end(self):
+                    pass
+
+                @staticmethod
+                def probe():
+                    return double(21)
+
+            open(sys.argv[1], "wb").write(build_payload(OutsideFlow).data)
+            assert not cloudpickle.list_registry_pickle_by_value(), "registration leaked"
+            """
+        )
+    )
+    payload_file = tmp_path / "outside.pkl"
+    subprocess.run([sys.executable, str(script), str(payload_file), str(outside)], cwd=tmp_path, check=True)
+    check = LOADER.replace("print(cls.__name__", "print(cls.probe(), cls.__name__")
+    result = subprocess.run(
+        [sys.executable, "-c", check, str(payload_file), str(project)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("42 OutsideFlow")
+
+
+def test_user_registrations_survive_payload_building(project: Path, import_flow: ImportFlow) -> None:
+    flow_cls = import_flow(project)
+    import mylib.features
+
+    cloudpickle.register_pickle_by_value(mylib.features)
+    try:
+        payload = build_payload(flow_cls, project)
+        assert "mylib.features" in cloudpickle.list_registry_pickle_by_value()
+        assert b"packflow" in payload.data
+    finally:
+        cloudpickle.unregister_pickle_by_value(mylib.features)

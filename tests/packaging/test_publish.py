@@ -1,0 +1,62 @@
+"""Publishing to a datastore directory: layout, write-once behaviour, and the reference handed to pods."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from flowkit.packaging import build_package, build_payload, publish_to_dir
+
+ImportFlow = Callable[..., type]
+
+
+def test_publish_writes_the_id_named_layout(project: Path, import_flow: ImportFlow, tmp_path: Path) -> None:
+    flow_cls = import_flow(project)
+    package, payload = build_package(flow_cls, project), build_payload(flow_cls, project)
+    root = tmp_path / "datastore"
+    ref = publish_to_dir(package, payload, root)
+    assert ref.archive_path == f"packages/sha256/{package.package_id}/code.tar.gz"
+    assert ref.manifest_path == f"packages/sha256/{package.package_id}/manifest.json"
+    assert ref.payload_path == f"packages/payloads/{payload.sha256}.pkl"
+    assert (root / ref.archive_path).read_bytes() == package.archive
+    assert (root / ref.manifest_path).read_bytes() == package.manifest_json
+    assert (root / ref.payload_path).read_bytes() == payload.data
+    assert (ref.package_id, ref.archive_sha256, ref.payload_sha256) == (
+        package.package_id,
+        package.archive_sha256,
+        payload.sha256,
+    )
+    assert (ref.python_version, ref.cloudpickle_version) == (
+        package.manifest.python_version,
+        package.manifest.cloudpickle_version,
+    )
+    leftovers = [path.name for path in root.rglob("*") if path.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_publishing_again_leaves_existing_files_alone(project: Path, import_flow: ImportFlow, tmp_path: Path) -> None:
+    flow_cls = import_flow(project)
+    package, payload = build_package(flow_cls, project), build_payload(flow_cls, project)
+    root = tmp_path / "datastore"
+    first = publish_to_dir(package, payload, root)
+    archive = root / first.archive_path
+    stat_before = archive.stat()
+    assert publish_to_dir(package, payload, root) == first
+    assert archive.stat().st_ino == stat_before.st_ino
+
+
+def test_an_earlier_archive_of_the_same_package_is_kept_and_referenced(
+    project: Path, import_flow: ImportFlow, tmp_path: Path
+) -> None:
+    """Same manifest, different compressed bytes (another zlib): the ref must name the bytes on the volume."""
+    flow_cls = import_flow(project)
+    package, payload = build_package(flow_cls, project), build_payload(flow_cls, project)
+    root = tmp_path / "datastore"
+    earlier = b"earlier build of the same content"
+    earlier_package = replace(package, archive=earlier, archive_sha256=hashlib.sha256(earlier).hexdigest())
+    publish_to_dir(earlier_package, payload, root)
+    ref = publish_to_dir(package, payload, root)
+    assert (root / ref.archive_path).read_bytes() == earlier
+    assert ref.archive_sha256 == hashlib.sha256(earlier).hexdigest()
