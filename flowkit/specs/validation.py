@@ -123,9 +123,11 @@ def _describe(error: ErrorDetails, model: type[SpecModel]) -> tuple[str | None, 
     if bound is not None:
         operator, key = bound
         message = f"must be {operator} {error.get('ctx', {}).get(key)}, got {error['input']!r}"
-    if error["type"] == "extra_forbidden":
+    if error["type"] == "extra_forbidden" and len(location) == 1:
         accepted = ", ".join(sorted(_keywords(model)))
         return field, f"unknown keyword (accepted: {accepted})"
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
     if len(location) > 1:
         inner = "".join(f"[{part}]" if isinstance(part, int) else f"[{part!r}]" for part in location[1:])
         message = f"{inner}: {message}"
