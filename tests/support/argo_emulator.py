@@ -1,0 +1,164 @@
+"""Run an Argo WorkflowTemplate (or Workflow) locally, the way Argo would, to prove that its pods' commands work.
+
+There is no cluster and no container engine here, so each container template's ``command + args`` runs as a local
+process (the image is ignored; ``python`` resolves to the interpreter under test), in a private mount namespace
+where every PVC mount path shows a local directory and every emptyDir a fresh tmpfs. The DAG is scheduled like
+Argo schedules it (see :mod:`tests.support.argo_engine`), parameters are substituted as exact text, and the onExit
+handler runs last with ``{{workflow.status}}``. Anything the emulator does not implement is refused up front
+(:class:`UnsupportedManifestFeature`, a NotImplementedError) rather than ignored. Needs root (mount namespaces).
+
+Public API: :func:`run_workflow_template`, :class:`EmulatedRun`, :class:`NodeRecord`,
+:class:`UnsupportedManifestFeature`, :class:`UnresolvedVariable`.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import string
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tests.support.argo_engine import WorkflowEngine
+from tests.support.argo_errors import UnresolvedVariable, UnsupportedManifestFeature
+from tests.support.argo_features import check_supported
+from tests.support.argo_pod import PodEnvironment, make_python_shim
+from tests.support.argo_records import FAILED, SUCCEEDED, EmulatedRun, NodeRecord
+from tests.support.argo_substitution import as_parameter_text, parameter_scope
+
+__all__ = ["EmulatedRun", "NodeRecord", "UnresolvedVariable", "UnsupportedManifestFeature", "run_workflow_template"]
+
+_RUNNABLE_KINDS = frozenset({"Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate"})
+_NAME_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def run_workflow_template(
+    manifest: Mapping[str, Any],
+    *,
+    arguments: Mapping[str, str] | None = None,
+    pvc_dirs: Mapping[str, Path],
+    workdir: Path,
+    max_parallel: int = 2,
+    python: str = sys.executable,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600.0,
+) -> EmulatedRun:
+    """Execute ``manifest``'s entrypoint and its onExit handler locally and return what happened.
+
+    - ``arguments``: workflow parameter overrides (name → value text), as ``argo submit -p`` gives them; a name the
+      manifest does not declare is an error.
+    - ``pvc_dirs``: claim name → local directory shown at that claim's mount paths.
+    - ``workdir``: a directory of the caller's; holds the emulator's scratch files and is the working directory of
+      containers that set no ``workingDir``.
+    - ``max_parallel``: containers running at once, across the whole workflow.
+    - ``python``: the interpreter that ``python``/``python3`` in a command resolve to.
+    - ``env``: variables added to this process's environment to form every container's base environment (the
+      container's own ``env`` comes on top).
+    - ``timeout``: wall-clock limit for the run (or the manifest's ``activeDeadlineSeconds``, if shorter); running
+      containers are killed and the run fails when it passes.
+
+    Raises UnsupportedManifestFeature before running anything if the manifest uses an Argo feature that is not
+    emulated, UnresolvedVariable for a ``{{...}}`` tag Argo would not resolve, and ValueError for a bad manifest.
+    """
+    if manifest.get("kind") not in _RUNNABLE_KINDS:
+        raise ValueError(f"cannot run kind {manifest.get('kind')!r}: expected one of {sorted(_RUNNABLE_KINDS)}")
+    if os.geteuid() != 0:
+        raise PermissionError("the Argo emulator needs root: each pod runs in its own mount namespace")
+    spec = manifest["spec"]
+    templates = _templates_with_defaults(spec)
+    check_supported({**spec, "templates": list(templates.values())})
+    workflow_name = _workflow_name(manifest)
+    parameters = _workflow_parameters(spec, arguments or {})
+    namespace = manifest.get("metadata", {}).get("namespace") or "default"
+    globals_ = {
+        "workflow.name": workflow_name,
+        "workflow.namespace": namespace,
+        "workflow.uid": str(uuid.uuid4()),
+        **parameter_scope("workflow.parameters", parameters),
+    }
+    scratch = Path(workdir) / f".argo-emulator-{workflow_name}"
+    scratch.mkdir(parents=True)
+    pod = PodEnvironment(
+        scratch=scratch,
+        pvc_dirs=dict(pvc_dirs),
+        volumes={volume["name"]: volume for volume in spec.get("volumes", [])},
+        base_env={**os.environ, **(env or {})},
+        shim_dir=make_python_shim(scratch, python),
+        default_cwd=str(Path(workdir).resolve()),
+        namespace=namespace,
+    )
+    time_limit = min(timeout, float(spec.get("activeDeadlineSeconds", timeout)))
+    engine = WorkflowEngine(templates, pod, max_parallel=max_parallel, deadline_at=time.monotonic() + time_limit)
+    main = engine.run_template(spec["entrypoint"], {}, workflow_name, globals_)
+    phases = [main.phase]
+    if "onExit" in spec and not engine.errors:
+        status = SUCCEEDED if main.phase == SUCCEEDED and not engine.timed_out else FAILED
+        exit_globals = {**globals_, "workflow.status": status}
+        phases.append(engine.run_template(spec["onExit"], {}, f"{workflow_name}.onExit", exit_globals).phase)
+    if engine.errors:
+        raise engine.errors[0]
+    phase = SUCCEEDED if all(phase == SUCCEEDED for phase in phases) and not engine.timed_out else FAILED
+    return EmulatedRun(workflow_name, phase, parameters, engine.nodes, _failure_message(engine, phase))
+
+
+def _templates_with_defaults(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Templates by name, each merged over ``templateDefaults`` (the template's own fields win)."""
+    defaults = spec.get("templateDefaults", {})
+    templates: dict[str, dict[str, Any]] = {}
+    for template in spec.get("templates", []):
+        if template["name"] in templates:
+            raise ValueError(f"template {template['name']!r} is defined twice")
+        applicable = {key: value for key, value in defaults.items() if "dag" not in template or key != "container"}
+        templates[template["name"]] = _merged(applicable, template)
+    return templates
+
+
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge of mappings; lists and scalars of ``override`` replace those of ``base``."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _workflow_name(manifest: Mapping[str, Any]) -> str:
+    """A Workflow's own name, else ``<generateName or template name>-xxxxx`` as Argo names submitted workflows."""
+    metadata = manifest.get("metadata", {})
+    if manifest["kind"] == "Workflow" and metadata.get("name"):
+        return str(metadata["name"])
+    prefix = metadata.get("generateName") or f"{metadata['name']}-"
+    return prefix + "".join(random.choices(_NAME_SUFFIX_ALPHABET, k=5))
+
+
+def _workflow_parameters(spec: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
+    """``spec.arguments.parameters`` values with ``overrides`` applied; every parameter must end up with a value."""
+    declared = {parameter["name"]: parameter for parameter in spec.get("arguments", {}).get("parameters", [])}
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise ValueError(f"arguments {unknown} are not workflow parameters (declared: {sorted(declared)})")
+    values = {}
+    for name, parameter in declared.items():
+        if name in overrides:
+            values[name] = overrides[name]
+        elif "value" in parameter:
+            values[name] = as_parameter_text(parameter["value"])
+        else:
+            raise ValueError(f"workflow parameter {name!r} has no value and none was given")
+    return values
+
+
+def _failure_message(engine: WorkflowEngine, phase: str) -> str:
+    if phase == SUCCEEDED:
+        return ""
+    if engine.timed_out:
+        return "workflow deadline exceeded"
+    failed = [node for node in engine.nodes if node.kind == "container" and node.phase == FAILED]
+    return f"{failed[0].name}: {failed[0].message}" if failed else "a task failed"

@@ -1,0 +1,199 @@
+"""Run one Argo container template as a local process, the way its pod would run it (one attempt).
+
+The image is ignored: ``python`` on the command's PATH is a shim for the interpreter under test. Volumes are mounted
+at their mount paths in a private mount namespace (:mod:`tests.support.argo_pod_launcher`): a PVC claim maps to its
+local directory, an emptyDir to a fresh tmpfs. Output parameters are read from their ``valueFrom.path`` inside the
+pod after the command exits, with Argo's rules (one trailing newline dropped; ``valueFrom.default`` when missing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from tests.support.argo_errors import UnsupportedManifestFeature
+
+_LAUNCHER = Path(__file__).with_name("argo_pod_launcher.py")
+
+
+@dataclass(frozen=True)
+class PodEnvironment:
+    """What every pod of one emulated workflow shares: scratch space, volumes, base environment, python shim."""
+
+    scratch: Path
+    pvc_dirs: Mapping[str, Path]
+    volumes: Mapping[str, Mapping[str, Any]]
+    base_env: Mapping[str, str]
+    shim_dir: Path
+    default_cwd: str
+    namespace: str
+
+
+@dataclass
+class PodResult:
+    """The outcome of one attempt: exit code (128 + signal when killed), captured streams and output values."""
+
+    argv: list[str]
+    exit_code: int
+    stdout: str
+    stderr: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    deadline_exceeded: bool = False
+    error: str = ""
+
+
+def make_python_shim(scratch: Path, python: str) -> Path:
+    """A directory holding ``python`` and ``python3`` scripts that exec ``python``; put it first on PATH."""
+    shim_dir = scratch / "python-shim"
+    shim_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        shim = shim_dir / name
+        shim.write_text(f'#!/bin/sh\nexec {shlex.quote(python)} "$@"\n', encoding="utf-8")
+        shim.chmod(0o755)
+    return shim_dir
+
+
+def run_pod(
+    pod: PodEnvironment, template: Mapping[str, Any], *, pod_name: str, deadline: float | None, where: str
+) -> PodResult:
+    """Run ``template`` (a container template whose variables are already substituted) once and collect outputs.
+
+    The template must have passed :func:`tests.support.argo_features.check_supported`.
+
+    ``deadline`` is the template's activeDeadlineSeconds (None: no limit); a pod still running then is killed
+    (SIGKILL to its process group) and reported with ``deadline_exceeded``.
+    """
+    container = template["container"]
+    argv = [*container["command"], *container.get("args", [])]
+    output_specs = _output_parameter_specs(template, where)
+    attempt_dir = Path(tempfile.mkdtemp(prefix=f"{pod_name}-", dir=pod.scratch))
+    results_dir = attempt_dir / "outputs"
+    root_dir = attempt_dir / "root"
+    results_dir.mkdir()
+    root_dir.mkdir()
+    binds, tmpfs = _mounts(pod, template, container.get("volumeMounts", []), where)
+    spec = {
+        "root": str(root_dir),
+        "results_dir": str(results_dir),
+        "binds": binds,
+        "tmpfs": tmpfs,
+        "outputs": [path for _, path, _ in output_specs],
+        "cwd": container.get("workingDir") or pod.default_cwd,
+        "argv": argv,
+        "env": _environment(pod, container.get("env", []), pod_name, where),
+    }
+    spec_path = attempt_dir / "spec.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    result = _run_launcher(spec_path, argv, deadline)
+    if result.exit_code == 0:
+        _collect_outputs(result, output_specs, results_dir, where)
+    return result
+
+
+def _run_launcher(spec_path: Path, argv: list[str], deadline: float | None) -> PodResult:
+    """Start the launcher in its own process group and wait, killing the group at the deadline."""
+    process = subprocess.Popen(
+        [sys.executable, str(_LAUNCHER), str(spec_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline_exceeded = False
+    try:
+        stdout, stderr = process.communicate(timeout=deadline)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        deadline_exceeded = True
+    exit_code = process.returncode if process.returncode >= 0 else 128 - process.returncode
+    return PodResult(
+        argv=argv,
+        exit_code=exit_code,
+        stdout=stdout.decode("utf-8", errors="replace"),
+        stderr=stderr.decode("utf-8", errors="replace"),
+        deadline_exceeded=deadline_exceeded,
+        error=f"Pod was active longer than the deadline of {deadline}s" if deadline_exceeded else "",
+    )
+
+
+def _output_parameter_specs(template: Mapping[str, Any], where: str) -> list[tuple[str, str, str | None]]:
+    """(name, path, default) for each output parameter; only ``valueFrom.path`` is meaningful in a container."""
+    specs = []
+    for parameter in template.get("outputs", {}).get("parameters", []):
+        value_from = parameter.get("valueFrom", {})
+        if "path" not in value_from:
+            raise UnsupportedManifestFeature(f"{where}: output parameter {parameter['name']!r} has no valueFrom.path")
+        specs.append((parameter["name"], value_from["path"], value_from.get("default")))
+    return specs
+
+
+def _collect_outputs(
+    result: PodResult, output_specs: list[tuple[str, str, str | None]], results_dir: Path, where: str
+) -> None:
+    """Fill ``result.outputs``; a missing file without a default fails the attempt, as Argo's executor does."""
+    for index, (name, path, default) in enumerate(output_specs):
+        result_file = results_dir / str(index)
+        if result_file.exists():
+            value = result_file.read_bytes().decode("utf-8")
+        elif default is not None:
+            value = default
+        else:
+            result.exit_code = 1
+            result.error = f"{where}: output parameter {name!r}: {path} was not written"
+            return
+        result.outputs[name] = value.removesuffix("\n")
+
+
+def _mounts(
+    pod: PodEnvironment, template: Mapping[str, Any], volume_mounts: list[dict[str, Any]], where: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Resolve volumeMounts to (bind mounts of local directories, tmpfs mount paths)."""
+    volumes = {**pod.volumes, **{volume["name"]: volume for volume in template.get("volumes", [])}}
+    binds: list[dict[str, Any]] = []
+    tmpfs: list[str] = []
+    for mount in volume_mounts:
+        target = mount["mountPath"]
+        if not PurePosixPath(target).is_absolute():
+            raise ValueError(f"{where}: mountPath {target!r} must be absolute")
+        volume = volumes.get(mount["name"])
+        if volume is None:
+            raise ValueError(f"{where}: volumeMount {mount['name']!r} names no volume (known: {sorted(volumes)})")
+        if "emptyDir" in volume:
+            if mount.get("subPath"):
+                raise UnsupportedManifestFeature(f"{where}: subPath on emptyDir volume {mount['name']!r}")
+            tmpfs.append(target)
+            continue
+        claim = volume["persistentVolumeClaim"]["claimName"]
+        if claim not in pod.pvc_dirs:
+            raise ValueError(
+                f"{where}: PVC claim {claim!r} has no local directory (pvc_dirs has {sorted(pod.pvc_dirs)})"
+            )
+        source = Path(pod.pvc_dirs[claim])
+        if mount.get("subPath"):
+            source = source / mount["subPath"]
+            source.mkdir(parents=True, exist_ok=True)
+        binds.append({"source": str(source), "target": target, "read_only": bool(mount.get("readOnly"))})
+    return binds, tmpfs
+
+
+def _environment(pod: PodEnvironment, env_vars: list[dict[str, Any]], pod_name: str, where: str) -> dict[str, str]:
+    """Base environment + the container's ``env`` (values, or the pod's name/namespace), python shim first on PATH."""
+    field_values = {"metadata.name": pod_name, "metadata.namespace": pod.namespace}
+    env = dict(pod.base_env)
+    for variable in env_vars:
+        if "value" in variable or "valueFrom" not in variable:
+            env[variable["name"]] = str(variable.get("value", ""))
+            continue
+        env[variable["name"]] = field_values[variable["valueFrom"]["fieldRef"]["fieldPath"]]
+    env["PATH"] = f"{pod.shim_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
+    return env
