@@ -63,7 +63,7 @@ def test_find_steps_follows_the_mro() -> None:
         def shared(self) -> None: ...
 
     class Child(Base):
-        shared = None  # no longer a step
+        shared = None  # type: ignore[assignment]  # no longer a step
 
         @step
         def extra(self) -> None: ...
@@ -85,7 +85,7 @@ def test_class_level_specs_stay_on_their_own_class() -> None:
     assert declared_class_specs(Child) == {}
 
 
-STEP_ERRORS: list[tuple[Any, dict[str, Any], str, str]] = [
+STEP_ERRORS: list[tuple[Any, dict[str, Any], str | None, str]] = [
     (kubernetes, {"gpu": -1}, "gpu", "must be >= 0"),
     (kubernetes, {"gpu": True}, "gpu", "not a boolean"),
     (kubernetes, {"memory": "lots"}, "memory", "not a Kubernetes quantity"),
@@ -225,6 +225,6 @@ def test_decorator_applied_twice() -> None:
 
 def test_positional_arguments_are_refused() -> None:
     with pytest.raises(TypeError, match="decorates a flow class or a step function"):
-        retry(2)
+        retry(2)  # type: ignore[call-overload]
     with pytest.raises(TypeError, match="keyword arguments only"):
-        retry(lambda self: None, times=2)
+        retry(lambda self: None, times=2)  # type: ignore[call-overload]
