@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 FLOW_SOURCE = '''\
-from flowkit.authoring.step import step
+from flowkit import Flow, step
 
 from mylib.features import build
 
 
-class PackFlow:
+class PackFlow(Flow):
     """A flow whose step uses a sibling package of the flow file."""
 
     @step

@@ -54,14 +54,14 @@ def test_a_flow_defined_in_main_travels_by_value_with_its_graph_and_specs(projec
         textwrap.dedent(
             """
             import sys
-            from flowkit.authoring.step import step
+            from flowkit import Flow, step
             from flowkit.packaging import build_payload
             from mylib.features import build
 
             def helper():
                 return build(4)
 
-            class MainFlow:
+            class MainFlow(Flow):
                 @step
                 def start(self):
                     self.values = helper()
@@ -97,11 +97,11 @@ def test_a_local_module_outside_the_project_is_pickled_by_value_then_unregistere
             import sys
             sys.path.insert(0, sys.argv[2])
             import cloudpickle
-            from flowkit.authoring.step import step
+            from flowkit import Flow, step
             from flowkit.packaging import build_payload
             from localhelpers import double
 
-            class OutsideFlow:
+            class OutsideFlow(Flow):
                 @step
                 def start(self):
                     self.value = double(21)
