@@ -196,13 +196,7 @@ def _close_split(
             step=join.name,
             lineno=join.lineno,
         )
-    if placements[split.name].matching_join is not None:
-        raise FlowDefinitionError(
-            f"{split.name!r} is already closed by {placements[split.name].matching_join!r}",
-            flow=flow,
-            step=join.name,
-            lineno=join.lineno,
-        )
+    # Every open branch of a split ends in exactly one join parent, so no second join can claim the same split.
     placements[split.name].matching_join = join.name
     return _Placement(split_stack=incoming[0][:-1], joins=split.name)
 

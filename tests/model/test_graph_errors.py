@@ -314,6 +314,58 @@ class F:
         "start",
         "does not accept condition=",
     ),
+    "next without a target": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next()  # HERE
+"""
+        + END,
+        "start",
+        "names no step",
+    ),
+    "same target twice": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.end, self.end)  # HERE
+"""
+        + END,
+        "start",
+        "names step 'end' twice",
+    ),
+    "branch that is a join": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.a, self.join)  # HERE
+
+    @step
+    def a(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+"""
+        + END,
+        "start",
+        "a branch of a split cannot be its join",
+    ),
+    "starred targets": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(*[self.end])  # HERE
+"""
+        + END,
+        "start",
+        "computed target",
+    ),
 }
 
 
