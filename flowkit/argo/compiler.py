@@ -135,11 +135,11 @@ def _workflow_arguments(flow_cls: type) -> list[Any]:
     from flowkit.authoring.parameter import flow_parameters
 
     arguments = []
-    for name, parameter in flow_parameters(flow_cls).items():
-        if parameter.required:
-            arguments.append(Parameter(name=name))
+    for parameter in flow_parameters(flow_cls).values():
+        if parameter.required and parameter.default is None:
+            arguments.append(Parameter(name=parameter.name))
         else:
-            arguments.append(Parameter(name=name, value=parameter.to_json(parameter.default)))
+            arguments.append(Parameter(name=parameter.name, value=parameter.to_json(parameter.default)))
     return arguments
 
 

@@ -1,0 +1,189 @@
+"""One flow per graph shape the compiler must handle, small enough to emulate end to end.
+
+Every flow sets a class-level image (and the GPU/PVC ones a GPU and a claim), so the tests can check that each
+container template, start and end included, carries the class-level pod spec.
+"""
+
+from __future__ import annotations
+
+from flowkit import Flow, Parameter, argo, current, kubernetes, retry, schedule, step, timeout
+
+IMAGE = "registry.example.com/ml/base:1.0"
+
+
+@kubernetes(image=IMAGE, gpu=1, pvc={"shared-data": "/data"})
+class LinearFlow(Flow):
+    """start -> middle -> end, with every parameter type that must survive the trip to a pod."""
+
+    text = Parameter("text", default="plain")
+    number = Parameter("number", default=3)
+    config = Parameter("config", default={"nested": [1, 2, {"k": "v"}]})
+    nothing = Parameter("nothing", default=None, type=str)
+
+    @step
+    def start(self):
+        self.received = {"text": self.text, "number": self.number, "config": self.config, "nothing": self.nothing}
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        self.doubled = self.number * 2
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.summary = f"{self.received['text']}:{self.doubled}"
+
+
+@kubernetes(image=IMAGE, gpu=1, pvc={"shared-data": "/data"})
+class BranchFlow(Flow):
+    """A static split into two branches and their join."""
+
+    @step
+    def start(self):
+        self.base = 5
+        self.next(self.left, self.right)
+
+    @step
+    def left(self):
+        self.value = self.base + 1
+        self.next(self.join)
+
+    @step
+    def right(self):
+        self.value = self.base * 10
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.values = sorted(branch.value for branch in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.total = sum(self.values)
+
+
+@kubernetes(image=IMAGE, gpu=1, pvc={"shared-data": "/data"})
+class ForeachFlow(Flow):
+    """A foreach whose width is a parameter, a two-step body, and the join over it."""
+
+    width = Parameter("width", default=4)
+
+    @step
+    def start(self):
+        self.items = list(range(self.width))
+        self.next(self.square, foreach="items")
+
+    @step
+    def square(self):
+        self.squared = self.input * self.input
+        self.next(self.shift)
+
+    @step
+    def shift(self):
+        self.result = self.squared + 1
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.results = [task.result for task in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.total = sum(self.results)
+
+
+@kubernetes(image=IMAGE, gpu=1, pvc={"shared-data": "/data"})
+class NestedForeachFlow(Flow):
+    """A foreach inside a foreach; the inner join runs once per outer split."""
+
+    @step
+    def start(self):
+        self.rows = ["a", "b"]
+        self.next(self.row, foreach="rows")
+
+    @step
+    def row(self):
+        self.row_name = self.input
+        self.columns = [1, 2, 3]
+        self.next(self.cell, foreach="columns")
+
+    @step
+    def cell(self):
+        self.cell_value = f"{self.row_name}{self.input}:{current.index_path}"
+        self.next(self.join_columns)
+
+    @step
+    def join_columns(self, inputs):
+        self.row_cells = [task.cell_value for task in inputs]
+        self.next(self.join_rows)
+
+    @step
+    def join_rows(self, inputs):
+        self.table = [task.row_cells for task in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.cells = sum(len(row) for row in self.table)
+
+
+@schedule(cron="15 3 * * 1-5", timezone="Europe/Paris")
+@argo(
+    on_exit="report",
+    ttl_seconds_after_completion=600,
+    ttl_seconds_after_failure=3600,
+    pod_gc="OnWorkflowSuccess",
+    archive_logs=True,
+    parallelism=3,
+    service_account="flowkit-runner",
+)
+@kubernetes(image=IMAGE, gpu=1, pvc={"shared-data": "/data"}, cpu="1500m", memory="3Gi", shared_memory="1Gi")
+class OperatedFlow(Flow):
+    """Flow-level Argo options, a schedule, retries, a deadline, a branch, a foreach and an exit handler."""
+
+    @step
+    def start(self):
+        self.shards = [0, 1]
+        self.next(self.fetch, self.configure)
+
+    @retry(times=2, minutes_between_retries=1.5, backoff_factor=3)
+    @step
+    def fetch(self):
+        self.rows = 10
+        self.next(self.merge)
+
+    @step
+    def configure(self):
+        self.factor = 2
+        self.next(self.merge)
+
+    @step
+    def merge(self, inputs):
+        self.merge_artifacts(inputs)
+        self.next(self.work, foreach="shards")
+
+    @timeout(minutes=5)
+    @kubernetes(cpu="4", memory="8Gi", node_selector={"pool": "big"})
+    @step
+    def work(self):
+        self.output = self.rows * self.factor + self.input
+        self.next(self.collect)
+
+    @step
+    def collect(self, inputs):
+        self.outputs = sorted(task.output for task in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+    @step
+    def report(self):
+        self.status = current.workflow_status
+
+
+SHAPES: list[type] = [LinearFlow, BranchFlow, ForeachFlow, NestedForeachFlow, OperatedFlow]
