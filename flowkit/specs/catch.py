@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from flowkit.specs.base import SpecModel
 
@@ -10,8 +10,8 @@ from flowkit.specs.base import SpecModel
 class CatchSpec(SpecModel):
     """Where the caught exception goes (`var`, an artifact name) and whether its traceback is printed."""
 
-    var: str | None = None
-    print_exception: bool = True
+    var: str | None = Field(default=None, description="Artifact that receives the exception; None keeps none.")
+    print_exception: bool = Field(default=True, description="Print the traceback to the task's stderr.")
 
     @field_validator("var")
     @classmethod

@@ -11,7 +11,7 @@ from flowkit.specs.validation import check_c_identifier
 class EnvironmentSpec(SpecModel):
     """Variables exported before the step runs."""
 
-    vars: dict[str, str] = Field(default_factory=dict)
+    vars: dict[str, str] = Field(default_factory=dict, description="Variable name -> value, set locally and in pods.")
 
     @field_validator("vars")
     @classmethod

@@ -15,9 +15,9 @@ from flowkit.specs.quantity import ByteQuantity, CpuQuantity
 class ResourcesSpec(SpecModel):
     """CPU, memory (quantity or integer MiB) and GPUs a step needs."""
 
-    cpu: CpuQuantity | None = None
-    memory: ByteQuantity | None = None
-    gpu: int | None = Field(default=None, ge=0)
+    cpu: CpuQuantity | None = Field(default=None, description="Cores: a number or a quantity such as '500m'.")
+    memory: ByteQuantity | None = Field(default=None, description="An integer of MiB, or a quantity such as '8Gi'.")
+    gpu: int | None = Field(default=None, ge=0, description="Number of GPUs.")
 
     @field_validator("gpu", mode="before")
     @classmethod

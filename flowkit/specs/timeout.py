@@ -19,9 +19,9 @@ class TimeoutSpec(SpecModel):
 
     merge_as_whole: ClassVar[bool] = True
 
-    seconds: int = Field(default=0, ge=0)
-    minutes: int = Field(default=0, ge=0)
-    hours: int = Field(default=0, ge=0)
+    seconds: int = Field(default=0, ge=0, description="Seconds, added to minutes and hours.")
+    minutes: int = Field(default=0, ge=0, description="Minutes, added to seconds and hours.")
+    hours: int = Field(default=0, ge=0, description="Hours, added to seconds and minutes.")
 
     @model_validator(mode="after")
     def _not_zero(self) -> TimeoutSpec:
