@@ -9,7 +9,8 @@ holds no flowkit of its own; flowkit and cloudpickle come out of the package bei
 3. a safe extraction into a pod-local cache keyed by package id (an allow-list of names and types on top of
    tarfile's ``data`` filter, which has had bypasses), into a temporary directory that is renamed into place only
    once every file matched the manifest, so a concurrent or interrupted extraction is never trusted;
-4. the shipped code first on ``sys.path`` and the cloudpickle version that will unpickle checked;
+4. the shipped code first on ``sys.path``, and the cloudpickle (with its version) and flowkit that will be used
+   checked to be the shipped ones;
 5. only then the payload is unpickled and ``flowkit.task.cli.main`` runs the task.
 
 Usage: ``python -c <this file> --datastore-root R --package-id ID --archive PATH --archive-sha256 H --payload PATH
@@ -184,15 +185,31 @@ def ensure_extracted(cache_root: str, package_id: str, archive_path: str, archiv
         shutil.rmtree(temp, ignore_errors=True)
 
 
-def check_cloudpickle(expected: str, target: str) -> None:
+def check_runtime(expected_cloudpickle: str, target: str) -> None:
+    """The cloudpickle that will unpickle, and the flowkit that will run the task, must be the package's copies.
+
+    They could differ if the image imported its own copies at interpreter start (a .pth file), before the package was
+    put on sys.path; a pickle read by another cloudpickle version can misbehave in ways no error message explains.
+    """
     import cloudpickle
 
+    import flowkit
+
     actual = getattr(cloudpickle, "__version__", "unknown")
-    location = os.path.dirname(cloudpickle.__file__ or "")
-    if actual != expected or not location.startswith(target + os.sep):
+    if actual != expected_cloudpickle:
         raise BootstrapError(
-            f"the flow was pickled with cloudpickle {expected} but cloudpickle {actual} from {location} would "
-            f"unpickle it; only the copy shipped in the package under {target} is trusted to match"
+            f"the flow was pickled with cloudpickle {expected_cloudpickle} but cloudpickle {actual} from "
+            f"{cloudpickle.__file__} would unpickle it; the package must ship the cloudpickle it was pickled with"
+        )
+    foreign = [
+        f"{module.__name__} from {module.__file__}"
+        for module in (cloudpickle, flowkit)
+        if not os.path.realpath(module.__file__ or "").startswith(os.path.realpath(target) + os.sep)
+    ]
+    if foreign:
+        raise BootstrapError(
+            f"{' and '.join(foreign)} were imported before the package was put on sys.path; only the copies "
+            f"shipped under {target} are trusted to match the client"
         )
 
 
@@ -209,7 +226,7 @@ def run(argv: list[str]) -> int:
     # The working directory that `python -c` puts first would let whatever lies there shadow the shipped code.
     sys.path[:] = [os.path.join(target, entry) for entry in entries] + [entry for entry in sys.path if entry]
     os.environ["FLOWKIT_CODE_PACKAGE_ID"] = package_id
-    check_cloudpickle(options["cloudpickle-version"], target)
+    check_runtime(options["cloudpickle-version"], target)
     import pickle
 
     flow_cls = pickle.loads(payload)

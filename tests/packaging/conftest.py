@@ -60,7 +60,7 @@ def import_flow() -> Iterator[Callable[[Path, str], type]]:
     previous project's modules.
     """
     added_paths: list[str] = []
-    project_modules = ("packflow", "mylib")
+    project_modules = ("packflow", "trainflow", "mylib")
 
     def forget() -> None:
         for name in list(sys.modules):

@@ -108,6 +108,23 @@ def test_a_version_mismatch_is_reported_before_unpickling(
     assert not marker.exists()
 
 
+def test_runtime_imported_before_the_package_is_refused(
+    published: tuple[PackageRef, Path, Path], tmp_path: Path
+) -> None:
+    """An image that imports its own cloudpickle at start-up (here via sitecustomize) must not unpickle the flow."""
+    ref, root, marker = published
+    startup = tmp_path / "startup"
+    startup.mkdir()
+    (startup / "sitecustomize.py").write_text("import cloudpickle\n")
+    command = bootstrap_command(ref, [], datastore_mount=str(root), python=sys.executable, cache_dir=str(tmp_path))
+    result = subprocess.run(
+        command, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(startup)}
+    )
+    assert result.returncode == EXIT_BOOTSTRAP_FAILED
+    assert "were imported before the package was put on sys.path" in result.stderr
+    assert not marker.exists()
+
+
 def test_a_warm_cache_is_reused_without_reading_the_archive(
     published: tuple[PackageRef, Path, Path], tmp_path: Path
 ) -> None:
