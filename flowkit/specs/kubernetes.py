@@ -62,7 +62,9 @@ class KubernetesSpec(SpecModel):
     """The pod settings of a step. Unset fields mean "not requested": the compiler adds nothing for them."""
 
     image: str | None = Field(default=None, description="Container image; default: the flow's environment image.")
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = None
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
+        default=None, description="When the kubelet pulls the image; default: Kubernetes' rule for the tag."
+    )
     cpu: CpuQuantity | None = Field(default=None, description="CPU request: '500m', '2', or a number of cores.")
     memory: ByteQuantity | None = Field(default=None, description="Memory request: '8Gi', or an integer of MiB.")
     gpu: int = Field(default=0, ge=0, description="Number of GPUs.")
@@ -74,13 +76,13 @@ class KubernetesSpec(SpecModel):
         validation_alias=AliasChoices("pvc", "persistent_volume_claims"),
         description="PersistentVolumeClaim name -> absolute mount path in the container.",
     )
-    service_account: str | None = None
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[Toleration] = Field(default_factory=list)
+    service_account: str | None = Field(default=None, description="ServiceAccount the pod runs as.")
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels the pod must run on.")
+    tolerations: list[Toleration] = Field(default_factory=list, description="Taints the pod tolerates.")
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables of the pod only.")
-    namespace: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    namespace: str | None = Field(default=None, description="Namespace of the step's pod.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Extra labels on the step's pod.")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Extra annotations on the step's pod.")
 
     @model_validator(mode="before")
     @classmethod
