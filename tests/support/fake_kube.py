@@ -106,6 +106,7 @@ class FakeKube:
     exec_protocol: str = "v4.channel.k8s.io"
     pod_start_status: dict[str, Any] = field(default_factory=lambda: {"phase": "Running"})
     corrupt_stdin: bool = False
+    argo_installed: bool = True
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     deleted_pods: list[str] = field(default_factory=list)
@@ -118,7 +119,7 @@ class FakeKube:
         self._server.daemon_threads = True
 
     def __enter__(self) -> FakeKube:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -270,7 +271,7 @@ class FakeKube:
                 if match["name"] not in self.namespaces:
                     raise ApiFailure(404, f'namespaces "{match["name"]}" not found', {"kind": "namespaces"})
                 return 200, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": match["name"]}}
-            match = _ARGO_PATH.match(path) or _POD_PATH.match(path)
+            match = (_ARGO_PATH.match(path) if self.argo_installed else None) or _POD_PATH.match(path)
             if match is None:
                 raise ApiFailure(404, "the server could not find the requested resource")
             resource, namespace, name = match["resource"], match["ns"], match["name"]

@@ -1,0 +1,156 @@
+"""Putting package files on the datastore PVC through a helper pod and the exec WebSocket, as `kubectl cp` does."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from flowkit.deploy.config import ApiClientFactory
+from flowkit.deploy.errors import DeployError
+from flowkit.deploy.upload import FileUpload, upload_files
+from tests.support.fake_kube import FakeKube
+
+CLAIM = "flowkit-datastore"
+PACKAGE_ID = "ab" * 32
+ARCHIVE = f"packages/sha256/{PACKAGE_ID}/code.tar.gz"
+PAYLOAD = "packages/payloads/cd.pkl"
+
+
+def file_upload(relpath: str, data: bytes) -> FileUpload:
+    return FileUpload(relpath, data, hashlib.sha256(data).hexdigest())
+
+
+@pytest.fixture(params=["v4.channel.k8s.io", "v5.channel.k8s.io"])
+def exec_kube(request: pytest.FixtureRequest, kube: FakeKube) -> FakeKube:
+    """The fake server speaking each exec protocol: v5 can close stdin, v4 cannot."""
+    kube.exec_protocol = request.param
+    return kube
+
+
+def all_files(root: Path) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+def exec_requests(kube: FakeKube) -> list[list[str]]:
+    return [r.query["command"] for r in kube.requests if r.path.endswith("/exec")]
+
+
+def test_files_arrive_byte_identical_and_the_pod_is_deleted(exec_kube: FakeKube, factory: ApiClientFactory) -> None:
+    archive = os.urandom(3 * 1024 * 1024 + 17)  # several stdin chunks and WebSocket frames
+    payload = os.urandom(1000)
+
+    stored = upload_files(
+        factory, "default", [file_upload(ARCHIVE, archive), file_upload(PAYLOAD, payload)], claim=CLAIM
+    )
+
+    pvc = exec_kube.pvc_dir(CLAIM)
+    assert (pvc / ARCHIVE).read_bytes() == archive
+    assert (pvc / PAYLOAD).read_bytes() == payload
+    assert all_files(pvc) == sorted([ARCHIVE, PAYLOAD])  # no temporary file left behind
+    assert stored[ARCHIVE].written and stored[ARCHIVE].sha256 == hashlib.sha256(archive).hexdigest()
+    assert len(exec_kube.deleted_pods) == 1
+    assert not [key for key in exec_kube.objects if key[0] == "pods"]
+
+
+def test_the_helper_pod_mounts_the_claim_and_cannot_outlive_its_job(kube: FakeKube, factory: ApiClientFactory) -> None:
+    upload_files(factory, "default", [file_upload(ARCHIVE, b"x")], claim=CLAIM, mount_path="/data", run_as_user=1000)
+
+    created = next(r.body for r in kube.requests if r.method == "POST" and r.path.endswith("/pods"))
+    spec = created["spec"]
+    assert spec["volumes"] == [{"name": "datastore", "persistentVolumeClaim": {"claimName": CLAIM}}]
+    assert spec["containers"][0]["volumeMounts"] == [{"name": "datastore", "mountPath": "/data"}]
+    assert spec["activeDeadlineSeconds"] > 0 and spec["restartPolicy"] == "Never"
+    assert spec["securityContext"] == {"runAsUser": 1000, "runAsNonRoot": True}
+
+
+def test_a_second_upload_sends_nothing_and_changes_nothing(exec_kube: FakeKube, factory: ApiClientFactory) -> None:
+    archive = os.urandom(5000)
+    upload_files(factory, "default", [file_upload(ARCHIVE, archive)], claim=CLAIM)
+    target = exec_kube.pvc_dir(CLAIM) / ARCHIVE
+    before = target.stat()
+    execs_before = len(exec_requests(exec_kube))
+
+    stored = upload_files(factory, "default", [file_upload(ARCHIVE, archive)], claim=CLAIM)
+
+    assert not stored[ARCHIVE].written
+    assert len(exec_requests(exec_kube)) == execs_before + 1  # only the listing, no transfer
+    assert (target.stat().st_ino, target.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert len(exec_kube.deleted_pods) == 2
+
+
+def test_an_existing_file_is_kept_and_its_own_hash_reported(kube: FakeKube, factory: ApiClientFactory) -> None:
+    earlier_build = b"same package, other compressor output"
+    target = kube.pvc_dir(CLAIM) / ARCHIVE
+    target.parent.mkdir(parents=True)
+    target.write_bytes(earlier_build)
+
+    stored = upload_files(factory, "default", [file_upload(ARCHIVE, b"new bytes")], claim=CLAIM)
+
+    assert target.read_bytes() == earlier_build
+    assert stored[ARCHIVE].sha256 == hashlib.sha256(earlier_build).hexdigest()
+
+
+def test_a_corrupted_transfer_is_rejected_and_nothing_is_moved_into_place(
+    exec_kube: FakeKube, factory: ApiClientFactory
+) -> None:
+    exec_kube.corrupt_stdin = True
+    files = [file_upload(ARCHIVE, os.urandom(4096)), file_upload(PAYLOAD, os.urandom(100))]
+
+    with pytest.raises(DeployError, match=rf"{ARCHIVE}: received bytes have sha256 .* \(corrupted transfer\)"):
+        upload_files(factory, "default", files, claim=CLAIM)
+
+    assert all_files(exec_kube.pvc_dir(CLAIM)) == []  # neither file, nor a temporary one
+    assert len(exec_kube.deleted_pods) == 1
+    assert not [key for key in exec_kube.objects if key[0] == "pods"]
+
+
+def test_a_pod_that_cannot_start_is_reported_and_deleted(kube: FakeKube, factory: ApiClientFactory) -> None:
+    kube.pod_start_status = {
+        "phase": "Failed",
+        "conditions": [
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": 'pvc "x" not found'}
+        ],
+    }
+
+    with pytest.raises(DeployError, match=r"did not start \(phase Failed: Unschedulable: pvc \"x\" not found\)"):
+        upload_files(factory, "default", [file_upload(ARCHIVE, b"x")], claim=CLAIM)
+
+    assert len(kube.deleted_pods) == 1
+    assert exec_requests(kube) == []
+
+
+def test_forbidden_exec_is_named_and_the_pod_deleted(kube: FakeKube, factory: ApiClientFactory) -> None:
+    kube.fail("create", "pods/exec", 403)
+
+    with pytest.raises(DeployError, match="may not create pods/exec in namespace 'default'"):
+        upload_files(factory, "default", [file_upload(ARCHIVE, b"x")], claim=CLAIM)
+
+    assert len(kube.deleted_pods) == 1
+
+
+def test_a_missing_namespace_creates_no_pod(kube: FakeKube, factory: ApiClientFactory) -> None:
+    with pytest.raises(DeployError, match="namespace 'nowhere' does not exist"):
+        upload_files(factory, "nowhere", [file_upload(ARCHIVE, b"x")], claim=CLAIM)
+
+    assert kube.objects == {}
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (FileUpload(ARCHIVE, b"bytes", "0" * 64), "have sha256"),
+        (file_upload("../escape", b"x"), "must be relative"),
+        (file_upload("/etc/passwd", b"x"), "must be relative"),
+        (file_upload("a b", b"x"), "unusual characters"),
+    ],
+)
+def test_bad_uploads_are_refused_before_any_request(
+    kube: FakeKube, factory: ApiClientFactory, upload: FileUpload, message: str
+) -> None:
+    with pytest.raises(DeployError, match=message):
+        upload_files(factory, "default", [upload], claim=CLAIM)
+
+    assert kube.requests == []
