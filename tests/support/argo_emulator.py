@@ -35,6 +35,10 @@ __all__ = ["EmulatedRun", "NodeRecord", "UnresolvedVariable", "UnsupportedManife
 
 _RUNNABLE_KINDS = frozenset({"Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate"})
 _NAME_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
+_TYPE_KEYS = frozenset(
+    {"container", "script", "dag", "steps", "resource", "suspend", "containerSet", "data", "http", "plugin"}
+)
+_LIST_MERGE_KEYS = {"env": "name", "volumeMounts": "mountPath", "volumes": "name"}
 
 
 def run_workflow_template(
@@ -107,23 +111,32 @@ def run_workflow_template(
 
 
 def _templates_with_defaults(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Templates by name, each merged over ``templateDefaults`` (the template's own fields win)."""
+    """Templates by name, each merged over ``templateDefaults`` (the template's own fields win).
+
+    As in Argo, a default for one template type (``container``, ``dag``...) only reaches templates of that type.
+    """
     defaults = spec.get("templateDefaults", {})
     templates: dict[str, dict[str, Any]] = {}
     for template in spec.get("templates", []):
         if template["name"] in templates:
             raise ValueError(f"template {template['name']!r} is defined twice")
-        applicable = {key: value for key, value in defaults.items() if "dag" not in template or key != "container"}
-        templates[template["name"]] = _merged(applicable, template)
+        applicable = {key: value for key, value in defaults.items() if key not in _TYPE_KEYS or key in template}
+        templates[template["name"]] = _strategic_merge(applicable, template)
     return templates
 
 
-def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep merge of mappings; lists and scalars of ``override`` replace those of ``base``."""
+def _strategic_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Kubernetes' strategic merge, for the fields a template default can carry: mappings merge recursively,
+    lists with a merge key (env by name, volumeMounts by mountPath, volumes by name) merge item by item, and
+    other lists and scalars of ``override`` replace those of ``base``."""
     merged = copy.deepcopy(dict(base))
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
+            merged[key] = _strategic_merge(merged[key], value)
+        elif key in _LIST_MERGE_KEYS and isinstance(value, list) and isinstance(merged.get(key), list):
+            merge_key = _LIST_MERGE_KEYS[key]
+            overridden = {item[merge_key] for item in value}
+            merged[key] = [item for item in merged[key] if item[merge_key] not in overridden] + copy.deepcopy(value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
