@@ -55,7 +55,10 @@ def parse_arguments(argv: list[str]) -> tuple[dict[str, str], list[str]]:
     if len(own) % 2:
         raise BootstrapError(f"bootstrap options must come in '--name value' pairs, got {own}")
     options: dict[str, str] = {}
-    for flag, value in zip(own[::2], own[1::2], strict=True):
+    # Plain indexing rather than zip(strict=...): this must parse and run on any Python far enough to report a
+    # version mismatch cleanly.
+    for position in range(0, len(own), 2):
+        flag, value = own[position], own[position + 1]
         name = flag[2:] if flag.startswith("--") else ""
         if name not in REQUIRED_OPTIONS + OPTIONAL_OPTIONS:
             raise BootstrapError(f"unknown bootstrap option {flag!r}")
@@ -78,9 +81,12 @@ def check_python_version(expected: str) -> None:
 
 def file_sha256(path: str) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as error:
+        raise BootstrapError(f"cannot read {path}: {error}") from error
     return digest.hexdigest()
 
 

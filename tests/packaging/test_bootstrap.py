@@ -228,6 +228,35 @@ def test_files_that_do_not_match_the_manifest_are_refused(
         )
 
 
+def test_the_command_passes_the_script_options_and_task_argv(published: tuple[PackageRef, Path, Path]) -> None:
+    ref, _, _ = published
+    command = bootstrap_command(ref, ["--step", "start"], datastore_mount="/flowkit", python="python3")
+    assert command[:2] == ["python3", "-c"]
+    # Argo would try to substitute anything in double braces inside the container command.
+    assert "{{" not in command[2] and "}}" not in command[2]
+    options, task_argv = parse_arguments(command[3:])
+    assert task_argv == ["--step", "start"]
+    assert options == {
+        "datastore-root": "/flowkit",
+        "package-id": ref.package_id,
+        "archive": ref.archive_path,
+        "archive-sha256": ref.archive_sha256,
+        "payload": ref.payload_path,
+        "payload-sha256": ref.payload_sha256,
+        "python-version": ref.python_version,
+        "cloudpickle-version": ref.cloudpickle_version,
+    }
+
+
+def test_a_missing_archive_is_reported_clearly(published: tuple[PackageRef, Path, Path], tmp_path: Path) -> None:
+    ref, root, marker = published
+    (root / ref.archive_path).unlink()
+    result = _bootstrap(ref, root, tmp_path / "cache", tmp_path / "cwd")
+    assert result.returncode == EXIT_BOOTSTRAP_FAILED
+    assert f"cannot read {root / ref.archive_path}" in result.stderr
+    assert not marker.exists()
+
+
 def test_bootstrap_arguments_are_checked() -> None:
     with pytest.raises(BootstrapError, match="missing '--'"):
         parse_arguments(["--package-id", "x"])
