@@ -69,8 +69,7 @@ def standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Standin:
 FlowFactory = Callable[..., type]
 
 FLOW_HEADER = """\
-from flowkit.authoring.decorators import conda, kubernetes
-from flowkit.authoring.step import step
+from flowkit import Flow, conda, kubernetes, step
 """
 
 
@@ -102,7 +101,7 @@ def write_flow(tmp_path: Path) -> Iterator[FlowFactory]:
 
 INLINE_FLOW = """
 @conda(python="3.10", packages={"numpy": "1.26.*"}, pip=["requests==2.31.0"], platforms=["linux-64", "osx-arm64"])
-class InlineFlow:
+class InlineFlow(Flow):
     @step
     def start(self):
         self.next(self.train)

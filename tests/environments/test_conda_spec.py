@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowkit.authoring.decorators import conda
-from flowkit.authoring.step import step
+from flowkit import Flow, conda, step
 from flowkit.errors import FlowDefinitionError
 from flowkit.specs import resolve_step_specs
 from flowkit.specs.conda import CondaSpec
@@ -46,7 +45,7 @@ def test_defaults_lock_linux_and_build_an_image() -> None:
 def test_step_level_errors_name_flow_step_decorator_and_field(keywords: dict, field: str, message: str) -> None:
     with pytest.raises(FlowDefinitionError) as caught:
 
-        class BadFlow:
+        class BadFlow(Flow):
             @conda(**keywords)
             @step
             def train(self) -> None:
@@ -61,7 +60,7 @@ def test_class_level_error_names_the_flow_and_field() -> None:
     with pytest.raises(FlowDefinitionError) as caught:
 
         @conda(platforms=["win-32"])
-        class PlatformFlow:
+        class PlatformFlow(Flow):
             pass
 
     assert (caught.value.flow, caught.value.step, caught.value.field) == ("PlatformFlow", None, "platforms")
@@ -70,7 +69,7 @@ def test_class_level_error_names_the_flow_and_field() -> None:
 
 def test_class_default_applies_to_every_step_and_a_step_overrides_only_what_it_sets() -> None:
     @conda(python="3.11", packages={"numpy": "1.26.*"}, platforms=["linux-64", "osx-arm64"])
-    class DefaultsFlow:
+    class DefaultsFlow(Flow):
         @step
         def start(self) -> None:
             pass
@@ -96,7 +95,7 @@ def test_class_default_applies_to_every_step_and_a_step_overrides_only_what_it_s
 
 def test_a_step_switches_a_file_declared_flow_to_inline_only_by_clearing_file() -> None:
     @conda(file="environment.yml")
-    class FileFlow:
+    class FileFlow(Flow):
         @conda(file=None, python="3.12")
         @step
         def start(self) -> None:
@@ -108,7 +107,7 @@ def test_a_step_switches_a_file_declared_flow_to_inline_only_by_clearing_file() 
     with pytest.raises(FlowDefinitionError) as caught:
 
         @conda(file="environment.yml")
-        class MixedFlow:
+        class MixedFlow(Flow):
             @conda(python="3.12")
             @step
             def start(self) -> None:
@@ -118,7 +117,7 @@ def test_a_step_switches_a_file_declared_flow_to_inline_only_by_clearing_file() 
 
 
 def test_steps_without_any_conda_declaration_resolve_to_none() -> None:
-    class PlainFlow:
+    class PlainFlow(Flow):
         @step
         def start(self) -> None:
             pass

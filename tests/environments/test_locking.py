@@ -16,7 +16,7 @@ from tests.environments.solver_double import SolverDouble
 
 FILE_FLOW = """
 @conda(file="environment.yml", platforms=["linux-64", "osx-arm64"])
-class FileFlow:
+class FileFlow(Flow):
     @step
     def start(self):
         self.next(self.end)

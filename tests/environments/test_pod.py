@@ -20,7 +20,7 @@ from tests.environments.solver_double import SolverDouble
 
 POD_FLOW = """
 @conda(python="3.10", packages={"numpy": "1.26.*"}, image_repository="ghcr.io/acme/env")
-class PodFlow:
+class PodFlow(Flow):
     @step
     def start(self):
         self.next(self.build)
@@ -40,14 +40,14 @@ class PodFlow:
         pass
 
 
-class PlainFlow:
+class PlainFlow(Flow):
     @step
     def start(self):
         pass
 
 
 @conda(python="3.10", platforms=["osx-arm64"])
-class MacFlow:
+class MacFlow(Flow):
     @step
     def start(self):
         pass
