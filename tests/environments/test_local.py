@@ -70,6 +70,7 @@ def test_an_already_built_environment_needs_no_installer(
 
 
 def test_a_step_without_conda_is_refused(write_flow: FlowFactory, tmp_path: Path) -> None:
-    plain = write_flow("class PlainFlow(Flow):\n    @step\n    def start(self):\n        pass\n", class_name="PlainFlow")
+    source = "class PlainFlow(Flow):\n    @step\n    def start(self):\n        pass\n"
+    plain = write_flow(source, class_name="PlainFlow")
     with pytest.raises(FlowDefinitionError, match="declares no @conda environment"):
         ensure_local_environment(plain, resolve_step_specs(plain)["start"], datastore_root=tmp_path)
