@@ -80,21 +80,30 @@ def environment_targets(flow_cls: type) -> list[EnvironmentTarget]:
 
 
 def target_for_step(flow_cls: type, step: str) -> EnvironmentTarget:
-    """The environment `step` runs in; an error when the step declares none."""
+    """The environment `step` runs in; an error when the step declares none or does not exist."""
+    from flowkit.specs import resolve_step_specs
+
     for target in environment_targets(flow_cls):
         if step in target.steps:
             return target
+    if step not in resolve_step_specs(flow_cls):
+        raise FlowDefinitionError(f"has no step {step!r}", flow=flow_cls.__name__)
     raise FlowDefinitionError("declares no @conda environment", flow=flow_cls.__name__, step=step, decorator="conda")
+
+
+def selected_targets(flow_cls: type, step: str | None = None) -> list[EnvironmentTarget]:
+    """The environment of `step`, or every environment of the flow; an error when there is none."""
+    if step is not None:
+        return [target_for_step(flow_cls, step)]
+    targets = environment_targets(flow_cls)
+    if not targets:
+        raise FlowDefinitionError("declares no @conda environment on the class or any step", flow=flow_cls.__name__)
+    return targets
 
 
 def default_target(flow_cls: type, step: str | None = None) -> EnvironmentTarget:
     """The environment of `step`, or without a step the flow's main environment (the one in conda-lock.yml)."""
-    if step is not None:
-        return target_for_step(flow_cls, step)
-    targets = environment_targets(flow_cls)
-    if not targets:
-        raise FlowDefinitionError("declares no @conda environment on the class or any step", flow=flow_cls.__name__)
-    return targets[0]
+    return selected_targets(flow_cls, step)[0]
 
 
 def lock_source(target: EnvironmentTarget) -> dict[str, Any]:

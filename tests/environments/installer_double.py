@@ -16,7 +16,7 @@ from pathlib import Path
 
 # The environment's `python`: records `-m pip ...` calls instead of installing, runs anything else with the real
 # interpreter and exports its own path as STANDIN_PYTHON so a test sees which interpreter ran its command.
-PYTHON_WRAPPER = '''#!{python}
+PYTHON_WRAPPER = """#!{python}
 import json, os, sys
 if sys.argv[1:3] == ["-m", "pip"]:
     with open(os.environ["STANDIN_LOG"], "a") as log:
@@ -24,9 +24,9 @@ if sys.argv[1:3] == ["-m", "pip"]:
     sys.exit(0)
 os.environ["STANDIN_PYTHON"] = os.path.abspath(sys.argv[0])
 os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
-'''
+"""
 
-STANDIN_SOURCE = '''#!{python}
+STANDIN_SOURCE = """#!{python}
 import json, os, sys, time
 from pathlib import Path
 PYTHON_WRAPPER = {wrapper!r}
@@ -47,7 +47,7 @@ if os.environ.get("STANDIN_FAIL"):
 python = prefix / "bin" / "python"
 python.write_text(PYTHON_WRAPPER)
 python.chmod(0o755)
-'''
+"""
 
 
 def install_standin(bin_dir: Path, name: str = "micromamba") -> Path:

@@ -20,16 +20,32 @@ NOARCH = {"pydantic", "typing-extensions", "annotated-types", "pip", "tabulate"}
 class SolverDouble:
     """Solves any request with `versions` (unknown names get 1.0.0); pydantic brings its own dependencies."""
 
-    versions: dict[str, str] = field(default_factory=lambda: {
-        "python": "3.10.14", "numpy": "1.26.4", "pydantic": "2.7.1", "pydantic-core": "2.18.2",
-        "typing-extensions": "4.11.0", "annotated-types": "0.6.0", "pip": "24.0", "tabulate": "0.9.0",
-        "requests": "2.31.0",
-    })
+    versions: dict[str, str] = field(
+        default_factory=lambda: {
+            "python": "3.10.14",
+            "numpy": "1.26.4",
+            "pydantic": "2.7.1",
+            "pydantic-core": "2.18.2",
+            "typing-extensions": "4.11.0",
+            "annotated-types": "0.6.0",
+            "pip": "24.0",
+            "tabulate": "0.9.0",
+            "requests": "2.31.0",
+        }
+    )
     conda_requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     pip_requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
-    def solve_conda(self, conda: Any, specs: dict[str, Any], locked: Any, update: Any, platform: str,
-                    channels: Any, mapping_url: str) -> dict[str, LockedDependency]:
+    def solve_conda(
+        self,
+        conda: Any,
+        specs: dict[str, Any],
+        locked: Any,
+        update: Any,
+        platform: str,
+        channels: Any,
+        mapping_url: str,
+    ) -> dict[str, LockedDependency]:
         self.conda_requests.append((platform, {name: spec.version for name, spec in specs.items()}))
         names = set(specs) | {"python"}
         if "pydantic" in names:
@@ -44,7 +60,10 @@ class SolverDouble:
         version = self.versions.get(name, "1.0.0")
         subdir = "noarch" if name in NOARCH else platform
         return LockedDependency(
-            name=name, version=version, manager="conda", platform=platform,
+            name=name,
+            version=version,
+            manager="conda",
+            platform=platform,
             dependencies={} if name == "python" else {"python": ">=3.10"},
             url=f"https://conda.anaconda.org/conda-forge/{subdir}/{name}-{version}-h0_0.conda",
             hash=HashModel(
@@ -56,9 +75,14 @@ class SolverDouble:
     def _pip_package(self, name: str, platform: str) -> LockedDependency:
         version = self.versions.get(name, "1.0.0")
         return LockedDependency(
-            name=name, version=version, manager="pip", platform=platform, dependencies={},
+            name=name,
+            version=version,
+            manager="pip",
+            platform=platform,
+            dependencies={},
             url=f"https://files.pythonhosted.org/packages/py3/{name[0]}/{name}/{name}-{version}-py3-none-any.whl",
-            hash=HashModel(sha256=_digest("sha256", name, version, "py3")), categories={"main"},
+            hash=HashModel(sha256=_digest("sha256", name, version, "py3")),
+            categories={"main"},
         )
 
 

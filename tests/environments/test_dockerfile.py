@@ -25,9 +25,7 @@ def hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([executable, str(dockerfile)], capture_output=True, text=True, timeout=60)
 
 
-def test_context_installs_the_explicit_lock_without_solving(
-    environment: RenderedEnvironment, tmp_path: Path
-) -> None:
+def test_context_installs_the_explicit_lock_without_solving(environment: RenderedEnvironment, tmp_path: Path) -> None:
     context = write_image_context(environment, tmp_path / "image", "ghcr.io/acme/env")
     assert context.tag == f"ghcr.io/acme/env:{environment.env_id}"
     directory = context.directory
@@ -46,7 +44,9 @@ def test_context_installs_the_explicit_lock_without_solving(
     copies = [line for line in lines if line.startswith(("COPY", "ADD"))]
     assert copies == ["COPY conda-explicit.txt pip-requirements.txt /tmp/flowkit-env/"]  # no user code
     assert (directory / ".dockerignore").read_text().splitlines()[1:] == [
-        "*", "!conda-explicit.txt", "!pip-requirements.txt",
+        "*",
+        "!conda-explicit.txt",
+        "!pip-requirements.txt",
     ]
     linted = hadolint(directory / "Dockerfile")
     assert linted.returncode == 0, linted.stdout + linted.stderr

@@ -108,9 +108,7 @@ def test_check_reports_a_changed_environment_file_but_not_a_reformatted_one(
     assert (caught.value.flow, caught.value.step) == ("FileFlow", "start")
 
 
-def test_check_needs_flowkits_declaration_hash(
-    write_flow: FlowFactory, solver: SolverDouble, mapping_url: str
-) -> None:
+def test_check_needs_flowkits_declaration_hash(write_flow: FlowFactory, solver: SolverDouble, mapping_url: str) -> None:
     (target,) = environment_targets(write_flow(INLINE_FLOW, class_name="InlineFlow"))
     assert check_lockfile(target).problems == ("conda-lock.yml does not exist",)
     lock_environment(target, mapping_url=mapping_url)

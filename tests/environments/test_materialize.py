@@ -31,8 +31,14 @@ def environment() -> object:
     return render_environment(read_lockfile(TWO_PLATFORM_LOCKFILE), "linux-64", flow="F", step="s")
 
 
-def _run(environment: object, envs_dir: Path, *, payload: str | None = None, extra_env: dict[str, str] | None = None,
-         command: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    environment: object,
+    envs_dir: Path,
+    *,
+    payload: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the script the way a pod does, with the task command replaced by a report of its environment."""
     wrapper = materialize_command(environment, str(envs_dir.parent))  # type: ignore[arg-type]
     assert wrapper[:2] == ["python3", "-c"] and wrapper[-1] == "--"
@@ -143,6 +149,10 @@ def test_without_an_installer_the_task_fails_saying_what_is_missing(
 
 
 def test_command_line_errors_exit_with_usage(standin: Standin) -> None:
-    no_command = subprocess.run([sys.executable, "-I", "-S", "-c", script_source(), "--envs-dir", "x", "--env-id",
-                                 "y", "--payload", "z"], capture_output=True, text=True, timeout=60)
+    no_command = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script_source(), "--envs-dir", "x", "--env-id", "y", "--payload", "z"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert no_command.returncode == 2 and "expected '-- <command>'" in no_command.stderr
