@@ -9,6 +9,7 @@ in the pod, so cloudpickle must carry it by value.
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import site
 import sys
@@ -19,6 +20,10 @@ from types import ModuleType
 
 # Shipped in the package's lib/ directory, so always importable by reference.
 SHIPPED_RUNTIME = ("flowkit", "cloudpickle")
+# Longest first, so that "mod.cpython-311-x86_64-linux-gnu.so" is not read as "mod.cpython-311-x86_64-linux-gnu".
+_MODULE_SUFFIXES = sorted(
+    {*importlib.machinery.SOURCE_SUFFIXES, *importlib.machinery.EXTENSION_SUFFIXES}, key=len, reverse=True
+)
 
 
 @dataclass(frozen=True)
@@ -43,11 +48,14 @@ def _import_root(module_name: str, module_file: str) -> str | None:
     """The directory that, on sys.path, makes ``module_file`` import as ``module_name``; None if none does."""
     parts = module_name.split(".")
     path = Path(module_file)
-    if path.stem == "__init__":
-        path = path.parent
-    elif path.suffix != ".py":
+    suffix = next((suffix for suffix in _MODULE_SUFFIXES if path.name.endswith(suffix)), None)
+    if suffix is None:
         return None
-    if path.name.removesuffix(".py") != parts[-1]:
+    stem = path.name[: -len(suffix)]
+    if stem == "__init__":
+        path = path.parent
+        stem = path.name
+    if stem != parts[-1]:
         return None
     for parent_name in reversed(parts[:-1]):
         path = path.parent
@@ -76,11 +84,8 @@ def plan_modules(project_root: Path, flow_file: Path | None) -> ModulePlan:
     """
     root = os.path.realpath(project_root)
     installed = _installed_prefixes()
+    flow_dir = _relative_to(os.path.realpath(flow_file.parent), root) if flow_file is not None else None
     import_roots: set[str] = set()
-    if flow_file is not None:
-        flow_dir = _relative_to(os.path.realpath(flow_file.parent), root)
-        if flow_dir is not None:
-            import_roots.add(flow_dir)
     by_value: set[str] = set()
     for name, module in list(sys.modules.items()):
         module_file = _module_file(module) if module is not None else None
@@ -96,4 +101,7 @@ def plan_modules(project_root: Path, flow_file: Path | None) -> ModulePlan:
                 import_roots.add(relative_base)
         elif not module_file.startswith(installed):
             by_value.add(name.split(".")[0] if _import_root(name, module_file) is not None else name)
-    return ModulePlan(sorted(import_roots, key=lambda entry: (entry.count("/"), entry), reverse=True), sorted(by_value))
+    # The flow file's directory first (as sys.path[0] for `python myflow.py`), then deeper roots before shallower
+    # ones, the project root last; sorted, so the order never depends on import order.
+    others = sorted(import_roots - {flow_dir}, key=lambda entry: (entry == "", -entry.count("/"), entry))
+    return ModulePlan(([flow_dir] if flow_dir is not None else []) + others, sorted(by_value))

@@ -1,0 +1,63 @@
+"""Classifying imported modules: import roots inside the project, and what must travel by value."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flowkit.packaging.modules import plan_modules
+
+
+@pytest.fixture
+def scratch_modules() -> Iterator[list[str]]:
+    """Names of modules a test imports; removed from sys.modules afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+def _load(name: str, path: Path, scratch: list[str]) -> None:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    scratch.append(name)
+    spec.loader.exec_module(module)
+
+
+def _write(path: Path, text: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_project_packages_give_import_roots(tmp_path: Path, scratch_modules: list[str]) -> None:
+    root = tmp_path / "repo"
+    _load("shop", _write(root / "src" / "shop" / "__init__.py"), scratch_modules)
+    _load("shop.pricing", _write(root / "src" / "shop" / "pricing.py"), scratch_modules)
+    _load("tools", _write(root / "tools.py"), scratch_modules)
+    plan = plan_modules(root, root / "flows" / "flow.py")
+    assert plan.import_roots == ["flows", "src", ""]
+    assert not {"shop", "shop.pricing", "tools"} & set(plan.by_value)
+
+
+def test_a_project_file_loaded_under_another_name_goes_by_value(tmp_path: Path, scratch_modules: list[str]) -> None:
+    root = tmp_path / "repo"
+    _load("renamed_module", _write(root / "actual_name.py"), scratch_modules)
+    assert "renamed_module" in plan_modules(root, None).by_value
+
+
+def test_machine_local_packages_go_by_value_and_installed_ones_do_not(
+    tmp_path: Path, scratch_modules: list[str]
+) -> None:
+    sibling = tmp_path / "sibling-checkout"
+    _load("siblingpkg", _write(sibling / "siblingpkg" / "__init__.py"), scratch_modules)
+    _load("siblingpkg.util", _write(sibling / "siblingpkg" / "util.py"), scratch_modules)
+    plan = plan_modules(tmp_path / "repo", None)
+    assert "siblingpkg" in plan.by_value and "siblingpkg.util" not in plan.by_value  # the package covers it
+    assert not {"json", "pytest", "pydantic", "flowkit", "cloudpickle"} & set(plan.by_value)
