@@ -120,9 +120,10 @@ class HelperPod:
                 _preload_content=False,
             )
         try:
-            for offset in range(0, len(stdin or b""), STDIN_CHUNK):
-                socket.write_stdin((stdin or b"")[offset : offset + STDIN_CHUNK])
-            socket.close_channel(0)  # end of stdin; the v4 protocol has no such signal, so commands read by size
+            if stdin is not None:
+                for offset in range(0, len(stdin), STDIN_CHUNK):
+                    socket.write_stdin(stdin[offset : offset + STDIN_CHUNK])
+                socket.close_channel(0)  # end of stdin; v4 has no such signal, so commands read by size
             socket.run_forever(timeout=self.timeout_seconds)
             if socket.is_open():
                 raise DeployError(

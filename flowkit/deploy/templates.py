@@ -25,9 +25,6 @@ from flowkit.deploy.config import ApiClientFactory
 from flowkit.deploy.errors import DeployError
 from flowkit.deploy.resources import CRON_WORKFLOW, WORKFLOW_TEMPLATE, ArgoResource, check_name
 
-CONFLICT_ATTEMPTS = 2
-"""A 409 means someone changed the object between our get and replace: read it again and retry once."""
-
 
 @dataclass(frozen=True)
 class AppliedObject:
@@ -58,24 +55,29 @@ def _manifest_name(resource: ArgoResource, body: Mapping[str, Any]) -> str:
     return check_name(resource, name)
 
 
-def _apply(objects: ArgoObjects, resource: ArgoResource, body: Mapping[str, Any], *, dry_run: bool) -> AppliedObject:
-    """Create the object, or replace it carrying the current resourceVersion; retry once on a 409 conflict."""
+def _apply_once(
+    objects: ArgoObjects, resource: ArgoResource, body: Mapping[str, Any], *, dry_run: bool
+) -> AppliedObject:
+    """Create the object, or replace it carrying the current resourceVersion so a concurrent change is a 409."""
     name = _manifest_name(resource, body)
-    for attempt in range(CONFLICT_ATTEMPTS):
-        try:
-            current = objects.get(resource, name)
-            if current is None:
-                stored = objects.create(resource, body, dry_run=dry_run)
-            else:
-                replacement = copy.deepcopy(dict(body))
-                replacement["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-                stored = objects.replace(resource, replacement, dry_run=dry_run)
-        except DeployError as error:
-            if error.status == 409 and attempt + 1 < CONFLICT_ATTEMPTS:
-                continue
+    current = objects.get(resource, name)
+    if current is None:
+        stored = objects.create(resource, body, dry_run=dry_run)
+    else:
+        replacement = copy.deepcopy(dict(body))
+        replacement["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        stored = objects.replace(resource, replacement, dry_run=dry_run)
+    return AppliedObject(resource.kind, name, str(stored["metadata"].get("resourceVersion", "")), current is None)
+
+
+def _apply(objects: ArgoObjects, resource: ArgoResource, body: Mapping[str, Any], *, dry_run: bool) -> AppliedObject:
+    """`_apply_once`, read and tried once more after a 409: someone changed (or created) the object in between."""
+    try:
+        return _apply_once(objects, resource, body, dry_run=dry_run)
+    except DeployError as error:
+        if error.status != 409:
             raise
-        return AppliedObject(resource.kind, name, str(stored["metadata"].get("resourceVersion", "")), current is None)
-    raise AssertionError("unreachable: the last attempt returns or raises")
+    return _apply_once(objects, resource, body, dry_run=dry_run)
 
 
 def apply_object(

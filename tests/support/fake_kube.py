@@ -332,7 +332,11 @@ class _ExecSession:
         reader = threading.Thread(target=self._read_stdin, args=(process,), daemon=True)
         for thread in (*pumps, reader):
             thread.start()
-        code = process.wait(timeout=120)
+        try:
+            code = process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
         for pump in pumps:
             pump.join()
         status: dict[str, Any] = {"metadata": {}, "status": "Success"}
