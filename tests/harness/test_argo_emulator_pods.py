@@ -115,10 +115,25 @@ def test_read_only_mount_rejects_writes(emulate: Emulate, pvc_dir: Path) -> None
     assert not (pvc_dir / "x").exists()
 
 
-def test_python_resolves_to_the_given_interpreter(emulate: Emulate, pvc_dir: Path) -> None:
+def test_each_pod_has_a_private_tmp(emulate: Emulate, pvc_dir: Path, tmp_path: Path) -> None:
+    marker = f"/tmp/harness-private-{tmp_path.name}"
+    manifest = workflow_template(
+        dag("main", task("write", "write"), task("look", "look", depends="write")),
+        sh_step("write", f"touch {marker}"),
+        sh_step("look", f"if [ -e {marker} ]; then echo shared > {DATA_MOUNT}/seen; fi"),
+    )
+    emulate(manifest).assert_succeeded()
+    assert not (pvc_dir / "seen").exists() and not Path(marker).exists()
+
+
+def test_python_resolves_to_the_given_interpreter(emulate: Emulate, pvc_dir: Path, tmp_path: Path) -> None:
+    """The interpreter stays visible to pods even when it lives under the host's /tmp."""
+    interpreter = tmp_path / "interpreter" / "bin" / "python"
+    interpreter.parent.mkdir(parents=True)
+    interpreter.symlink_to(sys.executable)
     step = python_step("which", f"import sys; open('{DATA_MOUNT}/python', 'w').write(sys.executable)")
-    emulate(_single(step), python=sys.executable).assert_succeeded()
-    assert (pvc_dir / "python").read_text() == sys.executable
+    emulate(_single(step), python=str(interpreter)).assert_succeeded()
+    assert (pvc_dir / "python").read_text() == str(interpreter)
 
 
 @pytest.mark.parametrize(

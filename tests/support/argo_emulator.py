@@ -85,16 +85,20 @@ def run_workflow_template(
         "workflow.uid": str(uuid.uuid4()),
         **parameter_scope("workflow.parameters", parameters),
     }
-    scratch = Path(workdir) / f".argo-emulator-{workflow_name}"
+    workdir = Path(workdir).resolve()
+    scratch = workdir / f".argo-emulator-{workflow_name}"
     scratch.mkdir(parents=True)
+    shim_dir = make_python_shim(scratch, python)
+    interpreter = Path(python).absolute()
     pod = PodEnvironment(
         scratch=scratch,
         pvc_dirs=dict(pvc_dirs),
         volumes={volume["name"]: volume for volume in spec.get("volumes", [])},
         base_env={**os.environ, **(env or {})},
-        shim_dir=make_python_shim(scratch, python),
-        default_cwd=str(Path(workdir).resolve()),
+        shim_dir=shim_dir,
+        default_cwd=str(workdir),
         namespace=namespace,
+        host_paths=(str(workdir), str(interpreter.parents[1]), str(interpreter.resolve().parents[1])),
     )
     time_limit = min(timeout, float(spec.get("activeDeadlineSeconds", timeout)))
     engine = WorkflowEngine(templates, pod, max_parallel=max_parallel, deadline_at=time.monotonic() + time_limit)

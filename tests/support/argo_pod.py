@@ -2,8 +2,9 @@
 
 The image is ignored: ``python`` on the command's PATH is a shim for the interpreter under test. Volumes are mounted
 at their mount paths in a private mount namespace (:mod:`tests.support.argo_pod_launcher`): a PVC claim maps to its
-local directory, an emptyDir to a fresh tmpfs. Output parameters are read from their ``valueFrom.path`` inside the
-pod after the command exits, with Argo's rules (one trailing newline dropped; ``valueFrom.default`` when missing).
+local directory, an emptyDir (and ``/tmp``) to a fresh tmpfs. Output parameters are read from their
+``valueFrom.path`` inside the pod after the command exits, with Argo's rules (one trailing newline dropped;
+``valueFrom.default`` when missing).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from tests.support.argo_errors import UnsupportedManifestFeature
 
 _LAUNCHER = Path(__file__).with_name("argo_pod_launcher.py")
+PRIVATE_TMP = "/tmp"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class PodEnvironment:
     shim_dir: Path
     default_cwd: str
     namespace: str
+    host_paths: tuple[str, ...] = ()
+    """Host paths pods must still see under their private /tmp (the shim, the working directory, the interpreter)."""
 
 
 @dataclass
@@ -157,7 +161,11 @@ def _collect_outputs(
 def _mounts(
     pod: PodEnvironment, template: Mapping[str, Any], volume_mounts: list[dict[str, Any]], where: str
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Resolve volumeMounts to (bind mounts of local directories, tmpfs mount paths)."""
+    """Resolve volumeMounts to (bind mounts of local directories, tmpfs mount paths).
+
+    Unless a volume is mounted there, ``/tmp`` is a fresh tmpfs, as a container's own /tmp is private: pods do not
+    share files through it and leave nothing in the host's. The emulator's own host paths stay visible through it.
+    """
     volumes = {**pod.volumes, **{volume["name"]: volume for volume in template.get("volumes", [])}}
     binds: list[dict[str, Any]] = []
     tmpfs: list[str] = []
@@ -183,6 +191,10 @@ def _mounts(
             source = source / mount["subPath"]
             source.mkdir(parents=True, exist_ok=True)
         binds.append({"source": str(source), "target": target, "read_only": bool(mount.get("readOnly"))})
+    if PRIVATE_TMP not in tmpfs and all(bind["target"] != PRIVATE_TMP for bind in binds):
+        tmpfs.insert(0, PRIVATE_TMP)
+        under_tmp = [path for path in pod.host_paths if PurePosixPath(PRIVATE_TMP) in PurePosixPath(path).parents]
+        binds.extend({"source": path, "target": path, "read_only": False} for path in under_tmp)
     return binds, tmpfs
 
 

@@ -47,11 +47,17 @@ def _ancestors(path: str) -> list[str]:
     return [str(parent) for parent in reversed(PurePosixPath(path).parents)]
 
 
+def _is_within(path: str, directory: str) -> bool:
+    return PurePosixPath(directory) in PurePosixPath(path).parents
+
+
 def _dirs_to_rebuild(spec: dict) -> set[str]:
     """Host directories whose entries must be replicated one by one rather than bind-mounted whole."""
     rebuild: set[str] = set()
     wanted = [bind["target"] for bind in spec["binds"]] + spec["tmpfs"] + [spec["cwd"]] + spec["outputs"]
     for path in wanted:
+        if any(_is_within(path, fresh) for fresh in spec["tmpfs"] if fresh != path):
+            continue  # created inside a fresh tmpfs, which hides the host's directory anyway
         if not os.path.lexists(path) or path in spec["outputs"]:
             rebuild.update(parent for parent in _ancestors(path) if os.path.isdir(parent))
     return rebuild

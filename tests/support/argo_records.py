@@ -10,6 +10,7 @@ SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 SKIPPED = "Skipped"  # a fan-out over an empty list: it succeeds without running anything
 OMITTED = "Omitted"  # never started because a dependency failed or the DAG stopped scheduling
+_MAX_ARG_CHARS = 200  # logs show long arguments (inline scripts) shortened
 
 
 @dataclass
@@ -76,7 +77,8 @@ class EmulatedRun:
         for node in self.nodes:
             lines.append(f"== {node.name} [{node.template}] {node.phase} {node.message}".rstrip())
             for retry, attempt in enumerate(node.attempts):
-                lines.append(f"-- attempt {retry}: exit {attempt.exit_code} {attempt.error}: {attempt.argv!r}")
+                argv = [arg if len(arg) <= _MAX_ARG_CHARS else arg[:_MAX_ARG_CHARS] + "..." for arg in attempt.argv]
+                lines.append(f"-- attempt {retry}: exit {attempt.exit_code} {attempt.error}: {argv!r}")
                 lines.extend(f"   out| {line}" for line in attempt.stdout.splitlines())
                 lines.extend(f"   err| {line}" for line in attempt.stderr.splitlines())
         return "\n".join(lines)
