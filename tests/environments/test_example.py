@@ -1,0 +1,75 @@
+"""The conda example end to end: its lockfile, its image build context and tag, and its compiled workflow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flowkit.cli.main import load_flow_class
+from flowkit.environments.declaration import environment_targets
+from flowkit.environments.lockfile import read_lockfile, render_environment
+from flowkit.environments.materialize import script_source
+from tests.environments.test_dockerfile import hadolint
+from tests.support.argo_schema import validate_manifest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "conda_env"
+
+
+@pytest.fixture(scope="module")
+def example_flow() -> type:
+    return load_flow_class(str(EXAMPLE / "flow.py"))
+
+
+@pytest.fixture(scope="module")
+def linux_env_id(example_flow: type) -> str:
+    (target,) = environment_targets(example_flow)
+    lockfile = read_lockfile(target.lockfile_path)
+    return render_environment(lockfile, "linux-64", flow="CondaEnvFlow", step="start").env_id
+
+
+def flow_command(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(EXAMPLE / "flow.py"), *arguments], capture_output=True, text=True,
+                          cwd=EXAMPLE, timeout=120)
+
+
+def test_the_committed_lockfile_matches_the_declaration() -> None:
+    checked = flow_command("env", "check")
+    assert (checked.returncode, checked.stdout) == (0, "conda-lock.yml: up to date\n"), checked.stderr
+
+
+def test_image_context_is_hadolint_clean_and_tagged_by_the_environment_id(linux_env_id: str, tmp_path: Path) -> None:
+    built = flow_command("image", "--output-dir", str(tmp_path))
+    assert built.returncode == 0, built.stderr
+    assert built.stdout == f"ghcr.io/example/flowkit-env:{linux_env_id}\n"
+    assert f"docker build --tag ghcr.io/example/flowkit-env:{linux_env_id} {tmp_path}" in built.stderr
+    assert hadolint(tmp_path / "Dockerfile").returncode == 0
+    assert "/linux-64/numpy-1.26.4-" in (tmp_path / "conda-explicit.txt").read_text()
+    assert (tmp_path / "pip-requirements.txt").read_text().startswith("humanize @ https://")
+
+
+def test_compiled_pods_use_the_image_or_materialize_on_the_pvc(linux_env_id: str) -> None:
+    compiled = flow_command("argo-create", "--only-yaml")
+    assert compiled.returncode == 0, compiled.stderr
+    (workflow,) = list(yaml.safe_load_all(compiled.stdout))
+    validate_manifest(workflow)
+    containers = {t["name"]: t for t in workflow["spec"]["templates"] if "container" in t}
+    image_pods = [t for t in containers.values() if t["container"]["image"].startswith("ghcr.io/example/")]
+    pvc_pods = [t for t in containers.values() if t["container"]["command"][:1] == ["python3"]]
+    assert image_pods and len(pvc_pods) == 1
+    for template in image_pods:
+        assert template["container"]["image"] == f"ghcr.io/example/flowkit-env:{linux_env_id}"
+    (pvc_pod,) = pvc_pods
+    command = pvc_pod["container"]["command"]
+    assert command[2] == script_source()
+    assert command[command.index("--env-id") + 1] == linux_env_id
+    assert command[command.index("--envs-dir") + 1] == "/flowkit/envs"
+    assert command[command.index("--") + 1].startswith("python")  # the task bootstrap, run with the env's python
+    for template in containers.values():
+        assert template["metadata"]["annotations"]["flowkit.io/environment-id"] == linux_env_id
+        assert template["metadata"]["labels"]["flowkit.io/environment-id"] == linux_env_id[:16]
+        env = {item["name"]: item.get("value") for item in template["container"].get("env", [])}
+        assert env["FLOWKIT_ENVIRONMENT_ID"] == linux_env_id
