@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.harness.manifests import minimal_workflow_template, step_template
 from tests.support.argo_schema import (
@@ -15,6 +16,7 @@ from tests.support.argo_schema import (
     schemas_dir,
     validate_kubernetes_object,
     validate_manifest,
+    validate_manifest_stream,
 )
 
 
@@ -147,3 +149,12 @@ def test_kubernetes_pod_passes_and_unknown_field_fails() -> None:
     pod["spec"]["restartPolcy"] = "Never"
     with pytest.raises(ManifestInvalid, match="restartPolcy"):
         validate_kubernetes_object(pod)
+
+
+def test_yaml_stream_validates_each_document_by_kind() -> None:
+    stream = yaml.safe_dump_all([minimal_workflow_template(), _upload_pod()])
+    assert [doc["kind"] for doc in validate_manifest_stream(stream)] == ["WorkflowTemplate", "Pod"]
+    broken = minimal_workflow_template()
+    step_template(broken)["retryStrategy"]["retryPolicy"] = "Sometimes"
+    with pytest.raises(ManifestInvalid, match="retryPolicy"):
+        validate_manifest_stream(yaml.safe_dump_all([_upload_pod(), broken]))

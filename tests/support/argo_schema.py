@@ -11,8 +11,8 @@ Two independent checks, because each catches what the other lets through:
 The schemas live beside the repository at ``<repo>/../shared/schemas`` (override with ``FLOWKIT_ARGO_SCHEMAS_DIR``).
 Compiled validators are built once per process and kind: the CRD files are ~3 MB of YAML each.
 
-Public API: :func:`validate_manifest`, :func:`manifest_errors`, :func:`validate_kubernetes_object`,
-:func:`schemas_dir`, :data:`ARGO_KINDS`, :class:`ManifestInvalid`.
+Public API: :func:`validate_manifest`, :func:`manifest_errors`, :func:`validate_manifest_stream`,
+:func:`validate_kubernetes_object`, :func:`schemas_dir`, :data:`ARGO_KINDS`, :class:`ManifestInvalid`.
 """
 
 from __future__ import annotations
@@ -81,6 +81,25 @@ def validate_manifest(doc: Document) -> None:
         name = doc.get("metadata", {}).get("name") or doc.get("metadata", {}).get("generateName") or "<unnamed>"
         listing = "\n".join(f"  - {error}" for error in errors)
         raise ManifestInvalid(f"{doc.get('kind')} {name!r} is invalid ({len(errors)} errors):\n{listing}")
+
+
+def validate_manifest_stream(text: str) -> list[Document]:
+    """Validate every document of a ``---``-separated YAML stream (what ``argo-create --only-yaml`` prints).
+
+    Argo kinds go through :func:`validate_manifest`, anything else through :func:`validate_kubernetes_object`.
+    Returns the parsed documents, so a test can go on to inspect them.
+    """
+    documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    if not documents:
+        raise ManifestInvalid("the YAML stream holds no document")
+    for doc in documents:
+        if not isinstance(doc, dict):
+            raise ManifestInvalid(f"a YAML document is not a mapping: {doc!r:.200}")
+        if doc.get("kind") in ARGO_KINDS:
+            validate_manifest(doc)
+        else:
+            validate_kubernetes_object(doc)
+    return documents
 
 
 def manifest_errors(doc: Document) -> list[str]:
