@@ -4,7 +4,6 @@ Public functions (``factory`` is a `flowkit.deploy.config.ApiClientFactory`; man
 compiler renders them, with ``metadata.name`` set):
 
 - ``deploy_flow(factory, namespace, template, cron=None, *, stale_cron_name=None) -> DeployResult``
-- ``apply_object(factory, namespace, resource, body) -> AppliedObject``
 - ``delete_flow(factory, namespace, template_name, *, cron_name=None) -> DeletedObjects``
 
 Order of work in `deploy_flow`: check every name (no request yet), dry-run every write on the server (strict field
@@ -78,15 +77,6 @@ def _apply(objects: ArgoObjects, resource: ArgoResource, body: Mapping[str, Any]
         if error.status != 409:
             raise
     return _apply_once(objects, resource, body, dry_run=dry_run)
-
-
-def apply_object(
-    factory: ApiClientFactory, namespace: str, resource: ArgoResource, body: Mapping[str, Any]
-) -> AppliedObject:
-    """Create or replace one Argo object (strict field validation); for callers that deploy a single object."""
-    _manifest_name(resource, body)
-    with factory() as client:
-        return _apply(ArgoObjects(client, namespace), resource, body, dry_run=False)
 
 
 def deploy_flow(

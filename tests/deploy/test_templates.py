@@ -79,6 +79,18 @@ def test_a_conflicting_update_is_retried_once_with_a_fresh_resource_version(
     assert kube.stored("workflowtemplates", "train-flow")["spec"]["templates"][1]["container"]["image"] == "python:3.12"
 
 
+def test_a_template_created_concurrently_is_read_again_and_replaced(kube: FakeKube, factory: ApiClientFactory) -> None:
+    kube.fail("create", "workflowtemplates", 409, message='workflowtemplates "train-flow" already exists',
+              on_dry_run=False)  # fmt: skip
+
+    result = deploy_flow(factory, "default", template_manifest())
+
+    assert result.template.created
+    creates = [r for r in kube.requests if r.method == "POST" and r.query.get("dryRun") != ["All"]]
+    assert len(creates) == 2
+    assert kube.exists("workflowtemplates", "train-flow")
+
+
 def test_a_conflict_that_persists_is_a_clear_error(kube: FakeKube, factory: ApiClientFactory) -> None:
     deploy_flow(factory, "default", template_manifest())
     kube.fail("update", "workflowtemplates", 409, times=2, message="the object has been modified")

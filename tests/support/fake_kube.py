@@ -182,8 +182,8 @@ class FakeKube:
                     details["causes"] = injection.causes
                 raise ApiFailure(injection.code, message, details)
 
-    def _validate(self, kind: str, body: dict[str, Any], strict: bool) -> list[str]:
-        """Raise what an API server would; return the unknown fields it pruned (non-strict)."""
+    def _validate(self, kind: str, body: dict[str, Any], strict: bool) -> None:
+        """Raise what an API server would; without strict validation, drop unknown fields from ``body`` as it does."""
         errors = list(_crd_validator(kind).iter_errors(body))
         unknown: list[tuple[dict[str, Any], str, str]] = []
         for error in (e for e in errors if e.validator == "additionalProperties"):
@@ -201,7 +201,6 @@ class FakeKube:
             raise ApiFailure(422, f'{kind}.argoproj.io "{name}" is invalid', {"name": name, "causes": causes})
         for container, key, _ in unknown:
             del container[key]
-        return [path for _, _, path in unknown]
 
     def _create(self, resource: str, namespace: str, body: dict[str, Any], query: dict[str, list[str]]) -> Any:
         if namespace not in self.namespaces:
