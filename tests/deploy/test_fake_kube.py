@@ -39,7 +39,7 @@ def test_with_strict_validation_an_unknown_field_is_a_bad_request(kube: FakeKube
         create(factory, manifest, field_validation="Strict")
     except ApiException as error:
         assert error.status == 400
-        message = json.loads(error.body)["message"]
+        message = json.loads(error.body or "{}")["message"]
         assert 'strict decoding error: unknown field "spec.entrypointt"' in message
     else:
         raise AssertionError("the server accepted an unknown field under strict validation")
