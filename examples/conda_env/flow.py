@@ -7,6 +7,10 @@
 
 `start` and `end` run from the image tagged with the environment id; `summarize` builds the same environment once
 on the shared volume instead (`materialize="pvc"`), so changing the lock needs no image rebuild for it.
+
+The committed conda-lock.yml was locked without access to conda channels: its checksums are placeholders. Run
+`python flow.py env lock` (conda-lock and micromamba installed, channels reachable) before building it for real.
+See docs/environments.md.
 """
 
 from flowkit import Flow, conda, step
