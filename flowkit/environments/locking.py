@@ -116,11 +116,27 @@ def locked_environment(target: EnvironmentTarget, platform: str) -> RenderedEnvi
     """The target's environment for `platform`, rendered from a lockfile that is fresh against its declaration.
 
     Running a stale lock would install something other than what the flow declares, silently; so this refuses.
+    Results are remembered per lockfile state, declaration and platform: the compiler asks once per step, and
+    parsing a lockfile of a few hundred packages costs tens of milliseconds.
     """
+    path = target.lockfile_path
+    key = None
+    if path.is_file():
+        stat = path.stat()
+        declaration = declaration_hash(lock_source(target))
+        key = (str(path), stat.st_mtime_ns, stat.st_size, declaration, tuple(target.spec.platforms), platform)
+        if key in _RENDERED:
+            return _RENDERED[key]
     status = check_lockfile(target)
     if not status.is_fresh:
         raise FlowDefinitionError(
             f"{status.lockfile_path.name} is stale ({'; '.join(status.problems)}): run `python <flow file> env lock`",
             flow=target.flow_name, step=target.step, decorator="conda",
         )
-    return render_environment(read_lockfile(target.lockfile_path), platform, flow=target.flow_name, step=target.step)
+    rendered = render_environment(read_lockfile(path), platform, flow=target.flow_name, step=target.step)
+    if key is not None:
+        _RENDERED[key] = rendered
+    return rendered
+
+
+_RENDERED: dict[tuple[str, int, int, str, tuple[str, ...], str], RenderedEnvironment] = {}

@@ -151,3 +151,17 @@ def test_without_conda_lock_every_command_says_how_to_install_it(
     target.lockfile_path.write_text("version: 1\n")
     with pytest.raises(FlowkitError, match=hint):
         check_lockfile(target)
+
+
+def test_a_relock_is_seen_by_the_next_render(
+    write_flow: FlowFactory, solver: SolverDouble, mapping_url: str
+) -> None:
+    (target,) = environment_targets(write_flow(INLINE_FLOW, class_name="InlineFlow"))
+    lock_environment(target, mapping_url=mapping_url)
+    before = locked_environment(target, "linux-64")
+    assert locked_environment(target, "linux-64") == before
+    solver.versions["numpy"] = "1.26.5"
+    lock_environment(target, mapping_url=mapping_url)
+    after = locked_environment(target, "linux-64")
+    assert after.env_id != before.env_id
+    assert "numpy-1.26.5" in after.conda_explicit
