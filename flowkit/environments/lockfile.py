@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from flowkit.environments.declaration import RUNTIME_REQUIREMENTS
 from flowkit.environments.env_id import environment_id
 from flowkit.errors import FlowDefinitionError, FlowkitError
 
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
     from conda_lock.lockfile.v2prelim.models import Lockfile
 
 INSTALL_HINT = "pip install 'flowkit[conda]'"
-#: The packages a task needs inside the environment besides the user's own (cloudpickle travels in the code package).
-RUNTIME_PACKAGES = ("pydantic",)
 MINIMUM_PYTHON = (3, 10)
 _PIP_LINE_PREFIX = "# pip "
 
@@ -112,7 +111,7 @@ def render_environment(lockfile: Lockfile, platform: str, *, flow: str, step: st
 def _check_runtime_requirements(packages: list[LockedPackage], platform: str, *, flow: str, step: str | None) -> None:
     """A task imports flowkit inside the environment, so it needs Python >= 3.10 and flowkit's runtime packages."""
     names = {package.name.lower(): package for package in packages}
-    problems = [f"it lacks flowkit's runtime dependency {name!r}" for name in RUNTIME_PACKAGES if name not in names]
+    problems = [f"it lacks flowkit's runtime dependency {name!r}" for name in RUNTIME_REQUIREMENTS if name not in names]
     python = names.get("python")
     if python is None:
         problems.append("it locks no python")

@@ -146,8 +146,3 @@ class CondaSpec(SpecModel):
                 "(no tag: the tag is derived from the environment id)"
             )
         return value
-
-    @property
-    def is_inline(self) -> bool:
-        """Whether the environment is declared in the decorator itself rather than in an environment file."""
-        return self.file is None

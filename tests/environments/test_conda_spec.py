@@ -15,7 +15,6 @@ def test_defaults_lock_linux_and_build_an_image() -> None:
     assert spec.platforms == ["linux-64"]
     assert spec.materialize == "image"
     assert spec.channels == ["conda-forge"]
-    assert spec.is_inline
 
 
 @pytest.mark.parametrize(
