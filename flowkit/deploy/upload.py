@@ -6,16 +6,24 @@ Public functions (``factory`` is a `flowkit.deploy.config.ApiClientFactory`):
   run_as_user=None, timeout_seconds=300.0) -> dict[str, StoredFile]``
 
 Each `FileUpload` names a path relative to the PVC root (the code package layout of `flowkit.packaging.publish`:
-``packages/sha256/<id>/code.tar.gz`` ...), its bytes and their sha256. A short-lived pod mounts the claim; one exec
-lists which files are already there (write-once: those are left alone and nothing is sent for them); one more exec
-receives the missing ones on stdin, as ``kubectl cp`` does, checks every sha256, and only then renames them into
-place. The pod is deleted afterwards, on error too.
+``packages/sha256/<id>/code.tar.gz`` ...), its bytes and their sha256. A short-lived pod mounts the claim, and
+commands run in it over exec streams, as ``kubectl cp`` does:
+
+1. list which files are already there (write-once: those are left alone and nothing is sent for them);
+2. per missing file, receive its bytes on stdin into a temporary name beside the destination and check its sha256
+   (one stream per file: busybox ``head -c`` reads ahead, so files cannot share a stream);
+3. once every file has arrived intact, sync and rename them into place.
+
+On any failure the temporary files are removed, so a corrupted transfer leaves nothing in place; the pod is deleted
+afterwards, on error too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,33 +39,35 @@ _SAFE_RELPATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-
 # $1 = PVC mount path, then one path per file: print "<sha256>  <path>" for each file already there.
 _LIST_PRESENT = 'cd "$1" && shift && for path in "$@"; do if [ -f "$path" ]; then sha256sum "$path"; fi; done'
 
-# $1 = PVC mount path, then (path, size, sha256) per file; stdin carries the files' bytes back to back. Every file
-# lands in a temporary name beside its destination and is checked before any is renamed, so a corrupted transfer
-# leaves nothing in place. A file that appeared meanwhile (a concurrent upload of the same bytes) is kept.
+# $1 = PVC mount path, $2 = temporary path, $3 = size, $4 = sha256. Reads exactly `size` bytes: the v4 exec protocol
+# cannot signal the end of stdin.
 _RECEIVE = r"""
 set -eu
+cd "$1"; temp="$2"; size="$3"; expected="$4"
+mkdir -p "$(dirname "$temp")"
+head -c "$size" > "$temp"
+actual="$(sha256sum "$temp" | cut -d ' ' -f 1)"
+if [ "$actual" != "$expected" ]; then
+  rm -f "$temp"
+  echo "received bytes have sha256 $actual, expected $expected (corrupted transfer)" >&2
+  exit 3
+fi
+"""
+
+# $1 = PVC mount path, then (temporary path, final path) pairs. A file that appeared meanwhile (a concurrent upload
+# of the same content) is kept.
+_COMMIT = r"""
+set -eu
 cd "$1"; shift
-received=""
-trap 'rm -f $received' EXIT
-for _ in $(seq 1 $(($# / 3))); do
-  path="$1"; size="$2"; expected="$3"; shift 3; set -- "$@" "$path"
-  mkdir -p "$(dirname "$path")"
-  temp="$(dirname "$path")/.$(basename "$path").upload.$$"
-  received="$received $temp"
-  head -c "$size" > "$temp"
-  actual="$(sha256sum "$temp" | cut -d ' ' -f 1)"
-  if [ "$actual" != "$expected" ]; then
-    echo "$path: received bytes have sha256 $actual, expected $expected (corrupted transfer)" >&2
-    exit 3
-  fi
-done
 sync
-for path in "$@"; do
-  temp="$(dirname "$path")/.$(basename "$path").upload.$$"
+while [ "$#" -gt 0 ]; do
+  temp="$1"; path="$2"; shift 2
   if [ -e "$path" ]; then rm -f "$temp"; else chmod 0644 "$temp"; mv "$temp" "$path"; fi
 done
 sync
 """
+
+_REMOVE = 'cd "$1" && shift && rm -f "$@"'
 
 
 @dataclass(frozen=True)
@@ -119,16 +129,47 @@ def upload_files(
     ):
         listing = pod.run(["sh", "-c", _LIST_PRESENT, "sh", mount_path, *(f.relpath for f in files)])
         present = _parse_sha256sum(listing.stdout.decode())
-        missing = [upload for upload in files if upload.relpath not in present]
-        if missing:
-            arguments = [str(value) for f in missing for value in (f.relpath, len(f.data), f.sha256)]
-            pod.run(["sh", "-c", _RECEIVE, "sh", mount_path, *arguments], stdin=b"".join(f.data for f in missing))
+        _transfer(pod, mount_path, [upload for upload in files if upload.relpath not in present])
     return {
         upload.relpath: StoredFile(
             upload.relpath, present.get(upload.relpath, upload.sha256), upload.relpath not in present
         )
         for upload in files
     }
+
+
+def _transfer(pod: HelperPod, mount_path: str, missing: Sequence[FileUpload]) -> None:
+    """Stage every missing file under a name unique to this upload, then move them all into place."""
+    if not missing:
+        return
+    token = secrets.token_hex(6)
+    staged: list[str] = []
+    try:
+        for upload in missing:
+            directory, name = posixpath.split(upload.relpath)
+            temp = posixpath.join(directory, f".{name}.upload-{token}")
+            staged.append(temp)
+            try:
+                pod.run(
+                    ["sh", "-c", _RECEIVE, "sh", mount_path, temp, str(len(upload.data)), upload.sha256],
+                    stdin=upload.data,
+                )
+            except DeployError as error:
+                raise DeployError(f"{upload.relpath}: {error}", status=error.status) from error
+        pairs = [path for temp, upload in zip(staged, missing, strict=True) for path in (temp, upload.relpath)]
+        pod.run(["sh", "-c", _COMMIT, "sh", mount_path, *pairs])
+    except DeployError:
+        _remove_quietly(pod, mount_path, staged)
+        raise
+
+
+def _remove_quietly(pod: HelperPod, mount_path: str, temporary: list[str]) -> None:
+    """Best effort after a failure: a leftover is a hidden file no reader looks at, and the next upload uses a new
+    name, so failing to remove it must not hide the error that matters."""
+    try:
+        pod.run(["sh", "-c", _REMOVE, "sh", mount_path, *temporary])
+    except DeployError:
+        return
 
 
 def _parse_sha256sum(output: str) -> dict[str, str]:

@@ -51,6 +51,8 @@ def test_files_arrive_byte_identical_and_the_pod_is_deleted(exec_kube: FakeKube,
     assert (pvc / PAYLOAD).read_bytes() == payload
     assert all_files(pvc) == sorted([ARCHIVE, PAYLOAD])  # no temporary file left behind
     assert stored[ARCHIVE].written and stored[ARCHIVE].sha256 == hashlib.sha256(archive).hexdigest()
+    # list, one stream per file (busybox `head -c` reads ahead, so two files must not share stdin), commit
+    assert len(exec_requests(exec_kube)) == 4
     assert len(exec_kube.deleted_pods) == 1
     assert not [key for key in exec_kube.objects if key[0] == "pods"]
 
@@ -93,13 +95,14 @@ def test_an_existing_file_is_kept_and_its_own_hash_reported(kube: FakeKube, fact
     assert stored[ARCHIVE].sha256 == hashlib.sha256(earlier_build).hexdigest()
 
 
+@pytest.mark.parametrize(("corrupted_exec", "relpath"), [(1, ARCHIVE), (2, PAYLOAD)])
 def test_a_corrupted_transfer_is_rejected_and_nothing_is_moved_into_place(
-    exec_kube: FakeKube, factory: ApiClientFactory
+    exec_kube: FakeKube, factory: ApiClientFactory, corrupted_exec: int, relpath: str
 ) -> None:
-    exec_kube.corrupt_stdin = True
+    exec_kube.corrupt_execs = {corrupted_exec}  # exec 0 lists the PVC, then one exec per file
     files = [file_upload(ARCHIVE, os.urandom(4096)), file_upload(PAYLOAD, os.urandom(100))]
 
-    with pytest.raises(DeployError, match=rf"{ARCHIVE}: received bytes have sha256 .* \(corrupted transfer\)"):
+    with pytest.raises(DeployError, match=rf"{relpath}: .*received bytes have sha256 .* \(corrupted transfer\)"):
         upload_files(factory, "default", files, claim=CLAIM)
 
     assert all_files(exec_kube.pvc_dir(CLAIM)) == []  # neither file, nor a temporary one

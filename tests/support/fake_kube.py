@@ -105,7 +105,9 @@ class FakeKube:
     namespaces: set[str] = field(default_factory=lambda: {"default"})
     exec_protocol: str = "v4.channel.k8s.io"
     pod_start_status: dict[str, Any] = field(default_factory=lambda: {"phase": "Running"})
-    corrupt_stdin: bool = False
+    corrupt_execs: set[int] = field(default_factory=set)
+    """Indexes (0 = the first exec) of exec sessions whose stdin gets its first byte flipped in transit."""
+    exec_count: int = 0
     argo_installed: bool = True
     objects: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -292,13 +294,16 @@ class FakeKube:
             return 200, self._get_pod(namespace, name) if resource == "pods" else self._existing(
                 resource, namespace, name)  # fmt: skip
 
-    def exec_command(self, namespace: str, name: str, command: list[str]) -> list[str]:
-        """Check an exec request; return its command with the pod's PVC mount paths mapped to local directories."""
+    def exec_command(self, namespace: str, name: str, command: list[str]) -> tuple[list[str], bool]:
+        """Check an exec request; return its command with the pod's PVC mount paths mapped to local directories,
+        and whether to corrupt its stdin."""
         with self._lock:
             self.requests.append(RecordedRequest("GET", f"/api/v1/namespaces/{namespace}/pods/{name}/exec",
                                                  {"command": command}, None))  # fmt: skip
             self._injected("create", "pods/exec", namespace, name)
             pod = self._get_pod(namespace, name)
+            corrupt = self.exec_count in self.corrupt_execs
+            self.exec_count += 1
         if pod["status"]["phase"] != "Running":
             raise ApiFailure(400, f"pod {name} is not running")
         claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod["spec"].get("volumes", [])}
@@ -309,7 +314,7 @@ class FakeKube:
                 if argument == mount or argument.startswith(mount + "/"):
                     argument = str(local) + argument[len(mount) :]
             mapped.append(argument)
-        return mapped
+        return mapped, corrupt
 
 
 class _ExecSession:
@@ -424,7 +429,7 @@ def _handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
                 self._reply(failure.code, failure.status)
 
         def _exec(self, namespace: str, name: str, command: list[str]) -> None:
-            argv = kube.exec_command(namespace, name, command)
+            argv, corrupt = kube.exec_command(namespace, name, command)
             offered = [p.strip() for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")]
             if kube.exec_protocol not in offered:
                 raise ApiFailure(400, f"no supported exec protocol among {offered}")
@@ -437,7 +442,7 @@ def _handler(kube: FakeKube) -> type[BaseHTTPRequestHandler]:
             self.send_header("Sec-WebSocket-Protocol", kube.exec_protocol)
             self.end_headers()
             self.close_connection = True
-            _ExecSession(self, kube.exec_protocol, kube.corrupt_stdin).run(argv, kube.root)
+            _ExecSession(self, kube.exec_protocol, corrupt).run(argv, kube.root)
 
         do_GET = do_POST = do_PUT = do_DELETE = _dispatch
 
