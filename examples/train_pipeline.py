@@ -98,9 +98,7 @@ class TrainPipeline(Flow):
     @step
     def evaluate(self, inputs):
         """Score every model on the held-out points and keep the best."""
-        self.scores = {
-            task.learning_rate: mean_squared_error(task.test_points, *task.weights) for task in inputs
-        }
+        self.scores = {task.learning_rate: mean_squared_error(task.test_points, *task.weights) for task in inputs}
         best = min(inputs, key=lambda task: self.scores[task.learning_rate])
         self.best_learning_rate, self.best_weights = best.learning_rate, best.weights
         self.next(self.end)
