@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
+import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from flowkit.argo import compile_flow
@@ -10,6 +15,7 @@ from flowkit.argo.render import to_dicts
 from flowkit.packaging import PackageRef
 
 Manifest = dict[str, Any]
+_module_numbers = itertools.count()
 
 PACKAGE = PackageRef(
     package_id="1" * 64,
@@ -60,3 +66,58 @@ def command_option(template: Manifest, option: str) -> list[str]:
     command = template["container"]["command"]
     task_argv = command[command.index("--") + 1 :]
     return [task_argv[i + 1] for i, word in enumerate(task_argv[:-1]) if word == option]
+
+
+def load_flow_source(directory: Path, source: str, name: str) -> type:
+    """Write ``source`` as a module in ``directory``, import it, return class ``name``.
+
+    The graph is read from the class's source file, so generated flows (1,000 steps) must live in a real file.
+    """
+    module_name = f"flowkit_argo_generated_{next(_module_numbers)}"
+    path = directory / f"{module_name}.py"
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    flow_cls: type = getattr(module, name)
+    return flow_cls
+
+
+def _flow_header(image: str | None, name: str) -> list[str]:
+    decorator = [f"@kubernetes(image={image!r}, gpu=1)"] if image else []
+    return ["from flowkit import Flow, kubernetes, step", "", "", *decorator, f"class {name}(Flow):"]
+
+
+def _step(name: str, body: str, *, join: bool = False) -> list[str]:
+    return ["    @step", f"    def {name}(self{', inputs' if join else ''}):", f"        {body}", ""]
+
+
+def linear_flow_source(steps: int, image: str | None = "img:1", name: str = "GeneratedFlow") -> str:
+    """A flow of ``steps`` steps between start and end, all sharing one pod spec."""
+    names = ["start", *(f"step_{i}" for i in range(steps)), "end"]
+    lines = _flow_header(image, name)
+    for current, following in zip(names, [*names[1:], None], strict=True):
+        lines += _step(current, f"self.next(self.{following})" if following else "pass")
+    return "\n".join(lines)
+
+
+def branched_flow_source(total_steps: int, branch_length: int = 50, name: str = "BranchedFlow") -> str:
+    """start, a static split into branches of ``branch_length`` steps, their join and end: ``total_steps`` in all.
+
+    Wide rather than deep, as real large flows are (and as the graph validator's recursion expects).
+    """
+    body_steps = total_steps - 3
+    lengths = [branch_length] * (body_steps // branch_length) + (
+        [body_steps % branch_length] * bool(body_steps % branch_length)
+    )
+    branches = [[f"b{b}_s{i}" for i in range(length)] for b, length in enumerate(lengths)]
+    lines = _flow_header("img:1", name)
+    lines += _step("start", "self.next(" + ", ".join(f"self.{branch[0]}" for branch in branches) + ")")
+    for branch in branches:
+        for current, following in zip(branch, [*branch[1:], "join"], strict=True):
+            lines += _step(current, f"self.next(self.{following})")
+    lines += _step("join", "self.next(self.end)", join=True)
+    lines += _step("end", "pass")
+    return "\n".join(lines)

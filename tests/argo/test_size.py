@@ -1,0 +1,63 @@
+"""The manifest grows with the number of distinct pod specs, not with steps or foreach width.
+
+(Timings are measured in benchmarks/argo_compile.py; these tests check the structure that makes them small.)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.argo.conftest import branched_flow_source, compile_manifests, container_templates, load_flow_source
+
+MIB = 1024 * 1024
+
+
+def test_a_thousand_steps_share_one_container_template_and_stay_under_a_mebibyte(tmp_path: Path) -> None:
+    flow_cls = load_flow_source(tmp_path, branched_flow_source(1000), "BranchedFlow")
+    (manifest,) = compile_manifests(flow_cls)
+    tasks = manifest["spec"]["templates"][-1]["dag"]["tasks"]
+    assert len(tasks) == 1000
+    # start gets its own template (it receives the parameters' command line); the 999 others share one.
+    assert len(container_templates(manifest)) == 1 + 1
+    assert len({task["template"] for task in tasks}) == 2
+    assert len(json.dumps(manifest)) < MIB
+
+
+FAN_OUT = """
+from flowkit import Flow, Parameter, kubernetes, step
+
+
+@kubernetes(image="img:1", gpu=1)
+class FanFlow(Flow):
+    width = Parameter("width", default={width})
+
+    @step
+    def start(self):
+        self.items = list(range(self.width))
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        self.out = self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(task.out for task in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_ten_thousand_way_foreach_compiles_to_the_same_manifest_as_a_ten_way_one(tmp_path: Path) -> None:
+    wide = compile_manifests(load_flow_source(tmp_path, FAN_OUT.format(width=10_000), "FanFlow"))
+    narrow = compile_manifests(load_flow_source(tmp_path, FAN_OUT.format(width=10), "FanFlow"))
+    assert wide[0]["spec"]["arguments"] == {"parameters": [{"name": "width", "value": "10000"}]}
+    assert narrow[0]["spec"]["arguments"] == {"parameters": [{"name": "width", "value": "10"}]}
+    # Apart from that default, nothing differs: the fan-out is a runtime list, not manifest text.
+    del wide[0]["spec"]["arguments"], narrow[0]["spec"]["arguments"]
+    assert wide == narrow
