@@ -1,0 +1,55 @@
+"""`current`: what the running task is (flow, run, step, task, retry, foreach position, workflow status).
+
+One module-level object, set by the task executor before a step runs and cleared after, so user code anywhere in
+the task (not only the step method) can ask where it is running, as Metaflow's ``current`` allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class Current:
+    """The running task's identity; every field is None outside a task."""
+
+    flow_name: str | None = None
+    run_id: str | None = None
+    step_name: str | None = None
+    task_id: str | None = None
+    retry_count: int | None = None
+    index_path: tuple[int, ...] | None = None
+    workflow_status: str | None = None
+    """Only in an exit-handler step: the workflow's final status (``Succeeded``, ``Failed``, ``Error``)."""
+
+    @property
+    def pathspec(self) -> str | None:
+        """``Flow/run_id/step/task_id``, the form the client API accepts."""
+        if self.task_id is None:
+            return None
+        return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
+
+    @property
+    def is_running_flow(self) -> bool:
+        return self.task_id is not None
+
+    def _bind(
+        self,
+        *,
+        flow_name: str,
+        run_id: str,
+        step_name: str,
+        task_id: str,
+        retry_count: int,
+        index_path: tuple[int, ...],
+        workflow_status: str | None,
+    ) -> None:
+        self.flow_name, self.run_id, self.step_name, self.task_id = flow_name, run_id, step_name, task_id
+        self.retry_count, self.index_path, self.workflow_status = retry_count, index_path, workflow_status
+
+    def _clear(self) -> None:
+        for field in fields(self):
+            setattr(self, field.name, None)
+
+
+current = Current()

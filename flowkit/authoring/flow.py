@@ -1,0 +1,197 @@
+"""`Flow` (alias `FlowSpec`): the base class a user's workflow subclasses.
+
+At runtime a Flow instance is one task's view of the run. Every attribute a step sets becomes an artifact; an
+attribute the step did not set is loaded lazily from the artifacts its ancestors set. The bookkeeping lives in a
+task scope owned by the executor (`flowkit.task`), so this class only routes attribute access and records what the
+step asked for (`self.next`, `merge_artifacts`); it never touches the datastore itself.
+
+Instances for tasks are made by the executor through a private constructor: ``MyFlow()`` with no arguments is
+reserved for starting the command line, as in Metaflow (``if __name__ == "__main__": MyFlow()``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flowkit.authoring.parameter import Parameter
+from flowkit.authoring.step import is_step
+from flowkit.errors import FlowDefinitionError
+
+if TYPE_CHECKING:
+    from flowkit.client import Run
+
+_SCOPE_ATTR = "_flowkit_scope"
+
+
+class TaskScope(Protocol):
+    """What a Flow instance needs from the executor while one of its steps runs."""
+
+    flow_name: str
+    step_name: str
+
+    def load(self, name: str) -> Any:
+        """The value of an inherited artifact; raises AttributeError naming the flow, step and artifact."""
+
+    def inherited_names(self) -> Iterable[str]: ...
+
+    def assigned(self, name: str) -> None: ...
+
+    def deleted(self, name: str) -> None: ...
+
+    def record_next(self, targets: list[str], foreach: str | None) -> None: ...
+
+    def foreach_position(self) -> tuple[Any, int]:
+        """(``self.input``, ``self.index``) of the innermost foreach frame."""
+
+    def merge_artifacts(self, flow: Flow, inputs: Any, exclude: Iterable[str], include: Iterable[str]) -> None: ...
+
+
+class Flow:
+    """Base class of a workflow: subclass it, decorate methods with ``@step``, chain them with ``self.next``."""
+
+    def __init__(self) -> None:
+        """Start the flow's command line (``python myflow.py run ...``); Metaflow flows end with ``MyFlow()``."""
+        from flowkit.cli.main import run_flow_cli
+
+        run_flow_cli(type(self), None)
+
+    @classmethod
+    def _flowkit_for_task(cls, scope: TaskScope) -> Flow:
+        """The executor's constructor: an instance bound to one task's scope, bypassing ``__init__``."""
+        instance = cls.__new__(cls)
+        object.__setattr__(instance, _SCOPE_ATTR, scope)
+        # An artifact named like a plain class attribute must win over it, as an assigned attribute would.
+        for name in scope.inherited_names():
+            declared = getattr(cls, name, None)
+            if declared is not None and not isinstance(declared, Parameter):
+                object.__setattr__(instance, name, scope.load(name))
+        return instance
+
+    # -- artifacts -------------------------------------------------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_flowkit"):
+            object.__setattr__(self, name, value)
+            return
+        scope = self._flowkit_task_scope()
+        declared = getattr(type(self), name, None)
+        if isinstance(declared, Parameter):
+            raise declared.read_only_error()
+        if name in _RESERVED_NAMES or is_step(declared):
+            raise FlowDefinitionError(
+                "cannot be used as an artifact name: it is part of the Flow API or a step",
+                flow=scope.flow_name,
+                step=scope.step_name,
+                field=name,
+            )
+        object.__setattr__(self, name, value)
+        scope.assigned(name)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: the name is an inherited artifact not loaded yet (or nothing).
+        if name.startswith("__") or name.startswith("_flowkit"):
+            raise AttributeError(name)
+        value = self._flowkit_task_scope().load(name)
+        object.__setattr__(self, name, value)
+        return value
+
+    def __delattr__(self, name: str) -> None:
+        """``del self.x`` stops ``x`` from reaching later steps."""
+        scope = self._flowkit_task_scope()
+        self.__dict__.pop(name, None)
+        scope.deleted(name)
+
+    def _flowkit_parameter_value(self, parameter: Parameter) -> Any:
+        return self._flowkit_task_scope().load(parameter.attribute)
+
+    def _flowkit_task_scope(self) -> TaskScope:
+        scope: TaskScope | None = self.__dict__.get(_SCOPE_ATTR)
+        if scope is None:
+            raise RuntimeError(
+                f"{type(self).__name__} instances exist only inside a running task; use {type(self).__name__}.run()"
+            )
+        return scope
+
+    # -- the step API ----------------------------------------------------------------------------------------------
+    def next(self, *steps: Any, foreach: str | None = None) -> None:
+        """Name the step(s) that follow this one: one step, several (a static split), or one per item of ``foreach``."""
+        scope = self._flowkit_task_scope()
+        targets = []
+        for target in steps:
+            function = getattr(target, "__func__", None)
+            if getattr(target, "__self__", None) is not self or not is_step(function):
+                raise FlowDefinitionError(
+                    f"self.next() takes steps of this flow such as self.end, got {target!r}",
+                    flow=scope.flow_name,
+                    step=scope.step_name,
+                    field="next",
+                )
+            targets.append(target.__name__)
+        scope.record_next(targets, foreach)
+
+    @property
+    def input(self) -> Any:
+        """Inside a foreach body: the item of this task (innermost foreach when nested)."""
+        return self._flowkit_task_scope().foreach_position()[0]
+
+    @property
+    def index(self) -> int:
+        """Inside a foreach body: the position of this task's item."""
+        return int(self._flowkit_task_scope().foreach_position()[1])
+
+    def merge_artifacts(self, inputs: Any, exclude: Iterable[str] = (), include: Iterable[str] = ()) -> None:
+        """In a join: take every artifact the inputs agree on; raise on a conflict the join has not resolved.
+
+        An artifact is resolved when the join assigned it before calling this, or lists it in ``exclude``; with
+        ``include``, only those artifacts are merged.
+        """
+        self._flowkit_task_scope().merge_artifacts(self, inputs, exclude, include)
+
+    # -- running and deploying -------------------------------------------------------------------------------------
+    @classmethod
+    def run(
+        cls,
+        *,
+        max_workers: int | None = None,
+        datastore_root: str | os.PathLike[str] | None = None,
+        **parameters: Any,
+    ) -> Run:
+        """Run the flow on this machine (e.g. from a notebook) and return its :class:`flowkit.client.Run`."""
+        from flowkit.runtime.api import run_flow
+
+        return run_flow(cls, parameters, max_workers=max_workers, datastore_root=datastore_root)
+
+    @classmethod
+    def main(cls, argv: list[str] | None = None) -> None:
+        """The flow's command line (``run``, ``resume``, ``show``, ``check``, ``argo-create`` ...)."""
+        from flowkit.cli.main import run_flow_cli
+
+        run_flow_cli(cls, argv)
+
+    @classmethod
+    def to_argo(cls, **options: Any) -> Any:
+        """The Hera objects (WorkflowTemplate, and CronWorkflow with ``@schedule``) this flow compiles to."""
+        from flowkit.argo.api import to_argo
+
+        return to_argo(cls, **options)
+
+    @classmethod
+    def argo_create(cls, **options: Any) -> Any:
+        """Publish the code package and create or update the flow's WorkflowTemplate on the cluster."""
+        from flowkit.argo.api import argo_create
+
+        return argo_create(cls, **options)
+
+    @classmethod
+    def argo_trigger(cls, **parameters: Any) -> Any:
+        """Submit a run of the deployed template with these parameter values; returns the workflow's name."""
+        from flowkit.argo.api import argo_trigger
+
+        return argo_trigger(cls, parameters)
+
+
+FlowSpec = Flow
+"""Metaflow's name for the base class, so a ported flow only changes its import line."""
+
+_RESERVED_NAMES = frozenset(name for name in vars(Flow) if not name.startswith("__")) | {"input", "index"}

@@ -1,0 +1,145 @@
+"""Flow parameters: values given when a run starts, read-only in every step.
+
+A value crosses process and pod boundaries as JSON text (``to_json`` / ``from_json``), never as CLI text or a
+pickle, so None, quotes, newlines, unicode and nested JSON arrive exactly as given, whichever scheduler runs the
+flow. ``parse`` is the one place that knows how a ``--name value`` flag is read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flowkit.errors import ParameterError
+
+_TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+_FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+_JSON_TYPES = (dict, list)
+
+
+class Parameter:
+    """A flow parameter, declared as a class attribute: ``lr = Parameter("lr", default=0.01, help="...")``.
+
+    ``type`` defaults to the type of ``default`` (``str`` when there is none); ``dict`` and ``list`` read JSON.
+    Inside a step, ``self.lr`` is the run's value; assigning it raises :class:`ParameterError`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        type: Callable[..., Any] | None = None,  # Metaflow's keyword names, shadowing builtins on purpose
+        help: str | None = None,
+        required: bool = False,
+    ) -> None:
+        self.name = name
+        self.default = default
+        self.type: Callable[..., Any] = type if type is not None else _type_of_default(default)
+        self.help = help
+        self.required = required
+        self.attribute = name
+        """The class attribute the parameter is bound to (its artifact name); usually equal to ``name``."""
+        self.flow_name = "Flow"
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.attribute = attribute
+        self.flow_name = owner.__name__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return instance._flowkit_parameter_value(self)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise self.read_only_error()
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, default={self.default!r}, type={getattr(self.type, '__name__', self.type)})"
+
+    def read_only_error(self) -> ParameterError:
+        return ParameterError("is read-only inside a step (parameters are fixed when the run starts)", **self._where())
+
+    # -- text forms ----------------------------------------------------------------------------------------------
+    def parse(self, text: str) -> Any:
+        """Read a CLI value: int, float, bool (true/false/yes/no/on/off/1/0), str, or JSON for dict/list."""
+        try:
+            if self.type is bool:
+                word = text.strip().lower()
+                if word in _TRUE_WORDS | _FALSE_WORDS:
+                    return word in _TRUE_WORDS
+                raise ValueError(f"{text!r} is not a boolean (use true or false)")
+            if self.type in _JSON_TYPES:
+                return self._checked(json.loads(text))
+            return self.type(text)
+        except (TypeError, ValueError) as error:
+            raise ParameterError(f"cannot read {text!r} as {self.type_name}: {error}", **self._where()) from None
+
+    def to_json(self, value: Any) -> str:
+        """The JSON text a value travels as (ASCII-only, so it survives any transport)."""
+        try:
+            return json.dumps(self._checked(value))
+        except (TypeError, ValueError) as error:
+            raise ParameterError(f"value {value!r} cannot be sent as JSON: {error}", **self._where()) from None
+
+    def from_json(self, text: str) -> Any:
+        """Decode the text written by :meth:`to_json`."""
+        try:
+            return self._checked(json.loads(text))
+        except (TypeError, ValueError) as error:
+            raise ParameterError(f"invalid JSON value {text!r}: {error}", **self._where()) from None
+
+    @property
+    def type_name(self) -> str:
+        return getattr(self.type, "__name__", repr(self.type))
+
+    def _checked(self, value: Any) -> Any:
+        """Reject a value of the wrong JSON kind (a str for an int parameter); None always means 'unset'."""
+        if value is None or self.type not in (bool, int, float, str, dict, list):
+            return value
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)):
+            raise TypeError(f"expected {self.type_name}, got {type(value).__name__}")
+        return value
+
+    def _where(self) -> dict[str, str]:
+        return {"flow": self.flow_name, "parameter": self.name}
+
+
+def _type_of_default(default: Any) -> Callable[..., Any]:
+    for candidate in (bool, int, float, str, dict, list):
+        if isinstance(default, candidate):
+            return candidate
+    return str
+
+
+def flow_parameters(flow_cls: type) -> dict[str, Parameter]:
+    """The parameters of ``flow_cls`` (inherited ones included) by parameter name, in declaration order."""
+    found: list[Parameter] = []
+    seen: set[str] = set()
+    for klass in flow_cls.__mro__:
+        for attribute, value in vars(klass).items():
+            if attribute not in seen and isinstance(value, Parameter):
+                found.append(value)
+            seen.add(attribute)
+    return {parameter.name: parameter for parameter in found}
+
+
+def parameter_values(flow_cls: type, given: dict[str, str]) -> dict[str, Any]:
+    """Resolve a run's parameters: decode the JSON text ``given`` (by name), apply defaults, enforce ``required``.
+
+    Returns values keyed by attribute name (the artifact each becomes).
+    """
+    declared = flow_parameters(flow_cls)
+    for name in given:
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            raise ParameterError(f"no such parameter (parameters: {known})", flow=flow_cls.__name__, parameter=name)
+    values: dict[str, Any] = {}
+    for name, parameter in declared.items():
+        value = parameter.from_json(given[name]) if name in given else parameter.default
+        if value is None and parameter.required:
+            raise ParameterError("is required but was not given", flow=flow_cls.__name__, parameter=name)
+        values[parameter.attribute] = value
+    return values

@@ -1,0 +1,230 @@
+"""Read-only views of runs, steps and tasks in a datastore, for notebooks, scripts and tests.
+
+They read only committed records and blobs, so they work on a finished run, on a run still in progress (seeing
+what has committed so far), and on any root: a local ``.flowkit`` directory or a PVC mounted from a cluster. No
+flow class is needed: parameters are decoded from run.json's JSON text, artifacts from their blobs.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from flowkit.datastore import DataStore, RunRecord, TaskCoordinates, TaskRecord, index_path_of_task_id
+from flowkit.errors import DataStoreError
+
+RootArg = str | os.PathLike[str] | None
+
+
+class ArtifactData:
+    """Artifacts of one task as attributes (``task.data.accuracy``), each loaded on first access."""
+
+    def __init__(self, store: DataStore, record: TaskRecord | None) -> None:
+        self._store = store
+        self._refs = record.artifacts if record is not None else {}
+        self._where = f"{record.flow}/{record.run_id}/{record.step}/{record.task_id}" if record else "this task"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        ref = self._refs.get(name)
+        if ref is None:
+            raise AttributeError(f"{self._where} has no artifact {name!r} (it has: {', '.join(sorted(self._refs))})")
+        value = self._store.load_artifact(ref)
+        self.__dict__[name] = value
+        return value
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._refs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._refs))
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._refs)
+
+
+class Task:
+    """One task, seen through its latest committed attempt (or a given one)."""
+
+    def __init__(self, pathspec: str, *, datastore_root: RootArg = None, attempt: int | None = None) -> None:
+        flow, run_id, step, task_id = _split(pathspec, 4, "Flow/run_id/step/task_id")
+        self._store = DataStore(datastore_root)
+        self.coordinates = TaskCoordinates(flow, run_id, step, index_path_of_task_id(task_id))
+        self.pathspec = pathspec
+        self.id = task_id
+        if attempt is None:
+            self.metadata: TaskRecord | None = self._store.latest_record(self.coordinates)
+        else:
+            self.metadata = self._store.read_record(self.coordinates, attempt)
+
+    @property
+    def status(self) -> str:
+        """``succeeded``, ``failed``, or ``running`` while no attempt has committed."""
+        return self.metadata.status if self.metadata is not None else "running"
+
+    @property
+    def successful(self) -> bool:
+        return self.metadata is not None and self.metadata.succeeded
+
+    @property
+    def finished(self) -> bool:
+        """Committed and final: succeeded, or failed on its last allowed attempt."""
+        return self.metadata is not None and (self.metadata.succeeded or _is_final_failure(self.metadata))
+
+    @property
+    def attempt(self) -> int | None:
+        return self.metadata.attempt if self.metadata is not None else None
+
+    @property
+    def index_path(self) -> tuple[int, ...]:
+        return self.coordinates.index_path
+
+    @property
+    def data(self) -> ArtifactData:
+        return ArtifactData(self._store, self.metadata)
+
+    @property
+    def exception(self) -> str | None:
+        """The error text of a failed (or caught) attempt, with its traceback."""
+        error = self.metadata.error if self.metadata is not None else None
+        return None if error is None else f"{error.traceback}{error.type}: {error.message}"
+
+    @property
+    def stdout(self) -> str:
+        return self._log("out")
+
+    @property
+    def stderr(self) -> str:
+        return self._log("err")
+
+    def _log(self, stream: str) -> str:
+        attempt = self.attempt if self.attempt is not None else 0
+        return self._store.read_log(self.coordinates, attempt, stream)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"Task('{self.pathspec}', status={self.status!r})"
+
+
+class Step:
+    """One step of a run and its tasks (one per foreach position)."""
+
+    def __init__(self, pathspec: str, *, datastore_root: RootArg = None) -> None:
+        self.flow_name, self.run_id, self.name = _split(pathspec, 3, "Flow/run_id/step")
+        self.pathspec = pathspec
+        self._store = DataStore(datastore_root)
+
+    @property
+    def tasks(self) -> list[Task]:
+        """Tasks in index-path order."""
+        return [self[task_id] for task_id in self._store.list_task_ids(self.flow_name, self.run_id, self.name)]
+
+    @property
+    def task(self) -> Task:
+        """The step's only task (steps outside a foreach have exactly one)."""
+        tasks = self.tasks
+        if len(tasks) != 1:
+            raise DataStoreError(f"{self.pathspec} has {len(tasks)} tasks; use .tasks")
+        return tasks[0]
+
+    def __getitem__(self, task_id: str) -> Task:
+        return Task(f"{self.pathspec}/{task_id}", datastore_root=self._store.root)
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.tasks)
+
+    def __repr__(self) -> str:
+        return f"Step('{self.pathspec}')"
+
+
+class Run:
+    """One run of a flow: ``Run("MyFlow/<run_id>")``, ``Run.latest("MyFlow")``, ``Run.list("MyFlow")``."""
+
+    def __init__(self, pathspec: str, *, datastore_root: RootArg = None) -> None:
+        self.flow_name, self.id = _split(pathspec, 2, "Flow/run_id")
+        self.pathspec = pathspec
+        self._store = DataStore(datastore_root)
+        if not self._store.run_dir(self.flow_name, self.id).is_dir():
+            raise DataStoreError(f"no run {pathspec} in {self._store.root}")
+
+    @classmethod
+    def list(cls, flow_name: str, *, datastore_root: RootArg = None) -> list[Run]:
+        """Runs of a flow, newest first."""
+        store = DataStore(datastore_root)
+        return [cls(f"{flow_name}/{run_id}", datastore_root=store.root) for run_id in store.list_runs(flow_name)]
+
+    @classmethod
+    def latest(cls, flow_name: str, *, datastore_root: RootArg = None) -> Run:
+        runs = cls.list(flow_name, datastore_root=datastore_root)
+        if not runs:
+            raise DataStoreError(f"no runs of {flow_name} in {DataStore(datastore_root).root}")
+        return runs[0]
+
+    @property
+    def record(self) -> RunRecord | None:
+        """run.json: parameters, origin run (for a resume), code package and environment ids."""
+        return self._store.read_run(self.flow_name, self.id)
+
+    @property
+    def created_at(self) -> datetime | None:
+        record = self.record
+        return record.created_at if record is not None else None
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        record = self.record
+        return {name: json.loads(text) for name, text in (record.parameters if record else {}).items()}
+
+    @property
+    def end_task(self) -> Task | None:
+        tasks = self["end"].tasks
+        return tasks[0] if tasks else None
+
+    @property
+    def successful(self) -> bool:
+        end = self.end_task
+        return end is not None and end.successful
+
+    @property
+    def finished(self) -> bool:
+        """The end step succeeded, or some task failed on its last allowed attempt (so end never will run)."""
+        return self.successful or any(task.finished and not task.successful for step in self for task in step)
+
+    @property
+    def data(self) -> ArtifactData:
+        """The artifacts of the end step."""
+        end = self.end_task
+        if end is None:
+            raise DataStoreError(f"{self.pathspec} has no end task yet (status: see run.steps())")
+        return end.data
+
+    def steps(self) -> builtins.list[Step]:
+        return list(self)
+
+    def __getitem__(self, step: str) -> Step:
+        return Step(f"{self.pathspec}/{step}", datastore_root=self._store.root)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self[name] for name in self._store.list_steps(self.flow_name, self.id))
+
+    def __contains__(self, step: str) -> bool:
+        return step in self._store.list_steps(self.flow_name, self.id)
+
+    def __repr__(self) -> str:
+        return f"Run('{self.pathspec}')"
+
+
+def _is_final_failure(record: TaskRecord) -> bool:
+    retries = ((record.spec or {}).get("retry") or {}).get("times", 0)
+    return not record.succeeded and record.attempt >= retries
+
+
+def _split(pathspec: str, parts: int, form: str) -> list[str]:
+    pieces = pathspec.strip("/").split("/")
+    if len(pieces) != parts or not all(pieces):
+        raise ValueError(f"expected a pathspec like '{form}', got {pathspec!r}")
+    return pieces

@@ -1,0 +1,278 @@
+"""Run ONE task in this process: load its inputs, call the step, persist what it set, commit its record.
+
+The local runtime forks this function; an Argo pod reaches it through ``python -m flowkit.task``. Either way the
+same arguments produce the same records, which is what makes a local run a faithful rehearsal of a cluster run.
+User-code failures never propagate: they become a failed commit record (or, on the last attempt of a ``@catch``
+step, a succeeded one carrying the exception).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flowkit.authoring.current import current
+from flowkit.authoring.parameter import flow_parameters, parameter_values
+from flowkit.datastore import (
+    ArtifactRef,
+    DataStore,
+    ErrorInfo,
+    RunRecord,
+    TaskCoordinates,
+    TaskRecord,
+    utc_now,
+)
+from flowkit.datastore.atomic import write_file_atomically
+from flowkit.errors import TaskFailedError
+from flowkit.task.inputs import TaskInputs, gather_inputs
+from flowkit.task.scope import StepScope
+
+if TYPE_CHECKING:
+    from flowkit.authoring.flow import Flow
+    from flowkit.graph import StepNode
+    from flowkit.specs import StepSpec
+
+ENVIRONMENT_ID_ENV = "FLOWKIT_ENVIRONMENT_ID"
+CODE_PACKAGE_ID_ENV = "FLOWKIT_CODE_PACKAGE_ID"
+ARGO_NODE_ENV = "ARGO_NODE_ID"
+"""Set by Argo in every workflow pod: tells the start task which scheduler started the run."""
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """The outcome of one attempt: its commit record (already published)."""
+
+    record: TaskRecord
+
+    @property
+    def succeeded(self) -> bool:
+        return self.record.succeeded
+
+    @property
+    def num_splits(self) -> int | None:
+        return self.record.num_splits
+
+
+@dataclass
+class _Attempt:
+    """What every record of this attempt shares."""
+
+    store: DataStore
+    coords: TaskCoordinates
+    attempt: int
+    spec: StepSpec
+    started_at: datetime
+
+    def record(self, status: str, **fields: Any) -> TaskRecord:
+        return TaskRecord(
+            flow=self.coords.flow,
+            run_id=self.coords.run_id,
+            step=self.coords.step,
+            task_id=self.coords.task_id,
+            index_path=list(self.coords.index_path),
+            attempt=self.attempt,
+            status=status,  # type: ignore[arg-type]
+            started_at=self.started_at,
+            finished_at=utc_now(),
+            spec=self.spec.model_dump(mode="json"),
+            environment_id=os.environ.get(ENVIRONMENT_ID_ENV),
+            code_package_id=os.environ.get(CODE_PACKAGE_ID_ENV),
+            **fields,
+        )
+
+    def commit(self, record: TaskRecord) -> TaskResult:
+        self.store.commit(record)
+        return TaskResult(record)
+
+    @property
+    def is_last(self) -> bool:
+        return self.attempt >= self.spec.retry.times
+
+
+def execute_task(
+    flow_cls: type[Flow],
+    datastore_root: str | os.PathLike[str],
+    coords: TaskCoordinates,
+    *,
+    attempt: int = 0,
+    parameters: dict[str, str] | None = None,
+    split_output: str | os.PathLike[str] | None = None,
+    workflow_status: str | None = None,
+) -> TaskResult:
+    """Run the task at ``coords`` and commit its record. ``parameters`` (name -> JSON text) is for the start task."""
+    from flowkit.graph import build_graph
+    from flowkit.specs import resolve_step_specs
+
+    node = build_graph(flow_cls).steps[coords.step]
+    run = _Attempt(DataStore(datastore_root), coords, attempt, resolve_step_specs(flow_cls)[coords.step], utc_now())
+    current._bind(
+        flow_name=coords.flow,
+        run_id=coords.run_id,
+        step_name=coords.step,
+        task_id=coords.task_id,
+        retry_count=attempt,
+        index_path=coords.index_path,
+        workflow_status=workflow_status if node.is_exit_handler else None,
+    )
+    try:
+        try:
+            inputs = _task_inputs(flow_cls, run.store, coords, node, parameters)
+        except (Exception, SystemExit) as error:
+            return run.commit(run.record("failed", exit_code=1, error=_error_info(error)))
+        scope = StepScope(run.store, coords, node, inputs)
+        try:
+            num_splits = _run_step(flow_cls, scope, node)
+        except (Exception, SystemExit) as error:
+            if run.spec.catch is not None and run.is_last:
+                return _commit_caught(run, inputs, node, error, split_output)
+            return run.commit(run.record("failed", exit_code=_exit_code(error), error=_error_info(error)))
+        record = run.record(
+            "succeeded", exit_code=0, artifacts=scope.artifacts, num_splits=num_splits, foreach=inputs.foreach
+        )
+        result = run.commit(record)
+        if num_splits is not None and split_output is not None:
+            _write_split_output(split_output, num_splits)
+        return result
+    finally:
+        current._clear()
+
+
+def record_process_failure(
+    datastore_root: str | os.PathLike[str],
+    coords: TaskCoordinates,
+    attempt: int,
+    exit_code: int,
+    reason: str,
+    flow_cls: type[Flow],
+) -> TaskResult:
+    """Commit the record of an attempt whose process died before committing (signal, ``os._exit``, timeout)."""
+    from flowkit.graph import build_graph
+    from flowkit.specs import resolve_step_specs
+
+    node = build_graph(flow_cls).steps[coords.step]
+    run = _Attempt(DataStore(datastore_root), coords, attempt, resolve_step_specs(flow_cls)[coords.step], utc_now())
+    error = TaskFailedError(f"{coords}: {reason}")
+    if run.spec.catch is not None and run.is_last:
+        try:
+            inputs = _task_inputs(flow_cls, run.store, coords, node, None)
+        except Exception:  # the inputs are gone too: nothing to carry on with, so the failure stands
+            pass
+        else:
+            return _commit_caught(run, inputs, node, error, None, exit_code=exit_code)
+    info = ErrorInfo(type="TaskFailedError", message=reason)
+    return run.commit(run.record("failed", exit_code=exit_code, error=info))
+
+
+def _task_inputs(
+    flow_cls: type[Flow], store: DataStore, coords: TaskCoordinates, node: StepNode, given: dict[str, str] | None
+) -> TaskInputs:
+    """Start and the exit handler begin from the run's parameters; every other step from its parents."""
+    if coords.step == "start":
+        return TaskInputs(artifacts=_start_parameters(flow_cls, store, coords, given))
+    if node.is_exit_handler:
+        run = store.read_run(coords.flow, coords.run_id)
+        values = parameter_values(flow_cls, run.parameters if run is not None else given or {})
+        return TaskInputs(artifacts={name: store.put_artifact(value) for name, value in values.items()})
+    from flowkit.graph import build_graph
+
+    return gather_inputs(build_graph(flow_cls), coords, store)
+
+
+def _start_parameters(
+    flow_cls: type[Flow], store: DataStore, coords: TaskCoordinates, given: dict[str, str] | None
+) -> dict[str, ArtifactRef]:
+    """Resolve the run's parameters, record them in run.json (all of them, defaults included) and store them."""
+    if given is None:
+        existing = store.read_run(coords.flow, coords.run_id)
+        given = existing.parameters if existing is not None else {}
+    values = parameter_values(flow_cls, given)
+    store.write_run(
+        RunRecord(
+            flow=coords.flow,
+            run_id=coords.run_id,
+            parameters={p.name: p.to_json(values[p.attribute]) for p in flow_parameters(flow_cls).values()},
+            code_package_id=os.environ.get(CODE_PACKAGE_ID_ENV),
+            environment_id=os.environ.get(ENVIRONMENT_ID_ENV),
+            scheduler="argo" if os.environ.get(ARGO_NODE_ENV) else "local",
+        )
+    )
+    return {name: store.put_artifact(value) for name, value in values.items()}
+
+
+def _run_step(flow_cls: type[Flow], scope: StepScope, node: StepNode) -> int | None:
+    """Call the step, check its transition, persist its artifacts; returns the foreach split count if any."""
+    flow = flow_cls._flowkit_for_task(scope)
+    step = getattr(flow, node.name)
+    if node.is_join:
+        step(scope.inputs.join)
+    else:
+        step()
+    scope.check_transition()
+    num_splits = len(scope.foreach_items(flow)) if node.transition == "foreach" else None
+    scope.persist(flow)
+    return num_splits
+
+
+def _commit_caught(
+    run: _Attempt,
+    inputs: TaskInputs,
+    node: StepNode,
+    error: BaseException,
+    split_output: str | os.PathLike[str] | None,
+    *,
+    exit_code: int = 0,
+) -> TaskResult:
+    """``@catch`` on the last attempt: succeed with the inherited artifacts plus the exception in ``catch.var``."""
+    catch = run.spec.catch
+    assert catch is not None
+    if catch.print_exception:
+        print(f"@catch: {run.coords} failed; continuing:", file=sys.stderr)
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    artifacts = dict(inputs.artifacts)
+    if catch.var is not None:
+        artifacts[catch.var] = _store_exception(run.store, error)
+    num_splits = 0 if node.transition == "foreach" else None
+    if num_splits is not None and split_output is not None:
+        _write_split_output(split_output, num_splits)
+    record = run.record(
+        "succeeded",
+        exit_code=exit_code,
+        error=_error_info(error),
+        artifacts=artifacts,
+        num_splits=num_splits,
+        foreach=inputs.foreach,
+    )
+    return run.commit(record)
+
+
+def _store_exception(store: DataStore, error: BaseException) -> ArtifactRef:
+    """The exception itself when it pickles, else a TaskFailedError with the same text."""
+    try:
+        return store.put_artifact(error)
+    except Exception:
+        return store.put_artifact(TaskFailedError(f"{type(error).__name__}: {error}"))
+
+
+def _write_split_output(path: str | os.PathLike[str], num_splits: int) -> None:
+    """The JSON list of split indices Argo's ``withParam`` fans out over."""
+    target = Path(path)
+    write_file_atomically(target, ("[" + ",".join(map(str, range(num_splits))) + "]").encode())
+
+
+def _error_info(error: BaseException) -> ErrorInfo:
+    return ErrorInfo(
+        type=type(error).__name__,
+        message=str(error),
+        traceback="".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    )
+
+
+def _exit_code(error: BaseException) -> int:
+    if isinstance(error, SystemExit) and isinstance(error.code, int) and error.code != 0:
+        return error.code
+    return 1

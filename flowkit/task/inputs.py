@@ -1,0 +1,146 @@
+"""What a task starts from: its parent tasks, the artifacts it inherits, its foreach frame and a join's `inputs`.
+
+Parents are derived from the task's coordinates and the graph alone (see the task-identity contract), so a task in
+a pod finds its inputs in the datastore exactly as a locally forked one does; a join over a 10,000-way foreach
+lists its inputs from the foreach step's recorded ``num_splits``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowkit.datastore import ArtifactRef, DataStore, ForeachFrame, TaskCoordinates, TaskRecord
+
+if TYPE_CHECKING:
+    from flowkit.graph import FlowGraph
+
+
+def parent_coordinates(graph: FlowGraph, coords: TaskCoordinates, store: DataStore) -> list[TaskCoordinates]:
+    """The tasks whose committed records this task reads, in the order a join's ``inputs`` lists them."""
+    node = graph.steps[coords.step]
+    path = coords.index_path
+    closes = graph.steps[node.joins] if node.is_join and node.joins is not None else None
+    if closes is not None and closes.transition == "foreach":
+        splits = store.successful_record(TaskCoordinates(coords.flow, coords.run_id, closes.name, path)).num_splits
+        return [
+            TaskCoordinates(coords.flow, coords.run_id, parent, (*path, index))
+            for parent in node.parents
+            for index in range(splits or 0)
+        ]
+    parents = []
+    for parent in node.parents:
+        parent_path = path[:-1] if graph.steps[parent].transition == "foreach" else path
+        parents.append(TaskCoordinates(coords.flow, coords.run_id, parent, parent_path))
+    return parents
+
+
+class ParentTask:
+    """One input of a join: its artifacts as attributes (``inp.score``), loaded on first access."""
+
+    def __init__(self, store: DataStore, record: TaskRecord) -> None:
+        self._store = store
+        self._record = record
+
+    @property
+    def _flowkit_record(self) -> TaskRecord:
+        return self._record
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        ref = self._record.artifacts.get(name)
+        if ref is None:
+            raise AttributeError(
+                f"{self._record.flow}.{self._record.step} task {self._record.task_id} has no artifact {name!r}"
+            )
+        value = self._store.load_artifact(ref)
+        self.__dict__[name] = value
+        return value
+
+    def __repr__(self) -> str:
+        return f"<input {self._record.step}/{self._record.task_id}>"
+
+
+class JoinInputs:
+    """A join step's ``inputs``: iterate the parent tasks, or reach a static branch by step name (``inputs.a``)."""
+
+    def __init__(self, parents: list[ParentTask]) -> None:
+        self._parents = parents
+
+    def __iter__(self) -> Iterator[ParentTask]:
+        return iter(self._parents)
+
+    def __len__(self) -> int:
+        return len(self._parents)
+
+    def __getitem__(self, position: int) -> ParentTask:
+        return self._parents[position]
+
+    def __getattr__(self, step: str) -> ParentTask:
+        if step.startswith("_"):
+            raise AttributeError(step)
+        matches = [parent for parent in self._parents if parent._flowkit_record.step == step]
+        if len(matches) != 1:
+            steps = sorted({parent._flowkit_record.step for parent in self._parents})
+            raise AttributeError(f"inputs.{step}: the join's inputs come from steps {steps} (one task each needed)")
+        return matches[0]
+
+    @property
+    def _flowkit_records(self) -> list[TaskRecord]:
+        return [parent._flowkit_record for parent in self._parents]
+
+
+@dataclass
+class TaskInputs:
+    """Everything a task inherits before its step runs."""
+
+    artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
+    foreach: ForeachFrame | None = None
+    join: JoinInputs | None = None
+
+
+def gather_inputs(graph: FlowGraph, coords: TaskCoordinates, store: DataStore) -> TaskInputs:
+    """Read the parents' records: a single parent passes everything on; a join keeps what all inputs agree on."""
+    node = graph.steps[coords.step]
+    records = [store.successful_record(parent) for parent in parent_coordinates(graph, coords, store)]
+    if not records:
+        return TaskInputs()
+    if not node.is_join:
+        parent = records[0]
+        frame = parent.foreach
+        split = graph.steps[parent.step]
+        if split.transition == "foreach" and split.foreach_var is not None:
+            frame = ForeachFrame(step=split.name, var=split.foreach_var, index=coords.index_path[-1])
+        return TaskInputs(artifacts=dict(parent.artifacts), foreach=frame)
+    closes = graph.steps[node.joins] if node.joins is not None else None
+    frame = records[0].foreach
+    if closes is not None and closes.transition == "foreach":
+        split_task = TaskCoordinates(coords.flow, coords.run_id, closes.name, coords.index_path)
+        frame = store.successful_record(split_task).foreach
+    return TaskInputs(
+        artifacts=agreed_artifacts(records),
+        foreach=frame,
+        join=JoinInputs([ParentTask(store, record) for record in records]),
+    )
+
+
+def agreed_artifacts(records: list[TaskRecord], *, require_all: bool = True) -> dict[str, ArtifactRef]:
+    """Artifacts with one value (sha256) across ``records``; with ``require_all``, only those every record has."""
+    candidates: dict[str, ArtifactRef | None] = {}
+    for record in records:
+        for name, ref in record.artifacts.items():
+            known = candidates.get(name, ref)
+            candidates[name] = ref if known is not None and known.sha256 == ref.sha256 else None
+    return {
+        name: ref
+        for name, ref in candidates.items()
+        if ref is not None and (not require_all or all(name in record.artifacts for record in records))
+    }
+
+
+def conflicting_artifacts(records: list[TaskRecord]) -> set[str]:
+    """Artifacts that at least two inputs hold with different values."""
+    agreed = agreed_artifacts(records, require_all=False)
+    return {name for record in records for name in record.artifacts if name not in agreed}

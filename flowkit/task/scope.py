@@ -1,0 +1,142 @@
+"""The executor's side of a running step: which artifacts it inherits, which it sets, where it goes next.
+
+A `Flow` instance routes attribute access here. Inherited artifacts are loaded only when the step reads them;
+only the artifacts the step assigns are serialized when it returns, so passing a large artifact along a chain of
+steps costs nothing per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from flowkit.datastore import ArtifactRef, DataStore, TaskCoordinates
+from flowkit.errors import FlowDefinitionError, FlowkitError
+from flowkit.task.inputs import JoinInputs, TaskInputs, agreed_artifacts
+
+if TYPE_CHECKING:
+    from flowkit.authoring.flow import Flow
+    from flowkit.graph import StepNode
+
+
+class ArtifactError(FlowkitError):
+    """An artifact cannot be stored, loaded or merged; names the flow, the step and the artifact."""
+
+    def __init__(self, message: str, *, flow: str, step: str, artifact: str) -> None:
+        self.flow, self.step, self.artifact = flow, step, artifact
+        super().__init__(f"{flow}.{step} artifact {artifact!r}: {message}")
+
+
+class StepScope:
+    """One task's artifacts and recorded transition (implements `flowkit.authoring.flow.TaskScope`)."""
+
+    def __init__(self, store: DataStore, coords: TaskCoordinates, node: StepNode, inputs: TaskInputs) -> None:
+        self.store = store
+        self.coords = coords
+        self.node = node
+        self.flow_name = coords.flow
+        self.step_name = coords.step
+        self.inputs = inputs
+        self.artifacts: dict[str, ArtifactRef] = dict(inputs.artifacts)
+        """What later steps inherit: starts as the inherited set; assigned artifacts are added by :meth:`persist`."""
+        self.assigned_names: dict[str, None] = {}
+        self.next_call: tuple[list[str], str | None] | None = None
+
+    # -- TaskScope protocol ----------------------------------------------------------------------------------------
+    def load(self, name: str) -> Any:
+        ref = self.artifacts.get(name)
+        if ref is None:
+            raise AttributeError(
+                f"{self.flow_name}.{self.step_name} has no artifact or attribute {name!r} "
+                "(no earlier step on this path set it)"
+            )
+        return self.store.load_artifact(ref)
+
+    def inherited_names(self) -> Iterable[str]:
+        return list(self.artifacts)
+
+    def assigned(self, name: str) -> None:
+        self.assigned_names[name] = None
+
+    def deleted(self, name: str) -> None:
+        self.assigned_names.pop(name, None)
+        self.artifacts.pop(name, None)
+
+    def record_next(self, targets: list[str], foreach: str | None) -> None:
+        if self.next_call is not None:
+            raise self._definition_error("self.next() was called more than once in one step")
+        self.next_call = (targets, foreach)
+
+    def foreach_position(self) -> tuple[Any, int]:
+        frame = self.inputs.foreach
+        if frame is None:
+            where = f"{self.flow_name}.{self.step_name}"
+            raise AttributeError(f"{where}: self.input and self.index exist only inside a foreach")
+        split_task = TaskCoordinates(self.flow_name, self.coords.run_id, frame.step, self.coords.index_path[:-1])
+        items = self.store.load_artifact(self.store.successful_record(split_task).artifacts[frame.var])
+        return items[frame.index], frame.index
+
+    def merge_artifacts(self, flow: Flow, inputs: Any, exclude: Iterable[str], include: Iterable[str]) -> None:
+        if self.inputs.join is None or inputs is not self.inputs.join:
+            raise self._definition_error("merge_artifacts(inputs) is only for a join step, with its own inputs")
+        excluded, included = set(exclude), set(include)
+        if excluded and included:
+            raise self._definition_error("merge_artifacts takes exclude= or include=, not both")
+        records = inputs._flowkit_records if isinstance(inputs, JoinInputs) else []
+        offered = {name for record in records for name in record.artifacts}
+        missing = included - offered
+        if missing:
+            raise ArtifactError("is not set by any input of the join", **self._where(sorted(missing)[0]))
+        wanted = (included or offered) - excluded - set(self.assigned_names)
+        agreed = agreed_artifacts(records, require_all=False)
+        conflicts = sorted(name for name in wanted if name not in agreed)
+        if conflicts:
+            raise ArtifactError(
+                f"the join's inputs disagree on {', '.join(map(repr, conflicts))}; assign them in the join before "
+                "merge_artifacts, or pass exclude=[...]",
+                **self._where(conflicts[0]),
+            )
+        for name in wanted:
+            self.artifacts[name] = agreed[name]
+            flow.__dict__.pop(name, None)  # a stale value loaded earlier must not shadow the merged one
+
+    # -- used by the executor --------------------------------------------------------------------------------------
+    def check_transition(self) -> None:
+        """The step must have taken the transition the graph was built from."""
+        node = self.node
+        if node.transition == "end" or node.is_exit_handler:
+            if self.next_call is not None:
+                raise self._definition_error("the end step (or exit handler) must not call self.next()")
+            return
+        if self.next_call is None:
+            raise self._definition_error(f"the step must end with self.next(...) to {', '.join(node.out)}")
+        targets, foreach = self.next_call
+        expected_foreach = node.foreach_var if node.transition == "foreach" else None
+        if targets != node.out or foreach != expected_foreach:
+            called = ", ".join(f"self.{target}" for target in targets)
+            suffix = f", foreach={foreach!r}" if foreach else ""
+            raise self._definition_error(f"called self.next({called}{suffix}) but the graph says {node.out}")
+
+    def persist(self, flow: Flow) -> None:
+        """Serialize every artifact the step assigned; an unpicklable one fails the step, naming it."""
+        for name in self.assigned_names:
+            try:
+                self.artifacts[name] = self.store.put_artifact(flow.__dict__[name])
+            except Exception as error:
+                reason = f"cannot be pickled: {type(error).__name__}: {error}"
+                raise ArtifactError(reason, **self._where(name)) from error
+
+    def foreach_items(self, flow: Flow) -> Any:
+        """The value a foreach step iterates: a sequence, so each body task can take its item by position."""
+        var = self.node.foreach_var
+        assert var is not None
+        items = getattr(flow, var)
+        if not (hasattr(items, "__len__") and hasattr(items, "__getitem__")) or isinstance(items, dict):
+            raise ArtifactError(f"foreach needs a list-like sequence, got {type(items).__name__}", **self._where(var))
+        return items
+
+    def _where(self, artifact: str) -> dict[str, str]:
+        return {"flow": self.flow_name, "step": self.step_name, "artifact": artifact}
+
+    def _definition_error(self, message: str) -> FlowDefinitionError:
+        return FlowDefinitionError(message, flow=self.flow_name, step=self.step_name, lineno=self.node.lineno)

@@ -1,0 +1,220 @@
+"""Flows exercising every graph shape the executor must handle (module-level: the graph is read from source)."""
+
+from __future__ import annotations
+
+import threading
+
+from flowkit import Flow, FlowSpec, Parameter, catch, current, kubernetes, retry, step
+
+
+class LinearFlow(Flow):
+    greeting = Parameter("greeting", default="hello")
+    count = Parameter("count", default=2)
+
+    @step
+    def start(self):
+        self.big = list(range(1000))
+        self.seen_task = current.task_id
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        self.message = f"{self.greeting} x{self.count}"
+        print("middle says", self.message)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.total = len(self.big) + self.count
+
+
+class BranchFlow(Flow):
+    @step
+    def start(self):
+        self.shared = "same"
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.x = 1
+        self.common = "agreed"
+        self.only_a = "from a"
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.x = 2
+        self.common = "agreed"
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.xs = sorted(inp.x for inp in inputs)
+        self.from_a = inputs.a.x
+        self.auto_common = self.common
+        self.merge_artifacts(inputs, exclude=["x"])
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class ConflictFlow(Flow):
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.x = 1
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.x = 2
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.merge_artifacts(inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class ForeachFlow(FlowSpec):
+    width = Parameter("width", default=10)
+
+    @step
+    def start(self):
+        self.items = [f"item{i}" for i in range(self.width)]
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        self.result = (self.index, self.input.upper(), current.index_path)
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.results = [inp.result for inp in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.final = len(self.results) + len(self.items)
+
+
+class NestedForeachFlow(Flow):
+    @step
+    def start(self):
+        self.outer = ["a", "b"]
+        self.next(self.fan, foreach="outer")
+
+    @step
+    def fan(self):
+        self.letter = self.input
+        self.inner = [1, 2, 3]
+        self.next(self.leaf, foreach="inner")
+
+    @step
+    def leaf(self):
+        self.pair = (self.letter, self.input, self.index)
+        self.next(self.after_leaf)
+
+    @step
+    def after_leaf(self):
+        self.pair_again = (self.pair, self.input)
+        self.next(self.inner_join)
+
+    @step
+    def inner_join(self, inputs):
+        self.pairs = [inp.pair_again for inp in inputs]
+        self.outer_input = self.input
+        self.next(self.outer_join)
+
+    @step
+    def outer_join(self, inputs):
+        self.all_pairs = [pair for inp in inputs for pair in inp.pairs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class UnpicklableFlow(Flow):
+    @step
+    def start(self):
+        self.fine = 1
+        self.lock = threading.Lock()
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class ReadOnlyParameterFlow(Flow):
+    lr = Parameter("lr", default=0.1)
+
+    @step
+    def start(self):
+        self.lr = 0.5
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class JsonParameterFlow(Flow):
+    text = Parameter("text", default=None, type=str)
+    config = Parameter("config", default={"a": 1}, help="JSON")
+    flag = Parameter("flag", default=False)
+    ratio = Parameter("ratio", default=0.5)
+    needed = Parameter("needed", required=True, type=int)
+
+    @step
+    def start(self):
+        self.echo = (self.text, self.config, self.flag, self.ratio, self.needed)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+@kubernetes(image="python:3.11-slim", gpu=1)
+class CatchFlow(Flow):
+    @retry(times=1, minutes_between_retries=0)
+    @catch(var="problem", print_exception=False)
+    @step
+    def start(self):
+        self.before = "set"
+        self.partial = "lost"
+        if current.retry_count is not None:
+            raise ValueError(f"boom on attempt {current.retry_count}")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class RuntimeTransitionFlow(Flow):
+    """Passes the static checks but misuses self.next at runtime (the parameter picks how)."""
+
+    mode = Parameter("mode", default="twice")
+
+    @step
+    def start(self):
+        for _ in range(2 if self.mode == "twice" else 0):
+            self.next(self.end)
+
+    @step
+    def end(self):
+        pass
