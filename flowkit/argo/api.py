@@ -43,7 +43,7 @@ class Cluster:
 def _build(flow_cls: type, project_root: str | Path | None) -> tuple[BuiltPackage, Payload]:
     from flowkit.packaging import build_package, build_payload
 
-    return build_package(flow_cls, project_root), build_payload(flow_cls)
+    return build_package(flow_cls, project_root), build_payload(flow_cls, project_root)
 
 
 def to_argo(
@@ -107,6 +107,7 @@ def argo_create(
     from flowkit.packaging import package_ref, publish_to_dir
 
     cluster = cluster or Cluster()
+    deployment_target(flow_cls, name, namespace)  # a bad name fails before the package is even built
     package, payload = _build(flow_cls, project_root)
     # Compile once before sending anything: every definition error surfaces while the cluster is untouched.
     compiled = compile_flow(flow_cls, package=package_ref(package, payload), name=name, namespace=namespace)

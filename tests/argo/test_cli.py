@@ -1,0 +1,103 @@
+"""The argo-* commands, against a local server that answers the Kubernetes API (real client, real HTTP)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from flowkit.cli.main import build_cli
+from tests.argo.flows import LinearFlow, OperatedFlow
+from tests.support.argo_schema import validate_manifest
+from tests.support.fake_kube import FakeKube
+
+
+@pytest.fixture
+def kube(tmp_path: Path) -> Iterator[FakeKube]:
+    with FakeKube(tmp_path / "cluster") as server:
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(kube: FakeKube, tmp_path: Path) -> list[str]:
+    """The --kubeconfig option pointing at this test's own fake server."""
+    return ["--kubeconfig", str(kube.write_kubeconfig(tmp_path / "kubeconfig"))]
+
+
+# The flows' own directory as the package root keeps the repository's virtualenv out of the package.
+PROJECT = ["--project-root", str(Path(__file__).parent)]
+
+
+def invoke(flow_cls: type, *args: str) -> str:
+    result = CliRunner().invoke(build_cli(flow_cls), list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_only_yaml_prints_every_manifest_and_contacts_no_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "does-not-exist"))
+    output = invoke(OperatedFlow, "argo-create", *PROJECT, "--only-yaml", "--name", "nightly")
+    assert output.startswith("---")
+    documents = list(yaml.safe_load_all(output))
+    assert [document["kind"] for document in documents] == ["WorkflowTemplate", "CronWorkflow"]
+    assert documents[0]["metadata"]["name"] == "nightly"
+    for document in documents:
+        validate_manifest(document)
+
+
+def test_create_uploads_the_package_applies_the_template_then_updates_it(kube: FakeKube, kubeconfig: list[str]) -> None:
+    output = invoke(LinearFlow, "argo-create", *kubeconfig, *PROJECT)
+    assert "Created WorkflowTemplate linear-flow" in output
+    stored = kube.stored("workflowtemplates", "linear-flow")
+    command = stored["spec"]["templates"][0]["container"]["command"]
+    archive = command[command.index("--archive") + 1]
+    payload = command[command.index("--payload") + 1]
+    pvc = kube.pvc_dir("flowkit-datastore")
+    assert (pvc / archive).is_file() and (pvc / payload).is_file()
+
+    assert "Updated WorkflowTemplate linear-flow" in invoke(LinearFlow, "argo-create", *kubeconfig, *PROJECT)
+
+
+def test_create_with_package_dir_writes_the_package_there(
+    kube: FakeKube, kubeconfig: list[str], tmp_path: Path
+) -> None:
+    mount = tmp_path / "pvc-mount"
+    invoke(LinearFlow, "argo-create", *kubeconfig, *PROJECT, "--package-dir", str(mount), "--namespace", "default")
+    command = kube.stored("workflowtemplates", "linear-flow")["spec"]["templates"][0]["container"]["command"]
+    assert (mount / command[command.index("--archive") + 1]).is_file()
+    assert not any(request.path.endswith("/pods") for request in kube.requests)
+
+
+def test_an_invalid_name_fails_before_any_request(kube: FakeKube, kubeconfig: list[str]) -> None:
+    result = CliRunner().invoke(build_cli(LinearFlow), ["argo-create", *kubeconfig, "--name", "Bad_Name"])
+    assert result.exit_code != 0
+    assert "not a valid Kubernetes name" in str(result.exception)
+    assert kube.requests == []
+
+
+def test_trigger_passes_parameters_as_json_text_and_list_runs_shows_it(kube: FakeKube, kubeconfig: list[str]) -> None:
+    invoke(LinearFlow, "argo-create", *kubeconfig, *PROJECT, "--package-dir", str(kube.pvc_dir("flowkit-datastore")))
+    name = invoke(
+        LinearFlow, "argo-trigger", *kubeconfig, "--text", 'say "hi"\né', "--config", '{"a": [1, null]}'
+    ).strip()
+    workflow = kube.stored("workflows", name)
+    assert workflow["spec"]["workflowTemplateRef"] == {"name": "linear-flow"}
+    values = {parameter["name"]: parameter["value"] for parameter in workflow["spec"]["arguments"]["parameters"]}
+    assert json.loads(values["text"]) == 'say "hi"\né'
+    assert json.loads(values["config"]) == {"a": [1, None]}
+    assert "number" not in values  # not given: the template's default applies
+    assert name in invoke(LinearFlow, "argo-list-runs", *kubeconfig)
+
+
+def test_delete_removes_template_and_cron(kube: FakeKube, kubeconfig: list[str]) -> None:
+    invoke(OperatedFlow, "argo-create", *kubeconfig, *PROJECT, "--package-dir", str(kube.pvc_dir("flowkit-datastore")))
+    assert kube.exists("cronworkflows", "operated-flow")
+    assert "and its CronWorkflow" in invoke(OperatedFlow, "argo-delete", *kubeconfig)
+    assert not kube.exists("workflowtemplates", "operated-flow")
+    assert not kube.exists("cronworkflows", "operated-flow")
