@@ -7,7 +7,8 @@ git, so a project that is not a git checkout, or a pod without git, gets the sam
 
 On top of that, a few things are never shipped whatever the ignore files say: version-control metadata, bytecode,
 virtual environments (any directory holding a ``pyvenv.cfg``, or a conda environment's ``conda-meta``), notebook
-checkpoints, flowkit datastores and tool caches. They are either large, machine-specific, or both.
+checkpoints, flowkit datastores (``.flowkit``, or any directory laid out as one) and tool caches. They are either
+large, machine-specific, or both.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ BUILTIN_IGNORED_DIR_NAMES = frozenset(
 )
 BUILTIN_IGNORED_FILE_NAMES = frozenset({".git", ".DS_Store"})
 BUILTIN_IGNORED_SUFFIXES = (".pyc", ".pyo")
-# A directory holding one of these is an environment, not source.
-ENVIRONMENT_MARKERS = ("pyvenv.cfg", "conda-meta")
+# A directory holding one of these is an environment (virtualenv, conda) or a flowkit datastore under another name
+# than .flowkit (shipping one would grow every package by the previous packages and artifacts), not source.
+GENERATED_DIR_MARKERS = ("pyvenv.cfg", "conda-meta", "blobs/sha256", "packages/sha256")
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def _is_ignored(relpath: str, is_dir: bool, specs: list[_ScopedSpec]) -> bool:
 def _is_builtin_ignored_dir(entry: os.DirEntry[str]) -> bool:
     if entry.name in BUILTIN_IGNORED_DIR_NAMES:
         return True
-    return any(os.path.exists(os.path.join(entry.path, marker)) for marker in ENVIRONMENT_MARKERS)
+    return any(os.path.exists(os.path.join(entry.path, marker)) for marker in GENERATED_DIR_MARKERS)
 
 
 def _is_builtin_ignored_file(name: str) -> bool:

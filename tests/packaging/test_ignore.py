@@ -34,6 +34,8 @@ def test_builtin_ignores_drop_vcs_bytecode_environments_checkpoints_and_datastor
         "notebooks/.ipynb_checkpoints/a-checkpoint.ipynb",
         "notebooks/a.ipynb",
         ".flowkit/blobs/sha256/ab/abc",
+        "my-datastore/blobs/sha256/ab/abc",
+        "shared/packages/sha256/0123/code.tar.gz",
         ".nox/tests/bin/python",
         ".tox/py311/x",
     )
