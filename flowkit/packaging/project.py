@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from flowkit.errors import FlowkitError
+
 
 def flow_source_file(flow_cls: type) -> Path | None:
     """The file that defines ``flow_cls``, or None for a class typed into a notebook or an interactive session.
@@ -29,7 +31,7 @@ def resolve_project_root(flow_file: Path | None, project_root: str | Path | None
     if project_root is not None:
         root = Path(project_root).resolve()
         if not root.is_dir():
-            raise NotADirectoryError(f"project root {root} is not a directory")
+            raise FlowkitError(f"the project root {root} given for the code package is not a directory")
         return root
     start = flow_file.parent if flow_file is not None else Path.cwd().resolve()
     for candidate in (start, *start.parents):

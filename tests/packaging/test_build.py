@@ -130,6 +130,11 @@ def test_without_git_the_root_is_the_flow_files_directory(tmp_path: Path, import
     assert build_package(import_flow(flow_dir)).project_root == flow_dir.resolve()
 
 
+def test_an_explicit_root_that_is_not_a_directory_is_a_clear_error(project: Path, import_flow: ImportFlow) -> None:
+    with pytest.raises(FlowkitError, match=r"project root .*missing given for the code package is not a directory"):
+        build_package(import_flow(project), project / "missing")
+
+
 def test_size_warning_and_configurable_limit(project: Path, import_flow: ImportFlow) -> None:
     flow_cls = import_flow(project)
     (project / "weights.bin").write_bytes(b"\0" * (11 * 1024 * 1024))
