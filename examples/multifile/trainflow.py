@@ -7,8 +7,9 @@ Pods run it from its code package, with no image rebuild when `mylib` changes:
     python examples/multifile/trainflow.py argo-create        # the same code on Argo
 """
 
-from flowkit import Flow, Parameter, step
 from mylib.features import build
+
+from flowkit import Flow, Parameter, step
 
 
 class MultiFileFlow(Flow):
