@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,13 @@ def test_a_missing_or_broken_lockfile_says_how_to_make_one(tmp_path: Path) -> No
     broken.write_text("version: 1\nmetadata: {}\n")
     with pytest.raises(FlowkitError, match="is not a conda-lock lockfile"):
         read_lockfile(broken)
+
+
+def test_conda_lock_loads_only_when_a_lockfile_is_read() -> None:
+    """conda-lock is an optional, heavy extra: importing the environments layer and its CLI must not load it."""
+    code = (
+        "import sys, flowkit.environments, flowkit.environments.local, flowkit.cli.env; "
+        "print('conda_lock' in sys.modules)"
+    )
+    checked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert checked.stdout == "False\n", checked.stderr
