@@ -187,14 +187,17 @@ def _pod_manifest(
                 "image": image,
                 "command": ["sleep", str(lifetime)],
                 "volumeMounts": [{"name": "datastore", "mountPath": mount_path}],
+                # what the "restricted" Pod Security Standard requires, so the pod is admitted in such namespaces
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
             }
         ],
         "volumes": [{"name": "datastore", "persistentVolumeClaim": {"claimName": claim}}],
     }
     if service_account:
         spec["serviceAccountName"] = service_account
+    spec["securityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}}
     if run_as_user is not None:
-        spec["securityContext"] = {"runAsUser": run_as_user, "runAsNonRoot": run_as_user != 0}
+        spec["securityContext"].update(runAsUser=run_as_user, runAsNonRoot=run_as_user != 0)
     return {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -11,6 +11,7 @@ import pytest
 from flowkit.deploy.config import ApiClientFactory
 from flowkit.deploy.errors import DeployError
 from flowkit.deploy.upload import FileUpload, upload_files
+from tests.support.argo_schema import validate_kubernetes_object
 from tests.support.fake_kube import FakeKube
 
 CLAIM = "flowkit-datastore"
@@ -65,7 +66,12 @@ def test_the_helper_pod_mounts_the_claim_and_cannot_outlive_its_job(kube: FakeKu
     assert spec["volumes"] == [{"name": "datastore", "persistentVolumeClaim": {"claimName": CLAIM}}]
     assert spec["containers"][0]["volumeMounts"] == [{"name": "datastore", "mountPath": "/data"}]
     assert spec["activeDeadlineSeconds"] > 0 and spec["restartPolicy"] == "Never"
-    assert spec["securityContext"] == {"runAsUser": 1000, "runAsNonRoot": True}
+    assert spec["securityContext"] == {
+        "runAsUser": 1000,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    validate_kubernetes_object(created)
 
 
 def test_a_second_upload_sends_nothing_and_changes_nothing(exec_kube: FakeKube, factory: ApiClientFactory) -> None:
