@@ -138,8 +138,18 @@ def test_a_warm_cache_is_reused_without_reading_the_archive(
     assert [entry.name for entry in cache.iterdir()] == [ref.package_id]
 
 
-def test_concurrent_cold_starts_share_one_extraction(published: tuple[PackageRef, Path, Path], tmp_path: Path) -> None:
-    ref, root, _ = published
+class _ExitsCleanly:
+    """A payload whose unpickling ends the process with status 0: a run got through every check."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return os._exit, (0,)
+
+
+def test_concurrent_cold_starts_share_one_extraction(project: Path, import_flow: ImportFlow, tmp_path: Path) -> None:
+    data = pickle.dumps(_ExitsCleanly(), protocol=5)
+    root = tmp_path / "datastore"
+    package = build_package(import_flow(project), project)
+    ref = publish_to_dir(package, Payload(data, hashlib.sha256(data).hexdigest()), root)
     cache = tmp_path / "cache"
     processes = []
     for _ in range(4):
@@ -147,8 +157,21 @@ def test_concurrent_cold_starts_share_one_extraction(published: tuple[PackageRef
         processes.append(subprocess.Popen(command, stderr=subprocess.PIPE, env=_env_without_pythonpath()))
     for process in processes:
         _, stderr = process.communicate(timeout=60)
-        assert b"flowkit bootstrap" not in stderr
+        assert process.returncode == 0, stderr.decode()
     assert [entry.name for entry in cache.iterdir()] == [ref.package_id]
+
+
+def test_the_payload_is_verified_even_with_a_warm_cache(
+    published: tuple[PackageRef, Path, Path], tmp_path: Path
+) -> None:
+    ref, root, marker = published
+    cache = tmp_path / "cache"
+    _bootstrap(ref, root, cache, tmp_path / "cwd")
+    marker.rmdir()
+    (root / ref.payload_path).write_bytes(pickle.dumps(_CreatesMarker(marker), protocol=4))
+    result = _bootstrap(ref, root, cache, tmp_path / "cwd")
+    assert result.returncode == EXIT_BOOTSTRAP_FAILED
+    assert not marker.exists()
 
 
 # --- archive safety: every hostile member is refused even when the archive's digest matches -------------------
