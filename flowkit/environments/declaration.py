@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from flowkit.errors import FlowDefinitionError, FlowkitError
+from flowkit.specs import resolve_step_specs
 from flowkit.specs.conda import CondaSpec
 
 DEFAULT_LOCKFILE_NAME = "conda-lock.yml"
@@ -62,8 +63,6 @@ def flow_directory(flow_cls: type) -> Path:
 
 def environment_targets(flow_cls: type) -> list[EnvironmentTarget]:
     """Every distinct environment the flow's steps declare, the one `start` runs in first."""
-    from flowkit.specs import resolve_step_specs
-
     groups: dict[str, tuple[CondaSpec, list[str]]] = {}
     for step_name, step_spec in resolve_step_specs(flow_cls).items():
         if step_spec.conda is not None:
@@ -81,8 +80,6 @@ def environment_targets(flow_cls: type) -> list[EnvironmentTarget]:
 
 def target_for_step(flow_cls: type, step: str) -> EnvironmentTarget:
     """The environment `step` runs in; an error when the step declares none or does not exist."""
-    from flowkit.specs import resolve_step_specs
-
     for target in environment_targets(flow_cls):
         if step in target.steps:
             return target
