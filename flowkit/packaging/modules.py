@@ -89,17 +89,22 @@ def plan_modules(project_root: Path, flow_file: Path | None) -> ModulePlan:
     by_value: set[str] = set()
     for name, module in list(sys.modules.items()):
         module_file = _module_file(module) if module is not None else None
-        if name == "__main__" or module_file is None or name.split(".")[0] in SHIPPED_RUNTIME:
+        # Installed modules come from the image even when the environment lives inside the project (a .venv).
+        if (
+            name == "__main__"
+            or module_file is None
+            or name.split(".")[0] in SHIPPED_RUNTIME
+            or module_file.startswith(installed)
+        ):
             continue
-        inside = _relative_to(module_file, root)
-        if inside is not None:
+        if _relative_to(module_file, root) is not None:
             base = _import_root(name, module_file)
             relative_base = _relative_to(base, root) if base is not None else None
             if relative_base is None:
                 by_value.add(name)
             else:
                 import_roots.add(relative_base)
-        elif not module_file.startswith(installed):
+        else:
             by_value.add(name.split(".")[0] if _import_root(name, module_file) is not None else name)
     # The flow file's directory first (as sys.path[0] for `python myflow.py`), then deeper roots before shallower
     # ones, the project root last; sorted, so the order never depends on import order.

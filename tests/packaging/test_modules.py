@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from flowkit.packaging import modules
 from flowkit.packaging.modules import plan_modules
 
 
@@ -61,3 +63,16 @@ def test_machine_local_packages_go_by_value_and_installed_ones_do_not(
     plan = plan_modules(tmp_path / "repo", None)
     assert "siblingpkg" in plan.by_value and "siblingpkg.util" not in plan.by_value  # the package covers it
     assert not {"json", "pytest", "pydantic", "flowkit", "cloudpickle"} & set(plan.by_value)
+
+
+def test_an_environment_inside_the_project_is_not_an_import_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scratch_modules: list[str]
+) -> None:
+    """A project's own .venv holds installed packages: they come from the image, not from the package."""
+    root = tmp_path / "repo"
+    site_packages = root / ".venv" / "lib" / "site-packages"
+    monkeypatch.setattr(modules, "_installed_prefixes", lambda: (str(site_packages.resolve()) + os.sep,))
+    _load("vendored", _write(site_packages / "vendored" / "__init__.py"), scratch_modules)
+    plan = plan_modules(root, root / "flow.py")
+    assert plan.import_roots == [""]
+    assert "vendored" not in plan.by_value
