@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.harness.conftest import Emulate
 from tests.harness.manifests import DATA_MOUNT, dag, python_step, sh_step, task, workflow_template
+
+pytestmark = pytest.mark.timeout(120)  # an emulator bug must fail a test, not hang the suite
 
 APPEND_NAME = f"echo {{{{inputs.parameters.name}}}} >> {DATA_MOUNT}/order"
 
@@ -148,3 +152,13 @@ def test_max_parallel_bounds_running_containers(emulate: Emulate, pvc_dir: Path)
     manifest = workflow_template(dag("main", task("many", "probe", withItems=[1, 2, 3])), python_step("probe", probe))
     emulate(manifest, max_parallel=1).assert_succeeded()
     assert not (pvc_dir / "overlap").exists()
+
+
+def test_dependency_cycle_is_an_error(emulate: Emulate) -> None:
+    manifest = workflow_template(
+        dag("main", task("a", "log", depends="b", arguments={"name": "a"}),
+            task("b", "log", depends="a", arguments={"name": "b"})),
+        sh_step("log", APPEND_NAME, inputs=("name",)),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="dependency cycle"):
+        emulate(manifest)

@@ -12,6 +12,8 @@ from tests.harness.conftest import Emulate
 from tests.harness.manifests import DATA_MOUNT, container_step, dag, python_step, task, workflow_template
 from tests.support.argo_emulator import UnresolvedVariable
 
+pytestmark = pytest.mark.timeout(120)  # an emulator bug must fail a test, not hang the suite
+
 TRICKY_VALUES = [
     "say \"hi\" and 'bye'",
     "line one\nline two\n",

@@ -12,6 +12,8 @@ from tests.harness.conftest import Emulate
 from tests.harness.manifests import DATA_MOUNT, dag, python_step, sh_step, task, workflow_template
 from tests.support.argo_emulator import UnsupportedManifestFeature
 
+pytestmark = pytest.mark.timeout(120)  # an emulator bug must fail a test, not hang the suite
+
 FAIL_UNTIL_SECOND_RETRY = f'echo {{{{retries}}}} >> {DATA_MOUNT}/attempts; test "{{{{retries}}}}" = 2'
 
 

@@ -58,7 +58,7 @@ class WorkflowEngine:
         template = self._templates[name]
         where = f"template {name!r} (node {node_name})"
         inputs = _resolve_inputs(template, arguments, globals_, where)
-        if self._stopped():
+        if self.stopped():
             return self._record(NodeRecord(node_name, name, "omitted", OMITTED, inputs, message="run stopped"))
         if "dag" in template:
             return self._run_dag(template, inputs, node_name, globals_, where)
@@ -85,7 +85,7 @@ class WorkflowEngine:
                 node.phase, node.outputs = SUCCEEDED, result.outputs
                 break
             node.message = result.error or f"exit code {result.exit_code}"
-            if self._stopped():
+            if self.stopped():
                 break
         return self._record(node)
 
@@ -94,9 +94,10 @@ class WorkflowEngine:
         with self._pod_slots:
             remaining = self._deadline_at - time.monotonic()
             own_deadline = float(template["activeDeadlineSeconds"]) if "activeDeadlineSeconds" in template else None
-            if remaining <= 0 or self._stopped():
+            if remaining <= 0:
                 self._time_out()
-                return PodResult(argv=[], exit_code=1, stdout="", stderr="", error="workflow deadline exceeded")
+            if self.stopped():
+                return PodResult(argv=[], exit_code=1, stdout="", stderr="", error="run stopped before this attempt")
             deadline = remaining if own_deadline is None else min(own_deadline, remaining)
             result = run_pod(self._pod, template, pod_name=pod_name, deadline=deadline, where=where)
         if result.deadline_exceeded and deadline < (own_deadline or float("inf")):
@@ -107,54 +108,12 @@ class WorkflowEngine:
     def _run_dag(
         self, template: Template, inputs: dict[str, str], node_name: str, globals_: Scope, where: str
     ) -> NodeRecord:
-        tasks = {task["name"]: task for task in template["dag"]["tasks"]}
-        dependencies = {name: _dependencies(task, tasks, where) for name, task in tasks.items()}
-        fail_fast = template["dag"].get("failFast", True)
         scope = {**globals_, **parameter_scope("inputs.parameters", inputs)}
-        phases: dict[str, str] = {}
-        changed = threading.Condition()
-        running: set[str] = set()
-
-        def run_task(name: str, task_scope: Scope) -> None:
-            try:
-                record = self._run_task(tasks[name], task_scope, f"{node_name}.{name}", globals_)
-            except BaseException as error:
-                with self._lock:
-                    self.errors.append(error)
-                record = NodeRecord(
-                    f"{node_name}.{name}", tasks[name]["template"], "omitted", FAILED, message=str(error)
-                )
-            with changed:
-                phases[name] = record.phase
-                scope.update(parameter_scope(f"tasks.{name}.outputs.parameters", record.outputs))
-                running.discard(name)
-                changed.notify_all()
-
-        with changed:
-            while True:
-                failed = any(phase in (FAILED, OMITTED) for phase in phases.values())
-                for name, needs in dependencies.items():
-                    if name in phases or name in running:
-                        continue
-                    if any(phases.get(need) in (FAILED, OMITTED) for need in needs):
-                        phases[name] = OMITTED
-                        self._record_omitted(f"{node_name}.{name}", tasks[name], "a dependency failed")
-                    elif all(phases.get(need) in (SUCCEEDED, SKIPPED) for need in needs) and not (
-                        (fail_fast and failed) or self._stopped()
-                    ):
-                        running.add(name)
-                        threading.Thread(target=run_task, args=(name, dict(scope)), daemon=True).start()
-                if not running:
-                    break
-                changed.wait()
-        unfinished = [name for name in tasks if name not in phases]
-        if unfinished and not (failed or self._stopped()):
-            raise ValueError(f"{where}: tasks {unfinished} can never run (dependency cycle)")
-        for name in unfinished:
-            self._record_omitted(f"{node_name}.{name}", tasks[name], "not started: the DAG stopped after a failure")
+        phases = _DagRun(self, template, node_name, globals_, scope, where).run()
         node = NodeRecord(node_name, template["name"], "dag", SUCCEEDED, inputs)
-        if unfinished or any(phase in (FAILED, OMITTED) for phase in phases.values()):
-            node.phase, node.message = FAILED, f"failed or omitted tasks: {sorted(set(tasks) - _succeeded(phases))}"
+        unsuccessful = sorted(name for name, phase in phases.items() if phase not in (SUCCEEDED, SKIPPED))
+        if unsuccessful:
+            node.phase, node.message = FAILED, f"failed or omitted tasks: {unsuccessful}"
         else:
             node.outputs = {
                 parameter["name"]: substitute(parameter["valueFrom"]["parameter"], scope, where=where)
@@ -162,7 +121,7 @@ class WorkflowEngine:
             }
         return self._record(node)
 
-    def _run_task(self, task: Template, scope: Scope, node_name: str, globals_: Scope) -> NodeRecord:
+    def run_task(self, task: Template, scope: Scope, node_name: str, globals_: Scope) -> NodeRecord:
         """One DAG task: a single call, or a fan-out over ``withItems`` / ``withParam`` run ``max_parallel`` wide."""
         where = f"task {node_name}"
         if "withItems" in task:
@@ -200,8 +159,14 @@ class WorkflowEngine:
         }
         return self.run_template(task["template"], arguments, node_name, globals_)
 
-    def _record_omitted(self, node_name: str, task: Template, reason: str) -> None:
+    def record_omitted(self, node_name: str, task: Template, reason: str) -> None:
+        """Record a task that never started."""
         self._record(NodeRecord(node_name, task["template"], "omitted", OMITTED, message=reason))
+
+    def record_error(self, error: BaseException) -> None:
+        """Keep an error raised while running a task in a thread; it stops the run and is re-raised at the end."""
+        with self._lock:
+            self.errors.append(error)
 
     def _record(self, node: NodeRecord) -> NodeRecord:
         with self._lock:
@@ -212,10 +177,79 @@ class WorkflowEngine:
         with self._lock:
             self.timed_out = True
 
-    def _stopped(self) -> bool:
+    def stopped(self) -> bool:
         """True once the run cannot go on: the workflow deadline passed or the manifest proved unusable."""
         with self._lock:
             return self.timed_out or bool(self.errors)
+
+
+class _DagRun:
+    """Schedules the tasks of one DAG template invocation; each started task runs in its own thread."""
+
+    def __init__(
+        self, engine: WorkflowEngine, template: Template, node_name: str, globals_: Scope, scope: dict[str, str],
+        where: str,
+    ) -> None:  # fmt: skip
+        self._engine = engine
+        self._tasks = {task["name"]: task for task in template["dag"]["tasks"]}
+        self._dependencies = {name: _dependencies(task, self._tasks, where) for name, task in self._tasks.items()}
+        self._fail_fast = template["dag"].get("failFast", True)
+        self._node_name, self._globals, self._where = node_name, globals_, where
+        self._scope = scope  # grows with each finished task's output parameters
+        self._phases: dict[str, str] = {}
+        self._running: set[str] = set()
+        self._changed = threading.Condition()
+
+    def run(self) -> dict[str, str]:
+        """Run every task that can run; return each task's phase (Omitted for those that never started)."""
+        with self._changed:
+            while True:
+                while self._start_ready_tasks():
+                    pass  # an omission can omit further dependents; a start changes nothing until it finishes
+                if not self._running:
+                    break
+                self._changed.wait()
+        unfinished = [name for name in self._tasks if name not in self._phases]
+        if unfinished and not self._any_failed() and not self._engine.stopped():
+            raise ValueError(f"{self._where}: tasks {unfinished} can never run (dependency cycle)")
+        for name in unfinished:
+            self._omit(name, "not started: the DAG stopped after a failure")
+        return self._phases
+
+    def _start_ready_tasks(self) -> bool:
+        """Omit tasks whose dependency failed, start those whose dependencies succeeded; True if any was omitted."""
+        omitted = False
+        may_start = not (self._fail_fast and self._any_failed()) and not self._engine.stopped()
+        for name, needs in self._dependencies.items():
+            if name in self._phases or name in self._running:
+                continue
+            if any(self._phases.get(need) in (FAILED, OMITTED) for need in needs):
+                self._omit(name, "a dependency failed")
+                omitted = True
+            elif may_start and all(self._phases.get(need) in (SUCCEEDED, SKIPPED) for need in needs):
+                self._running.add(name)
+                threading.Thread(target=self._run_task, args=(name, dict(self._scope)), daemon=True).start()
+        return omitted
+
+    def _run_task(self, name: str, scope: Scope) -> None:
+        task_node = f"{self._node_name}.{name}"
+        try:
+            record = self._engine.run_task(self._tasks[name], scope, task_node, self._globals)
+        except BaseException as error:
+            self._engine.record_error(error)
+            record = NodeRecord(task_node, self._tasks[name]["template"], "omitted", FAILED, message=str(error))
+        with self._changed:
+            self._phases[name] = record.phase
+            self._scope.update(parameter_scope(f"tasks.{name}.outputs.parameters", record.outputs))
+            self._running.discard(name)
+            self._changed.notify_all()
+
+    def _omit(self, name: str, reason: str) -> None:
+        self._phases[name] = OMITTED
+        self._engine.record_omitted(f"{self._node_name}.{name}", self._tasks[name], reason)
+
+    def _any_failed(self) -> bool:
+        return any(phase in (FAILED, OMITTED) for phase in self._phases.values())
 
 
 def _resolve_inputs(template: Template, arguments: Mapping[str, str], globals_: Scope, where: str) -> dict[str, str]:
@@ -246,10 +280,6 @@ def _dependencies(task: Template, tasks: Mapping[str, Template], where: str) -> 
     if unknown:
         raise ValueError(f"{location}: depends on unknown tasks {unknown}")
     return list(names)
-
-
-def _succeeded(phases: Mapping[str, str]) -> set[str]:
-    return {name for name, phase in phases.items() if phase in (SUCCEEDED, SKIPPED)}
 
 
 def _label(item: Any) -> str:
