@@ -27,8 +27,11 @@ from typing import Any
 
 EXIT_BOOTSTRAP_FAILED = 3
 READY_MARKER = ".flowkit-ready.json"
+# The archive's layout. The builder imports these names from here: the bootstrap cannot import anything.
 MANIFEST_NAME = "manifest.json"
-ALLOWED_TOP_DIRS = ("code", "lib")
+CODE_DIR = "code"  # the user's project
+LIB_DIR = "lib"  # the shipped runtime: flowkit and cloudpickle
+ALLOWED_TOP_DIRS = (CODE_DIR, LIB_DIR)
 REQUIRED_OPTIONS = (
     "datastore-root",
     "package-id",

@@ -18,16 +18,9 @@ import flowkit
 from flowkit.errors import FlowkitError
 from flowkit.graph import build_graph
 from flowkit.packaging.archive import ArchiveMember, write_archive
+from flowkit.packaging.bootstrap_script import CODE_DIR, LIB_DIR, MANIFEST_NAME
 from flowkit.packaging.ignore import ProjectFile, scan_project
-from flowkit.packaging.manifest import (
-    CODE_DIR,
-    LIB_DIR,
-    MANIFEST_NAME,
-    Manifest,
-    ManifestFile,
-    current_python_version,
-    normalized_mode,
-)
+from flowkit.packaging.manifest import Manifest, ManifestFile, current_python_version, normalized_mode
 from flowkit.packaging.modules import plan_modules
 from flowkit.packaging.project import flow_source_file, resolve_project_root
 from flowkit.specs import resolve_step_specs

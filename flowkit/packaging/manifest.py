@@ -15,10 +15,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 MANIFEST_FORMAT = 1
-# Top-level directories of the archive: the user's project, and the runtime shipped beside it.
-CODE_DIR = "code"
-LIB_DIR = "lib"
-MANIFEST_NAME = "manifest.json"
 
 
 class ManifestFile(BaseModel):
