@@ -104,3 +104,11 @@ def test_undeclared_argument_override_is_an_error(emulate: Emulate) -> None:
     manifest = workflow_template(dag("main", task("a", "a")), container_step("a", ["true"]), parameters={"p": "1"})
     with pytest.raises(ValueError, match="not workflow parameters"):
         emulate(manifest, arguments={"typo": "1"})
+
+
+def test_parameter_enum_is_enforced(emulate: Emulate) -> None:
+    manifest = workflow_template(dag("main", task("a", "a")), container_step("a", ["true"]), parameters={"p": "x"})
+    manifest["spec"]["arguments"]["parameters"][0]["enum"] = ["x", "y"]
+    emulate(manifest, arguments={"p": "y"}).assert_succeeded()
+    with pytest.raises(ValueError, match="not one of"):
+        emulate(manifest, arguments={"p": "z"})

@@ -26,7 +26,7 @@ from typing import Any
 
 from tests.support.argo_engine import WorkflowEngine
 from tests.support.argo_errors import UnresolvedVariable, UnsupportedManifestFeature
-from tests.support.argo_features import check_supported
+from tests.support.argo_features import check_enum, check_supported
 from tests.support.argo_pod import PodEnvironment, make_python_shim
 from tests.support.argo_records import FAILED, SUCCEEDED, EmulatedRun, NodeRecord
 from tests.support.argo_substitution import as_parameter_text, parameter_scope
@@ -169,6 +169,7 @@ def _workflow_parameters(spec: Mapping[str, Any], overrides: Mapping[str, str]) 
             values[name] = as_parameter_text(parameter["value"])
         else:
             raise ValueError(f"workflow parameter {name!r} has no value and none was given")
+        check_enum(parameter, values[name], "spec.arguments")
     return values
 
 

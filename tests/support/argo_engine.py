@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.support.argo_features import parse_depends
+from tests.support.argo_features import check_enum, parse_depends
 from tests.support.argo_pod import PodEnvironment, PodResult, run_pod
 from tests.support.argo_records import FAILED, OMITTED, SKIPPED, SUCCEEDED, NodeRecord
 from tests.support.argo_substitution import (
@@ -268,6 +268,7 @@ def _resolve_inputs(template: Template, arguments: Mapping[str, str], globals_: 
             values[name] = substitute(as_parameter_text(fallback), globals_, where=where)
         else:
             raise ValueError(f"{where}: input parameter {name!r} has no argument and no default")
+        check_enum(parameter, values[name], where)
     return values
 
 

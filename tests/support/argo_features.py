@@ -69,6 +69,13 @@ def parse_depends(expression: str, *, where: str) -> list[str]:
     return names
 
 
+def check_enum(parameter: Mapping[str, Any], value: str, where: str) -> None:
+    """Raise ValueError if a parameter declares an ``enum`` that ``value`` is not in, as Argo refuses it."""
+    allowed = parameter.get("enum")
+    if allowed is not None and value not in [str(choice) for choice in allowed]:
+        raise ValueError(f"{where}: parameter {parameter['name']!r} value {value!r} is not one of {allowed}")
+
+
 def _spec_problems(spec: Mapping[str, Any]) -> Iterator[str]:
     """Every unsupported field of the workflow spec and of its templates, with its location."""
     yield from _unknown(spec, _SPEC_EXECUTED | _SPEC_CLUSTER_ONLY, "spec")
