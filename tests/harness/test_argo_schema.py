@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +159,19 @@ def test_yaml_stream_validates_each_document_by_kind() -> None:
     step_template(broken)["retryStrategy"]["retryPolicy"] = "Sometimes"
     with pytest.raises(ManifestInvalid, match="retryPolicy"):
         validate_manifest_stream(yaml.safe_dump_all([_upload_pod(), broken]))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda m: m["spec"]["templates"][0].update(activeDeadlineSeconds=60), "only valid for leaf templates"),
+        (lambda m: step_template(m).update(dag={"tasks": []}), "at most one template type"),
+        (lambda m: m["spec"]["templates"][0]["dag"]["tasks"][1].update(depends="start"), "both 'depends'"),
+        (lambda m: m["spec"]["templates"][0]["dag"]["tasks"][1].update(name="2nd"), "cannot begin with a digit"),
+    ],
+)
+def test_crd_validation_rules_are_enforced(mutate: Callable[[dict[str, Any]], None], message: str) -> None:
+    manifest = minimal_workflow_template()
+    mutate(manifest)
+    errors = manifest_errors(manifest)
+    assert any(error.startswith("crd-rule: $.spec.templates") and message in error for error in errors), errors

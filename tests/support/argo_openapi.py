@@ -6,8 +6,8 @@ A CustomResourceDefinition's ``openAPIV3Schema`` is not quite JSON Schema: it ma
 them (or, with strict field validation, which flowkit's deploy path asks for, rejects them). This module rewrites
 those conventions into plain JSON Schema so that ``jsonschema`` enforces them the way the API server does.
 
-Not enforced: ``x-kubernetes-validations`` (CEL rules such as "a template has at most one template type") and
-``format`` (int32, date-time, ...). The server checks both; nothing here can evaluate CEL.
+CEL rules (``x-kubernetes-validations``) are checked separately by :mod:`tests.support.argo_cel`. Not enforced:
+``format`` (int32, date-time, ...), which the server also checks.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Two independent checks, because each catches what the other lets through:
    is a bare string type (so an integer ``retryStrategy.limit`` would wrongly fail) and it never forbids unknown
    fields (so a misspelt field would wrongly pass). The strict copy fixes both.
 2. The ``openAPIV3Schema`` of Argo's full CRDs (``crds/``): what an API server enforces on create — enums such as
-   ``retryPolicy``, resource quantity patterns, ``maxItems`` limits — converted by :mod:`tests.support.argo_openapi`.
+   ``retryPolicy``, resource quantity patterns, ``maxItems`` limits — converted by :mod:`tests.support.argo_openapi`,
+   and the CRDs' CEL rules (:mod:`tests.support.argo_cel`), such as "activeDeadlineSeconds only on leaf templates".
 
 The schemas live beside the repository at ``<repo>/../shared/schemas`` (override with ``FLOWKIT_ARGO_SCHEMAS_DIR``).
 Compiled validators are built once per process and kind: the CRD files are ~3 MB of YAML each.
@@ -21,13 +22,14 @@ import copy
 import functools
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
+from tests.support.argo_cel import cel_rule_checker
 from tests.support.argo_openapi import strict_json_schema_from_openapi
 
 SCHEMAS_DIR_ENV = "FLOWKIT_ARGO_SCHEMAS_DIR"
@@ -105,14 +107,17 @@ def validate_manifest_stream(text: str) -> list[Document]:
 def manifest_errors(doc: Document) -> list[str]:
     """Every error in ``doc``, as ``"<check>: <json path>: <message>"`` lines; empty when the manifest is valid.
 
-    ``<check>`` is ``json-schema`` or ``crd``, so a test failure says which of the two rules was broken.
+    ``<check>`` is ``json-schema``, ``crd`` (the CRD's schema) or ``crd-rule`` (its CEL validation rules), so a
+    test failure says which check was broken.
     """
     kind = doc.get("kind")
     if kind not in ARGO_KINDS:
         raise ValueError(f"cannot validate kind {kind!r}: expected one of {sorted(ARGO_KINDS)}")
+    crd_validator, crd_rule_violations = _crd_checks(kind)
     return [
         *_format_errors("json-schema", _json_schema_validator(kind).iter_errors(doc)),
-        *_format_errors("crd", _crd_validator(kind).iter_errors(doc)),
+        *_format_errors("crd", crd_validator.iter_errors(doc)),
+        *(f"crd-rule: {violation}" for violation in crd_rule_violations(doc)),
     ]
 
 
@@ -170,12 +175,13 @@ def _json_schema_validator(kind: str) -> jsonschema.Draft202012Validator:
 
 
 @functools.cache
-def _crd_validator(kind: str) -> jsonschema.Draft202012Validator:
-    """A compiled validator for one Argo kind against its CRD's converted ``openAPIV3Schema``."""
+def _crd_checks(kind: str) -> tuple[jsonschema.Draft202012Validator, Callable[[Any], list[str]]]:
+    """A compiled validator for one Argo kind against its CRD's converted ``openAPIV3Schema``, and its CEL rules."""
     crd_path = schemas_dir() / "crds" / ARGO_KINDS[kind]
     if not crd_path.is_file():
         raise FileNotFoundError(f"Argo CRD not found: {crd_path} (set {SCHEMAS_DIR_ENV} to the schemas directory)")
     with open(crd_path, encoding="utf-8") as crd_file:
         crd = yaml.load(crd_file, Loader=yaml.CSafeLoader)
     openapi_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    return jsonschema.Draft202012Validator(strict_json_schema_from_openapi(openapi_schema))
+    validator = jsonschema.Draft202012Validator(strict_json_schema_from_openapi(openapi_schema))
+    return validator, cel_rule_checker(openapi_schema)
