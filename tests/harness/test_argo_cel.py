@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.support.argo_cel import cel_rule_checker
-from tests.support.argo_schema import ARGO_KINDS, _crd_checks
+from tests.support.argo_schema import ARGO_KINDS, manifest_errors
 
 
 @pytest.mark.parametrize("kind", sorted(ARGO_KINDS))
 def test_every_crd_rule_is_implemented(kind: str) -> None:
-    _crd_checks(kind)  # raises NotImplementedError if a rule of the CRD has no predicate
+    """Loading a kind's CRD raises NotImplementedError if one of its rules has no predicate."""
+    assert isinstance(manifest_errors({"kind": kind, "metadata": {"name": "x"}, "spec": {}}), list)
 
 
 def test_unknown_rule_is_refused() -> None:
