@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,9 @@ def test_unsupported_features_are_refused_before_running(
     with pytest.raises(UnsupportedManifestFeature, match=feature):
         emulate(manifest)
     assert not (pvc_dir / "ran").exists()
+
+
+def test_bare_interpreter_name_is_looked_up_on_path(emulate: Emulate, pvc_dir: Path) -> None:
+    step = python_step("which", f"import sys; open('{DATA_MOUNT}/python', 'w').write(sys.executable)")
+    emulate(_single(step), python="python3").assert_succeeded()
+    assert (pvc_dir / "python").read_text() == shutil.which("python3")

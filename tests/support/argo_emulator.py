@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import shutil
 import string
 import sys
 import time
@@ -88,8 +89,8 @@ def run_workflow_template(
     workdir = Path(workdir).resolve()
     scratch = workdir / f".argo-emulator-{workflow_name}"
     scratch.mkdir(parents=True)
-    shim_dir = make_python_shim(scratch, python)
-    interpreter = Path(python).absolute()
+    interpreter = _interpreter_path(python)
+    shim_dir = make_python_shim(scratch, str(interpreter))
     pod = PodEnvironment(
         scratch=scratch,
         pvc_dirs=dict(pvc_dirs),
@@ -112,6 +113,14 @@ def run_workflow_template(
         raise engine.errors[0]
     phase = SUCCEEDED if all(phase == SUCCEEDED for phase in phases) and not engine.timed_out else FAILED
     return EmulatedRun(workflow_name, phase, parameters, engine.nodes, _failure_message(engine, phase))
+
+
+def _interpreter_path(python: str) -> Path:
+    """``python`` as an absolute path (looked up on PATH if it is a bare name): the shim must not exec itself."""
+    found = shutil.which(python)
+    if found is None:
+        raise FileNotFoundError(f"python interpreter {python!r} not found")
+    return Path(found).absolute()
 
 
 def _templates_with_defaults(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
