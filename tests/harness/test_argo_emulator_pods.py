@@ -166,3 +166,13 @@ def test_bare_interpreter_name_is_looked_up_on_path(emulate: Emulate, pvc_dir: P
     step = python_step("which", f"import sys; open('{DATA_MOUNT}/python', 'w').write(sys.executable)")
     emulate(_single(step), python="python3").assert_succeeded()
     assert (pvc_dir / "python").read_text() == shutil.which("python3")
+
+
+def test_working_dir_and_sub_path(emulate: Emulate, pvc_dir: Path) -> None:
+    step = sh_step("where", f"pwd > {DATA_MOUNT}/cwd; echo sub > /opt/harness-sub/file")
+    step["container"]["workingDir"] = "/harness-working-dir"
+    step["container"]["volumeMounts"].append({"name": "data", "mountPath": "/opt/harness-sub", "subPath": "nested/dir"})
+    emulate(_single(step)).assert_succeeded()
+    assert (pvc_dir / "cwd").read_text() == "/harness-working-dir\n"
+    assert (pvc_dir / "nested" / "dir" / "file").read_text() == "sub\n"
+    assert not Path("/harness-working-dir").exists() and not Path("/opt/harness-sub").exists()
