@@ -5,7 +5,9 @@ process (the image is ignored; ``python`` resolves to the interpreter under test
 where every PVC mount path shows a local directory and every emptyDir a fresh tmpfs. The DAG is scheduled like
 Argo schedules it (see :mod:`tests.support.argo_engine`), parameters are substituted as exact text, and the onExit
 handler runs last with ``{{workflow.status}}``. Anything the emulator does not implement is refused up front
-(:class:`UnsupportedManifestFeature`, a NotImplementedError) rather than ignored. Needs root (mount namespaces).
+(:class:`UnsupportedManifestFeature`, a NotImplementedError) rather than ignored. Fields that only matter to a
+cluster (image, resources, securityContext, nodeSelector, tolerations, podGC, ttlStrategy...) are accepted and
+have no effect: commands run as this process's user. Needs root (mount namespaces).
 
 Public API: :func:`run_workflow_template`, :class:`EmulatedRun`, :class:`NodeRecord`,
 :class:`UnsupportedManifestFeature`, :class:`UnresolvedVariable`.
@@ -65,7 +67,7 @@ def run_workflow_template(
     - ``env``: variables added to this process's environment to form every container's base environment (the
       container's own ``env`` comes on top).
     - ``timeout``: wall-clock limit for the run (or the manifest's ``activeDeadlineSeconds``, if shorter); running
-      containers are killed and the run fails when it passes.
+      containers are killed and the run fails when it passes (the onExit handler does not run then).
 
     Raises UnsupportedManifestFeature before running anything if the manifest uses an Argo feature that is not
     emulated, UnresolvedVariable for a ``{{...}}`` tag Argo would not resolve, and ValueError for a bad manifest.
