@@ -1,0 +1,127 @@
+"""THE proof that the pods' commands work: run the emitted template in the Argo emulator and compare with `run`.
+
+The code package is published into the directory that stands for the datastore PVC, every container bootstraps
+from it (verifying hashes, extracting, unpickling the flow class) and runs the task executor, and the artifacts of
+every task must equal those of a local run of the same flow with the same parameters.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowkit.argo import compile_flow
+from flowkit.argo.render import to_dicts
+from flowkit.authoring.parameter import flow_parameters
+from flowkit.cli.main import load_flow_class
+from flowkit.client import Run
+from flowkit.graph import build_graph
+from flowkit.packaging import build_package, build_payload, publish_to_dir
+from tests.support.argo_emulator import EmulatedRun, run_workflow_template
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+FLOWS_FILE = Path(__file__).with_name("flows.py")
+
+
+def shape(name: str) -> type:
+    """A flow of flows.py imported as a user runs it (``python flows.py``: a top-level module beside its package
+    root), so the pods import it from the package by reference."""
+    return load_flow_class(f"{FLOWS_FILE}:{name}")
+
+
+pytestmark = pytest.mark.e2e
+
+
+def _artifacts(run: Run, steps: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every artifact of every task of ``steps``, by (step, task id)."""
+    found = {}
+    for step in steps:
+        for task in run[step].tasks:
+            assert task.successful, f"{task} did not succeed:\n{task.stderr}"
+            found[(step, task.pathspec.rsplit("/", 1)[1])] = {name: getattr(task.data, name) for name in task.data}
+    return found
+
+
+def emulate(flow_cls: type, tmp_path: Path, **parameters: Any) -> tuple[EmulatedRun, Path]:
+    """Publish the package (project root: the flow file's directory) to the PVC directory, compile against it,
+    and run the template in the emulator."""
+    pvc = tmp_path / "pvc"
+    project_root = Path(inspect.getfile(flow_cls)).parent
+    package = build_package(flow_cls, project_root)
+    package_ref = publish_to_dir(package, build_payload(flow_cls, project_root), pvc)
+    manifest = to_dicts(compile_flow(flow_cls, package=package_ref))[0]
+    declared = {parameter.name: parameter for parameter in flow_parameters(flow_cls).values()}
+    claims = {
+        volume["persistentVolumeClaim"]["claimName"]
+        for template in manifest["spec"]["templates"]
+        for volume in template.get("volumes", [])
+        if "persistentVolumeClaim" in volume
+    }
+    pvc_dirs = {claim: tmp_path / "claims" / claim for claim in claims} | {"flowkit-datastore": pvc}
+    for directory in pvc_dirs.values():
+        directory.mkdir(parents=True, exist_ok=True)
+    emulated = run_workflow_template(
+        manifest,
+        arguments={name: declared[name].to_json(value) for name, value in parameters.items()},
+        pvc_dirs=pvc_dirs,
+        workdir=tmp_path / "emulator",
+        env={"FLOWKIT_PACKAGE_CACHE": str(tmp_path / "package-cache")},
+    )
+    assert emulated.phase == "Succeeded", f"{emulated.message}\n{emulated.logs()}"
+    return emulated, pvc
+
+
+def assert_same_as_local_run(flow_cls: type, tmp_path: Path, **parameters: Any) -> tuple[Run, Run]:
+    emulated, pvc = emulate(flow_cls, tmp_path, **parameters)
+    argo_run = Run(f"{flow_cls.__name__}/{emulated.workflow_name}", datastore_root=pvc)
+    local_run = flow_cls.run(datastore_root=tmp_path / "local", **parameters)
+    graph = build_graph(flow_cls)
+    dag_steps = [name for name, node in graph.steps.items() if not node.is_exit_handler]
+    local, argo = _artifacts(local_run, dag_steps), _artifacts(argo_run, dag_steps)
+    assert sorted(argo) == sorted(local)
+    for key, artifacts in local.items():
+        assert argo[key] == artifacts, key
+    assert argo_run.parameters == local_run.parameters
+    return local_run, argo_run
+
+
+@pytest.mark.parametrize("name", ["LinearFlow", "BranchFlow", "ForeachFlow", "NestedForeachFlow"])
+def test_emulated_shapes_match_a_local_run(name: str, tmp_path: Path) -> None:
+    assert_same_as_local_run(shape(name), tmp_path)
+
+
+def test_foreach_width_comes_from_the_run_not_the_manifest(tmp_path: Path) -> None:
+    _, argo_run = assert_same_as_local_run(shape("ForeachFlow"), tmp_path, width=7)
+    assert len(argo_run["square"].tasks) == 7
+    assert argo_run.data.total == sum(i * i + 1 for i in range(7))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "say \"hi\" & 'bye'", "line one\nline two\n", "unicode: é ✓ 日本 🚀", '{"looks": ["like", "json"]}', "{{x}}"],
+    ids=["empty", "quotes", "newlines", "unicode", "json-text", "braces"],
+)
+def test_parameters_arrive_in_the_step_exactly_as_given(text: str, tmp_path: Path) -> None:
+    config = {"nested": [None, 1.5, "two\nlines", {"q": '"'}], "none": None}
+    _, argo_run = assert_same_as_local_run(shape("LinearFlow"), tmp_path, text=text, config=config, nothing=None)
+    assert argo_run.data.received == {"text": text, "number": 3, "config": config, "nothing": None}
+
+
+def test_retries_deadline_exit_handler_flow_runs_like_a_local_run(tmp_path: Path) -> None:
+    _, argo_run = assert_same_as_local_run(shape("OperatedFlow"), tmp_path)
+    assert argo_run.data.outputs == [20, 21]
+    (report,) = argo_run["report"].tasks
+    assert report.data.status == "Succeeded"
+
+
+def test_the_train_pipeline_example_runs_end_to_end_like_a_local_run(tmp_path: Path) -> None:
+    flow_cls = load_flow_class(str(EXAMPLES / "train_pipeline.py"))
+    _, argo_run = assert_same_as_local_run(flow_cls, tmp_path, learning_rates=[0.05, 0.2], epochs=50)
+    assert len(argo_run["train"].tasks) == 2
+    assert json.dumps(argo_run.data.best_learning_rate) in ("0.05", "0.2")
+    (notify,) = argo_run["notify"].tasks
+    assert notify.data.message.endswith("finished: Succeeded")
