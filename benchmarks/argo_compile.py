@@ -1,0 +1,81 @@
+"""Argo compiler benchmarks: compile time of a 1,000-step flow, and manifest sizes of a 10- vs 10,000-way foreach.
+
+    python benchmarks/argo_compile.py [--runs 7]
+
+Targets: a 1,000-step flow compiles (Hera objects built and rendered with to_dict) in < 0.5 s, into a manifest
+< 1 MiB; a 10,000-way foreach is no bigger than a 10-way one. "Cold" includes reading the graph from source and
+resolving the specs of a freshly imported class; "warm" reuses the class's cached graph and specs, as a second
+`argo-create` in the same process (a notebook) does. Every time is the median of ``--runs`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flowkit.argo import compile_flow
+from flowkit.argo.render import to_dicts
+from tests.argo.conftest import PACKAGE, branched_flow_source, load_flow_source
+from tests.argo.test_size import FAN_OUT
+
+STEPS = 1000
+TARGET_SECONDS = 0.5
+MIB = 1024 * 1024
+
+
+def _compile(flow_cls: type) -> list[dict]:
+    return to_dicts(compile_flow(flow_cls, package=PACKAGE))
+
+
+def _median_seconds(runs: int, prepare: Callable[[], type]) -> float:
+    times = []
+    for _ in range(runs):
+        flow_cls = prepare()
+        start = time.perf_counter()
+        _compile(flow_cls)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    runs = parser.parse_args(argv).runs
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        source = branched_flow_source(STEPS)
+        _compile(load_flow_source(directory, source, "BranchedFlow"))  # import Hera once, outside the timings
+
+        cold = _median_seconds(runs, lambda: load_flow_source(directory, source, "BranchedFlow"))
+        warm_class = load_flow_source(directory, source, "BranchedFlow")
+        warm = _median_seconds(runs, lambda: warm_class)
+        (manifest,) = _compile(warm_class)
+        templates = sum("container" in template for template in manifest["spec"]["templates"])
+        size = len(json.dumps(manifest))
+
+        fan_sizes = {
+            width: len(json.dumps(_compile(load_flow_source(directory, FAN_OUT.format(width=width), "FanFlow"))))
+            for width in (10, 10_000)
+        }
+
+    verdict = "OK" if max(cold, warm) < TARGET_SECONDS and size < MIB else "MISSED"
+    print(f"{STEPS}-step flow: {templates} container templates, manifest {size / 1024:.1f} KiB (target < 1024 KiB)")
+    print(f"  compile + to_dict, cold (graph read from source): median {cold * 1000:.0f} ms over {runs} runs")
+    print(f"  compile + to_dict, warm (cached graph and specs):  median {warm * 1000:.0f} ms over {runs} runs")
+    print(f"  target < {TARGET_SECONDS * 1000:.0f} ms: {verdict}")
+    difference = fan_sizes[10_000] - fan_sizes[10]
+    print(f"foreach manifest: 10-way {fan_sizes[10]} bytes, 10,000-way {fan_sizes[10_000]} bytes")
+    print(f"  difference {difference} bytes (the parameter default '10000' vs '10'; the fan-out is a runtime list)")
+    return 0 if verdict == "OK" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
