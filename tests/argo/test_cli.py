@@ -101,3 +101,32 @@ def test_delete_removes_template_and_cron(kube: FakeKube, kubeconfig: list[str])
     assert "and its CronWorkflow" in invoke(OperatedFlow, "argo-delete", *kubeconfig)
     assert not kube.exists("workflowtemplates", "operated-flow")
     assert not kube.exists("cronworkflows", "operated-flow")
+
+
+def test_to_argo_returns_hera_objects_users_can_extend() -> None:
+    from hera.workflows import WorkflowTemplate
+
+    from flowkit.argo.render import to_dicts
+
+    manifests = OperatedFlow.to_argo(project_root=Path(__file__).parent)
+    assert isinstance(manifests.workflow_template, WorkflowTemplate)
+    manifests.workflow_template.parallelism = 11
+    template, cron = to_dicts(manifests)
+    assert template["spec"]["parallelism"] == 11
+    assert cron["kind"] == "CronWorkflow"
+
+
+def test_trigger_from_python_encodes_values_and_rejects_unknown_parameters(kube: FakeKube, tmp_path: Path) -> None:
+    from flowkit.argo.api import Cluster, argo_trigger
+    from flowkit.errors import ParameterError
+
+    cluster = Cluster(kubeconfig=str(kube.write_kubeconfig(tmp_path / "kubeconfig")))
+    LinearFlow.argo_create(cluster=cluster, project_root=Path(__file__).parent,
+                           package_dir=kube.pvc_dir("flowkit-datastore"))  # fmt: skip
+    name = argo_trigger(LinearFlow, {"nothing": None, "number": 5}, cluster=cluster)
+    values = {p["name"]: p["value"] for p in kube.stored("workflows", name)["spec"]["arguments"]["parameters"]}
+    assert values == {"nothing": "null", "number": "5"}
+    requests_before = len(kube.requests)
+    with pytest.raises(ParameterError, match="'missing'"):
+        LinearFlow.argo_trigger(missing=1)
+    assert len(kube.requests) == requests_before
