@@ -40,9 +40,6 @@ def build_cli(flow_cls: type) -> FlowGroup:
     """The click group of `flow_cls` with every available command module registered."""
     group = FlowGroup(flow_cls)
     for module_name in COMMAND_MODULES:
-        # Temporary while sibling command modules are being written: a module that does not exist yet is skipped.
-        if importlib.util.find_spec(module_name) is None:
-            continue
         importlib.import_module(module_name).register(group)
     return group
 

@@ -19,10 +19,9 @@ if TYPE_CHECKING:
 class FlowParameterType(click.ParamType):
     """A click type that delegates parsing to the flow's Parameter, so CLI and Python runs agree on every value."""
 
-    def __init__(self, parameter: Parameter, flow_name: str) -> None:
+    def __init__(self, parameter: Parameter) -> None:
         self.parameter = parameter
-        self.flow_name = flow_name
-        self.name = _type_name(parameter)
+        self.name = parameter.type_name
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
@@ -31,13 +30,6 @@ class FlowParameterType(click.ParamType):
             return self.parameter.parse(value)
         except ParameterError as error:
             self.fail(str(error), param, ctx)
-        except (TypeError, ValueError) as error:
-            self.fail(str(ParameterError(str(error), flow=self.flow_name, parameter=self.parameter.name)), param, ctx)
-
-
-def _type_name(parameter: Parameter) -> str:
-    declared = getattr(parameter, "type", None)
-    return getattr(declared, "__name__", "value") if declared is not None else "value"
 
 
 def parameter_options(flow_cls: type) -> list[click.Option]:
@@ -56,7 +48,7 @@ def parameter_options(flow_cls: type) -> list[click.Option]:
         options.append(
             click.Option(
                 [f"--{parameter.name}", parameter.name],
-                type=FlowParameterType(parameter, flow_cls.__name__),
+                type=FlowParameterType(parameter),
                 required=bool(parameter.required) and parameter.default is None,
                 help=help_text or None,
             )
@@ -68,13 +60,3 @@ def add_parameter_options(command: click.Command, flow_cls: type) -> click.Comma
     """Attach the flow's parameter options to `command` (before its own options, as users list them first)."""
     command.params[:0] = parameter_options(flow_cls)
     return command
-
-
-def parameters_as_json(flow_cls: type, values: dict[str, Any]) -> dict[str, str]:
-    """The given parameter values (name -> parsed value) as name -> JSON text; options left unset are dropped."""
-    from flowkit.authoring.parameter import flow_parameters
-
-    by_name = {parameter.name: parameter for parameter in flow_parameters(flow_cls).values()}
-    return {
-        name: by_name[name].to_json(value) for name, value in values.items() if name in by_name and value is not None
-    }

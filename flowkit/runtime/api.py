@@ -95,18 +95,16 @@ def new_run_id() -> str:
 
 
 def parameters_to_json(flow_cls: type, values: Mapping[str, Any]) -> dict[str, str]:
-    """Check `values` against the flow's Parameters and encode them as the JSON text the start task receives."""
-    from flowkit.authoring.parameter import flow_parameters
+    """Encode `values` as the JSON text the start task receives, failing now (not in a task) on a bad value.
 
-    declared = {parameter.name: parameter for parameter in flow_parameters(flow_cls).values()}
-    for name in values:
-        if name not in declared:
-            known = ", ".join(sorted(declared)) or "none"
-            raise ParameterError(f"no such parameter (parameters: {known})", flow=flow_cls.__name__, parameter=name)
-    for name, parameter in declared.items():
-        if parameter.required and parameter.default is None and values.get(name) is None:
-            raise ParameterError("is required", flow=flow_cls.__name__, parameter=name)
-    return {name: declared[name].to_json(value) for name, value in values.items()}
+    Unknown names and missing required parameters are checked by the same `parameter_values` the start task uses.
+    """
+    from flowkit.authoring.parameter import flow_parameters, parameter_values
+
+    declared = flow_parameters(flow_cls)
+    encoded = {name: declared[name].to_json(value) for name, value in values.items() if name in declared}
+    parameter_values(flow_cls, {**dict.fromkeys(values, "null"), **encoded})
+    return encoded
 
 
 def _started_message(flow: str, run_id: str, resume: ResumePlan | None) -> str:

@@ -54,7 +54,7 @@ class TaskProcess:
             os.killpg(self.pid, signal.SIGKILL)
 
 
-def fork_task(run_task: Callable[[], None], environment: Mapping[str, str]) -> TaskProcess:
+def fork_task(run_task: Callable[[], object], environment: Mapping[str, str]) -> TaskProcess:
     """Run `run_task()` in a forked child with `environment` added to its variables.
 
     The child exits 0 when `run_task` returns (the task's outcome is in its commit record), 1 if it raised, or the
