@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from flowkit.graph import FlowGraph
     from flowkit.packaging import PackageRef
-    from flowkit.specs import ArgoSpec, StepSpec
+    from flowkit.specs import ArgoSpec, ScheduleSpec, StepSpec
 
 
 @dataclass
@@ -161,6 +161,40 @@ def _workflow_options(argo: ArgoSpec) -> dict[str, Any]:
     return options
 
 
+def _plan_pods(flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], argo: ArgoSpec) -> dict[str, PodPlan]:
+    """Each step's pod plan; steps with equal plans get the very same object (one template for all of them)."""
+    from flowkit.environments import plan_pod_environment
+
+    roles = _roles(graph)
+    plans: dict[str, PodPlan] = {}
+    distinct: dict[str, PodPlan] = {}
+    for step, spec in specs.items():
+        environment = plan_pod_environment(spec, flow_cls, datastore_mount=argo.datastore_mount)
+        plan = plan_pod(spec, environment, roles[step])
+        validate.check_image(graph.flow_name, step, plan.image)
+        plans[step] = distinct.setdefault(plan.key, plan)
+    return plans
+
+
+def _cron_workflow(schedule: ScheduleSpec, template_name: str, namespace: str | None, labels: dict[str, str]) -> Any:
+    from hera.workflows import CronWorkflow
+    from hera.workflows import models as m
+
+    from flowkit.deploy.resources import TEMPLATE_LABEL
+
+    return CronWorkflow(
+        name=cron_workflow_name(template_name),
+        namespace=namespace,
+        labels=labels,
+        schedules=[schedule.cron],
+        timezone=schedule.timezone,
+        concurrency_policy=schedule.concurrency_policy,
+        workflow_template_ref=m.WorkflowTemplateRef(name=template_name),
+        # Scheduled runs carry the label that submitted runs get, so argo-list-runs finds both.
+        workflow_metadata=m.WorkflowMetadata(labels={TEMPLATE_LABEL: template_name}),
+    )
+
+
 def compile_flow(
     flow_cls: type,
     *,
@@ -172,37 +206,28 @@ def compile_flow(
 
     Raises `FlowDefinitionError` (naming flow, step and field) before building anything invalid.
     """
-    from hera.workflows import CronWorkflow, WorkflowTemplate
+    from hera.workflows import WorkflowTemplate
     from hera.workflows import models as m
 
-    from flowkit.deploy.resources import TEMPLATE_LABEL
-    from flowkit.environments import plan_pod_environment
     from flowkit.graph import build_graph
     from flowkit.packaging import bootstrap_command
     from flowkit.specs import flow_options, resolve_step_specs
 
     graph = build_graph(flow_cls)
-    specs = resolve_step_specs(flow_cls)
     options = flow_options(flow_cls)
     argo, flow = options.argo, graph.flow_name
     template_name, workflow_namespace = deployment_target(flow_cls, name, namespace)
     exit_step = _check_exit_handler(graph, argo)
 
-    roles = _roles(graph)
-    plans: dict[str, PodPlan] = {}
-    distinct: dict[str, PodPlan] = {}
-    for step, spec in specs.items():
-        environment = plan_pod_environment(spec, flow_cls, datastore_mount=argo.datastore_mount)
-        plan = plan_pod(spec, environment, roles[step])
-        validate.check_image(flow, step, plan.image)
-        plans[step] = distinct.setdefault(plan.key, plan)
-
+    plans = _plan_pods(flow_cls, graph, resolve_step_specs(flow_cls), argo)
+    unique_plans = list({id(plan): plan for plan in plans.values()}.values())
+    validate.check_template_names(flow, unique_plans)
+    distinct = {plan.template_name: plan for plan in unique_plans}
     dags = lay_out(graph, {step: plan.template_name for step, plan in plans.items()})
     if exit_step is not None:
         dags.append(exit_layout(exit_step, plans[exit_step].template_name))
-    container_names = {plan.template_name for plan in distinct.values()}
     validate.check_task_names(flow, dags)
-    validate.check_references(flow, dags, container_names)
+    validate.check_references(flow, dags, set(distinct))
     validate.check_acyclic(flow, dags)
 
     labels, annotations = _workflow_metadata(flow, package.package_id, argo)
@@ -227,15 +252,5 @@ def compile_flow(
     )
     cron = None
     if options.schedule is not None:
-        cron = CronWorkflow(
-            name=cron_workflow_name(template_name),
-            namespace=workflow_namespace,
-            labels=labels,
-            schedules=[options.schedule.cron],
-            timezone=options.schedule.timezone,
-            concurrency_policy=options.schedule.concurrency_policy,
-            workflow_template_ref=m.WorkflowTemplateRef(name=template_name),
-            # Scheduled runs carry the label that submitted runs get, so argo-list-runs finds both.
-            workflow_metadata=m.WorkflowMetadata(labels={TEMPLATE_LABEL: template_name}),
-        )
+        cron = _cron_workflow(options.schedule, template_name, workflow_namespace, labels)
     return ArgoManifests(workflow_template=template, cron_workflow=cron)

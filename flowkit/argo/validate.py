@@ -7,9 +7,10 @@ image silently gets ``python:3.10``. Every such problem is reported here, naming
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from flowkit.argo.layout import DagLayout
+from flowkit.argo.pods import PodPlan
 from flowkit.errors import FlowDefinitionError
 
 
@@ -25,6 +26,16 @@ def check_task_names(flow: str, dags: Iterable[DagLayout]) -> None:
                     step=task.step,
                 )
             seen[task.name] = task.step
+
+
+def check_template_names(flow: str, distinct_plans: Sequence[PodPlan]) -> None:
+    """Template names carry a short hash of their pod plan; two plans sharing one would merge two pod specs."""
+    if len({plan.template_name for plan in distinct_plans}) != len(distinct_plans):
+        raise FlowDefinitionError(
+            "two different pod specs got the same template name (a short-hash collision); change any pod setting "
+            "of one step, or report this",
+            flow=flow,
+        )
 
 
 def check_references(flow: str, dags: list[DagLayout], templates: set[str]) -> None:

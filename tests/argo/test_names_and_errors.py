@@ -124,3 +124,11 @@ def test_flowkit_argo_is_the_decorator_even_after_the_package_is_imported() -> N
 
     argo(parallelism=2)(Decorated)
     assert compile_manifests(Decorated)[0]["spec"]["parallelism"] == 2
+
+
+def test_two_pod_specs_with_the_same_template_name_are_an_error() -> None:
+    from types import SimpleNamespace
+
+    plans = [SimpleNamespace(template_name="task-0000abcd"), SimpleNamespace(template_name="task-0000abcd")]
+    with pytest.raises(FlowDefinitionError, match="same template name"):
+        validate.check_template_names("F", plans)  # type: ignore[arg-type]
