@@ -31,9 +31,7 @@ def _target_options(command: Any, name_flag: str = "--name") -> Any:
             click.option(
                 name_flag, "name", default=None, help="WorkflowTemplate name [default: @argo(name=...) or the flow's]."
             ),
-            click.option(
-                "--namespace", default=None, help="Namespace [default: @argo or kubeconfig]."
-            ),
+            click.option("--namespace", default=None, help="Namespace [default: @argo or kubeconfig]."),
             click.option("--kubeconfig", default=None, help="kubeconfig file [default: $KUBECONFIG, ~/.kube/config]."),
             click.option("--context", "kube_context", default=None, help="kubeconfig context [default: current]."),
         ]
