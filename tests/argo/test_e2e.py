@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from flowkit import Flow
 from flowkit.argo import compile_flow
 from flowkit.argo.render import to_dicts
 from flowkit.authoring.parameter import flow_parameters
@@ -27,7 +28,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FLOWS_FILE = Path(__file__).with_name("flows.py")
 
 
-def shape(name: str) -> type:
+def shape(name: str) -> type[Flow]:
     """A flow of flows.py imported as a user runs it (``python flows.py``: a top-level module beside its package
     root), so the pods import it from the package by reference."""
     return load_flow_class(f"{FLOWS_FILE}:{name}")
@@ -75,7 +76,7 @@ def emulate(flow_cls: type, tmp_path: Path, **parameters: Any) -> tuple[Emulated
     return emulated, pvc
 
 
-def assert_same_as_local_run(flow_cls: type, tmp_path: Path, **parameters: Any) -> tuple[Run, Run]:
+def assert_same_as_local_run(flow_cls: type[Flow], tmp_path: Path, **parameters: Any) -> tuple[Run, Run]:
     emulated, pvc = emulate(flow_cls, tmp_path, **parameters)
     argo_run = Run(f"{flow_cls.__name__}/{emulated.workflow_name}", datastore_root=pvc)
     local_run = flow_cls.run(datastore_root=tmp_path / "local", **parameters)
