@@ -137,8 +137,16 @@ def show_command(flow_cls: type) -> None:
         click.secho(f"{node.name}{arrow}{suffix}", bold=True)
         if node.doc:
             click.echo(f"    {node.doc.strip().splitlines()[0]}")
-        spec = specs[node.name].model_dump(mode="json", exclude_none=True, exclude={"step"})
-        click.echo("    " + yaml.safe_dump(spec, sort_keys=False).rstrip().replace("\n", "\n    "))
+        spec = _without_empty(specs[node.name].model_dump(mode="json", exclude_none=True, exclude={"step"}))
+        click.echo("    " + yaml.safe_dump(spec, sort_keys=False).rstrip().replace("\n", "\n    ") + "\n")
+
+
+def _without_empty(value: Any) -> Any:
+    """Drop empty mappings and lists, which say nothing about a step, so what was set stands out."""
+    if isinstance(value, dict):
+        kept = {key: _without_empty(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item not in ({}, [])}
+    return value
 
 
 @click.command("check")

@@ -52,9 +52,8 @@ def run_flow_cli(flow_cls: type, argv: Sequence[str] | None = None) -> NoReturn:
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        build_cli(flow_cls).main(args=arguments, prog_name=_program_name(), standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+        # Without standalone mode click returns a command's `Exit` code instead of raising it.
+        status = build_cli(flow_cls).main(args=arguments, prog_name=_program_name(), standalone_mode=False)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
@@ -64,7 +63,7 @@ def run_flow_cli(flow_cls: type, argv: Sequence[str] | None = None) -> NoReturn:
     except FlowkitError as error:
         click.secho(f"error: {error}", err=True, fg="red")
         sys.exit(1)
-    sys.exit(0)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 def _program_name() -> str:

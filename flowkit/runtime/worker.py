@@ -98,7 +98,7 @@ def _readable(process: TaskProcess) -> TaskProcess:
 
 
 def _run_child(
-    run_task: Callable[[], None], environment: Mapping[str, str], stdout_fd: int, stderr_fd: int
+    run_task: Callable[[], object], environment: Mapping[str, str], stdout_fd: int, stderr_fd: int
 ) -> NoReturn:
     exit_code = 1
     try:
