@@ -11,9 +11,10 @@ import re
 import zoneinfo
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from flowkit.specs.base import SpecModel
+from flowkit.specs.validation import check_dns_label, check_dns_subdomain, check_label_key, check_label_value
 
 PodGCStrategy = Literal["OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"]
 """Argo's podGC strategies; leaving ``pod_gc`` unset keeps every pod."""
@@ -38,6 +39,31 @@ class ArgoSpec(SpecModel):
     service_account: str | None = None
     labels: dict[str, str] = Field(default_factory=dict, description="Extra labels on the template and its pods.")
     annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name", "namespace")
+    @classmethod
+    def _rfc1123_label(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_dns_label(value, str(info.field_name))
+
+    @field_validator("datastore_claim", "service_account")
+    @classmethod
+    def _object_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_dns_subdomain(value, str(info.field_name).replace("_", " "))
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key, value in labels.items():
+            check_label_key(key)
+            check_label_value(value, f"value of {key!r}")
+        return labels
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotation_keys(cls, annotations: dict[str, str]) -> dict[str, str]:
+        for key in annotations:
+            check_label_key(key, "annotation key")
+        return annotations
 
     @field_validator("datastore_mount")
     @classmethod
