@@ -34,6 +34,9 @@ class ArgoSpec(SpecModel):
     on_exit: str | None = Field(default=None, description="A step run as the exit handler, whatever the outcome.")
     run_as_non_root: bool = True
     run_as_user: int | None = Field(default=1000, ge=0)
+    fs_group: int | None = Field(
+        default=None, ge=0, description="Group that owns the pods' volumes, so a non-root user can write the PVCs."
+    )
     datastore_claim: str = Field(default="flowkit-datastore", min_length=1)
     datastore_mount: str = "/flowkit"
     service_account: str | None = None

@@ -96,6 +96,16 @@ def test_pods_run_as_non_root_unless_the_flow_opts_out() -> None:
     flowkit.argo(run_as_non_root=False)(RootFlow)
     assert "securityContext" not in compile_manifests(RootFlow)[0]["spec"]
 
+    class GroupFlow(LinearFlow):
+        pass
+
+    flowkit.argo(fs_group=2000)(GroupFlow)
+    assert compile_manifests(GroupFlow)[0]["spec"]["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "fsGroup": 2000,
+    }
+
 
 def test_labels_and_annotations_name_flow_step_package_and_version() -> None:
     manifest = compile_manifests(LinearFlow)[0]
