@@ -103,7 +103,11 @@ class Flow:
         scope.deleted(name)
 
     def _flowkit_parameter_value(self, parameter: Parameter) -> Any:
-        return self._flowkit_task_scope().load(parameter.attribute)
+        # Parameter is a data descriptor, so its value cannot live under its own name in __dict__.
+        key = f"_flowkit_parameter:{parameter.attribute}"
+        if key not in self.__dict__:
+            self.__dict__[key] = self._flowkit_task_scope().load(parameter.attribute)
+        return self.__dict__[key]
 
     def _flowkit_task_scope(self) -> TaskScope:
         scope: TaskScope | None = self.__dict__.get(_SCOPE_ATTR)

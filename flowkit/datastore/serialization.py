@@ -227,14 +227,13 @@ class _BlobReader:
     """
 
     def __init__(self, path: Path) -> None:
-        try:
-            self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
-        except OSError as error:
-            if error.errno != errno.EINVAL:
-                raise
-            self._fd = os.open(path, os.O_RDONLY)
-        self.name = str(path)
+        self._fd = os.open(path, os.O_RDONLY)
         self._size = os.fstat(self._fd).st_size
+        if self._size >= STAGING_BYTES:
+            # Large blobs bypass the page cache (it costs more than the disk here); small ones stay cached.
+            with contextlib.suppress(OSError, AttributeError):
+                fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) | os.O_DIRECT)
+        self.name = str(path)
         self._window = _borrow_staging()
         self._window_start = 0  # file offset of the window's first byte
         self._window_end = 0
