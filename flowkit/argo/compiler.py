@@ -176,6 +176,7 @@ def _plan_pods(flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], arg
         environment = plan_pod_environment(spec, flow_cls, datastore_mount=argo.datastore_mount)
         plan = plan_pod(spec, environment, roles[step])
         validate.check_image(graph.flow_name, step, plan.image)
+        validate.check_mounts(graph.flow_name, step, spec.kubernetes.pvc, argo.datastore_mount)
         plans[step] = distinct.setdefault(plan.key, plan)
     return plans
 

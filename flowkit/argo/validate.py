@@ -94,3 +94,17 @@ def check_image(flow: str, step: str, image: str | None) -> str:
             field="image",
         )
     return image
+
+
+def check_mounts(flow: str, step: str, pvc: dict[str, str], datastore_mount: str) -> None:
+    """The datastore claim is mounted in every pod; a user claim at the same path would make the pod invalid."""
+    for claim, path in pvc.items():
+        if path == datastore_mount or path == "/dev/shm":
+            raise FlowDefinitionError(
+                f"claim {claim!r} is mounted at {path!r}, which the pod already uses "
+                f"({'the datastore' if path == datastore_mount else 'shared memory'}); choose another path",
+                flow=flow,
+                step=step,
+                decorator="kubernetes",
+                field="pvc",
+            )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import flowkit
 from flowkit.argo import validate
 from flowkit.argo.layout import DagLayout, TaskLayout
 from flowkit.argo.names import check_dns_label, cron_workflow_name, dns_label, is_label_value, label_value
@@ -132,3 +133,13 @@ def test_two_pod_specs_with_the_same_template_name_are_an_error() -> None:
     plans = [SimpleNamespace(template_name="task-0000abcd"), SimpleNamespace(template_name="task-0000abcd")]
     with pytest.raises(FlowDefinitionError, match="same template name"):
         validate.check_template_names("F", plans)  # type: ignore[arg-type]
+
+
+def test_a_claim_mounted_over_the_datastore_is_an_error() -> None:
+    class Clash(LinearFlow):
+        pass
+
+    flowkit.kubernetes(pvc={"shared-data": "/flowkit"})(Clash)
+    with pytest.raises(FlowDefinitionError, match="the datastore") as error:
+        compile_manifests(Clash)
+    assert (error.value.step, error.value.decorator, error.value.field) == ("start", "kubernetes", "pvc")
