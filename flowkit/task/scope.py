@@ -70,8 +70,8 @@ class StepScope:
     def foreach_position(self) -> tuple[Any, int]:
         frame = self.inputs.foreach
         if frame is None:
-            where = f"{self.flow_name}.{self.step_name}"
-            raise AttributeError(f"{where}: self.input and self.index exist only inside a foreach")
+            # Not an AttributeError: from a property that would fall through to Flow.__getattr__ and hide this text.
+            raise self._definition_error("self.input and self.index exist only in the steps of a foreach")
         split_task = TaskCoordinates(self.flow_name, self.coords.run_id, frame.step, self.coords.index_path[:-1])
         items = self.store.load_artifact(self.store.successful_record(split_task).artifacts[frame.var])
         return items[frame.index], frame.index

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
-from flowkit import Flow, FlowSpec, Parameter, catch, current, kubernetes, retry, step
+from flowkit import Flow, FlowSpec, Parameter, argo, catch, current, kubernetes, retry, step
 
 
 class LinearFlow(Flow):
@@ -214,6 +215,58 @@ class RuntimeTransitionFlow(Flow):
     def start(self):
         for _ in range(2 if self.mode == "twice" else 0):
             self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+@argo(on_exit="notify")
+class ExitHandlerFlow(Flow):
+    who = Parameter("who", default="ops")
+
+    @step
+    def start(self):
+        self.secret = "not for the exit handler"
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+    @step
+    def notify(self):
+        self.report = (self.who, current.workflow_status, hasattr(self, "secret"))
+
+
+class DedupeFlow(Flow):
+    @step
+    def start(self):
+        self.weights = list(range(10_000))
+        self.next(self.a)
+
+    @step
+    def a(self):
+        self.weights = list(range(10_000))  # same value again: must not be stored twice
+        self.step_a = 1
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class OneArtifactFlow(Flow):
+    @step
+    def start(self):
+        self.next(self.work)
+
+    @step
+    def work(self):
+        print("out")
+        print("err", file=sys.stderr)
+        self.value = 42
+        self.next(self.end)
 
     @step
     def end(self):
