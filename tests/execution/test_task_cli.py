@@ -1,0 +1,86 @@
+"""`python -m flowkit.task` as a separate process: what a pod runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.task.cli import load_flow_class, main
+from tests.execution import flows
+
+FLOWS_FILE = Path(flows.__file__).resolve()
+REPO = FLOWS_FILE.parents[2]
+
+
+def _task(root: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "flowkit.task", "--datastore-root", str(root), *arguments]
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+
+
+@pytest.mark.e2e
+def test_tasks_run_as_processes_with_tee_logs(datastore_root: Path, tmp_path: Path) -> None:
+    file_flow = f"{FLOWS_FILE}:OneArtifactFlow"
+    assert _task(datastore_root, "--flow", file_flow, "--run-id", "p1", "--step", "start").returncode == 0
+    work = _task(datastore_root, "--flow", file_flow, "--run-id", "p1", "--step", "work", "--tee-logs")
+    assert work.returncode == 0, work.stderr
+    assert work.stdout == "out\n" and work.stderr == "err\n", "output still reaches the process's own streams"
+    store = DataStore(datastore_root)
+    coords = TaskCoordinates("OneArtifactFlow", "p1", "work")
+    assert store.read_log(coords, 0, "out") == "out\n"
+    assert store.read_log(coords, 0, "err") == "err\n"
+    record = store.latest_record(coords)
+    assert record is not None and store.load_artifact(record.artifacts["value"]) == 42
+
+
+@pytest.mark.e2e
+def test_module_form_params_split_output_and_failure_exit_code(datastore_root: Path, tmp_path: Path) -> None:
+    splits = tmp_path / "splits.json"
+    start = _task(
+        datastore_root,
+        "--flow", "tests.execution.flows:ForeachFlow",
+        "--run-id", "p2", "--step", "start",
+        "--param", "width=3",
+        "--split-output", str(splits),
+    )  # fmt: skip
+    assert start.returncode == 0, start.stderr
+    assert json.loads(splits.read_text()) == [0, 1, 2]
+    body = _task(
+        datastore_root, "--flow", "tests.execution.flows:ForeachFlow", "--run-id", "p2", "--step", "work",
+        "--index-path", "2", "--attempt", "1",
+    )  # fmt: skip
+    assert body.returncode == 0, body.stderr
+    record = DataStore(datastore_root).latest_record(TaskCoordinates("ForeachFlow", "p2", "work", (2,)))
+    assert record is not None and record.attempt == 1 and record.task_id == "0.2"
+    failing = _task(
+        datastore_root, "--flow", "tests.execution.flows:UnpicklableFlow", "--run-id", "p3", "--step", "start"
+    )
+    assert failing.returncode == 1
+    assert "artifact 'lock'" in failing.stderr
+
+
+def test_main_with_a_class_in_hand(datastore_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--datastore-root", str(datastore_root), "--run-id", "m1", "--step", "start", "--param", 'greeting="hi"']
+    assert main(argv, flow_cls=flows.LinearFlow) == 0
+    run = DataStore(datastore_root).read_run("LinearFlow", "m1")
+    assert run is not None and run.parameters["greeting"] == '"hi"'
+
+
+def test_bad_arguments(datastore_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--datastore-root", str(datastore_root), "--run-id", "b1", "--step", "start"]
+    assert main([*base, "--flow", "tests.execution.flows:NoSuchFlow"]) == 2
+    assert "no Flow subclass named 'NoSuchFlow'" in capsys.readouterr().err
+    assert main([*base, "--flow", "tests.execution.flows"]) == 2
+    assert main([*base, "--index-path", "1.x"], flow_cls=flows.LinearFlow) == 2
+    assert main([*base, "--param", "novalue"], flow_cls=flows.LinearFlow) == 2
+    assert not os.path.exists(datastore_root / "runs")
+
+
+def test_load_flow_class_from_a_file_path() -> None:
+    loaded = load_flow_class(f"{FLOWS_FILE}:BranchFlow")
+    assert loaded.__name__ == "BranchFlow"
