@@ -130,6 +130,57 @@ class NestedForeachFlow(Flow):
         self.cells = sum(len(row) for row in self.table)
 
 
+@kubernetes(image=IMAGE, gpu=1, pvc={"shared-data": "/data"})
+class BranchInForeachFlow(Flow):
+    """A static split and its join inside a foreach body, then a foreach right after the foreach's join."""
+
+    @step
+    def start(self):
+        self.letters = ["x", "y"]
+        self.next(self.split, foreach="letters")
+
+    @step
+    def split(self):
+        self.letter = self.input
+        self.next(self.upper, self.double)
+
+    @step
+    def upper(self):
+        self.value = self.letter.upper()
+        self.next(self.join_branches)
+
+    @step
+    def double(self):
+        self.value = self.letter * 2
+        self.next(self.join_branches)
+
+    @step
+    def join_branches(self, inputs):
+        self.pair = sorted(branch.value for branch in inputs)
+        self.next(self.join_letters)
+
+    @step
+    def join_letters(self, inputs):
+        self.pairs = [task.pair for task in inputs]
+        self.numbers = [1, 2]
+        self.next(self.again, foreach="numbers")
+
+    @step
+    def again(self):
+        self.number = self.input * 10
+        self.next(self.join_numbers)
+
+    @step
+    def join_numbers(self, inputs):
+        self.numbers_out = [task.number for task in inputs]
+        self.pairs = inputs[0].pairs
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
 @schedule(cron="15 3 * * 1-5", timezone="Europe/Paris")
 @argo(
     on_exit="report",
@@ -186,4 +237,4 @@ class OperatedFlow(Flow):
         self.status = current.workflow_status
 
 
-SHAPES: list[type] = [LinearFlow, BranchFlow, ForeachFlow, NestedForeachFlow, OperatedFlow]
+SHAPES: list[type] = [LinearFlow, BranchFlow, ForeachFlow, NestedForeachFlow, BranchInForeachFlow, OperatedFlow]

@@ -92,7 +92,9 @@ def assert_same_as_local_run(flow_cls: type[Flow], tmp_path: Path, **parameters:
     return local_run, argo_run
 
 
-@pytest.mark.parametrize("name", ["LinearFlow", "BranchFlow", "ForeachFlow", "NestedForeachFlow"])
+@pytest.mark.parametrize(
+    "name", ["LinearFlow", "BranchFlow", "ForeachFlow", "NestedForeachFlow", "BranchInForeachFlow"]
+)
 def test_emulated_shapes_match_a_local_run(name: str, tmp_path: Path) -> None:
     assert_same_as_local_run(shape(name), tmp_path)
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tests.argo.conftest import arguments, command_option, compile_manifests, dag_tasks, step_tasks, templates
-from tests.argo.flows import SHAPES, BranchFlow, ForeachFlow, LinearFlow, NestedForeachFlow, OperatedFlow
+from tests.argo.flows import (
+    SHAPES,
+    BranchFlow,
+    BranchInForeachFlow,
+    ForeachFlow,
+    LinearFlow,
+    NestedForeachFlow,
+    OperatedFlow,
+)
 from tests.support.argo_schema import validate_manifest
 
 
@@ -95,3 +103,15 @@ def test_every_step_runs_the_executor_with_its_own_identity(flow_cls: type) -> N
     from flowkit.graph import build_graph
 
     assert steps == set(build_graph(flow_cls).steps)
+
+
+def test_a_split_inside_a_foreach_body_and_a_foreach_after_a_join() -> None:
+    manifest = compile_manifests(BranchInForeachFlow)[0]
+    top = dag_tasks(manifest, "flow")
+    assert list(top) == ["start", "start-foreach", "join-letters", "join-letters-foreach", "join-numbers", "end"]
+    assert top["join-letters"]["dependencies"] == ["start-foreach"]
+    assert top["join-letters-foreach"]["withParam"] == "{{tasks.join-letters.outputs.parameters.splits}}"
+    assert top["join-numbers"]["dependencies"] == ["join-letters-foreach"]
+    body = dag_tasks(manifest, "body-start")
+    assert body["join-branches"]["dependencies"] == ["double", "upper"]
+    assert list(dag_tasks(manifest, "body-join-letters")) == ["again"]
