@@ -45,8 +45,14 @@ def _zstd() -> Any:
 
 
 def _borrow_staging() -> mmap.mmap:
-    """A page-aligned buffer; reused within a process so its pages are faulted in once."""
-    return _staging_pool.pop() if _staging_pool else mmap.mmap(-1, STAGING_BYTES)
+    """A page-aligned buffer; reused within a process so its pages are faulted in once.
+
+    Private, not shared, mapping: task processes are forked from a parent that may have pooled buffers, and each
+    child must get its own copy rather than scribble over its siblings' staged bytes.
+    """
+    if _staging_pool:
+        return _staging_pool.pop()
+    return mmap.mmap(-1, STAGING_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
 
 
 class _DirectFile:

@@ -255,3 +255,19 @@ def test_clone_task_reuses_blobs(datastore_root: Path) -> None:
     assert reread == clone and reread.origin_run_id == "old" and reread.artifacts == {"x": ref}
     assert store.read_log(target, 2, "out") == "trained\n"
     assert _all_files(datastore_root / "blobs") == blobs_before
+
+
+def _write_distinct_blob(root: str, seed: int) -> tuple[str, bytes]:
+    payload = bytes([seed]) * (3 * STAGING_BYTES + seed)
+    store = DataStore(root)
+    return store.put_artifact(payload).sha256, payload[:1]
+
+
+def test_forked_writers_do_not_share_staging_buffers(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    store.load_artifact(store.put_artifact(os.urandom(2 * STAGING_BYTES)))  # the parent now pools buffers
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        written = pool.starmap(_write_distinct_blob, [(str(datastore_root), seed) for seed in range(1, 9)])
+    for sha256, first_byte in written:
+        value = store.blobs.load(sha256)
+        assert value == first_byte * len(value)
