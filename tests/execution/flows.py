@@ -271,3 +271,29 @@ class OneArtifactFlow(Flow):
     @step
     def end(self):
         pass
+
+
+class ArtifactRulesFlow(Flow):
+    """Exercises artifact assignment rules; the parameter picks what the start step tries."""
+
+    mode = Parameter("mode", default="delete")
+    constant = "class attribute"
+
+    @step
+    def start(self):
+        self.temporary = "dropped"
+        self.constant = "artifact wins"
+        if self.mode == "delete":
+            del self.temporary
+        elif self.mode == "reserved":
+            self.next = "not allowed"
+        elif self.mode == "step-name":
+            self.end = "not allowed"
+        elif self.mode == "not-a-step":
+            type(self).next(self, print)  # spelled so the static graph check cannot see it
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.saw_constant = self.constant
+        self.saw_temporary = hasattr(self, "temporary")
