@@ -297,3 +297,31 @@ class ArtifactRulesFlow(Flow):
     def end(self):
         self.saw_constant = self.constant
         self.saw_temporary = hasattr(self, "temporary")
+
+
+class ResolvedMergeFlow(Flow):
+    """The join resolves one conflict itself and merges only what it includes."""
+
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.x, self.y, self.z = 1, "same", "only a"
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.x, self.y = 2, "same"
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.x = max(inp.x for inp in inputs)
+        self.merge_artifacts(inputs, include=["x", "z"])
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass

@@ -215,3 +215,11 @@ def test_foreach_input_outside_foreach_is_a_clear_error(datastore_root: Path) ->
         _ = flow.missing
     flow.lock = threading.Lock()
     assert "lock" in scope.assigned_names
+
+
+def test_merge_with_include_and_a_conflict_resolved_in_the_join(datastore_root: Path) -> None:
+    results = execute_flow(flows.ResolvedMergeFlow, datastore_root)
+    join = _data(datastore_root, _last(results, "join"))
+    assert join["x"] == 2, "the join's own value resolves the conflict"
+    assert join["z"] == "only a"
+    assert join["y"] == "same", "agreed artifacts are inherited without merging"
