@@ -11,6 +11,7 @@ import os
 import secrets
 import time
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from flowkit.runtime.output import Progress, RunConsole
 from flowkit.runtime.plan import TaskKey, TaskPlanner
 from flowkit.runtime.resume import ResumeFrom, ResumePlan, plan_resume
 from flowkit.runtime.scheduler import RunOutcome, Scheduler
+from flowkit.runtime.worker import forking_context
 
 if TYPE_CHECKING:
     from flowkit.client import Run
@@ -74,16 +76,17 @@ def run_flow(
     console = RunConsole(f"{graph.flow_name}/{run_id}", progress)
     launcher = TaskLauncher(flow_cls, store, run_id, specs, parameters=parameter_json, use_conda=environment == "conda")
     console.message(_started_message(graph.flow_name, run_id, resume))
+    reuse = None if resume is None else partial(resume.clone_if_reusable, store, run_id=run_id)
     try:
-        reuse = None if resume is None else (lambda task: resume.clone_if_reusable(store, task, run_id))
-        outcome = Scheduler(planner, launcher, console, progress, max_workers=workers, reuse=reuse).run(
-            planner.first_tasks()
-        )
-        _report_failures(console, store, launcher, outcome)
-        exit_handler = planner.exit_handler()
-        if exit_handler is not None:
-            launcher.workflow_status = "Succeeded" if outcome.successful else "Failed"
-            Scheduler(planner, launcher, console, progress, max_workers=1).run([TaskKey(exit_handler)])
+        with forking_context():
+            outcome = Scheduler(planner, launcher, console, progress, max_workers=workers, reuse=reuse).run(
+                planner.first_tasks()
+            )
+            _report_failures(console, store, launcher, outcome)
+            exit_handler = planner.exit_handler()
+            if exit_handler is not None:
+                launcher.workflow_status = "Succeeded" if outcome.successful else "Failed"
+                Scheduler(planner, launcher, console, progress, max_workers=1).run([TaskKey(exit_handler)])
     finally:
         console.close()
     return Run(f"{graph.flow_name}/{run_id}", datastore_root=store.root)

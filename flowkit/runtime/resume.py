@@ -35,7 +35,7 @@ class ResumePlan:
     parameters: dict[str, str]
     rerun_steps: frozenset[str]
 
-    def clone_if_reusable(self, store: DataStore, task: TaskKey, run_id: str) -> TaskRecord | None:
+    def clone_if_reusable(self, store: DataStore, task: TaskKey, *, run_id: str) -> TaskRecord | None:
         """Clone `task` from the origin into `run_id` if its step need not re-run and it succeeded there."""
         if task.step in self.rerun_steps:
             return None

@@ -133,6 +133,8 @@ class Scheduler:
         self.running[process.pid] = running
         self.selector.register(process.stdout_fd, selectors.EVENT_READ, (running, "out"))
         self.selector.register(process.stderr_fd, selectors.EVENT_READ, (running, "err"))
+        if process.exit_fd is not None:
+            self.selector.register(process.exit_fd, selectors.EVENT_READ, (running, "exit"))
         self.progress.running += 1
 
     def _wait_for_events(self) -> None:
@@ -142,11 +144,12 @@ class Scheduler:
             return
         for key, _ in self.selector.select(self._wait_seconds()):
             running, stream = key.data
-            self._read(running, stream, key.fd)
+            if stream != "exit":  # an exit is handled by the reaping that follows every wait
+                self._read(running, stream, key.fd)
 
     def _wait_seconds(self) -> float:
-        """Until the next deadline; briefly if a task closed its pipes and is about to become reapable."""
-        if any(running.open_streams == 0 for running in self.running.values()):
+        """Until the next deadline; briefly if a task without an exit descriptor closed its pipes (it is exiting)."""
+        if any(running.open_streams == 0 and running.process.exit_fd is None for running in self.running.values()):
             return REAP_WAIT_SECONDS
         deadlines = [running.deadline for running in self.running.values() if running.deadline is not None]
         deadlines += [entry[0] for entry in self.retries]
@@ -196,7 +199,9 @@ class Scheduler:
                     self.selector.unregister(fd)
                     for line in running.output.finish(stream):
                         self.console.task_line(running.output.prefix, stream, line)
-        running.process.close_pipes()
+        if running.process.exit_fd is not None:
+            self.selector.unregister(running.process.exit_fd)
+        running.process.close()
 
     def _settle(self, running: RunningTask, exit_code: int) -> None:
         """Make sure a commit record exists, then retry, fail, or move on."""
