@@ -70,14 +70,16 @@ class _DirectFile:
             self.fd = os.open(path, flags, 0o644)
 
     def write_aligned(self, view: memoryview) -> None:
-        """Write a whole staging buffer (aligned address, size and offset)."""
-        try:
-            self._write_all(view)
-        except OSError as error:
-            if not self._direct or error.errno != errno.EINVAL:
-                raise
-            self._leave_direct_mode()
-            self._write_all(view)
+        """Write a whole staging buffer (aligned address, size and offset); fall back to plain writes on EINVAL."""
+        while view:
+            try:
+                written = os.write(self.fd, view)
+            except OSError as error:
+                if not self._direct or error.errno != errno.EINVAL:
+                    raise
+                self._leave_direct_mode()  # the filesystem refuses direct I/O: go on through the page cache
+                continue
+            view = view[written:]
 
     def finish(self, tail: memoryview) -> None:
         """Write the unaligned tail through the page cache, then make the file durable."""

@@ -56,15 +56,19 @@ def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) 
     with tee_output(store, coords, args.attempt, enabled=args.tee_logs):
         from flowkit.task.executor import execute_task
 
-        result = execute_task(
-            flow_cls,
-            store.root,
-            coords,
-            attempt=args.attempt,
-            parameters=parameters,
-            split_output=args.split_output,
-            workflow_status=args.workflow_status,
-        )
+        try:
+            result = execute_task(
+                flow_cls,
+                store.root,
+                coords,
+                attempt=args.attempt,
+                parameters=parameters,
+                split_output=args.split_output,
+                workflow_status=args.workflow_status,
+            )
+        except FlowkitError as error:  # the task could not even start (unknown step, invalid flow)
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         failure = result.record.error
         if not result.succeeded and failure is not None:
             print(f"Task {coords} failed:\n{failure.traceback}", file=sys.stderr, end="", flush=True)

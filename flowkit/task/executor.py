@@ -28,7 +28,7 @@ from flowkit.datastore import (
     utc_now,
 )
 from flowkit.datastore.atomic import write_file_atomically
-from flowkit.errors import TaskFailedError
+from flowkit.errors import FlowkitError, TaskFailedError
 from flowkit.task.inputs import TaskInputs, gather_inputs
 from flowkit.task.scope import StepScope
 
@@ -105,10 +105,9 @@ def execute_task(
     workflow_status: str | None = None,
 ) -> TaskResult:
     """Run the task at ``coords`` and commit its record. ``parameters`` (name -> JSON text) is for the start task."""
-    from flowkit.graph import build_graph
     from flowkit.specs import resolve_step_specs
 
-    node = build_graph(flow_cls).steps[coords.step]
+    node = _step_node(flow_cls, coords)
     run = _Attempt(DataStore(datastore_root), coords, attempt, resolve_step_specs(flow_cls)[coords.step], utc_now())
     current._bind(
         flow_name=coords.flow,
@@ -151,10 +150,9 @@ def record_process_failure(
     flow_cls: type[Flow],
 ) -> TaskResult:
     """Commit the record of an attempt whose process died before committing (signal, ``os._exit``, timeout)."""
-    from flowkit.graph import build_graph
     from flowkit.specs import resolve_step_specs
 
-    node = build_graph(flow_cls).steps[coords.step]
+    node = _step_node(flow_cls, coords)
     run = _Attempt(DataStore(datastore_root), coords, attempt, resolve_step_specs(flow_cls)[coords.step], utc_now())
     error = TaskFailedError(f"{coords}: {reason}")
     if run.spec.catch is not None and run.is_last:
@@ -166,6 +164,16 @@ def record_process_failure(
             return _commit_caught(run, inputs, node, error, None, exit_code=exit_code)
     info = ErrorInfo(type="TaskFailedError", message=reason)
     return run.commit(run.record("failed", exit_code=exit_code, error=info))
+
+
+def _step_node(flow_cls: type[Flow], coords: TaskCoordinates) -> StepNode:
+    """The graph node of the task's step; a step name the flow lacks is the caller's mistake, reported as such."""
+    from flowkit.graph import build_graph
+
+    node = build_graph(flow_cls).steps.get(coords.step)
+    if node is None:
+        raise FlowkitError(f"{coords.flow} has no step {coords.step!r} (task {coords})")
+    return node
 
 
 def _task_inputs(

@@ -78,6 +78,9 @@ def test_bad_arguments(datastore_root: Path, capsys: pytest.CaptureFixture[str])
     assert main([*base, "--flow", "tests.execution.flows"]) == 2
     assert main([*base, "--index-path", "1.x"], flow_cls=flows.LinearFlow) == 2
     assert main([*base, "--param", "novalue"], flow_cls=flows.LinearFlow) == 2
+    wrong_step = ["--datastore-root", str(datastore_root), "--run-id", "b1", "--step", "nope"]
+    assert main(wrong_step, flow_cls=flows.LinearFlow) == 2
+    assert "LinearFlow has no step 'nope'" in capsys.readouterr().err
     assert not os.path.exists(datastore_root / "runs")
 
 
