@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from flowkit.datastore.atomic import ensure_dir, publish, temp_path_beside, write_file_atomically
+from flowkit.datastore.reader import load_artifact
 from flowkit.datastore.records import ArtifactRef
-from flowkit.datastore.serialization import BlobSink, dump_artifact, load_artifact
+from flowkit.datastore.serialization import BlobSink, dump_artifact
 from flowkit.errors import DataStoreError
 
 

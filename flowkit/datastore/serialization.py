@@ -1,4 +1,4 @@
-"""Streaming artifact serialization: pickle once, hash while writing, compress only where a sample says it pays.
+"""Writing artifacts: pickle once, hash while writing, compress only where a sample says it pays.
 
 The blob name is the sha256 of the pickle stream (protocol 5), so two tasks that set an equal value share one
 blob whatever the compression decision. Large payloads go to disk through an aligned staging buffer with
@@ -9,13 +9,11 @@ before any file is created, so storing an artifact that already exists costs no 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import hashlib
 import mmap
 import os
-import pickle
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -33,9 +31,10 @@ COMPRESSION_MAX_RATIO = 0.5
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 _staging_pool: list[mmap.mmap] = []
+"""Page-aligned buffers reused by writers and readers of this process."""
 
 
-def _zstd() -> Any:
+def zstd_module() -> Any:
     """The zstandard module, or None: without it blobs are stored uncompressed (always readable)."""
     try:
         import zstandard
@@ -44,7 +43,7 @@ def _zstd() -> Any:
     return zstandard
 
 
-def _borrow_staging() -> mmap.mmap:
+def borrow_staging() -> mmap.mmap:
     """A page-aligned buffer; reused within a process so its pages are faulted in once.
 
     Private, not shared, mapping: task processes are forked from a parent that may have pooled buffers, and each
@@ -53,6 +52,10 @@ def _borrow_staging() -> mmap.mmap:
     if _staging_pool:
         return _staging_pool.pop()
     return mmap.mmap(-1, STAGING_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+
+
+def return_staging(buffer: mmap.mmap) -> None:
+    _staging_pool.append(buffer)
 
 
 class _DirectFile:
@@ -116,7 +119,7 @@ class BlobSink:
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._compressor: Any = None
-        self._staging = _borrow_staging()
+        self._staging = borrow_staging()
         self._fill = 0
         self._file: _DirectFile | None = None
         self.temp_path: Path | None = None
@@ -174,7 +177,7 @@ class BlobSink:
             self._file.finish(tail)
             return None
         finally:
-            _staging_pool.append(self._staging)
+            return_staging(self._staging)
 
     def abort(self) -> None:
         """Drop a half-written stream (the pickler failed): close and remove the temporary file."""
@@ -182,10 +185,10 @@ class BlobSink:
             self._file.abort()
         if self.temp_path is not None:
             self.temp_path.unlink(missing_ok=True)
-        _staging_pool.append(self._staging)
+        return_staging(self._staging)
 
     def _decide(self, sample: bytes) -> None:
-        zstd = _zstd()
+        zstd = zstd_module()
         self.compressed = False
         if zstd is not None and len(sample) >= COMPRESSION_MIN_BYTES:
             compressor = zstd.ZstdCompressor(level=1)
@@ -217,90 +220,3 @@ def dump_artifact(value: Any, sink: BlobSink) -> None:
     import cloudpickle
 
     cloudpickle.dump(value, sink, protocol=PICKLE_PROTOCOL)
-
-
-def load_artifact(path: Path) -> Any:
-    """Unpickle a stored blob, decompressing it if its first bytes say so."""
-    with _BlobReader(path) as reader:
-        if reader.peek(len(ZSTD_MAGIC)) == ZSTD_MAGIC:
-            return _load_compressed(reader)
-        return pickle.load(reader)
-
-
-class _BlobReader:
-    """Reads a blob through a reused page-aligned window, with ``O_DIRECT`` where the filesystem allows it.
-
-    ``pickle.load`` asks for small frames through :meth:`read` and for each large bytes-like payload through one
-    :meth:`readinto` of its final buffer; both are served from the window, so a blob crosses memory once.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDONLY)
-        self._size = os.fstat(self._fd).st_size
-        if self._size >= STAGING_BYTES:
-            # Large blobs bypass the page cache (it costs more than the disk here); small ones stay cached.
-            with contextlib.suppress(OSError, AttributeError):
-                fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) | os.O_DIRECT)
-        self.name = str(path)
-        self._window = _borrow_staging()
-        self._window_start = 0  # file offset of the window's first byte
-        self._window_end = 0
-        self._position = 0
-
-    def __enter__(self) -> _BlobReader:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        os.close(self._fd)
-        _staging_pool.append(self._window)
-
-    def peek(self, size: int) -> bytes:
-        start = self._position
-        data = self.read(size)
-        self._position = start
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        target = memoryview(buffer).cast("B")
-        done = 0
-        while done < len(target) and self._position < self._size:
-            if not self._window_start <= self._position < self._window_end:
-                self._fill_window()
-            offset = self._position - self._window_start
-            taken = min(len(target) - done, self._window_end - self._position)
-            target[done : done + taken] = memoryview(self._window)[offset : offset + taken]
-            done += taken
-            self._position += taken
-        return done
-
-    def read(self, size: int = -1) -> bytes:
-        remaining = self._size - self._position
-        data = bytearray(remaining if size < 0 else min(size, remaining))
-        return bytes(data[: self.readinto(data)])
-
-    def readline(self) -> bytes:
-        line = bytearray()
-        while not line.endswith(b"\n") and self._position < self._size:
-            line += self.read(1)
-        return bytes(line)
-
-    def _fill_window(self) -> None:
-        aligned = self._position & ~(mmap.PAGESIZE - 1)
-        try:
-            count = os.preadv(self._fd, [self._window], aligned)
-        except OSError as error:
-            if error.errno != errno.EINVAL:
-                raise
-            fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~os.O_DIRECT)
-            count = os.preadv(self._fd, [self._window], aligned)
-        self._window_start, self._window_end = aligned, aligned + count
-
-
-def _load_compressed(file: _BlobReader) -> Any:
-    zstd = _zstd()
-    if zstd is None:
-        from flowkit.errors import DataStoreError
-
-        raise DataStoreError(f"blob {file.name} is zstd-compressed; install 'zstandard' to read it")
-    with contextlib.closing(zstd.ZstdDecompressor().stream_reader(file, read_size=STAGING_BYTES)) as reader:
-        return pickle.load(reader)
