@@ -129,18 +129,17 @@ class BlobReader:
 
     def _fill_window(self, wanted_end: int) -> None:
         """Make the window hold the current position; start reading the following window if it will be needed."""
-        aligned = self._position & ~(mmap.PAGESIZE - 1)
+        start = self._position & ~(mmap.PAGESIZE - 1)
         prefetch, self._prefetch = self._prefetch, None
-        if prefetch is not None:
-            count = prefetch.wait()
-            if prefetch.offset == aligned:
-                self._window, self._spare = prefetch.buffer, self._window
-            else:
-                self._spare = prefetch.buffer
-                count = self.pread(self._window, aligned)
+        count = prefetch.wait() if prefetch is not None else 0
+        if prefetch is not None and prefetch.offset <= self._position < prefetch.offset + count:
+            self._window, self._spare = prefetch.buffer, self._window
+            start = prefetch.offset
         else:
-            count = self.pread(self._window, aligned)
-        self._window_start, self._window_end = aligned, aligned + count
+            if prefetch is not None:
+                self._spare = prefetch.buffer
+            count = self.pread(self._window, start)
+        self._window_start, self._window_end = start, start + count
         if wanted_end > self._window_end and self._window_end < self._size:
             spare = self._spare if self._spare is not None else borrow_staging()
             self._spare = None

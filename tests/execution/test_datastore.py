@@ -81,8 +81,9 @@ def test_root_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         {"nested": [1, 2.5, None]},
         b"\x00" * (3 * STAGING_BYTES + 17),
         os.urandom(STAGING_BYTES + 5),
+        [os.urandom(STAGING_BYTES // 2 + 3), os.urandom(3 * STAGING_BYTES + 12345), b"tail"],
     ],
-    ids=["none", "int", "str", "dict", "large-zeros", "large-random"],
+    ids=["none", "int", "str", "dict", "large-zeros", "large-random", "several-large-buffers"],
 )
 def test_artifact_round_trip(datastore_root: Path, value: object) -> None:
     store = DataStore(datastore_root)
