@@ -21,6 +21,7 @@ from flowkit.runtime.plan import TaskKey
 from flowkit.runtime.worker import TaskProcess, fork_task, spawn_task
 
 if TYPE_CHECKING:
+    from flowkit.environments.local import LocalEnvironment
     from flowkit.specs import StepSpec
 
 
@@ -46,6 +47,7 @@ class TaskLauncher:
         self.use_conda = use_conda
         self.workflow_status = workflow_status
         self._logs: dict[tuple[TaskKey, int], dict[str, LogWriter]] = {}
+        self._environments: dict[str, LocalEnvironment] = {}  # per step: resolved once, reused by every task
 
     def coordinates(self, task: TaskKey) -> TaskCoordinates:
         return TaskCoordinates(self.flow_cls.__name__, self.run_id, task.step, task.index_path)
@@ -116,7 +118,11 @@ class TaskLauncher:
     ) -> TaskProcess:
         from flowkit.environments.local import ensure_local_environment
 
-        local = ensure_local_environment(self.flow_cls, spec)
+        local = self._environments.get(task.step)
+        if local is None:
+            local = self._environments[task.step] = ensure_local_environment(
+                self.flow_cls, spec, datastore_root=self.store.root
+            )
         module_name, module_dir = _importable_module(self.flow_cls)
         argv = [
             str(local.python),
