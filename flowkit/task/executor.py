@@ -133,10 +133,9 @@ def execute_task(
         record = run.record(
             "succeeded", exit_code=0, artifacts=scope.artifacts, num_splits=num_splits, foreach=inputs.foreach
         )
-        result = run.commit(record)
         if num_splits is not None and split_output is not None:
-            _write_split_output(split_output, num_splits)
-        return result
+            _write_split_output(split_output, num_splits)  # before the commit: the record is always written last
+        return run.commit(record)
     finally:
         current._clear()
 
