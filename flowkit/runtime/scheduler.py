@@ -88,9 +88,10 @@ class Scheduler:
                 self._kill_overdue_tasks()
                 self._reap_finished_tasks()
                 self.console.refresh()
-        except BaseException:
+        except BaseException:  # Ctrl-C or a bug: leave no task running (nor a zombie) behind
             for running in self.running.values():
                 running.process.kill()
+                running.process.wait()
             raise
         finally:
             self.selector.close()
@@ -117,7 +118,10 @@ class Scheduler:
         if self.outcome.failed:
             self.ready.clear()
             self.retries.clear()
-        for due in [entry for entry in self.retries if entry[0] <= now]:
+            self.progress.retrying = 0
+        for due in sorted((entry for entry in self.retries if entry[0] <= now), key=lambda entry: entry[0]):
+            if len(self.running) >= self.max_workers:
+                break
             self.retries.remove(due)
             self.progress.retrying -= 1
             self._start(due[1], due[2])

@@ -59,6 +59,13 @@ class TaskProcess:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    def wait(self) -> int:
+        """Block until the process exits (after `kill`, at once) and return its exit code."""
+        if self.popen is not None:
+            return self.popen.wait()
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
+
     def kill(self) -> None:
         """SIGKILL the task's whole process group (what it spawned dies with it)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
