@@ -123,7 +123,5 @@ def _report_failures(console: RunConsole, store: DataStore, launcher: TaskLaunch
         record = store.latest_record(launcher.coordinates(task))
         error = record.error if record is not None else None
         console.message(f"Task {task.step}/{task.task_id} failed", error=True)
-        if error is not None:
-            if error.traceback:
-                console.message(error.traceback.rstrip(), error=True)
-            console.message(f"{error.type}: {error.message}", error=True)
+        if error is not None:  # a traceback ends with the error itself; a dead process has only a reason
+            console.message(error.traceback.rstrip() or f"{error.type}: {error.message}", error=True)
