@@ -35,7 +35,7 @@ class TaskPlanner:
     """Answers "what can run next?" for one flow graph.
 
     `num_splits` maps every succeeded task to the number of splits it recorded (None unless it is a foreach task);
-    a task is ready once all of its parents are in it.
+    a task is ready once all of its parents succeeded.
     """
 
     def __init__(self, graph: FlowGraph) -> None:
@@ -81,10 +81,6 @@ class TaskPlanner:
             else:
                 children.append(TaskKey(name, path))
         return children
-
-    def is_ready(self, task: TaskKey, num_splits: Mapping[TaskKey, int | None]) -> bool:
-        parents = self.parents(task, num_splits)
-        return parents is not None and all(parent in num_splits for parent in parents)
 
     def exit_handler(self) -> str | None:
         return next((node.name for node in self.graph.steps.values() if node.is_exit_handler), None)

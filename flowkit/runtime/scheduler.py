@@ -74,6 +74,7 @@ class Scheduler:
         self.outcome = RunOutcome()
         self.ready: deque[TaskKey] = deque()
         self.known: set[TaskKey] = set()
+        self.missing_parents: dict[TaskKey, int] = {}
         self.retries: list[tuple[float, TaskKey, int]] = []
         self.running: dict[int, RunningTask] = {}
         self.selector = selectors.DefaultSelector()
@@ -98,20 +99,47 @@ class Scheduler:
         return self.outcome
 
     def _offer(self, candidates: list[TaskKey]) -> None:
-        """Queue each candidate whose parents all succeeded (cloning it instead when `reuse` can)."""
-        pending = deque(candidates)
-        while pending:
-            task = pending.popleft()
-            if task in self.known or not self.planner.is_ready(task, self.outcome.succeeded):
-                continue
-            self.known.add(task)
+        """Queue each candidate whose last parent just succeeded (cloning it instead when `reuse` can).
+
+        Every success is counted the moment it happens (`_count_arrival`), before any other task is cloned, so the
+        count of missing parents stays exact and a join over N foreach tasks costs O(N) rather than O(N^2).
+        """
+        unblocked = deque(task for task in candidates if self._count_arrival(task))
+        while unblocked:
+            task = unblocked.popleft()
             reused = self.reuse(task) if self.reuse is not None else None
             if reused is None:
                 self.ready.append(task)
                 continue
             self.outcome.succeeded[task] = reused.num_splits
             self.progress.done += 1
-            pending.extend(self.planner.children(task, reused.num_splits))
+            unblocked.extend(
+                child for child in self.planner.children(task, reused.num_splits) if self._count_arrival(child)
+            )
+
+    def _count_arrival(self, task: TaskKey) -> bool:
+        """Note that one more parent of `task` succeeded; True once, when `task` has become ready."""
+        if task in self.known:
+            return False
+        ready = self._last_parent_arrived(task)
+        if ready:
+            self.known.add(task)
+        return ready
+
+    def _last_parent_arrived(self, task: TaskKey) -> bool:
+        missing = self.missing_parents.get(task)
+        if missing is None:
+            parents = self.planner.parents(task, self.outcome.succeeded)
+            if parents is None:  # a foreach join whose width is not known yet
+                return False
+            missing = sum(parent not in self.outcome.succeeded for parent in parents)
+        else:
+            missing -= 1
+        if missing:
+            self.missing_parents[task] = missing
+            return False
+        self.missing_parents.pop(task, None)
+        return True
 
     def _start_ready_tasks(self) -> None:
         now = time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from flowkit.runtime.plan import TaskKey, TaskPlanner
 
@@ -54,10 +55,6 @@ def test_foreach_join_waits_for_every_split_of_its_own_foreach_task() -> None:
     done: dict[TaskKey, int | None] = {TaskKey("start"): 2, TaskKey("outer", (0,)): 2}
     join = TaskKey("inner_join", (0,))
     assert planner.parents(join, done) == [TaskKey("inner", (0, 0)), TaskKey("inner", (0, 1))]
-    done[TaskKey("inner", (0, 0))] = None
-    assert not planner.is_ready(join, done)
-    done[TaskKey("inner", (0, 1))] = None
-    assert planner.is_ready(join, done)
     assert planner.parents(TaskKey("inner_join", (1,)), done) is None  # outer/0.1 has not recorded its width yet
 
 
@@ -66,14 +63,12 @@ def test_static_join_needs_every_branch_and_body_step_follows_its_foreach_task()
     assert planner.parents(TaskKey("join"), {}) == [TaskKey("a"), TaskKey("b")]
     assert planner.parents(TaskKey("outer", (1,)), {}) == [TaskKey("start")]
     assert planner.parents(TaskKey("inner", (1, 0)), {}) == [TaskKey("outer", (1,))]
-    assert planner.is_ready(TaskKey("join"), {TaskKey("a"): None, TaskKey("b"): None})
-    assert not planner.is_ready(TaskKey("join"), {TaskKey("a"): None})
 
 
 def test_empty_foreach_goes_straight_to_its_join() -> None:
     planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
     assert planner.children(TaskKey("outer", (0,)), 0) == [TaskKey("inner_join", (0,))]
-    assert planner.is_ready(TaskKey("inner_join", (0,)), {TaskKey("outer", (0,)): 0})
+    assert planner.parents(TaskKey("inner_join", (0,)), {TaskKey("outer", (0,)): 0}) == []
 
 
 def test_exit_handler_is_not_scheduled_by_the_graph_walk() -> None:
@@ -81,3 +76,41 @@ def test_exit_handler_is_not_scheduled_by_the_graph_walk() -> None:
     assert planner.exit_handler() == "on_exit"
     assert planner.children(TaskKey("end"), None) == []
     assert TaskKey("start").task_id == "0" and TaskKey("inner", (1, 2)).task_id == "0.1.2"
+
+
+def test_scheduler_releases_a_join_only_when_its_last_parent_succeeds() -> None:
+    from flowkit.runtime.output import Progress
+    from flowkit.runtime.scheduler import Scheduler
+
+    planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
+    # Only the bookkeeping is exercised: nothing is launched, so no launcher or console is needed.
+    scheduler = Scheduler(planner, None, None, Progress(), max_workers=1)  # type: ignore[arg-type]
+    succeeded = scheduler.outcome.succeeded
+    succeeded.update({TaskKey("start"): 1, TaskKey("outer", (0,)): 3})
+    join = TaskKey("inner_join", (0,))
+    for index in range(3):
+        succeeded[TaskKey("inner", (0, index))] = None
+        scheduler._offer([join])
+        assert (join in scheduler.ready) == (index == 2)
+    scheduler._offer([join])
+    assert list(scheduler.ready) == [join], "a task is queued once, however often it is offered"
+
+
+def test_cloned_parents_count_once_each_during_resume() -> None:
+    """Cloning a chain of tasks in one pass must not count a parent twice (the join would start too early)."""
+    from flowkit.runtime.output import Progress
+    from flowkit.runtime.scheduler import Scheduler
+
+    class Cloned:
+        num_splits = None
+
+    planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
+    reusable = {TaskKey("inner", (0, 0)), TaskKey("inner", (0, 1))}
+
+    def clone(task: TaskKey) -> Any:
+        return Cloned() if task in reusable else None
+
+    scheduler = Scheduler(planner, None, None, Progress(), max_workers=1, reuse=clone)  # type: ignore[arg-type]
+    scheduler.outcome.succeeded.update({TaskKey("start"): 1, TaskKey("outer", (0,)): 3})
+    scheduler._offer(planner.children(TaskKey("outer", (0,)), 3))
+    assert list(scheduler.ready) == [TaskKey("inner", (0, 2))], "the join waits for the one task not cloned"
