@@ -37,7 +37,7 @@ class FlowGroup(click.Group):
 
 
 def build_cli(flow_cls: type) -> FlowGroup:
-    """The click group of `flow_cls` with every available command module registered."""
+    """The click group of `flow_cls` with every command module (local, package, env, argo) registered."""
     group = FlowGroup(flow_cls)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(group)
