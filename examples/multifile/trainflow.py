@@ -9,9 +9,10 @@ Pods run it from its code package, with no image rebuild when `mylib` changes:
 
 from mylib.features import build
 
-from flowkit import Flow, Parameter, step
+from flowkit import Flow, Parameter, kubernetes, step
 
 
+@kubernetes(image="registry.local/miniconda-py310:1.4")
 class MultiFileFlow(Flow):
     """Builds features with the project's library, then fits a one-variable least-squares line per feature."""
 

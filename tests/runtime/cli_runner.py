@@ -40,7 +40,7 @@ def run_flow_file(
     """Run (or resume) a flow file and return the process result and the client `Run` it created."""
     from flowkit.client import Run
 
-    run_id_file = flow_file.parent / f"run-id-{os.urandom(4).hex()}"
+    run_id_file = datastore_root.parent / f"run-id-{os.urandom(4).hex()}"
     result = flow_command(
         flow_file, command, *args, "--run-id-file", str(run_id_file), datastore_root=datastore_root, **kwargs
     )
