@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -133,7 +134,7 @@ def test_python_resolves_to_the_given_interpreter(emulate: Emulate, pvc_dir: Pat
     """The interpreter stays visible to pods even when it lives under the host's /tmp."""
     interpreter = tmp_path / "interpreter" / "bin" / "python"
     interpreter.parent.mkdir(parents=True)
-    interpreter.symlink_to(sys.executable)
+    interpreter.symlink_to(os.path.realpath(sys.executable))
     step = python_step("which", f"import sys; open('{DATA_MOUNT}/python', 'w').write(sys.executable)")
     emulate(_single(step), python=str(interpreter)).assert_succeeded()
     assert (pvc_dir / "python").read_text() == str(interpreter)
