@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from flowkit.specs.base import SpecModel
-from flowkit.specs.validation import check_dns_label, check_dns_subdomain, check_label_key, check_label_value
+from flowkit.specs.validation import check_annotation_keys, check_dns_label, check_dns_subdomain, check_labels
 
 PodGCStrategy = Literal["OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"]
 """Argo's podGC strategies; leaving ``pod_gc`` unset keeps every pod."""
@@ -56,17 +56,12 @@ class ArgoSpec(SpecModel):
     @field_validator("labels")
     @classmethod
     def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
-        for key, value in labels.items():
-            check_label_key(key)
-            check_label_value(value, f"value of {key!r}")
-        return labels
+        return check_labels(labels)
 
     @field_validator("annotations")
     @classmethod
     def _annotation_keys(cls, annotations: dict[str, str]) -> dict[str, str]:
-        for key in annotations:
-            check_label_key(key, "annotation key")
-        return annotations
+        return check_annotation_keys(annotations)
 
     @field_validator("datastore_mount")
     @classmethod

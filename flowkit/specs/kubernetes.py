@@ -18,11 +18,13 @@ from flowkit.specs.base import SpecModel
 from flowkit.specs.quantity import ByteQuantity, CpuQuantity
 from flowkit.specs.validation import (
     SpecFieldError,
+    check_annotation_keys,
     check_c_identifier,
     check_dns_label,
     check_dns_subdomain,
     check_label_key,
     check_label_value,
+    check_labels,
 )
 
 GPU_RESOURCE_NAMES: dict[str, str] = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu"}
@@ -154,17 +156,12 @@ class KubernetesSpec(SpecModel):
     @field_validator("node_selector", "labels")
     @classmethod
     def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
-        for key, value in labels.items():
-            check_label_key(key)
-            check_label_value(value, f"value of {key!r}")
-        return labels
+        return check_labels(labels)
 
     @field_validator("annotations")
     @classmethod
     def _annotation_keys(cls, annotations: dict[str, str]) -> dict[str, str]:
-        for key in annotations:
-            check_label_key(key, "annotation key")
-        return annotations
+        return check_annotation_keys(annotations)
 
     @field_validator("env")
     @classmethod

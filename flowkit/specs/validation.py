@@ -141,3 +141,18 @@ def _keywords(model: type[SpecModel]) -> set[str]:
         if isinstance(info.validation_alias, AliasChoices):
             keywords.update(choice for choice in info.validation_alias.choices if isinstance(choice, str))
     return keywords
+
+
+def check_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Validate a label map (keys and values) for any spec that puts it on a Kubernetes object."""
+    for key, value in labels.items():
+        check_label_key(key)
+        check_label_value(value, f"value of {key!r}")
+    return labels
+
+
+def check_annotation_keys(annotations: dict[str, str]) -> dict[str, str]:
+    """Validate annotation keys; annotation values are free text in Kubernetes."""
+    for key in annotations:
+        check_label_key(key, "annotation key")
+    return annotations
