@@ -31,6 +31,7 @@ def lint(session: nox.Session) -> None:
     """ruff (style and common bugs) and mypy (types) over the package."""
     session.install("-e", ".[dev]")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
     session.run("mypy")
 
 

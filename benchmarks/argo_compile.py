@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flowkit.argo import compile_flow
-from flowkit.argo.render import to_dicts
+from flowkit.compiler import compile_flow
+from flowkit.compiler.render import to_dicts
 from tests.argo.conftest import PACKAGE, branched_flow_source, load_flow_source
 from tests.argo.test_size import FAN_OUT
 

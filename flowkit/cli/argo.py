@@ -41,7 +41,7 @@ def _target_options(command: Any, name_flag: str = "--name") -> Any:
 
 
 def _cluster(kubeconfig: str | None, kube_context: str | None) -> Any:
-    from flowkit.argo.api import Cluster
+    from flowkit.compiler.api import Cluster
 
     return Cluster(kubeconfig=kubeconfig, context=kube_context)
 
@@ -73,8 +73,8 @@ def create_command(
     project_root: Path | None,
 ) -> None:
     """Compile the flow into an Argo WorkflowTemplate (and CronWorkflow) and create or update it."""
-    from flowkit.argo import api
-    from flowkit.argo.render import to_yaml
+    from flowkit.compiler import api
+    from flowkit.compiler.render import to_yaml
 
     if only_yaml:
         click.echo(to_yaml(api.to_argo(flow_cls, name=name, namespace=namespace, project_root=project_root)), nl=False)
@@ -109,7 +109,7 @@ def _trigger_command() -> click.Command:
         **parameter_values: Any,
     ) -> None:
         """Start a run of the deployed WorkflowTemplate and print the workflow's name."""
-        from flowkit.argo.api import argo_trigger
+        from flowkit.compiler.api import argo_trigger
 
         given = {key: value for key, value in parameter_values.items() if value is not None}
         workflow = argo_trigger(
@@ -127,7 +127,7 @@ def delete_command(
     flow_cls: type, name: str | None, namespace: str | None, kubeconfig: str | None, kube_context: str | None
 ) -> None:
     """Delete the flow's WorkflowTemplate and its CronWorkflow, if any (runs are kept)."""
-    from flowkit.argo.api import argo_delete
+    from flowkit.compiler.api import argo_delete
 
     deleted = argo_delete(flow_cls, name=name, namespace=namespace, cluster=_cluster(kubeconfig, kube_context))
     click.echo("Deleted the WorkflowTemplate" + (" and its CronWorkflow." if deleted.cron else "."))
@@ -140,7 +140,7 @@ def list_runs_command(
     flow_cls: type, name: str | None, namespace: str | None, kubeconfig: str | None, kube_context: str | None
 ) -> None:
     """List the workflows started from the flow's template, newest first, with their phase."""
-    from flowkit.argo.api import argo_list_runs
+    from flowkit.compiler.api import argo_list_runs
 
     runs = argo_list_runs(flow_cls, name=name, namespace=namespace, cluster=_cluster(kubeconfig, kube_context))
     if not runs:

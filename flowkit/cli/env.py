@@ -27,10 +27,17 @@ def env_group() -> None:
 
 
 @env_group.command("lock")
-@click.option("--platform", "platforms", multiple=True,
-              help="Lock for this platform instead of the declared ones (repeatable), e.g. linux-64, osx-arm64.")
-@click.option("--mapping-url", default=None,
-              help="conda-lock's PyPI-to-conda name mapping (URL or file) for pip packages [default: conda-lock's].")
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    help="Lock for this platform instead of the declared ones (repeatable), e.g. linux-64, osx-arm64.",
+)
+@click.option(
+    "--mapping-url",
+    default=None,
+    help="conda-lock's PyPI-to-conda name mapping (URL or file) for pip packages [default: conda-lock's].",
+)
 @_STEP_OPTION
 @click.pass_obj
 def lock_command(flow_cls: type, platforms: tuple[str, ...], mapping_url: str | None, step: str | None) -> None:
@@ -86,10 +93,17 @@ def check_command(flow_cls: type, step: str | None) -> None:
 
 
 @click.command("image")
-@click.option("--base", default=None,
-              help="Miniconda base image with a fixed tag [default: continuumio/miniconda3 at a pinned tag].")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write the build context [default: flowkit-image/ beside the flow].")
+@click.option(
+    "--base",
+    default=None,
+    help="Miniconda base image with a fixed tag [default: continuumio/miniconda3 at a pinned tag].",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the build context [default: flowkit-image/ beside the flow].",
+)
 @click.option("--step", default=None, help="Build the environment of this step [default: the one start runs in].")
 @click.pass_obj
 def image_command(flow_cls: type, base: str | None, output_dir: Path | None, step: str | None) -> None:

@@ -129,8 +129,9 @@ def declaration_hash(source: dict[str, Any]) -> str:
 
 def _lock_key(spec: CondaSpec) -> str:
     """What decides the lock: equal keys share a lockfile (materialize and image_repository do not change it)."""
-    return json.dumps(spec.model_dump(include={"file", "python", "packages", "channels", "pip", "platforms"}),
-                      sort_keys=True)
+    return json.dumps(
+        spec.model_dump(include={"file", "python", "packages", "channels", "pip", "platforms"}), sort_keys=True
+    )
 
 
 def _read_environment_file(target: EnvironmentTarget) -> dict[str, Any]:

@@ -92,14 +92,21 @@ def render_environment(lockfile: Lockfile, platform: str, *, flow: str, step: st
         raise FlowDefinitionError(
             f"the lockfile has no packages for platform {platform!r} (locked: {locked}); "
             f"lock it with `env lock --platform {platform}`",
-            flow=flow, step=step, decorator="conda", field="platforms",
+            flow=flow,
+            step=step,
+            decorator="conda",
+            field="platforms",
         )
     _check_runtime_requirements(packages[platform], platform, flow=flow, step=step)
     lines: list[str] = import_conda_lock().render_lockfile_for_platform(
-        lockfile=lockfile, include_dev_dependencies=False, extras=None, kind="explicit", platform=platform,
+        lockfile=lockfile,
+        include_dev_dependencies=False,
+        extras=None,
+        kind="explicit",
+        platform=platform,
         suppress_warning_for_pip_and_explicit=True,
     )
-    pip_lines = [line[len(_PIP_LINE_PREFIX):] for line in lines if line.startswith(_PIP_LINE_PREFIX)]
+    pip_lines = [line[len(_PIP_LINE_PREFIX) :] for line in lines if line.startswith(_PIP_LINE_PREFIX)]
     conda_lines = [line for line in lines if not line.startswith(_PIP_LINE_PREFIX) and "input_hash:" not in line]
     return RenderedEnvironment(
         platform=platform,
@@ -121,7 +128,9 @@ def _check_runtime_requirements(packages: list[LockedPackage], platform: str, *,
         raise FlowDefinitionError(
             f"the locked environment for {platform} cannot run flowkit tasks: {'; '.join(problems)} "
             "(re-run `env lock`, which adds them)",
-            flow=flow, step=step, decorator="conda",
+            flow=flow,
+            step=step,
+            decorator="conda",
         )
 
 

@@ -131,7 +131,9 @@ def locked_environment(target: EnvironmentTarget, platform: str) -> RenderedEnvi
     if not status.is_fresh:
         raise FlowDefinitionError(
             f"{status.lockfile_path.name} is stale ({'; '.join(status.problems)}): run `python <flow file> env lock`",
-            flow=target.flow_name, step=target.step, decorator="conda",
+            flow=target.flow_name,
+            step=target.step,
+            decorator="conda",
         )
     rendered = render_environment(read_lockfile(path), platform, flow=target.flow_name, step=target.step)
     if key is not None:

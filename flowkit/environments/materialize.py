@@ -34,9 +34,14 @@ def materialize_command(environment: RenderedEnvironment, datastore_mount: str) 
     """The prefix that builds (once per id) or reuses `environment` and then execs the rest of the command in it."""
     payload = materialize_script.encode_payload(environment.conda_explicit, environment.pip_requirements)
     return [
-        WRAPPER_PYTHON, "-c", script_source(),
-        "--envs-dir", envs_directory(datastore_mount),
-        "--env-id", environment.env_id,
-        "--payload", payload,
+        WRAPPER_PYTHON,
+        "-c",
+        script_source(),
+        "--envs-dir",
+        envs_directory(datastore_mount),
+        "--env-id",
+        environment.env_id,
+        "--payload",
+        payload,
         "--",
     ]

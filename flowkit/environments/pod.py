@@ -77,5 +77,8 @@ def pod_platform(conda: CondaSpec, *, flow: str, step: str) -> str:
             return platform
     raise FlowDefinitionError(
         f"pods run Linux, but only {conda.platforms} are declared: add 'linux-64'",
-        flow=flow, step=step, decorator="conda", field="platforms",
+        flow=flow,
+        step=step,
+        decorator="conda",
+        field="platforms",
     )

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from flowkit.argo import compile_flow
-from flowkit.argo.render import to_dicts
+from flowkit.compiler import compile_flow
+from flowkit.compiler.render import to_dicts
 from flowkit.packaging import PackageRef
 
 Manifest = dict[str, Any]

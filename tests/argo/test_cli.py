@@ -106,7 +106,7 @@ def test_delete_removes_template_and_cron(kube: FakeKube, kubeconfig: list[str])
 def test_to_argo_returns_hera_objects_users_can_extend() -> None:
     from hera.workflows import WorkflowTemplate
 
-    from flowkit.argo.render import to_dicts
+    from flowkit.compiler.render import to_dicts
 
     manifests = OperatedFlow.to_argo(project_root=Path(__file__).parent)
     assert isinstance(manifests.workflow_template, WorkflowTemplate)
@@ -117,7 +117,7 @@ def test_to_argo_returns_hera_objects_users_can_extend() -> None:
 
 
 def test_trigger_from_python_encodes_values_and_rejects_unknown_parameters(kube: FakeKube, tmp_path: Path) -> None:
-    from flowkit.argo.api import Cluster, argo_trigger
+    from flowkit.compiler.api import Cluster, argo_trigger
     from flowkit.errors import ParameterError
 
     cluster = Cluster(kubeconfig=str(kube.write_kubeconfig(tmp_path / "kubeconfig")))

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from flowkit import Flow
-from flowkit.argo import compile_flow
-from flowkit.argo.render import to_dicts
 from flowkit.authoring.parameter import flow_parameters
 from flowkit.cli.main import load_flow_class
 from flowkit.client import Run
+from flowkit.compiler import compile_flow
+from flowkit.compiler.render import to_dicts
 from flowkit.graph import build_graph
 from flowkit.packaging import build_package, build_payload, publish_to_dir
 from tests.support.argo_emulator import EmulatedRun, run_workflow_template

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import flowkit
-from flowkit.argo import validate
-from flowkit.argo.layout import DagLayout, TaskLayout
-from flowkit.argo.names import check_dns_label, cron_workflow_name, dns_label, is_label_value, label_value
+from flowkit.compiler import validate
+from flowkit.compiler.layout import DagLayout, TaskLayout
+from flowkit.compiler.names import check_dns_label, cron_workflow_name, dns_label, is_label_value, label_value
 from flowkit.errors import FlowDefinitionError
 from tests.argo.conftest import compile_manifests, linear_flow_source, load_flow_source
 from tests.argo.flows import LinearFlow
@@ -117,8 +117,11 @@ def test_a_dependency_cycle_is_an_error() -> None:
 
 
 def test_flowkit_argo_is_the_decorator_even_after_the_package_is_imported() -> None:
-    import flowkit.argo.compiler  # noqa: F401  (binds the attribute flowkit.argo to the package)
+    import flowkit.compiler.compiler  # noqa: F401  (the compiler is loaded, as argo-create loads it)
     from flowkit import argo
+    from flowkit.authoring.decorators import argo as argo_decorator
+
+    assert argo is argo_decorator
 
     class Decorated(LinearFlow):
         pass

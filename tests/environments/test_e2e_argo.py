@@ -28,8 +28,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "conda_env"
 # Runs in a fresh interpreter: build and publish the code package onto the "PVC", then compile against it.
 COMPILE = """
 import sys
-from flowkit.argo import compile_flow
-from flowkit.argo.render import to_yaml
+from flowkit.compiler import compile_flow
+from flowkit.compiler.render import to_yaml
 from flowkit.cli.main import load_flow_class
 from flowkit.packaging import build_package, build_payload, publish_to_dir
 
@@ -45,8 +45,12 @@ def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(tmp_pat
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "flowkit-image"))
     pvc = tmp_path / "pvc"
     pvc.mkdir()
-    compiled = subprocess.run([sys.executable, "-c", textwrap.dedent(COMPILE), str(project), str(pvc)],
-                              capture_output=True, text=True, timeout=300)
+    compiled = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(COMPILE), str(project), str(pvc)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert compiled.returncode == 0, compiled.stderr
     (manifest,) = list(yaml.safe_load_all(compiled.stdout))
 
@@ -55,12 +59,12 @@ def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(tmp_pat
     install_standin(standin_bin)
     log = workdir / "standin.log"
     env = {"PATH": f"{standin_bin}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log)}
-    run = run_workflow_template(manifest, pvc_dirs={"flowkit-datastore": pvc}, workdir=workdir, env=env,
-                                timeout=300)
+    run = run_workflow_template(manifest, pvc_dirs={"flowkit-datastore": pvc}, workdir=workdir, env=env, timeout=300)
     run.assert_succeeded()
 
-    env_id = render_environment(read_lockfile(project / "conda-lock.yml"), "linux-64",
-                                flow="CondaEnvFlow", step="start").env_id
+    env_id = render_environment(
+        read_lockfile(project / "conda-lock.yml"), "linux-64", flow="CondaEnvFlow", step="start"
+    ).env_id
     creates = [line for line in log.read_text().splitlines() if '"create"' in line]
     assert len(creates) == 1
     assert (pvc / "envs" / env_id / ".flowkit-complete").read_text().strip() == env_id

@@ -32,8 +32,9 @@ def linux_env_id(example_flow: type) -> str:
 
 
 def flow_command(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(EXAMPLE / "flow.py"), *arguments], capture_output=True, text=True,
-                          cwd=EXAMPLE, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE / "flow.py"), *arguments], capture_output=True, text=True, cwd=EXAMPLE, timeout=120
+    )
 
 
 def test_the_committed_lockfile_matches_the_declaration() -> None:

@@ -153,9 +153,7 @@ def test_without_conda_lock_every_command_says_how_to_install_it(
         check_lockfile(target)
 
 
-def test_a_relock_is_seen_by_the_next_render(
-    write_flow: FlowFactory, solver: SolverDouble, mapping_url: str
-) -> None:
+def test_a_relock_is_seen_by_the_next_render(write_flow: FlowFactory, solver: SolverDouble, mapping_url: str) -> None:
     (target,) = environment_targets(write_flow(INLINE_FLOW, class_name="InlineFlow"))
     lock_environment(target, mapping_url=mapping_url)
     before = locked_environment(target, "linux-64")

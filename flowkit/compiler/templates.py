@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flowkit.argo.names import dns_label
-from flowkit.argo.pods import PodPlan
+from flowkit.compiler.names import dns_label
+from flowkit.compiler.pods import PodPlan
 
 if TYPE_CHECKING:
     from hera.workflows import Container, RetryStrategy

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowkit.argo.compiler import ArgoManifests
+from flowkit.compiler.compiler import ArgoManifests
 
 
 def to_dicts(manifests: ArgoManifests) -> list[dict[str, Any]]:

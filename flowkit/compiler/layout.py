@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from flowkit.argo.names import dns_label, label_value
-from flowkit.argo.templates import INDEX_PATH_INPUT, SPLITS_OUTPUT, STEP_INPUT, STEP_LABEL_INPUT, input_value
+from flowkit.compiler.names import dns_label, label_value
+from flowkit.compiler.templates import INDEX_PATH_INPUT, SPLITS_OUTPUT, STEP_INPUT, STEP_LABEL_INPUT, input_value
 
 if TYPE_CHECKING:
     from flowkit.graph import FlowGraph

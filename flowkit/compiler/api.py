@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowkit.argo.compiler import ArgoManifests, compile_flow, deployment_target
-from flowkit.argo.names import cron_workflow_name
-from flowkit.argo.render import to_dicts
+from flowkit.compiler.compiler import ArgoManifests, compile_flow, deployment_target
+from flowkit.compiler.names import cron_workflow_name
+from flowkit.compiler.render import to_dicts
 
 if TYPE_CHECKING:
     from flowkit.deploy.config import ApiClientFactory

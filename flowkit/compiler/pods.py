@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowkit.argo.names import short_hash
+from flowkit.compiler.names import short_hash
 
 if TYPE_CHECKING:
     from flowkit.environments import PodEnvironmentPlan

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from flowkit.argo.layout import DagLayout
-from flowkit.argo.pods import PodPlan
+from flowkit.compiler.layout import DagLayout
+from flowkit.compiler.pods import PodPlan
 from flowkit.errors import FlowDefinitionError
 
 

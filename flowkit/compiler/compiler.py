@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import flowkit
-from flowkit.argo import validate
-from flowkit.argo.layout import ENTRY_TEMPLATE, EXIT_TEMPLATE, DagLayout, exit_layout, lay_out
-from flowkit.argo.names import check_dns_label, cron_workflow_name, dns_label, label_value
-from flowkit.argo.pods import PodPlan, TaskRole, plan_pod
-from flowkit.argo.templates import INDEX_PATH_INPUT, LABEL_PREFIX, PodContext, build_container
+from flowkit.compiler import validate
+from flowkit.compiler.layout import ENTRY_TEMPLATE, EXIT_TEMPLATE, DagLayout, exit_layout, lay_out
+from flowkit.compiler.names import check_dns_label, cron_workflow_name, dns_label, label_value
+from flowkit.compiler.pods import PodPlan, TaskRole, plan_pod
+from flowkit.compiler.templates import INDEX_PATH_INPUT, LABEL_PREFIX, PodContext, build_container
 from flowkit.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
