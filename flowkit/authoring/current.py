@@ -2,11 +2,15 @@
 
 One module-level object, set by the task executor before a step runs and cleared after, so user code anywhere in
 the task (not only the step method) can ask where it is running, as Metaflow's ``current`` allows.
+
+The object pickles as a reference to this module's ``current``: a flow pickled by value (defined in ``__main__`` or a
+notebook) names the pod's own singleton, the one its executor fills, instead of carrying a frozen copy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any, SupportsIndex
 
 
 @dataclass
@@ -32,6 +36,12 @@ class Current:
     @property
     def is_running_flow(self) -> bool:
         return self.task_id is not None
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        """The singleton as a global reference (pickle and copy then resolve it by name); other instances by value."""
+        if self is current:
+            return "current"
+        return super().__reduce_ex__(protocol)
 
     def _bind(
         self,

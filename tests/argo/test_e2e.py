@@ -132,12 +132,6 @@ def test_the_train_pipeline_example_runs_end_to_end_like_a_local_run(tmp_path: P
     assert notify.data.message.endswith("finished: Succeeded")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug outside the compiler: cloudpickle copies the `current` object into a flow pickled by value "
-    "(flows run as `python myflow.py argo-create`, or defined in a notebook), so the step reads a copy the "
-    "executor never fills in; Current needs to pickle as a reference to the module's singleton",
-)
 def test_a_flow_pickled_by_value_sees_its_task_identity(tmp_path: Path) -> None:
     from tests.argo.flows import NestedForeachFlow
 

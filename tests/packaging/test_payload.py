@@ -145,3 +145,49 @@ def test_user_registrations_survive_payload_building(project: Path, import_flow:
         assert b"packflow" in payload.data
     finally:
         cloudpickle.unregister_pickle_by_value(mylib.features)
+
+
+def test_a_flow_pickled_by_value_reads_the_current_of_the_process_that_runs_it(tmp_path: Path) -> None:
+    """`current` must travel as a reference: a copy inside the payload is never filled in by the pod's executor."""
+    script = tmp_path / "currentflow.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            import cloudpickle
+            from flowkit import Flow, current, step
+
+            class CurrentFlow(Flow):
+                @step
+                def start(self):
+                    self.next(self.end)
+
+                @step
+                def end(self):
+                    pass
+
+                @staticmethod
+                def where():
+                    return current.step_name, current.index_path
+
+            open(sys.argv[1], "wb").write(cloudpickle.dumps(CurrentFlow))
+            """
+        )
+    )
+    payload_file = tmp_path / "current.pkl"
+    subprocess.run([sys.executable, str(script), str(payload_file)], cwd=tmp_path, check=True)
+    loader = textwrap.dedent(
+        """
+        import pickle, sys
+        from flowkit import current
+        cls = pickle.loads(open(sys.argv[1], "rb").read())
+        current._bind(flow_name="CurrentFlow", run_id="r1", step_name="end", task_id="0.3.1", retry_count=0,
+                      index_path=(3, 1), workflow_status=None)
+        print(cls.where())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", loader, str(payload_file)], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "('end', (3, 1))"
