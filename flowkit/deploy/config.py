@@ -20,13 +20,24 @@ ApiClientFactory = Callable[[], "ApiClient"]
 """Returns a new `kubernetes.client.ApiClient`; each deploy function closes the clients it creates."""
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+DEFAULT_KUBECONFIG = "~/.kube/config"
+
+
+def _kubeconfig_files(kubeconfig: str | None) -> str:
+    """The kubeconfig file(s) to read, decided now: ``kubeconfig``, else $KUBECONFIG, else ~/.kube/config.
+
+    Always passed explicitly, because the kubernetes client's own default is $KUBECONFIG as it was when
+    ``kubernetes.config`` was first imported, which a long-lived process (a notebook kernel) may have done long
+    before the variable was set or changed.
+    """
+    return kubeconfig or os.environ.get("KUBECONFIG") or DEFAULT_KUBECONFIG
 
 
 def _in_cluster(kubeconfig: str | None) -> bool:
     """Use the pod's service account only when no kubeconfig was asked for or exists."""
     if kubeconfig or os.environ.get("KUBECONFIG"):
         return False
-    has_default_kubeconfig = Path("~/.kube/config").expanduser().exists()
+    has_default_kubeconfig = Path(DEFAULT_KUBECONFIG).expanduser().exists()
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not has_default_kubeconfig
 
 
@@ -40,7 +51,9 @@ def load_configuration(kubeconfig: str | None = None, context: str | None = None
         if _in_cluster(kubeconfig):
             config.load_incluster_config(client_configuration=configuration)
         else:
-            config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+            config.load_kube_config(
+                config_file=_kubeconfig_files(kubeconfig), context=context, client_configuration=configuration
+            )
     except (config.ConfigException, OSError) as error:
         raise DeployError(
             f"no usable Kubernetes configuration ({error}). Point --kubeconfig or $KUBECONFIG at a kubeconfig "
@@ -72,7 +85,7 @@ def default_namespace(kubeconfig: str | None = None, context: str | None = None)
     from kubernetes import config
 
     try:
-        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        contexts, active = config.list_kube_config_contexts(config_file=_kubeconfig_files(kubeconfig))
     except (config.ConfigException, OSError):
         return "default"
     if context is not None:

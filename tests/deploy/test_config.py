@@ -49,3 +49,22 @@ def test_inside_a_pod_the_service_accounts_namespace_is_the_default(
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
 
     assert config.default_namespace() == "argo"
+
+
+def test_kubeconfig_is_read_from_the_environment_when_a_command_runs(
+    kube: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_ambient_config: None
+) -> None:
+    """A process that imported the kubernetes client before $KUBECONFIG was set (or changed) uses the new value."""
+    from kubernetes.config import kube_config
+
+    # What the client froze at its import: $KUBECONFIG as it was then (here, a file that no longer exists).
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "stale-kubeconfig"))
+    kubeconfig = kube.write_kubeconfig(tmp_path / "kubeconfig-set-later", namespace="late")
+    kube.namespaces.add("late")
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+
+    namespace = config.default_namespace()
+    name = submit_workflow(config.kube_client_factory(), namespace, "train-flow", {})
+
+    assert namespace == "late"
+    assert kube.exists("workflows", name, namespace="late")
