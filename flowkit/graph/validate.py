@@ -7,6 +7,7 @@ topological order with a stack of open splits (a split or foreach pushes itself,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flowkit.errors import FlowDefinitionError
@@ -89,13 +90,17 @@ def _check_step_kinds(flow: str, parsed: dict[str, ParsedStep], exit_handler: st
 
 
 def _topological_order(flow: str, dag: dict[str, ParsedStep]) -> list[str]:
-    """Steps reachable from start in topological order (ties follow source order); cycles and orphans fail."""
-    state: dict[str, str] = {}  # "active" while on the DFS path, "done" after
-    postorder: list[str] = []
+    """Steps reachable from start in topological order (ties follow source order); cycles and orphans fail.
 
-    def visit(name: str) -> None:
-        state[name] = "active"
-        for target in sorted(dag[name].targets, key=lambda target: dag[target].lineno, reverse=True):
+    A depth-first walk with an explicit stack rather than recursion: a long linear chain (thousands of steps) is as
+    deep as it is long, and must not hit Python's recursion limit.
+    """
+    state: dict[str, str] = {"start": "active"}  # "active" while on the DFS path, "done" after
+    postorder: list[str] = []
+    path = [("start", _targets_in_visit_order(dag, "start"))]
+    while path:
+        name, targets = path[-1]
+        for target in targets:
             if state.get(target) == "active":
                 raise FlowDefinitionError(
                     f"self.next(self.{target}) closes a cycle back to {target!r}; a flow is a directed acyclic graph",
@@ -104,11 +109,13 @@ def _topological_order(flow: str, dag: dict[str, ParsedStep]) -> list[str]:
                     lineno=dag[name].next_lineno,
                 )
             if target not in state:
-                visit(target)
-        state[name] = "done"
-        postorder.append(name)
-
-    visit("start")
+                state[target] = "active"
+                path.append((target, _targets_in_visit_order(dag, target)))
+                break
+        else:  # every target of `name` is done
+            path.pop()
+            state[name] = "done"
+            postorder.append(name)
     for step in sorted(dag.values(), key=lambda step: step.lineno):
         if step.name not in state:
             raise FlowDefinitionError(
@@ -118,6 +125,11 @@ def _topological_order(flow: str, dag: dict[str, ParsedStep]) -> list[str]:
                 lineno=step.lineno,
             )
     return postorder[::-1]
+
+
+def _targets_in_visit_order(dag: dict[str, ParsedStep], name: str) -> Iterator[str]:
+    """The targets of `name`, latest in the source first, so that the reversed postorder follows source order."""
+    return iter(sorted(dag[name].targets, key=lambda target: dag[target].lineno, reverse=True))
 
 
 def _place(flow: str, dag: dict[str, ParsedStep], order: list[str]) -> dict[str, _Placement]:
