@@ -6,7 +6,8 @@ Every decorator is built by `spec_decorator` from a pydantic spec model, so they
 the flow, the step, the decorator and the field. A step decorator runs inside the class body, before the class
 exists, so the flow's name comes from the function's ``__qualname__`` ("TrainFlow.train"). A class decorator also
 resolves every step's merged spec at once, so a conflict between a class default and a step override fails when the
-class is defined, not when the flow first runs. See `flowkit.specs.resolve` for the precedence rules.
+class is defined, not when the flow first runs; a Flow subclass that only inherits class-level decorators is resolved
+by `Flow.__init_subclass__`. See `flowkit.specs.resolve` for the precedence rules.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flowkit.authoring.parameter import Parameter
-from flowkit.authoring.step import is_step
+from flowkit.authoring.step import CLASS_SPECS_ATTR, is_step
 from flowkit.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
@@ -50,6 +50,17 @@ class TaskScope(Protocol):
 
 class Flow:
     """Base class of a workflow: subclass it, decorate methods with ``@step``, chain them with ``self.next``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Resolve the step specs of a subclass that inherits class-level decorators, so a conflict fails here.
+
+        A class decorator resolves the specs of the class it decorates, but a subclass without one inherits its
+        bases' defaults unchecked: its own steps' overrides could contradict them and fail only at run or compile
+        time. A flow without class-level decorators anywhere skips this (nothing to merge, nothing imported).
+        """
+        super().__init_subclass__(**kwargs)
+        if any(CLASS_SPECS_ATTR in vars(base) for base in cls.__mro__[1:]):
+            _check_inherited_specs(cls)
 
     def __init__(self) -> None:
         """Start the flow's command line (``python myflow.py run ...``); Metaflow flows end with ``MyFlow()``."""
@@ -193,6 +204,33 @@ class Flow:
         from flowkit.compiler.api import argo_trigger
 
         return argo_trigger(cls, parameters)
+
+
+def _check_inherited_specs(flow_cls: type) -> None:
+    """Resolve `flow_cls`'s specs now; a conflict is raised unless a class decorator of its own still has to run.
+
+    Class decorators run after ``__init_subclass__``, and one of them may override the inherited field that
+    conflicts (``@conda(file=None, python=...)`` over a base's ``@conda(file=...)``); the decorator resolves the
+    specs again when applied and raises then if the conflict remains. Only this error path reads the source.
+    """
+    from flowkit.specs.resolve import resolve_step_specs
+
+    try:
+        resolve_step_specs(flow_cls)
+    except FlowDefinitionError:
+        if not _class_statement_is_decorated(flow_cls):
+            raise
+
+
+def _class_statement_is_decorated(flow_cls: type) -> bool:
+    """Whether the ``class`` statement of `flow_cls` has decorators (False when its source cannot be read)."""
+    import inspect
+
+    try:
+        lines, _ = inspect.getsourcelines(flow_cls)
+    except (OSError, TypeError):
+        return False
+    return bool(lines) and lines[0].lstrip().startswith("@")
 
 
 FlowSpec = Flow

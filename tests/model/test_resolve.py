@@ -15,6 +15,7 @@ from flowkit.authoring.decorators import (
     schedule,
     timeout,
 )
+from flowkit.authoring.flow import Flow
 from flowkit.authoring.step import step
 from flowkit.errors import FlowDefinitionError
 from flowkit.specs import (
@@ -150,6 +151,71 @@ def test_explicit_override_resolves_the_conflict() -> None:
 
     conda_spec = resolve_step_specs(TrainFlow)["train"].conda
     assert conda_spec is not None and (conda_spec.file, conda_spec.python) == (None, "3.11")
+
+
+def test_a_subclass_step_conflicting_with_an_inherited_class_default_fails_at_class_definition() -> None:
+    @conda(file="environment.yml")
+    class BaseFlow(Flow):
+        @step
+        def start(self) -> None: ...
+
+    with pytest.raises(FlowDefinitionError) as raised:
+
+        class TrainFlow(BaseFlow):
+            @conda(python="3.11")
+            @step
+            def train(self) -> None: ...
+
+    error = raised.value
+    assert (error.flow, error.step, error.decorator, error.field) == ("TrainFlow", "train", "conda", "python")
+    assert "cannot be combined with file='environment.yml'" in error.message
+
+
+def test_a_subclass_class_decorator_still_overrides_what_would_conflict() -> None:
+    @conda(file="environment.yml")
+    class BaseFlow(Flow):
+        @step
+        def start(self) -> None: ...
+
+    # Its own @conda runs after __init_subclass__ and replaces the inherited file, so the step's packages are fine.
+    @conda(file=None, python="3.11")
+    class TrainFlow(BaseFlow):
+        @conda(packages={"numpy": "1.26"})
+        @step
+        def train(self) -> None: ...
+
+    conda_spec = resolve_step_specs(TrainFlow)["train"].conda
+    assert conda_spec is not None
+    assert (conda_spec.file, conda_spec.python, conda_spec.packages) == (None, "3.11", {"numpy": "1.26"})
+
+
+def test_a_subclass_class_decorator_that_keeps_the_conflict_fails_naming_the_subclass() -> None:
+    @conda(file="environment.yml")
+    class BaseFlow(Flow):
+        @step
+        def start(self) -> None: ...
+
+    with pytest.raises(FlowDefinitionError) as raised:
+
+        @retry(times=1)
+        class TrainFlow(BaseFlow):
+            @conda(python="3.11")
+            @step
+            def train(self) -> None: ...
+
+    assert (raised.value.flow, raised.value.step, raised.value.field) == ("TrainFlow", "train", "python")
+
+
+def test_subclasses_without_inherited_class_decorators_are_not_resolved_at_definition() -> None:
+    class PlainFlow(Flow):
+        @retry(times=1)
+        @step
+        def start(self) -> None: ...
+
+    class SubFlow(PlainFlow):
+        pass
+
+    assert "__flowkit_step_specs__" not in vars(PlainFlow) and "__flowkit_step_specs__" not in vars(SubFlow)
 
 
 def test_class_level_specs_are_inherited_along_the_mro() -> None:
