@@ -37,9 +37,11 @@ BUILTIN_IGNORED_DIR_NAMES = frozenset(
 )
 BUILTIN_IGNORED_FILE_NAMES = frozenset({".git", ".DS_Store"})
 BUILTIN_IGNORED_SUFFIXES = (".pyc", ".pyo")
-# A directory holding one of these is an environment (virtualenv, conda) or a flowkit datastore under another name
-# than .flowkit (shipping one would grow every package by the previous packages and artifacts), not source.
-GENERATED_DIR_MARKERS = ("pyvenv.cfg", "conda-meta", "blobs/sha256", "packages/sha256")
+# A directory holding one of these is a Python environment (virtualenv, conda): installed packages, not source.
+ENVIRONMENT_DIR_MARKERS = ("pyvenv.cfg", "conda-meta")
+# ... and these mark a flowkit datastore under another name than .flowkit (shipping one would grow every package by
+# the previous packages and artifacts).
+GENERATED_DIR_MARKERS = (*ENVIRONMENT_DIR_MARKERS, "blobs/sha256", "packages/sha256")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ root inside the project goes on ``sys.path``), it is part of the shipped runtime
 installed in the image (the standard library and site-packages). Anything else (a module beside the project, an
 editable install of a sibling repository, a file loaded under a name that does not match its path) does not exist
 in the pod, so cloudpickle must carry it by value.
+
+An environment inside the project (a ``.venv``, a conda env, any ``site-packages`` or ``dist-packages``) holds
+installed dependencies even when it is not the running interpreter's (a notebook kernel that put a project's
+``.venv`` on ``sys.path``): they are never shipped (see the ignore rules), never pickled by value, and expected in
+the image like any installed package.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from flowkit.packaging.ignore import ENVIRONMENT_DIR_MARKERS
+
 # Shipped in the package's lib/ directory, so always importable by reference.
 SHIPPED_RUNTIME = ("flowkit", "cloudpickle")
 # Longest first, so that "mod.cpython-311-x86_64-linux-gnu.so" is not read as "mod.cpython-311-x86_64-linux-gnu".
 _MODULE_SUFFIXES = sorted(
     {*importlib.machinery.SOURCE_SUFFIXES, *importlib.machinery.EXTENSION_SUFFIXES}, key=len, reverse=True
 )
+INSTALLED_DIR_NAMES = frozenset({"site-packages", "dist-packages"})
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,31 @@ def _relative_to(path: str, root: str) -> str | None:
     return None
 
 
+class _EnvironmentDirs:
+    """Answers "is this directory inside an environment within the project?", memoized per directory.
+
+    Thousands of modules share a few hundred directories, so each directory is looked at (a few ``stat`` calls)
+    once per plan.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._known: dict[str, bool] = {}
+
+    def contains(self, directory: str) -> bool:
+        if directory == self.root or not directory.startswith(self.root + os.sep):
+            return False
+        known = self._known.get(directory)
+        if known is None:
+            known = (
+                os.path.basename(directory) in INSTALLED_DIR_NAMES
+                or any(os.path.exists(os.path.join(directory, marker)) for marker in ENVIRONMENT_DIR_MARKERS)
+                or self.contains(os.path.dirname(directory))
+            )
+            self._known[directory] = known
+        return known
+
+
 def _module_file(module: ModuleType) -> str | None:
     module_file = getattr(module, "__file__", None)
     return os.path.realpath(module_file) if isinstance(module_file, str) else None
@@ -84,6 +117,7 @@ def plan_modules(project_root: Path, flow_file: Path | None) -> ModulePlan:
     """
     root = os.path.realpath(project_root)
     installed = _installed_prefixes()
+    environments = _EnvironmentDirs(root)
     flow_dir = _relative_to(os.path.realpath(flow_file.parent), root) if flow_file is not None else None
     import_roots: set[str] = set()
     by_value: set[str] = set()
@@ -95,6 +129,7 @@ def plan_modules(project_root: Path, flow_file: Path | None) -> ModulePlan:
             or module_file is None
             or name.split(".")[0] in SHIPPED_RUNTIME
             or module_file.startswith(installed)
+            or environments.contains(os.path.dirname(module_file))
         ):
             continue
         if _relative_to(module_file, root) is not None:

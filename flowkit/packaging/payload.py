@@ -35,16 +35,21 @@ class Payload:
 
 @contextmanager
 def _pickled_by_value(module_names: list[str]) -> Iterator[None]:
-    """Register modules with cloudpickle for the duration of one dump, leaving the user's own registrations alone."""
+    """Register modules with cloudpickle for the duration of one dump, leaving the user's own registrations alone.
+
+    cloudpickle registers a module under its ``__name__``, which an alias in ``sys.modules`` does not share
+    (``requests.packages.chardet`` is ``charset_normalizer``): each real name is registered, and unregistered, once.
+    """
     already = set(cloudpickle.list_registry_pickle_by_value())
-    added = [name for name in module_names if name not in already and name in sys.modules]
-    for name in added:
-        cloudpickle.register_pickle_by_value(sys.modules[name])
+    modules = {module.__name__: module for name in module_names if (module := sys.modules.get(name)) is not None}
+    added = [module for real_name, module in modules.items() if real_name not in already and real_name in sys.modules]
+    for module in added:
+        cloudpickle.register_pickle_by_value(module)
     try:
         yield
     finally:
-        for name in added:
-            cloudpickle.unregister_pickle_by_value(sys.modules[name])
+        for module in added:
+            cloudpickle.unregister_pickle_by_value(module)
 
 
 def build_payload(flow_cls: type, project_root: str | Path | None = None) -> Payload:

@@ -76,3 +76,21 @@ def test_an_environment_inside_the_project_is_not_an_import_root(
     plan = plan_modules(root, root / "flow.py")
     assert plan.import_roots == [""]
     assert "vendored" not in plan.by_value
+
+
+def test_environments_inside_the_project_hold_installed_modules_even_when_not_the_running_one(
+    tmp_path: Path, scratch_modules: list[str]
+) -> None:
+    """A notebook kernel may import from a project's .venv (or a conda env) that is not its own interpreter's."""
+    root = tmp_path / "repo"
+    _write(root / ".venv" / "pyvenv.cfg")
+    venv_packages = root / ".venv" / "lib" / "python3.11" / "site-packages"
+    _load("fakereq", _write(venv_packages / "fakereq" / "__init__.py"), scratch_modules)
+    _load("fakereq.packages.chardet", _write(venv_packages / "fakecharset" / "__init__.py"), scratch_modules)
+    _write(root / "envs" / "ml" / "conda-meta" / "history")
+    _load("condamod", _write(root / "envs" / "ml" / "lib" / "condamod.py"), scratch_modules)
+    _load("vendored", _write(root / "third_party" / "dist-packages" / "vendored.py"), scratch_modules)
+    _load("mylib", _write(root / "mylib" / "__init__.py"), scratch_modules)
+    plan = plan_modules(root, root / "flow.py")
+    assert plan.import_roots == [""]
+    assert not {"fakereq", "fakereq.packages.chardet", "condamod", "vendored", "mylib"} & set(plan.by_value)

@@ -191,3 +191,97 @@ def test_a_flow_pickled_by_value_reads_the_current_of_the_process_that_runs_it(t
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "('end', (3, 1))"
+
+
+ALIASING_PACKAGE = """
+import sys
+from fakereq import _detect
+# As requests.packages does: the same module object under more names than its own.
+sys.modules["fakereq.packages.chardet"] = _detect
+sys.modules["fakereq.packages.charset_normalizer"] = _detect
+
+def get():
+    return _detect.detect()
+"""
+
+
+def _aliasing_package(site_packages: Path) -> Path:
+    """A package that, like requests, puts one of its modules in sys.modules under two extra names."""
+    (site_packages / "fakereq").mkdir(parents=True)
+    (site_packages / "fakereq" / "__init__.py").write_text(ALIASING_PACKAGE)
+    (site_packages / "fakereq" / "_detect.py").write_text("def detect():\n    return 'utf-8'\n")
+    return site_packages
+
+
+def _flow_importing_from(script: Path, directory: Path) -> Path:
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.append({str(directory)!r})
+            import fakereq
+            from flowkit import Flow, step
+            from flowkit.packaging import build_package, build_payload
+
+            class RequestsFlow(Flow):
+                @step
+                def start(self):
+                    self.next(self.end)
+
+                @step
+                def end(self):
+                    pass
+
+                @staticmethod
+                def probe():
+                    return fakereq.get()
+
+            print(build_package(RequestsFlow).manifest.sys_path)
+            open(sys.argv[1], "wb").write(build_payload(RequestsFlow).data)
+            """
+        )
+    )
+    return script
+
+
+def test_packages_of_a_venv_inside_the_project_are_pickled_by_reference(project: Path, tmp_path: Path) -> None:
+    """The project's .venv is not the interpreter's (a notebook kernel added it to sys.path): still installed."""
+    (project / ".venv").mkdir()
+    (project / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    site_packages = _aliasing_package(project / ".venv" / "lib" / "python3.11" / "site-packages")
+    payload_file = tmp_path / "venv.pkl"
+    built = subprocess.run(
+        [sys.executable, str(_flow_importing_from(project / "venvflow.py", site_packages)), str(payload_file)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.strip() == "['code', 'lib']", "no import root inside the .venv"
+    check = LOADER.replace("print(cls.__name__", "print(cls.probe(), cls.__name__")
+    payload = payload_file.read_bytes()
+    with_venv = subprocess.run(
+        [sys.executable, "-c", check, str(payload_file), str(site_packages)], capture_output=True, text=True
+    )
+    assert with_venv.stdout.startswith("utf-8 RequestsFlow"), with_venv.stderr
+    # By reference: where the image does not have the package, the payload cannot load.
+    assert "No module named 'fakereq'" in _load_elsewhere(payload, tmp_path).stderr
+
+
+def test_a_machine_local_package_with_aliases_in_sys_modules_is_registered_once(project: Path, tmp_path: Path) -> None:
+    site_packages = _aliasing_package(tmp_path / "outside")
+    payload_file = tmp_path / "aliases.pkl"
+    built = subprocess.run(
+        [sys.executable, str(_flow_importing_from(project / "aliasflow.py", site_packages)), str(payload_file)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    check = LOADER.replace("print(cls.__name__", "print(cls.probe(), cls.__name__")
+    loaded = subprocess.run(
+        [sys.executable, "-c", check, str(payload_file)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert loaded.stdout.startswith("utf-8 RequestsFlow"), loaded.stderr
