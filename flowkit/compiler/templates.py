@@ -28,6 +28,17 @@ SHM_VOLUME = "dshm"
 DATASTORE_VOLUME = "flowkit-datastore"
 LABEL_PREFIX = "flowkit.io"
 
+DEADLINE_GRACE_SECONDS = 60
+"""How much longer than its ``@timeout`` a pod may run before Argo kills it (``activeDeadlineSeconds``).
+
+The task process enforces the step's timeout itself, so that an overrunning step still ends with a commit record
+(a failed one, or with ``@catch`` the caught one that lets the flow go on). Argo killing the pod at exactly the
+timeout would race that: the pod would die before the record is written, and ``@catch`` could never apply. The
+deadline therefore stays only as a backstop for a task process that hangs past its own timeout (stuck in native
+code, or in the bootstrap); 60 s leaves ample time to stop the step, persist artifacts and write the record even
+on a slow shared volume, while still bounding what a hung pod costs.
+"""
+
 BootstrapCommand = Callable[[list[str]], list[str]]
 """Turns the executor's argv into the container command that bootstraps the code package and runs it."""
 
@@ -169,7 +180,7 @@ def build_container(plan: PodPlan, context: PodContext) -> Container:
         or None,
         service_account_name=spec.service_account,
         retry_strategy=_retry_strategy(plan),
-        active_deadline_seconds=None if timeout is None else timeout.total_seconds,
+        active_deadline_seconds=None if timeout is None else timeout.total_seconds + DEADLINE_GRACE_SECONDS,
         labels=labels,
         annotations=annotations,
     )

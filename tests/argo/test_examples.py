@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowkit.cli.main import load_flow_class
+from flowkit.compiler.templates import DEADLINE_GRACE_SECONDS
 from flowkit.specs.kubernetes import KubernetesSpec
 from flowkit.specs.resolve import class_level_specs
 from tests.argo.conftest import compile_manifests, step_tasks
@@ -67,7 +68,7 @@ def test_the_train_pipeline_has_what_our_users_asked_for() -> None:
     by_step = {step: template for step, _, template in step_tasks(manifest)}
     assert by_step["start"]["container"]["image"] == "continuumio/miniconda3:23.3.1-0"
     assert by_step["train"]["retryStrategy"]["backoff"] == {"duration": "30s", "factor": 2}
-    assert by_step["train"]["activeDeadlineSeconds"] == 1800
+    assert by_step["train"]["activeDeadlineSeconds"] == 1800 + DEADLINE_GRACE_SECONDS
     assert by_step["train"]["container"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert by_step["prepare_data"]["retryStrategy"]["limit"] == 3
     fan_outs = [task for template in spec["templates"] for task in template.get("dag", {}).get("tasks", [])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import flowkit
+from flowkit.compiler.templates import DEADLINE_GRACE_SECONDS
 from tests.argo.conftest import PACKAGE, command_option, compile_manifests, step_tasks
 from tests.argo.flows import IMAGE, SHAPES, LinearFlow, OperatedFlow
 
@@ -58,7 +59,8 @@ def test_retry_and_timeout_become_retry_strategy_and_deadline() -> None:
         "backoff": {"duration": "90s", "factor": 3},
     }
     assert command_option(by_step["fetch"], "--attempt") == ["{{retries}}"]
-    assert by_step["work"]["activeDeadlineSeconds"] == 300
+    # @timeout(minutes=5): the task process stops the step at 300 s; Argo's deadline is only the backstop.
+    assert by_step["work"]["activeDeadlineSeconds"] == 300 + DEADLINE_GRACE_SECONDS == 360
     assert "retryStrategy" not in by_step["work"]
     # {{retries}} exists only in templates with a retryStrategy: Argo would reject it elsewhere.
     assert command_option(by_step["work"], "--attempt") == []
