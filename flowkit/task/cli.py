@@ -3,6 +3,11 @@
 Uses argparse, not the flow CLI's click: a pod starts this once per task, so it imports only what running the task
 needs. ``main(argv, flow_cls=...)`` is the same entry point for a caller that already holds the class (the code
 package bootstrap unpickles it).
+
+The task runs in a forked child that this process supervises (`flowkit.task.watchdog`), as the local scheduler
+supervises its tasks: the step's ``@timeout`` is enforced here, and a task that dies without committing (timeout,
+signal, ``os._exit``) gets its record from ``record_process_failure``, so ``@catch`` and retries behave in a pod
+exactly as in a local run. Argo's ``activeDeadlineSeconds`` (the timeout plus a grace period) is only a backstop.
 """
 
 from __future__ import annotations
@@ -10,14 +15,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flowkit.datastore import DataStore, TaskCoordinates, parse_index_path
+from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord, parse_index_path
+from flowkit.datastore.atomic import write_file_atomically
 from flowkit.errors import FlowkitError
 from flowkit.task.tee import tee_output
+from flowkit.task.watchdog import ChildExit, death_reason, supervise
 
 if TYPE_CHECKING:
     from flowkit.authoring.flow import Flow
@@ -39,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) -> int:
-    """Run the task described by ``argv``; 0 when it succeeded, 1 when it failed, 2 on bad arguments."""
+    """Run the task described by ``argv``; 0 when it succeeded (or ``@catch`` caught its failure), 1 when it failed,
+    2 on bad arguments, 128 + N when this process was stopped by signal N (nothing is recorded then)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -49,30 +59,84 @@ def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) 
             flow_cls = load_flow_class(args.flow)
         coords = TaskCoordinates(flow_cls.__name__, args.run_id, args.step, parse_index_path(args.index_path))
         parameters = _parse_params(args.param) if args.param else None
+        timeout = _step_timeout(flow_cls, coords)
     except (FlowkitError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     store = DataStore(args.datastore_root)
+    task = partial(_run_task, flow_cls, store, coords, args, parameters)
     with tee_output(store, coords, args.attempt, enabled=args.tee_logs):
-        from flowkit.task.executor import execute_task
+        child = supervise(task, timeout)
+        if args.attempt in store.list_attempts(coords):
+            record = store.read_record(coords, args.attempt)
+        elif child.stopped_by is not None:  # stopped from outside (the pod was deleted): a lost attempt, no failure
+            return 128 + child.stopped_by
+        else:
+            try:
+                record = _record_death(flow_cls, store, coords, args, child, timeout)
+            except FlowkitError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
+    return 0 if record.succeeded else 1
 
-        try:
-            result = execute_task(
-                flow_cls,
-                store.root,
-                coords,
-                attempt=args.attempt,
-                parameters=parameters,
-                split_output=args.split_output,
-                workflow_status=args.workflow_status,
-            )
-        except FlowkitError as error:  # the task could not even start (unknown step, invalid flow)
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        failure = result.record.error
-        if not result.succeeded and failure is not None:
-            print(f"Task {coords} failed:\n{failure.traceback}", file=sys.stderr, end="", flush=True)
+
+def _run_task(
+    flow_cls: type[Flow],
+    store: DataStore,
+    coords: TaskCoordinates,
+    args: argparse.Namespace,
+    parameters: dict[str, str] | None,
+) -> int:
+    """In the supervised child: run the task and report a failure on stderr; the outcome is in the commit record."""
+    from flowkit.task.executor import execute_task
+
+    try:
+        result = execute_task(
+            flow_cls,
+            store.root,
+            coords,
+            attempt=args.attempt,
+            parameters=parameters,
+            split_output=args.split_output,
+            workflow_status=args.workflow_status,
+        )
+    except FlowkitError as error:  # the task could not even start
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failure = result.record.error
+    if not result.succeeded and failure is not None:
+        print(f"Task {coords} failed:\n{failure.traceback}", file=sys.stderr, end="", flush=True)
     return 0 if result.succeeded else 1
+
+
+def _record_death(
+    flow_cls: type[Flow],
+    store: DataStore,
+    coords: TaskCoordinates,
+    args: argparse.Namespace,
+    child: ChildExit,
+    timeout: float | None,
+) -> TaskRecord:
+    """The task process died before committing: commit its failed record (or, with ``@catch``, the caught one)."""
+    from flowkit.task.executor import record_process_failure
+
+    reason = death_reason(child.exit_code, timeout, child.timed_out)
+    print(f"Task {coords}: {reason}", file=sys.stderr, flush=True)
+    record = record_process_failure(store.root, coords, args.attempt, child.exit_code, reason, flow_cls).record
+    if record.succeeded and record.num_splits is not None and args.split_output:
+        # A caught foreach step fans out over nothing; Argo's withParam still needs the (empty) list.
+        write_file_atomically(Path(args.split_output), json.dumps(list(range(record.num_splits))).encode())
+    return record
+
+
+def _step_timeout(flow_cls: type[Flow], coords: TaskCoordinates) -> float | None:
+    """The step's resolved ``@timeout`` in seconds; an unknown step or an invalid flow fails here, before forking."""
+    from flowkit.specs import resolve_step_specs
+
+    spec = resolve_step_specs(flow_cls).get(coords.step)
+    if spec is None:
+        raise FlowkitError(f"{coords.flow} has no step {coords.step!r} (task {coords})")
+    return None if spec.timeout is None else spec.timeout.total_seconds
 
 
 def load_flow_class(target: str) -> type[Flow]:

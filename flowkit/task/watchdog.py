@@ -1,0 +1,201 @@
+"""Running a task in a forked child of its own process group, under a deadline, and naming how it died.
+
+The local scheduler enforces ``@timeout`` by killing an overdue task's process group and then committing the
+record the task could not write (``record_process_failure``), which is what lets ``@catch`` turn a timeout into a
+succeeded task. In an Argo pod nothing plays that part: Argo's ``activeDeadlineSeconds`` kills the whole pod, so no
+record is written at all. The pod's entry point therefore supervises its task the same way, with these primitives;
+they live in the task layer so that the local runtime can share them (the task layer never imports the runtime).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import NoReturn
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""Signals the supervisor passes on to the task: a pod being stopped stops its task, and the task may clean up."""
+_POLL_SECONDS = 0.05
+"""How often to look for the child's exit where there is no pidfd (not Linux >= 5.3)."""
+
+
+@dataclass(frozen=True)
+class ChildExit:
+    """How a supervised child ended."""
+
+    exit_code: int
+    """The child's exit status; negative (-signal) when a signal killed it."""
+    timed_out: bool
+    """The supervisor killed it at the deadline."""
+    stopped_by: int | None
+    """A signal the supervisor itself received (and forwarded): the task was asked to stop, it did not fail."""
+
+
+def fork_child(run_task: Callable[[], object], prepare: Callable[[], None] | None = None) -> int:
+    """Fork a child that leads a new process group, calls ``prepare()`` then ``run_task()``, and exits; its pid.
+
+    The child exits with ``run_task()``'s result when that is an int, 0 when it returns anything else, the code
+    given to ``sys.exit``, or 1 if it raised; it never returns into the caller's code. Its own process group lets
+    whoever supervises it kill everything the task started (`kill_process_group`).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()  # or the child would print the parent's buffered text again
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns about forking a process with threads (the log copies' pumps); the child only runs the
+        # task, and takes none of the locks those threads hold.
+        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        _run_child(run_task, prepare)
+    with contextlib.suppress(PermissionError, ProcessLookupError):
+        os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
+    return pid
+
+
+def _run_child(run_task: Callable[[], object], prepare: Callable[[], None] | None) -> NoReturn:
+    exit_code = 1
+    try:
+        os.setpgid(0, 0)
+        for signal_number in (*FORWARDED_SIGNALS, signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(signal_number, signal.SIG_DFL)
+        if prepare is not None:
+            prepare()
+        result = run_task()
+        exit_code = result if isinstance(result, int) else 0
+    except SystemExit as stop:
+        exit_code = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(exit_code)
+
+
+def kill_process_group(pid: int) -> None:
+    """SIGKILL the process group that ``pid`` leads: the task and whatever it started."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def reap(pid: int) -> int:
+    """Wait for child ``pid`` to exit (after `kill_process_group`, at once); its exit code, -signal if killed."""
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def wait_for_exit(pid: int, timeout_seconds: float | None) -> int | None:
+    """Reap child ``pid`` and return its exit code (-signal if killed); None if it still runs after the timeout."""
+    if timeout_seconds is None:
+        return reap(pid)
+    deadline = time.monotonic() + timeout_seconds
+    try:
+        exit_fd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        exit_fd = None
+    try:
+        while True:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+            if reaped:
+                return os.waitstatus_to_exitcode(status)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if exit_fd is not None:
+                select.select([exit_fd], [], [], remaining)  # readable once the child exits
+            else:
+                time.sleep(min(remaining, _POLL_SECONDS))
+    finally:
+        if exit_fd is not None:
+            os.close(exit_fd)
+
+
+def supervise(run_task: Callable[[], object], timeout_seconds: float | None) -> ChildExit:
+    """Run ``run_task()`` in a forked child (see `fork_child`), killing its process group after the timeout.
+
+    While it runs, SIGTERM, SIGINT and SIGHUP sent to this process are passed on to the child's group. If this
+    process dies first (a scheduler killed it), the child notices through a pipe whose write end only this process
+    holds and kills its own group, so a task can never outlive its supervisor and commit a record behind its back.
+    """
+    lifeline_read, lifeline_write = os.pipe()
+
+    def prepare() -> None:
+        os.close(lifeline_write)
+        _die_with_supervisor(lifeline_read)
+
+    pid = fork_child(run_task, prepare)
+    os.close(lifeline_read)
+    received: list[int] = []
+
+    def forward(signal_number: int, _frame: object) -> None:
+        received.append(signal_number)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal_number)
+
+    try:
+        with _signals_handled_by(forward):
+            exit_code = wait_for_exit(pid, timeout_seconds)
+            if exit_code is None:
+                kill_process_group(pid)
+                return ChildExit(reap(pid), True, _first(received))
+            return ChildExit(exit_code, False, _first(received))
+    finally:
+        os.close(lifeline_write)
+
+
+def _first(received: list[int]) -> int | None:
+    return received[0] if received else None
+
+
+@contextlib.contextmanager
+def _signals_handled_by(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """Install ``handler`` for the forwarded signals, then restore the previous handlers.
+
+    Only the main thread may set handlers; from another thread the signals keep their current handling.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signal_number: signal.signal(signal_number, handler) for signal_number in FORWARDED_SIGNALS}
+    try:
+        yield
+    finally:
+        for signal_number, old in previous.items():
+            signal.signal(signal_number, old)
+
+
+def _die_with_supervisor(lifeline: int) -> None:
+    """In the child: a thread waits for end-of-file on ``lifeline`` (the supervisor is gone), then kills the group."""
+
+    def watch() -> None:
+        try:
+            while os.read(lifeline, 1):
+                pass
+        except OSError:  # the task closed the descriptor itself: it can no longer be watched
+            return
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="flowkit-lifeline", daemon=True).start()
+
+
+def death_reason(exit_code: int, timeout_seconds: float | None, timed_out: bool) -> str:
+    """Why a task process ended without committing its record, as its failed record and the logs say it."""
+    if timed_out:
+        return f"timed out after {timeout_seconds:g} seconds (@timeout); the task's processes were killed"
+    if exit_code < 0:
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = f"signal {-exit_code}"
+        return f"the task process was killed by {name}"
+    return f"the task process exited with code {exit_code} before committing its result"
