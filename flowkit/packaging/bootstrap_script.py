@@ -27,6 +27,7 @@ from typing import Any
 
 EXIT_BOOTSTRAP_FAILED = 3
 READY_MARKER = ".flowkit-ready.json"
+ABANDONED_EXTRACTION_SECONDS = 3600
 # The archive's layout. The builder imports these names from here: the bootstrap cannot import anything.
 MANIFEST_NAME = "manifest.json"
 CODE_DIR = "code"  # the user's project
@@ -165,30 +166,79 @@ def check_against_manifest(target: str, package_id: str) -> dict[str, Any]:
     return manifest
 
 
-def ensure_extracted(cache_root: str, package_id: str, archive_path: str, archive_sha256: str) -> tuple[str, list[str]]:
-    """The extraction directory of the package and its sys.path entries, extracting it unless already cached."""
-    target = os.path.join(cache_root, package_id)
+def read_ready_marker(target: str) -> list[str] | None:
+    """The sys.path entries recorded by a complete extraction at ``target``; None if there is none (yet)."""
     marker = os.path.join(target, READY_MARKER)
-    if os.path.isfile(marker):
+    try:
         with open(marker) as stream:
             entries: list[str] = json.load(stream)["sys_path"]
-        return target, entries
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BootstrapError(
+            f"the cached extraction {target} has an unreadable {READY_MARKER} ({error}); delete that directory"
+        ) from error
+    return entries
+
+
+def remove_abandoned_extractions(cache_root: str, package_id: str) -> None:
+    """Delete this package's temporary directories left by processes killed while extracting (a shared cache
+    outlives its pods); only those untouched for an hour, so an extraction in progress is never disturbed."""
+    import shutil
+    import time
+
+    prefix = f".{package_id}."
+    try:
+        names = [name for name in os.listdir(cache_root) if name.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(cache_root, name)
+        try:
+            abandoned = time.time() - os.stat(path).st_mtime > ABANDONED_EXTRACTION_SECONDS
+        except OSError:
+            continue
+        if abandoned:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def ensure_extracted(cache_root: str, package_id: str, archive_path: str, archive_sha256: str) -> tuple[str, list[str]]:
+    """The extraction directory of the package and its sys.path entries, extracting it unless already cached.
+
+    Safe with any number of processes extracting the same package into one cache at once, even a cache shared by
+    every pod: each extracts into its own temporary directory, verifies it against the manifest, writes the ready
+    marker last, and renames the directory into place (atomic on a POSIX filesystem). A process that loses the
+    race uses the winner's tree; a tree without the marker is never used.
+    """
+    target = os.path.join(cache_root, package_id)
+    cached = read_ready_marker(target)
+    if cached is not None:
+        return target, cached
     check_digest("archive", archive_path, file_sha256(archive_path), archive_sha256)
     import shutil
     import tempfile
 
     os.makedirs(cache_root, exist_ok=True)
+    remove_abandoned_extractions(cache_root, package_id)
     temp = tempfile.mkdtemp(prefix=f".{package_id}.", dir=cache_root)
     try:
         extract_archive(archive_path, temp)
         manifest = check_against_manifest(temp, package_id)
         with open(os.path.join(temp, READY_MARKER), "w") as stream:
             json.dump({"archive_sha256": archive_sha256, "sys_path": manifest["sys_path"]}, stream)
+        os.chmod(temp, 0o755)  # mkdtemp's 0700 would hide a shared cache's tree from pods running as other users
         try:
             os.rename(temp, target)
         except OSError as error:
-            if not os.path.isfile(marker):  # not a concurrent task that finished first
-                raise BootstrapError(f"cannot move the extracted package into {target}: {error}") from error
+            winner = read_ready_marker(target)
+            if winner is not None:  # a concurrent process finished first: use its identical tree
+                return target, winner
+            if os.path.lexists(target):
+                raise BootstrapError(
+                    f"{target} exists but is not a complete extraction (it has no {READY_MARKER}), so it is not "
+                    "trusted; it was not made by this bootstrap or was damaged: delete it"
+                ) from error
+            raise BootstrapError(f"cannot move the extracted package into {target}: {error}") from error
         return target, manifest["sys_path"]
     finally:
         shutil.rmtree(temp, ignore_errors=True)
