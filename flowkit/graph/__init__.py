@@ -6,7 +6,7 @@ from flowkit.authoring.step import find_steps
 from flowkit.graph.model import GRAPH_CACHE_ATTR, FlowGraph, StepNode
 from flowkit.graph.parse import parse_step
 from flowkit.graph.validate import validate_graph
-from flowkit.specs.resolve import flow_options
+from flowkit.specs.resolve import exit_handler
 
 __all__ = ["FlowGraph", "StepNode", "build_graph"]
 
@@ -22,6 +22,6 @@ def build_graph(flow_cls: type) -> FlowGraph:
         return cached
     flow = flow_cls.__name__
     parsed = {name: parse_step(flow, name, function) for name, function in find_steps(flow_cls).items()}
-    graph = validate_graph(flow, parsed, flow_options(flow_cls).argo.on_exit)
+    graph = validate_graph(flow, parsed, exit_handler(flow_cls))
     setattr(flow_cls, GRAPH_CACHE_ATTR, graph)
     return graph

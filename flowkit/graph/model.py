@@ -1,10 +1,13 @@
-"""The validated step graph of a flow: plain, immutable data shared by `show`, the local runtime and the compiler."""
+"""The validated step graph of a flow: plain, immutable data shared by `show`, the local runtime and the compiler.
+
+Frozen dataclasses rather than pydantic models: the graph is built by flowkit itself from checked source, never from
+user input, so there is nothing to validate, and `python myflow.py run` should not pay for importing pydantic.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
 
 GRAPH_CACHE_ATTR = "__flowkit_graph__"
 """Cache of `build_graph` in the flow class's own ``__dict__``: a class pickled by value carries its graph into a
@@ -13,10 +16,9 @@ pod, where its source cannot be read again."""
 Transition = Literal["linear", "split", "foreach", "end"]
 
 
-class StepNode(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class StepNode:
     """One step and where it sits in the graph."""
-
-    model_config = ConfigDict(frozen=True)
 
     name: str
     transition: Transition
@@ -41,10 +43,9 @@ class StepNode(BaseModel):
     """Run by Argo after the workflow, whatever its outcome (`@argo(on_exit=...)`); not part of the DAG."""
 
 
-class FlowGraph(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class FlowGraph:
     """The steps of a flow in topological order: start first; end, then the exit handler if any, last."""
-
-    model_config = ConfigDict(frozen=True)
 
     flow_name: str
     steps: dict[str, StepNode]
@@ -66,4 +67,4 @@ class FlowGraph(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, for `show` and tooling."""
-        return {"flow": self.flow_name, "steps": [node.model_dump() for node in self.steps.values()]}
+        return {"flow": self.flow_name, "steps": [asdict(node) for node in self.steps.values()]}

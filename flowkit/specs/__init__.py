@@ -1,19 +1,32 @@
 """The model layer's specs: validated decorator keywords and their resolution into one `StepSpec` per step.
 
-`resolve_step_specs` documents the precedence of class-level and step-level decorators.
+`resolve_step_specs` documents the precedence of class-level and step-level decorators. The names are resolved
+lazily (PEP 562): the spec models are pydantic models, and a flow without decorators resolves its steps' specs
+without importing pydantic at all.
 """
 
 from __future__ import annotations
 
-from flowkit.specs.argo import ArgoSpec, ScheduleSpec
-from flowkit.specs.catch import CatchSpec
-from flowkit.specs.conda import CondaSpec
-from flowkit.specs.environment import EnvironmentSpec
-from flowkit.specs.kubernetes import KubernetesSpec, Toleration
-from flowkit.specs.resolve import FlowOptions, StepSpec, flow_options, resolve_step_specs
-from flowkit.specs.resources import ResourcesSpec
-from flowkit.specs.retry import RetrySpec
-from flowkit.specs.timeout import TimeoutSpec
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "ArgoSpec": "flowkit.specs.argo",
+    "ScheduleSpec": "flowkit.specs.argo",
+    "CatchSpec": "flowkit.specs.catch",
+    "CondaSpec": "flowkit.specs.conda",
+    "EnvironmentSpec": "flowkit.specs.environment",
+    "KubernetesSpec": "flowkit.specs.kubernetes",
+    "Toleration": "flowkit.specs.kubernetes",
+    "FlowOptions": "flowkit.specs.resolve",
+    "StepSpec": "flowkit.specs.resolve",
+    "flow_options": "flowkit.specs.resolve",
+    "resolve_step_specs": "flowkit.specs.resolve",
+    "ResourcesSpec": "flowkit.specs.resources",
+    "RetrySpec": "flowkit.specs.retry",
+    "TimeoutSpec": "flowkit.specs.timeout",
+}
 
 __all__ = [
     "ArgoSpec",
@@ -31,3 +44,27 @@ __all__ = [
     "flow_options",
     "resolve_step_specs",
 ]
+
+if TYPE_CHECKING:
+    from flowkit.specs.argo import ArgoSpec, ScheduleSpec
+    from flowkit.specs.catch import CatchSpec
+    from flowkit.specs.conda import CondaSpec
+    from flowkit.specs.environment import EnvironmentSpec
+    from flowkit.specs.kubernetes import KubernetesSpec, Toleration
+    from flowkit.specs.resolve import FlowOptions, StepSpec, flow_options, resolve_step_specs
+    from flowkit.specs.resources import ResourcesSpec
+    from flowkit.specs.retry import RetrySpec
+    from flowkit.specs.timeout import TimeoutSpec
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'flowkit.specs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

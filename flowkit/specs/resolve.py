@@ -19,40 +19,159 @@ as a `FlowDefinitionError` naming the step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple, TypeVar
-
-from pydantic import Field
+import copy
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from flowkit.authoring.step import declared_class_specs, declared_step_specs, find_steps
-from flowkit.specs.argo import ArgoSpec, ScheduleSpec
-from flowkit.specs.base import SpecModel
-from flowkit.specs.catch import CatchSpec
-from flowkit.specs.conda import CondaSpec
-from flowkit.specs.environment import EnvironmentSpec
-from flowkit.specs.kubernetes import KubernetesSpec
-from flowkit.specs.quantity import larger_quantity
-from flowkit.specs.resources import ResourcesSpec
-from flowkit.specs.retry import RetrySpec
-from flowkit.specs.timeout import TimeoutSpec
-from flowkit.specs.validation import validate_spec
 
-_Spec = TypeVar("_Spec", bound=SpecModel)
+if TYPE_CHECKING:
+    from flowkit.specs.argo import ArgoSpec, ScheduleSpec
+    from flowkit.specs.base import SpecModel
+    from flowkit.specs.catch import CatchSpec
+    from flowkit.specs.conda import CondaSpec
+    from flowkit.specs.kubernetes import KubernetesSpec
+    from flowkit.specs.resources import ResourcesSpec
+    from flowkit.specs.retry import RetrySpec
+    from flowkit.specs.timeout import TimeoutSpec
+
+_Spec = TypeVar("_Spec", bound="SpecModel")
 
 RESOLVED_SPECS_ATTR = "__flowkit_step_specs__"
 """Cache of `resolve_step_specs` in the flow class's own ``__dict__`` (travels with a class pickled by value)."""
 
+DEFAULT_KUBERNETES_DUMP: dict[str, Any] = {
+    "image": None,
+    "image_pull_policy": None,
+    "cpu": None,
+    "memory": None,
+    "gpu": 0,
+    "gpu_resource_name": "nvidia.com/gpu",
+    "disk": None,
+    "shared_memory": None,
+    "pvc": {},
+    "service_account": None,
+    "node_selector": {},
+    "tolerations": [],
+    "env": {},
+    "namespace": None,
+    "labels": {},
+    "annotations": {},
+}
+"""``KubernetesSpec().model_dump()`` (the same in JSON mode), so a step without decorators is dumped without pydantic.
+A test compares it with the model's."""
 
-class StepSpec(SpecModel):
-    """Everything the schedulers need to know about how one step's tasks run."""
+DEFAULT_RETRY_DUMP: dict[str, Any] = {"times": 0, "minutes_between_retries": 2.0, "backoff_factor": None}
+"""``RetrySpec(times=0).model_dump()``: a step without `@retry` runs once. A test compares it with the model's."""
+
+
+class StepSpec:
+    """Everything the schedulers need to know about how one step's tasks run.
+
+    Immutable. A plain class rather than a pydantic model like the specs it holds: it only assembles specs that are
+    already validated, and a flow without decorators must not make ``python myflow.py run`` import pydantic (most of
+    that command's start-up time). So a step that declares no pod settings or retries holds none: `kubernetes` and
+    `retry` build the models' defaults on first access (a local task that succeeds never asks), and `model_dump`
+    writes them from `DEFAULT_KUBERNETES_DUMP` and `DEFAULT_RETRY_DUMP`.
+    """
+
+    __slots__ = ("_kubernetes", "_retry", "catch", "conda", "environment_vars", "step", "timeout")
 
     step: str
-    kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
-    retry: RetrySpec = Field(default_factory=lambda: RetrySpec(times=0))
-    timeout: TimeoutSpec | None = None
-    environment_vars: dict[str, str] = Field(default_factory=dict)
-    catch: CatchSpec | None = None
-    conda: CondaSpec | None = None
+    timeout: TimeoutSpec | None
+    environment_vars: dict[str, str]
+    catch: CatchSpec | None
+    conda: CondaSpec | None
+    _kubernetes: KubernetesSpec | None  # None: not declared, the model's defaults
+    _retry: RetrySpec | None
+
+    def __init__(
+        self,
+        step: str,
+        kubernetes: KubernetesSpec | None = None,
+        retry: RetrySpec | None = None,
+        timeout: TimeoutSpec | None = None,
+        environment_vars: Mapping[str, str] | None = None,
+        catch: CatchSpec | None = None,
+        conda: CondaSpec | None = None,
+    ) -> None:
+        fields = {
+            "step": step,
+            "_kubernetes": kubernetes,
+            "_retry": retry,
+            "timeout": timeout,
+            "environment_vars": dict(environment_vars or {}),
+            "catch": catch,
+            "conda": conda,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def kubernetes(self) -> KubernetesSpec:
+        """The step's pod settings (the model's defaults when it declares none)."""
+        spec = self._kubernetes
+        if spec is None:
+            from flowkit.specs.kubernetes import KubernetesSpec
+
+            spec = KubernetesSpec()
+            object.__setattr__(self, "_kubernetes", spec)
+        return spec
+
+    @property
+    def retry(self) -> RetrySpec:
+        """The step's retry policy (``times=0`` when it declares none)."""
+        spec = self._retry
+        if spec is None:
+            from flowkit.specs.retry import RetrySpec
+
+            spec = RetrySpec(times=0)
+            object.__setattr__(self, "_retry", spec)
+        return spec
+
+    def model_dump(
+        self, *, mode: str = "python", exclude_none: bool = False, exclude: Collection[str] = ()
+    ) -> dict[str, Any]:
+        """The dict a pydantic model of these fields would dump (`mode="json"`: JSON-ready), as records store it."""
+
+        def dump(spec: SpecModel | None, default: dict[str, Any] | None) -> Any:
+            if spec is not None:
+                return spec.model_dump(mode=mode, exclude_none=exclude_none)
+            if default is None or not exclude_none:
+                return copy.deepcopy(default)
+            return {name: copy.deepcopy(value) for name, value in default.items() if value is not None}
+
+        data = {
+            "step": self.step,
+            "kubernetes": dump(self._kubernetes, DEFAULT_KUBERNETES_DUMP),
+            "retry": dump(self._retry, DEFAULT_RETRY_DUMP),
+            "timeout": dump(self.timeout, None),
+            "environment_vars": dict(self.environment_vars),
+            "catch": dump(self.catch, None),
+            "conda": dump(self.conda, None),
+        }
+        return {
+            name: value for name, value in data.items() if name not in exclude and not (exclude_none and value is None)
+        }
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a StepSpec is immutable (it is shared by the runtime, show and the compiler): {name}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StepSpec) and self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]  # equal specs hold unhashable dicts
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self.model_dump(exclude_none=True).items())
+        return f"StepSpec({fields})"
+
+    def __reduce__(self) -> tuple[type[StepSpec], tuple[Any, ...]]:
+        # Slots and a refusing __setattr__ defeat pickle's default; a class pickled by value carries its specs.
+        return (
+            StepSpec,
+            (self.step, self._kubernetes, self._retry, self.timeout, self.environment_vars, self.catch, self.conda),
+        )
 
 
 class FlowOptions(NamedTuple):
@@ -66,6 +185,8 @@ def merge_specs(
     default: SpecModel | None, override: SpecModel, *, flow: str, step: str | None, decorator: str
 ) -> SpecModel:
     """`override` on top of `default`: the fields `override` sets win, the others keep `default`'s values."""
+    from flowkit.specs.validation import validate_spec
+
     if default is None:
         return override
     if getattr(type(override), "merge_as_whole", False):
@@ -86,8 +207,17 @@ def class_level_specs(flow_cls: type) -> dict[str, SpecModel]:
     return merged
 
 
+def exit_handler(flow_cls: type) -> str | None:
+    """The step named by the flow's `@argo(on_exit=...)`, if any (read without building the default `@argo` options)."""
+    argo = class_level_specs(flow_cls).get("argo")
+    on_exit: str | None = getattr(argo, "on_exit", None)
+    return on_exit
+
+
 def flow_options(flow_cls: type) -> FlowOptions:
     """The flow's `@argo` options (defaults when absent) and its `@schedule`, if any."""
+    from flowkit.specs.argo import ArgoSpec, ScheduleSpec
+
     specs = class_level_specs(flow_cls)
     argo = specs.get("argo")
     schedule = specs.get("schedule")
@@ -108,8 +238,12 @@ def resolve_step_specs(flow_cls: type) -> dict[str, StepSpec]:
     defaults = class_level_specs(flow_cls)
     resolved = {}
     for name, function in find_steps(flow_cls).items():
+        declared = declared_step_specs(function)
+        if not defaults and not declared:
+            resolved[name] = StepSpec(name)
+            continue
         merged = dict(defaults)
-        for decorator, spec in declared_step_specs(function).items():
+        for decorator, spec in declared.items():
             merged[decorator] = merge_specs(
                 defaults.get(decorator), spec, flow=flow_cls.__name__, step=name, decorator=decorator
             )
@@ -120,17 +254,23 @@ def resolve_step_specs(flow_cls: type) -> dict[str, StepSpec]:
 
 def _step_spec(flow: str, step: str, specs: Mapping[str, SpecModel], *, lineno: int) -> StepSpec:
     """Assemble one step's `StepSpec` from its merged per-decorator specs."""
-    kubernetes = specs.get("kubernetes")
-    kubernetes = kubernetes if isinstance(kubernetes, KubernetesSpec) else KubernetesSpec()
+    from flowkit.specs.catch import CatchSpec
+    from flowkit.specs.conda import CondaSpec
+    from flowkit.specs.environment import EnvironmentSpec
+    from flowkit.specs.kubernetes import KubernetesSpec
+    from flowkit.specs.resources import ResourcesSpec
+    from flowkit.specs.retry import RetrySpec
+    from flowkit.specs.timeout import TimeoutSpec
+
+    kubernetes = _of_type(specs.get("kubernetes"), KubernetesSpec)
     resources = specs.get("resources")
     if isinstance(resources, ResourcesSpec):
-        kubernetes = _with_resources(kubernetes, resources, flow=flow, step=step, lineno=lineno)
+        kubernetes = _with_resources(kubernetes or KubernetesSpec(), resources, flow=flow, step=step, lineno=lineno)
     environment = specs.get("environment")
-    retry = specs.get("retry")
     return StepSpec(
         step=step,
         kubernetes=kubernetes,
-        retry=retry if isinstance(retry, RetrySpec) else RetrySpec(times=0),
+        retry=_of_type(specs.get("retry"), RetrySpec),
         timeout=_of_type(specs.get("timeout"), TimeoutSpec),
         environment_vars=environment.vars if isinstance(environment, EnvironmentSpec) else {},
         catch=_of_type(specs.get("catch"), CatchSpec),
@@ -142,6 +282,10 @@ def _with_resources(
     kubernetes: KubernetesSpec, resources: ResourcesSpec, *, flow: str, step: str, lineno: int
 ) -> KubernetesSpec:
     """`kubernetes` with cpu, memory and gpu raised to what `@resources` asks for."""
+    from flowkit.specs.kubernetes import KubernetesSpec
+    from flowkit.specs.quantity import larger_quantity
+    from flowkit.specs.validation import validate_spec
+
     fields = _set_fields(kubernetes)
     combined: dict[str, Any] = {
         "cpu": larger_quantity(kubernetes.cpu, resources.cpu),

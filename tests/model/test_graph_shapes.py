@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flowkit.graph import FlowGraph, build_graph
+from flowkit.graph import FlowGraph, StepNode, build_graph
 from tests.model.conftest import LoadFlow, line_of
 
 LINEAR = '''
@@ -175,4 +175,4 @@ def test_to_dict_is_json_ready(load_flow: LoadFlow) -> None:
     assert data["flow"] == "F"
     assert [step["name"] for step in data["steps"]] == graph.topological_order()
     assert data["steps"][0]["transition"] == "split"
-    assert FlowGraph.model_validate({"flow_name": "F", "steps": {s["name"]: s for s in data["steps"]}}) == graph
+    assert FlowGraph(flow_name="F", steps={step["name"]: StepNode(**step) for step in data["steps"]}) == graph

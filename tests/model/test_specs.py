@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 from decimal import Decimal
 
 import pytest
@@ -106,14 +108,48 @@ def test_retry_and_timeout_defaults() -> None:
     assert StepSpec(step="start").retry.times == 0
 
 
-def test_step_spec_round_trips_through_json() -> None:
+def test_step_spec_dumps_what_its_specs_dump() -> None:
+    kubernetes = KubernetesSpec.model_validate(
+        {"memory": 4096, "persistent_volume_claims": {"d": "/d"}, "tolerations": [{"operator": "Exists"}]}
+    )
     spec = StepSpec(
         step="train",
-        kubernetes=KubernetesSpec.model_validate(
-            {"memory": 4096, "persistent_volume_claims": {"d": "/d"}, "tolerations": [{"operator": "Exists"}]}
-        ),
+        kubernetes=kubernetes,
         retry=RetrySpec(times=2),
         timeout=TimeoutSpec(minutes=5),
         environment_vars={"A": "1"},
     )
-    assert StepSpec.model_validate_json(spec.model_dump_json()) == spec
+    dumped = spec.model_dump(mode="json")
+    assert json.loads(json.dumps(dumped)) == dumped
+    assert dumped == {
+        "step": "train",
+        "kubernetes": kubernetes.model_dump(mode="json"),
+        "retry": {"times": 2, "minutes_between_retries": 2.0, "backoff_factor": None},
+        "timeout": {"seconds": 0, "minutes": 5, "hours": 0},
+        "environment_vars": {"A": "1"},
+        "catch": None,
+        "conda": None,
+    }
+    assert dumped["kubernetes"]["tolerations"] == [
+        {"key": None, "operator": "Exists", "value": None, "effect": None, "toleration_seconds": None}
+    ]
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    assert spec != StepSpec(step="train")
+
+
+def test_a_step_without_decorators_dumps_the_models_defaults_without_building_them() -> None:
+    for mode in ("python", "json"):
+        for exclude_none in (False, True):
+            bare = StepSpec(step="start").model_dump(mode=mode, exclude_none=exclude_none)
+            built = StepSpec(step="start", kubernetes=KubernetesSpec(), retry=RetrySpec(times=0))
+            assert bare == built.model_dump(mode=mode, exclude_none=exclude_none)
+    spec = StepSpec(step="start")
+    assert spec.kubernetes == KubernetesSpec() and spec.retry == RetrySpec(times=0)
+    assert spec == StepSpec(step="start", kubernetes=KubernetesSpec(), retry=RetrySpec(times=0))
+    assert spec.model_dump(exclude_none=True, exclude={"step"}) == {
+        "kubernetes": {key: value for key, value in KubernetesSpec().model_dump().items() if value is not None},
+        "retry": {"times": 0, "minutes_between_retries": 2.0},
+        "environment_vars": {},
+    }
+    with pytest.raises(AttributeError, match="immutable"):
+        spec.step = "other"  # type: ignore[misc]
