@@ -1,12 +1,15 @@
 """The executor's side of a running step: which artifacts it inherits, which it sets, where it goes next.
 
-A `Flow` instance routes attribute access here. Inherited artifacts are loaded only when the step reads them;
-only the artifacts the step assigns are serialized when it returns, so passing a large artifact along a chain of
-steps costs nothing per step.
+A `Flow` instance routes attribute access here. Inherited artifacts are loaded only when the step reads them, and
+only what the step touched is serialized when it returns: the artifacts it assigned, and the inherited ones it read
+and changed in place (``self.items.append(4)``), which later steps must see as Metaflow users expect. Passing a large
+artifact along a chain of steps that never read it therefore costs nothing per step.
 """
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +41,10 @@ class StepScope:
         self.step_name = coords.step
         self.inputs = inputs
         self.artifacts: dict[str, ArtifactRef] = dict(inputs.artifacts)
-        """What later steps inherit: starts as the inherited set; assigned artifacts are added by :meth:`persist`."""
+        """What later steps inherit: starts as the inherited set; :meth:`persist` adds assigned and changed ones."""
         self.assigned_names: dict[str, None] = {}
+        self.loaded_digests: dict[str, bytes | None] = {}
+        """Inherited artifacts the step read, with the digest of their pickle at load time (None: not picklable)."""
         self.next_call: tuple[list[str], str | None] | None = None
 
     # -- TaskScope protocol ----------------------------------------------------------------------------------------
@@ -50,7 +55,9 @@ class StepScope:
                 f"{self.flow_name}.{self.step_name} has no artifact or attribute {name!r} "
                 "(no earlier step on this path set it)"
             )
-        return self.store.load_artifact(ref)
+        value = self.store.load_artifact(ref)
+        self.loaded_digests[name] = _pickle_digest(value)
+        return value
 
     def inherited_names(self) -> Iterable[str]:
         return list(self.artifacts)
@@ -118,13 +125,34 @@ class StepScope:
             raise self._definition_error(f"called self.next({called}{suffix}) but the graph says {node.out}")
 
     def persist(self, flow: Flow) -> None:
-        """Serialize every artifact the step assigned; an unpicklable one fails the step, naming it."""
+        """Store every artifact the step assigned or changed in place; an unpicklable one fails the step, naming it."""
         for name in self.assigned_names:
-            try:
-                self.artifacts[name] = self.store.put_artifact(flow.__dict__[name])
-            except Exception as error:
-                reason = f"cannot be pickled: {type(error).__name__}: {error}"
-                raise ArtifactError(reason, **self._where(name)) from error
+            self.artifacts[name] = self._put(name, flow.__dict__[name])
+        for name in self._changed_in_place(flow):
+            self.artifacts[name] = self._put(name, flow.__dict__[name])
+
+    def _changed_in_place(self, flow: Flow) -> list[str]:
+        """Inherited artifacts the step read and mutated without reassigning them.
+
+        A value counts as changed when its pickle differs from the one it had when loaded, both taken in this
+        process: comparing with the stored blob instead would flag an unchanged set whose iteration order differs
+        from the writer's (string hashing is randomized per process), and a join would then see its inputs disagree.
+        Only read artifacts are pickled again, so inherited artifacts the step never touched cost nothing.
+        """
+        changed = []
+        for name, digest in self.loaded_digests.items():
+            if digest is None or name in self.assigned_names or name not in self.artifacts:
+                continue  # not re-picklable when loaded, reassigned (stored above), or deleted
+            if name in flow.__dict__ and _pickle_digest(flow.__dict__[name]) != digest:
+                changed.append(name)
+        return changed
+
+    def _put(self, name: str, value: Any) -> ArtifactRef:
+        try:
+            return self.store.put_artifact(value)
+        except Exception as error:
+            reason = f"cannot be pickled: {type(error).__name__}: {error}"
+            raise ArtifactError(reason, **self._where(name)) from error
 
     def foreach_items(self, flow: Flow) -> Any:
         """The value a foreach step iterates: a sequence, so each body task can take its item by position."""
@@ -140,3 +168,27 @@ class StepScope:
 
     def _definition_error(self, message: str) -> FlowDefinitionError:
         return FlowDefinitionError(message, flow=self.flow_name, step=self.step_name, lineno=self.node.lineno)
+
+
+class _Digester:
+    """A write-only file object that keeps only the sha256 of what is written to it (pickling without storing)."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.sha.update(view)
+        return view.nbytes
+
+
+def _pickle_digest(value: Any) -> bytes | None:
+    """The sha256 of ``value``'s pickle, or None when it cannot be pickled (then it is never stored back)."""
+    import cloudpickle
+
+    digester = _Digester()
+    try:
+        cloudpickle.dump(value, digester, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return None
+    return digester.sha.digest()

@@ -325,3 +325,101 @@ class ResolvedMergeFlow(Flow):
     @step
     def end(self):
         pass
+
+
+class MutatedInPlaceFlow(Flow):
+    """Inherited artifacts changed without reassignment, along a chain and through a static split's join."""
+
+    @step
+    def start(self):
+        self.items = [1, 2, 3]
+        self.read_only = {"k": "v"}
+        self.never_read = [0]
+        self.log = []
+        self.next(self.grow)
+
+    @step
+    def grow(self):
+        self.items.append(4)
+        self.seen = dict(self.read_only)
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.log.append("branch")
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.log.append("branch")
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.merge_artifacts(inputs)
+        self.log.append("joined")
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.final_items = list(self.items)
+        self.final_log = list(self.log)
+
+
+class MutatedForeachListFlow(Flow):
+    """A foreach over an inherited list the foreach step extends in place: the split count and the stored list agree."""
+
+    @step
+    def start(self):
+        self.items = [10, 20]
+        self.next(self.extend)
+
+    @step
+    def extend(self):
+        self.items.append(30)
+        self.next(self.body, foreach="items")
+
+    @step
+    def body(self):
+        self.value = self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.values = [inp.value for inp in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def _set_of(items: list[str]) -> set[str]:
+    return set(items)
+
+
+class PickledInOrder:
+    """Pickles as ``set(items)`` with the items in the given order: a stored set whose pickle differs from the one
+    this process makes of the loaded set, as happens when the writer's string hashes were seeded differently."""
+
+    def __init__(self, items: list[str]) -> None:
+        self.items = items
+
+    def __reduce__(self):
+        return (_set_of, (self.items,))
+
+
+class ReadSetFlow(Flow):
+    @step
+    def start(self):
+        self.tags = PickledInOrder(sorted((f"tag{i}" for i in range(50)), reverse=True))
+        self.next(self.read)
+
+    @step
+    def read(self):
+        self.count = len(self.tags)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass

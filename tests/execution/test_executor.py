@@ -223,3 +223,29 @@ def test_merge_with_include_and_a_conflict_resolved_in_the_join(datastore_root: 
     assert join["x"] == 2, "the join's own value resolves the conflict"
     assert join["z"] == "only a"
     assert join["y"] == "same", "agreed artifacts are inherited without merging"
+
+
+def test_inherited_artifacts_mutated_in_place_reach_later_steps(datastore_root: Path) -> None:
+    results = execute_flow(flows.MutatedInPlaceFlow, datastore_root)
+    start, grow, join = _last(results, "start"), _last(results, "grow"), _last(results, "join")
+    end = _data(datastore_root, _last(results, "end"))
+    assert end["final_items"] == [1, 2, 3, 4], "append() on an inherited list is persisted"
+    assert end["final_log"] == ["branch", "joined"], "both branches appended alike, so they agree; the join appends"
+    assert grow.artifacts["items"].sha256 != start.artifacts["items"].sha256
+    assert grow.artifacts["read_only"] == start.artifacts["read_only"], "read, unchanged: the same blob"
+    assert grow.artifacts["never_read"] == start.artifacts["never_read"]
+    assert _data(datastore_root, join)["log"] == ["branch", "joined"]
+
+
+def test_a_foreach_over_a_list_extended_in_place_runs_every_item(datastore_root: Path) -> None:
+    results = execute_flow(flows.MutatedForeachListFlow, datastore_root)
+    assert _last(results, "extend").num_splits == 3
+    assert [result.record.succeeded for result in results["body"]] == [True, True, True]
+    assert _data(datastore_root, _last(results, "join"))["values"] == [10, 20, 30]
+
+
+def test_a_read_artifact_whose_pickle_differs_from_the_stored_one_keeps_its_blob(datastore_root: Path) -> None:
+    results = execute_flow(flows.ReadSetFlow, datastore_root)
+    start, read = _last(results, "start"), _last(results, "read")
+    assert _data(datastore_root, read)["count"] == 50
+    assert read.artifacts["tags"] == start.artifacts["tags"], "reading is not changing, whatever the pickle order"
