@@ -4,7 +4,11 @@ Every flow is written once as a template; the flowkit and Metaflow versions diff
 each measurement the two frameworks alternate within every repeat (same machine state), and the table shows the
 median of each plus their ratio next to the target.
 
-    python benchmarks/runtime_vs_metaflow.py [--repeats 3] [--metaflow-python PATH]
+    python benchmarks/runtime_vs_metaflow.py [--repeats 3] [--metaflow-python PATH] [--only TEXT ...]
+
+Before measuring, each framework runs a flow once untimed, with bytecode writing allowed: an installed package
+carries compiled bytecode, but an editable checkout (or a `PYTHONDONTWRITEBYTECODE=1` shell) would otherwise make one
+side recompile its modules on every run. The warm-up also loads both frameworks' files into the page cache.
 
 Metaflow runs with no server: local metadata and datastore under a temporary directory (METAFLOW_HOME, USERNAME and
 the local sysroot all point there). If Metaflow is not importable, the script says so loudly and prints only
@@ -125,6 +129,7 @@ def framework_env(framework: str, workdir: Path) -> dict[str, str]:
     """A private, server-less home for each run so that neither framework sees the other's (or the user's) state."""
     env = dict(os.environ)
     env.pop("FLOWKIT_DATASTORE_ROOT", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # both frameworks run from compiled bytecode, as installed packages do
     if framework == "metaflow":
         env.update(
             METAFLOW_HOME=str(workdir / "metaflow-home"),
@@ -263,6 +268,11 @@ def measures() -> list[Measure]:
     ]
 
 
+def warm_up(framework: Framework) -> None:
+    """One untimed run, so that no measured run pays for compiling modules or reading them from disk the first time."""
+    run_flow_file(framework, linear_source(IMPORTS[framework.name], 3), [])
+
+
 def metaflow_available(python: str) -> bool:
     probe = subprocess.run([python, "-c", "import metaflow"], capture_output=True)
     return probe.returncode == 0
@@ -272,6 +282,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="Runs per measurement and framework (median shown).")
     parser.add_argument("--metaflow-python", default=sys.executable, help="Interpreter with Metaflow installed.")
+    parser.add_argument(
+        "--only", nargs="+", default=[], metavar="TEXT", help="Measure only the rows whose label contains a TEXT."
+    )
     args = parser.parse_args()
 
     frameworks = [Framework("flowkit", sys.executable, True)]
@@ -286,8 +299,12 @@ def main() -> int:
             flush=True,
         )
 
+    for framework in frameworks:
+        warm_up(framework)
     rows = []
     for measure in measures():
+        if args.only and not any(text in measure.label for text in args.only):
+            continue
         samples: dict[str, list[float]] = {framework.name: [] for framework in frameworks}
         for _ in range(args.repeats):
             for framework in frameworks:
