@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from flowkit.authoring.flow import Flow
     from flowkit.graph import StepNode
 
+_IMMUTABLE_TYPES = frozenset({bytes, str, int, float, complex, bool, type(None)})
+"""Values that cannot change in place, so reading them needs no digest (a large ``bytes`` artifact stays cheap)."""
+
 
 class ArtifactError(FlowkitError):
     """An artifact cannot be stored, loaded or merged; names the flow, the step and the artifact."""
@@ -56,7 +59,8 @@ class StepScope:
                 "(no earlier step on this path set it)"
             )
         value = self.store.load_artifact(ref)
-        self.loaded_digests[name] = _pickle_digest(value)
+        if type(value) not in _IMMUTABLE_TYPES:
+            self.loaded_digests[name] = _pickle_digest(value)
         return value
 
     def inherited_names(self) -> Iterable[str]:

@@ -249,3 +249,21 @@ def test_a_read_artifact_whose_pickle_differs_from_the_stored_one_keeps_its_blob
     start, read = _last(results, "start"), _last(results, "read")
     assert _data(datastore_root, read)["count"] == 50
     assert read.artifacts["tags"] == start.artifacts["tags"], "reading is not changing, whatever the pickle order"
+
+
+def test_only_read_artifacts_that_can_change_in_place_are_digested(datastore_root: Path) -> None:
+    from flowkit.graph import build_graph
+    from flowkit.task.inputs import TaskInputs
+    from flowkit.task.scope import StepScope
+
+    store = DataStore(datastore_root)
+    inherited = {
+        "blob": store.put_artifact(b"x" * 1000),
+        "rows": store.put_artifact([1]),
+        "unread": store.put_artifact({}),
+    }
+    node = build_graph(flows.LinearFlow).steps["middle"]
+    scope = StepScope(store, TaskCoordinates("LinearFlow", "r1", "middle"), node, TaskInputs(artifacts=inherited))
+    flow = flows.LinearFlow._flowkit_for_task(scope)
+    assert flow.blob == b"x" * 1000 and flow.rows == [1]
+    assert set(scope.loaded_digests) == {"rows"}, "bytes cannot change in place; unread artifacts are not touched"
