@@ -7,6 +7,8 @@ the local runtime, the Argo compiler and the Kubernetes client load when a comma
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -77,14 +79,28 @@ if TYPE_CHECKING:
     from flowkit.errors import FlowDefinitionError, FlowkitError
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'flowkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+def lazy_exports(
+    module_name: str, exports: dict[str, str], public: list[str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The ``__getattr__`` and ``__dir__`` (PEP 562) of a package whose public names load on first use.
+
+    `exports` maps each name to the module defining it; a loaded value is stored in the package, so the import runs
+    once. Shared by ``flowkit`` and ``flowkit.specs``, whose spec models would otherwise import pydantic eagerly.
+    """
+    namespace = sys.modules[module_name].__dict__
+
+    def __getattr__(name: str) -> Any:
+        defining_module = exports.get(name)
+        if defining_module is None:
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(defining_module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(public)
+
+    return __getattr__, __dir__
 
 
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
