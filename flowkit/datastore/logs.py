@@ -15,18 +15,25 @@ from flowkit.datastore.atomic import ensure_dir, publish, temp_path_beside
 
 
 class LogWriter:
-    """Append-only writer of one captured stream; safe to call from the thread that pumps the stream."""
+    """Append-only writer of one captured stream; safe to call from the thread that pumps the stream.
+
+    Once closed it ignores further writes: a published log never changes, and a late write must not start a new
+    temporary file that nobody would ever publish or remove.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._temp: Path | None = None
         self._fd: int | None = None
+        self._closed = False
         self._lock = threading.Lock()
 
     def write(self, data: bytes) -> None:
         if not data:
             return
         with self._lock:
+            if self._closed:
+                return
             if self._fd is None:
                 ensure_dir(self.path.parent)
                 self._temp = temp_path_beside(self.path)
@@ -38,6 +45,7 @@ class LogWriter:
     def close(self) -> None:
         """Publish the captured output (nothing is published if nothing was written)."""
         with self._lock:
+            self._closed = True
             if self._fd is None or self._temp is None:
                 return
             os.fsync(self._fd)

@@ -40,7 +40,13 @@ def tee_output(store: DataStore, coords: TaskCoordinates, attempt: int, *, enabl
 
 
 class _FdCopy:
-    """Redirects ``fd`` into a pipe; a thread copies the pipe to the original target and to ``writer``."""
+    """Redirects ``fd`` into a pipe; a thread copies the pipe to the original target and to ``writer``.
+
+    A process the task started may outlive it while holding the pipe's write end, so the copy may still be running
+    when :meth:`stop` gives up waiting. It then keeps its descriptors until it sees end of file and closes them
+    itself: closing them from :meth:`stop` would let the next ``open`` reuse the original target's number and the
+    copy would write the late output into that unrelated file.
+    """
 
     def __init__(self, fd: int, writer: LogWriter) -> None:
         self.fd = fd
@@ -50,20 +56,34 @@ class _FdCopy:
         os.dup2(write_end, fd)
         os.close(write_end)
         self.read_end = read_end
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._pumped = False
         self.thread = threading.Thread(target=self._pump, name=f"tee-fd{fd}", daemon=True)
         self.thread.start()
 
     def _pump(self) -> None:
-        while chunk := os.read(self.read_end, _READ_SIZE):
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(self.original, view) :]
-            self.writer.write(chunk)
+        try:
+            while chunk := os.read(self.read_end, _READ_SIZE):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(self.original, view) :]
+                self.writer.write(chunk)  # dropped once the log is published: late output reaches only the stream
+        finally:
+            with self._lock:
+                self._pumped = True
+                if self._stopped:
+                    self._close_descriptors()
 
     def stop(self) -> None:
         os.dup2(self.original, self.fd)  # closes our end of the pipe: the pump sees EOF
         self.thread.join(_DRAIN_TIMEOUT_SECONDS)
-        os.close(self.original)
-        if not self.thread.is_alive():
-            os.close(self.read_end)
+        with self._lock:
+            self._stopped = True
+            if self._pumped:
+                self._close_descriptors()
         self.writer.close()
+
+    def _close_descriptors(self) -> None:
+        os.close(self.original)
+        os.close(self.read_end)
