@@ -15,7 +15,8 @@ from flowkit.compiler import validate
 from flowkit.compiler.layout import ENTRY_TEMPLATE, EXIT_TEMPLATE, DagLayout, exit_layout, lay_out
 from flowkit.compiler.names import check_dns_label, cron_workflow_name, dns_label, label_value
 from flowkit.compiler.pods import PodPlan, TaskRole, plan_pod
-from flowkit.compiler.templates import INDEX_PATH_INPUT, LABEL_PREFIX, PodContext, build_container
+from flowkit.compiler.segments import split_large_dags
+from flowkit.compiler.templates import LABEL_PREFIX, PodContext, build_container
 from flowkit.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def _check_exit_handler(graph: FlowGraph, argo: ArgoSpec) -> str | None:
 
 def _hera_dag(layout: DagLayout) -> DAG:
     from hera.workflows import DAG, Parameter, Task
+    from hera.workflows import models as m
 
     tasks: list[Task | DAGTask] = [
         Task(
@@ -113,8 +115,11 @@ def _hera_dag(layout: DagLayout) -> DAG:
         )
         for task in layout.tasks
     ]
-    inputs = None if layout.frame is None else [Parameter(name=INDEX_PATH_INPUT)]
-    return DAG(name=layout.name, inputs=inputs, tasks=tasks)
+    inputs = [Parameter(name=name) for name in layout.inputs] or None
+    outputs = [
+        Parameter(name=name, value_from=m.ValueFrom(parameter=source)) for name, source in layout.outputs.items()
+    ] or None
+    return DAG(name=layout.name, inputs=inputs, outputs=outputs, tasks=tasks)
 
 
 def _workflow_metadata(flow: str, package_id: str, argo: ArgoSpec) -> tuple[dict[str, str], dict[str, str]]:
@@ -234,6 +239,8 @@ def compile_flow(
     validate.check_task_names(flow, dags)
     validate.check_references(flow, dags, set(distinct))
     validate.check_acyclic(flow, dags)
+    dags = split_large_dags(dags)
+    validate.check_template_count(flow, len(distinct), len(dags))
 
     labels, annotations = _workflow_metadata(flow, package.package_id, argo)
     arguments = _workflow_arguments(flow_cls)

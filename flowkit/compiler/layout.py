@@ -36,11 +36,17 @@ class TaskLayout:
 
 @dataclass
 class DagLayout:
-    """One DAG template. ``frame`` is the foreach step whose body it is (None for the entry DAG)."""
+    """One DAG template. ``frame`` is the foreach step whose body it is (None for the entry DAG).
+
+    ``inputs`` are its input parameter names; ``outputs`` maps output parameter names to the task output each one
+    exports (only segments of a DAG split for size have outputs, see `flowkit.compiler.segments`).
+    """
 
     name: str
     frame: str | None
     tasks: list[TaskLayout] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def index_path(self) -> str:
@@ -94,7 +100,7 @@ def lay_out(graph: FlowGraph, template_of: dict[str, str]) -> list[DagLayout]:
     dags: dict[str | None, DagLayout] = {None: DagLayout(name=ENTRY_TEMPLATE, frame=None)}
     for name, node in graph.steps.items():
         if node.transition == "foreach":
-            dags[name] = DagLayout(name=body_template_name(name), frame=name)
+            dags[name] = DagLayout(name=body_template_name(name), frame=name, inputs=[INDEX_PATH_INPUT])
     for name, node in graph.steps.items():
         if node.is_exit_handler:
             continue

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from flowkit.compiler.layout import DagLayout
 from flowkit.compiler.pods import PodPlan
+from flowkit.compiler.segments import MAX_DAG_TASKS, MAX_TEMPLATES
 from flowkit.errors import FlowDefinitionError
 
 
@@ -80,6 +81,22 @@ def check_acyclic(flow: str, dags: Iterable[DagLayout]) -> None:
             raise FlowDefinitionError(
                 f"tasks {sorted(pending)} of DAG {dag.name!r} depend on each other in a cycle", flow=flow, step=step
             )
+
+
+def check_template_count(flow: str, containers: int, dags: int) -> None:
+    """Argo accepts at most `MAX_TEMPLATES` templates in one WorkflowTemplate; refuse before the API server does.
+
+    Container templates are one per distinct pod spec, DAG templates one per foreach body (plus the segments of
+    very large DAGs), so only a flow with close to 200 distinct pod specs or foreach steps gets here.
+    """
+    if containers + dags > MAX_TEMPLATES:
+        raise FlowDefinitionError(
+            f"the workflow needs {containers + dags} templates ({containers} distinct pod specs, {dags} DAGs: the "
+            f"flow, its foreach bodies and the segments of DAGs over {MAX_DAG_TASKS} tasks), but Argo accepts at "
+            f"most {MAX_TEMPLATES} in one WorkflowTemplate; give more steps the same @kubernetes/@resources/"
+            "@retry/@timeout/@environment settings, or split the flow",
+            flow=flow,
+        )
 
 
 def check_image(flow: str, step: str, image: str | None) -> str:
