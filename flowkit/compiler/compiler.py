@@ -16,7 +16,7 @@ from flowkit.compiler.layout import ENTRY_TEMPLATE, EXIT_TEMPLATE, DagLayout, ex
 from flowkit.compiler.names import check_dns_label, cron_workflow_name, dns_label, label_value
 from flowkit.compiler.pods import PodPlan, TaskRole, plan_pod
 from flowkit.compiler.segments import split_large_dags
-from flowkit.compiler.templates import LABEL_PREFIX, PodContext, build_container
+from flowkit.compiler.templates import LABEL_PREFIX, PodContext, build_container, package_cache_dir
 from flowkit.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ def _plan_pods(flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], arg
         environment = plan_pod_environment(spec, flow_cls, datastore_mount=argo.datastore_mount)
         plan = plan_pod(spec, environment, roles[step])
         validate.check_image(graph.flow_name, step, plan.image)
-        validate.check_mounts(graph.flow_name, step, spec.kubernetes.pvc, argo.datastore_mount)
+        validate.check_mounts(graph.flow_name, step, spec.kubernetes.pvc, argo)
         plans[step] = distinct.setdefault(plan.key, plan)
     return plans
 
@@ -242,13 +242,18 @@ def compile_flow(
     dags = split_large_dags(dags)
     validate.check_template_count(flow, len(distinct), len(dags))
 
+    cache_dir = package_cache_dir(argo.package_cache, argo.datastore_mount)
     labels, annotations = _workflow_metadata(flow, package.package_id, argo)
     arguments = _workflow_arguments(flow_cls)
     context = PodContext(
         datastore_claim=argo.datastore_claim,
         datastore_mount=argo.datastore_mount,
         parameter_names=[str(argument.name) for argument in arguments],
-        bootstrap=lambda argv: bootstrap_command(package, argv, datastore_mount=argo.datastore_mount),
+        bootstrap=lambda argv: bootstrap_command(
+            package, argv, datastore_mount=argo.datastore_mount, cache_dir=cache_dir
+        ),
+        package_cache=argo.package_cache,
+        package_cache_host_path=argo.package_cache_host_path,
     )
     template = WorkflowTemplate(
         name=template_name,

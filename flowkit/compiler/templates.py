@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from flowkit.compiler.names import dns_label
 from flowkit.compiler.pods import PodPlan
+from flowkit.specs.argo import PackageCache
 
 if TYPE_CHECKING:
     from hera.workflows import Container, RetryStrategy
@@ -26,6 +27,11 @@ SPLITS_OUTPUT = "splits"
 SPLITS_PATH = "/tmp/flowkit-splits.json"
 SHM_VOLUME = "dshm"
 DATASTORE_VOLUME = "flowkit-datastore"
+PACKAGE_CACHE_VOLUME = "flowkit-package-cache"
+PACKAGE_CACHE_MOUNT = "/flowkit-package-cache"
+"""Where a 'node' (hostPath) or 'pod' (emptyDir) package cache is mounted in the container."""
+EXTRACTED_PACKAGES_DIR = "packages/extracted"
+"""Below the datastore mount: the 'volume' package cache, shared by every pod of every run on the claim."""
 LABEL_PREFIX = "flowkit.io"
 
 DEADLINE_GRACE_SECONDS = 60
@@ -51,6 +57,21 @@ class PodContext:
     datastore_mount: str
     parameter_names: Sequence[str]
     bootstrap: BootstrapCommand
+    package_cache: PackageCache = "volume"
+    package_cache_host_path: str = ""
+
+
+def package_cache_dir(package_cache: PackageCache, datastore_mount: str) -> str:
+    """The bootstrap's ``--cache-dir`` in the container for each `@argo(package_cache=...)` choice.
+
+    'volume' puts the extraction on the datastore claim, so one pod extracts a package and every later pod, on any
+    node, finds it ready. That adds no trust the pods did not already give the claim: tasks unpickle their
+    parents' artifacts from it, so whoever can write to it can already run code in the pods; the archive and the
+    pickled flow are still verified against the hashes in the workflow spec before a first extraction.
+    """
+    if package_cache == "volume":
+        return f"{datastore_mount}/{EXTRACTED_PACKAGES_DIR}"
+    return PACKAGE_CACHE_MOUNT
 
 
 def input_value(name: str) -> str:
@@ -101,12 +122,23 @@ def _resources(plan: PodPlan) -> m.ResourceRequirements | None:
 
 
 def _volumes(plan: PodPlan, context: PodContext) -> list[_BaseVolume]:
-    from hera.workflows import EmptyDirVolume, ExistingVolume
+    from hera.workflows import EmptyDirVolume, ExistingVolume, HostPathVolume
     from hera.workflows import models as m
 
     volumes: list[_BaseVolume] = [
         ExistingVolume(name=DATASTORE_VOLUME, claim_name=context.datastore_claim, mount_path=context.datastore_mount)
     ]
+    if context.package_cache == "node":
+        volumes.append(
+            HostPathVolume(
+                name=PACKAGE_CACHE_VOLUME,
+                path=context.package_cache_host_path,
+                type="DirectoryOrCreate",
+                mount_path=PACKAGE_CACHE_MOUNT,
+            )
+        )
+    elif context.package_cache == "pod":
+        volumes.append(EmptyDirVolume(name=PACKAGE_CACHE_VOLUME, mount_path=PACKAGE_CACHE_MOUNT))
     for claim, path in sorted(plan.kubernetes.pvc.items()):
         volumes.append(ExistingVolume(name=f"pvc-{dns_label(claim, 59)}", claim_name=claim, mount_path=path))
     if plan.kubernetes.shared_memory is not None:

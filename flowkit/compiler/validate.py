@@ -8,11 +8,16 @@ image silently gets ``python:3.10``. Every such problem is reported here, naming
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from flowkit.compiler.layout import DagLayout
 from flowkit.compiler.pods import PodPlan
 from flowkit.compiler.segments import MAX_DAG_TASKS, MAX_TEMPLATES
+from flowkit.compiler.templates import PACKAGE_CACHE_MOUNT
 from flowkit.errors import FlowDefinitionError
+
+if TYPE_CHECKING:
+    from flowkit.specs import ArgoSpec
 
 
 def check_task_names(flow: str, dags: Iterable[DagLayout]) -> None:
@@ -113,13 +118,17 @@ def check_image(flow: str, step: str, image: str | None) -> str:
     return image
 
 
-def check_mounts(flow: str, step: str, pvc: dict[str, str], datastore_mount: str) -> None:
-    """The datastore claim is mounted in every pod; a user claim at the same path would make the pod invalid."""
+def check_mounts(flow: str, step: str, pvc: dict[str, str], argo: ArgoSpec) -> None:
+    """The datastore claim (and a node or pod package cache) is mounted in every pod; a user claim at the same path
+    would make the pod invalid."""
+    taken = {argo.datastore_mount: "the datastore", "/dev/shm": "shared memory"}
+    if argo.package_cache != "volume":
+        taken[PACKAGE_CACHE_MOUNT] = "the code package cache"
     for claim, path in pvc.items():
-        if path == datastore_mount or path == "/dev/shm":
+        if path in taken:
             raise FlowDefinitionError(
-                f"claim {claim!r} is mounted at {path!r}, which the pod already uses "
-                f"({'the datastore' if path == datastore_mount else 'shared memory'}); choose another path",
+                f"claim {claim!r} is mounted at {path!r}, which the pod already uses ({taken[path]}); "
+                "choose another path",
                 flow=flow,
                 step=step,
                 decorator="kubernetes",

@@ -16,6 +16,9 @@ from pydantic import Field, ValidationInfo, field_validator
 from flowkit.specs.base import SpecModel
 from flowkit.specs.validation import check_annotation_keys, check_dns_label, check_dns_subdomain, check_labels
 
+PackageCache = Literal["volume", "node", "pod"]
+"""Where pods cache the extracted code package: see `ArgoSpec.package_cache`."""
+
 PodGCStrategy = Literal["OnPodCompletion", "OnPodSuccess", "OnWorkflowCompletion", "OnWorkflowSuccess"]
 """Argo's podGC strategies; leaving ``pod_gc`` unset keeps every pod."""
 
@@ -42,6 +45,15 @@ class ArgoSpec(SpecModel):
     service_account: str | None = None
     labels: dict[str, str] = Field(default_factory=dict, description="Extra labels on the template and its pods.")
     annotations: dict[str, str] = Field(default_factory=dict)
+    package_cache: PackageCache = Field(
+        default="volume",
+        description="Where pods keep the extracted code package: 'volume' (the datastore claim, shared by every "
+        "pod), 'node' (a hostPath directory shared by a node's pods), 'pod' (an emptyDir, one extraction per pod).",
+    )
+    package_cache_host_path: str = Field(
+        default="/var/cache/flowkit/packages",
+        description="With package_cache='node': the directory on each node (created if missing).",
+    )
 
     @field_validator("name", "namespace")
     @classmethod
@@ -68,6 +80,26 @@ class ArgoSpec(SpecModel):
     def _mount_is_absolute(cls, value: str) -> str:
         if not value.startswith("/") or value == "/":
             raise ValueError("must be an absolute path below '/', e.g. '/flowkit'")
+        return value.rstrip("/")
+
+    @field_validator("package_cache", mode="before")
+    @classmethod
+    def _known_package_cache(cls, value: object) -> object:
+        if value not in ("volume", "node", "pod"):
+            raise ValueError(
+                f"{value!r} is not a package cache: use 'volume' (default: on the datastore claim, one extraction "
+                "per package for the whole cluster), 'node' (a hostPath directory, one per node) or 'pod' (an "
+                "emptyDir, one per pod)"
+            )
+        return value
+
+    @field_validator("package_cache_host_path")
+    @classmethod
+    def _host_path_for_node_cache(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("package_cache") != "node":
+            raise ValueError("only applies with package_cache='node'")
+        if not value.startswith("/") or value.rstrip("/") == "":
+            raise ValueError("must be an absolute path below '/', e.g. '/var/cache/flowkit/packages'")
         return value.rstrip("/")
 
 

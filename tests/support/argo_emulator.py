@@ -2,10 +2,11 @@
 
 There is no cluster and no container engine here, so each container template's ``command + args`` runs as a local
 process (the image is ignored; ``python`` resolves to the interpreter under test), in a private mount namespace
-where every PVC mount path shows a local directory and every emptyDir a fresh tmpfs. The DAG is scheduled like
-Argo schedules it (see :mod:`tests.support.argo_engine`), parameters are substituted as exact text, and the onExit
-handler runs last with ``{{workflow.status}}``. Anything the emulator does not implement is refused up front
-(:class:`UnsupportedManifestFeature`, a NotImplementedError) rather than ignored. Fields that only matter to a
+where every PVC mount path shows a local directory, every hostPath a directory of the emulated node and every
+emptyDir a fresh tmpfs. The DAG is scheduled like Argo schedules it (see :mod:`tests.support.argo_engine`),
+parameters are substituted as exact text, and the onExit handler runs last with ``{{workflow.status}}``. Anything
+the emulator does not implement is refused up front (:class:`UnsupportedManifestFeature`, a NotImplementedError)
+rather than ignored. Fields that only matter to a
 cluster (image, resources, securityContext, nodeSelector, tolerations, podGC, ttlStrategy...) are accepted and
 have no effect: commands run as this process's user. Needs root (mount namespaces).
 
@@ -54,6 +55,7 @@ def run_workflow_template(
     python: str = sys.executable,
     env: Mapping[str, str] | None = None,
     timeout: float = 600.0,
+    node_dir: Path | None = None,
 ) -> EmulatedRun:
     """Execute ``manifest``'s entrypoint and its onExit handler locally and return what happened.
 
@@ -66,6 +68,8 @@ def run_workflow_template(
     - ``python``: the interpreter that ``python``/``python3`` in a command resolve to.
     - ``env``: variables added to this process's environment to form every container's base environment (the
       container's own ``env`` comes on top).
+    - ``node_dir``: the directory standing for the one node every pod runs on; a hostPath volume shows its
+      subdirectory of the same path (default: ``<workdir>/node``).
     - ``timeout``: wall-clock limit for the run (or the manifest's ``activeDeadlineSeconds``, if shorter); running
       containers are killed and the run fails when it passes (the onExit handler does not run then).
 
@@ -102,6 +106,7 @@ def run_workflow_template(
         default_cwd=str(workdir),
         namespace=namespace,
         host_paths=(str(workdir), str(interpreter.parents[1]), str(interpreter.resolve().parents[1])),
+        node_dir=Path(node_dir) if node_dir is not None else workdir / "node",
     )
     time_limit = min(timeout, float(spec.get("activeDeadlineSeconds", timeout)))
     engine = WorkflowEngine(templates, pod, max_parallel=max_parallel, deadline_at=time.monotonic() + time_limit)

@@ -43,6 +43,8 @@ _DAG_TASK_FIELDS: Fields = frozenset(
 )
 _RETRY_FIELDS: Fields = frozenset({"limit", "retryPolicy", "backoff", "affinity"})
 _RETRY_POLICIES = frozenset({"Always", "OnFailure", "OnError", "OnTransientError"})
+_HOST_PATH_TYPES = frozenset({"", "Directory", "DirectoryOrCreate"})
+"""hostPath types the emulator implements: directories on the one emulated node."""
 _DEPENDS_TERM = re.compile(r"^\s*([A-Za-z0-9_-]+)(\.Succeeded)?\s*$")
 
 
@@ -145,8 +147,11 @@ def _dag_problems(dag: Mapping[str, Any], where: str) -> Iterator[str]:
 def _volume_problems(volumes: list[Mapping[str, Any]], where: str) -> Iterator[str]:
     for volume in volumes:
         location = f"{where}[{volume.get('name')!r}]"
-        yield from _unknown(volume, frozenset({"name", "persistentVolumeClaim", "emptyDir"}), location)
+        yield from _unknown(volume, frozenset({"name", "persistentVolumeClaim", "emptyDir", "hostPath"}), location)
         yield from _unknown(volume.get("emptyDir", {}), frozenset({"medium", "sizeLimit"}), f"{location}.emptyDir")
+        yield from _unknown(volume.get("hostPath", {}), frozenset({"path", "type"}), f"{location}.hostPath")
+        if volume.get("hostPath", {}).get("type", "") not in _HOST_PATH_TYPES:
+            yield f"{location}.hostPath.type {volume['hostPath']['type']!r}"
 
 
 def _unknown(mapping: Mapping[str, Any], known: Fields, where: str) -> Iterator[str]:

@@ -2,9 +2,9 @@
 
 The image is ignored: ``python`` on the command's PATH is a shim for the interpreter under test. Volumes are mounted
 at their mount paths in a private mount namespace (:mod:`tests.support.argo_pod_launcher`): a PVC claim maps to its
-local directory, an emptyDir (and ``/tmp``) to a fresh tmpfs. Output parameters are read from their
-``valueFrom.path`` inside the pod after the command exits, with Argo's rules (one trailing newline dropped;
-``valueFrom.default`` when missing).
+local directory, a hostPath to a directory of the emulated node, an emptyDir (and ``/tmp``) to a fresh tmpfs.
+Output parameters are read from their ``valueFrom.path`` inside the pod after the command exits, with Argo's rules
+(one trailing newline dropped; ``valueFrom.default`` when missing).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class PodEnvironment:
     namespace: str
     host_paths: tuple[str, ...] = ()
     """Host paths pods must still see under their private /tmp (the shim, the working directory, the interpreter)."""
+    node_dir: Path | None = None
+    """The root of the one node every pod runs on: a hostPath volume's path is this directory's subdirectory."""
 
 
 @dataclass
@@ -181,6 +183,9 @@ def _mounts(
                 raise UnsupportedManifestFeature(f"{where}: subPath on emptyDir volume {mount['name']!r}")
             tmpfs.append(target)
             continue
+        if "hostPath" in volume:
+            binds.append(_host_path_bind(pod, volume["hostPath"], mount, where))
+            continue
         claim = volume["persistentVolumeClaim"]["claimName"]
         if claim not in pod.pvc_dirs:
             raise ValueError(
@@ -196,6 +201,23 @@ def _mounts(
         under_tmp = [path for path in pod.host_paths if PurePosixPath(PRIVATE_TMP) in PurePosixPath(path).parents]
         binds.extend({"source": path, "target": path, "read_only": False} for path in under_tmp)
     return binds, tmpfs
+
+
+def _host_path_bind(
+    pod: PodEnvironment, host_path: Mapping[str, Any], mount: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """A hostPath volume as a bind of the emulated node's directory; DirectoryOrCreate creates it, as the kubelet
+    does, and Directory requires it to exist."""
+    if pod.node_dir is None:
+        raise UnsupportedManifestFeature(f"{where}: hostPath volume {mount['name']!r} needs an emulated node_dir")
+    if mount.get("subPath"):
+        raise UnsupportedManifestFeature(f"{where}: subPath on hostPath volume {mount['name']!r}")
+    source = pod.node_dir / PurePosixPath(host_path["path"]).relative_to("/")
+    if host_path.get("type") == "DirectoryOrCreate":
+        source.mkdir(parents=True, exist_ok=True)
+    elif not source.is_dir():
+        raise ValueError(f"{where}: hostPath {host_path['path']!r} does not exist on the node ({source})")
+    return {"source": str(source), "target": mount["mountPath"], "read_only": bool(mount.get("readOnly"))}
 
 
 def _environment(pod: PodEnvironment, env_vars: list[dict[str, Any]], pod_name: str, where: str) -> dict[str, str]:
