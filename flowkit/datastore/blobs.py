@@ -1,8 +1,9 @@
 """Content-addressed artifact storage under ``<root>/blobs/sha256/<sha[:2]>/<sha>``.
 
-Blobs are immutable and named by the sha256 of their pickle, so an unchanged artifact is stored once however many
-tasks carry it, and concurrent writers of the same blob publish identical bytes under one name (the first rename
-wins; later writers drop their temporary copy). No lock is ever taken.
+Blobs are immutable and named by the sha256 of their bytes (the format is in :mod:`flowkit.datastore.serialization`),
+so an unchanged artifact is stored once however many tasks carry it, and concurrent writers of the same blob publish
+identical bytes under one name (the first rename wins; later writers drop their temporary copy). No lock is ever
+taken.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from flowkit.datastore.atomic import ensure_dir, publish, temp_path_beside, write_file_atomically
-from flowkit.datastore.reader import load_artifact
 from flowkit.datastore.records import ArtifactRef
-from flowkit.datastore.serialization import BlobSink, dump_artifact
+from flowkit.datastore.serialization import BlobSink, dump_artifact, load_blob
 from flowkit.errors import DataStoreError
 
 
@@ -58,7 +58,7 @@ class BlobStore:
     def load(self, sha256: str) -> Any:
         path = self.path(sha256)
         try:
-            return load_artifact(path)
+            return load_blob(path)
         except FileNotFoundError:
             raise DataStoreError(f"artifact blob {sha256} is missing from {self.directory}") from None
 

@@ -1,0 +1,217 @@
+"""The blob format and its fast paths: raw pickles, framed zstd with a seek table, parallel reads and writes,
+blobs written by earlier versions, direct-I/O fallbacks and what a failed write leaves behind."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import pickle
+import threading
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import pytest
+import zstandard
+
+from flowkit.datastore import DataStore
+from flowkit.datastore import serialization as blob_format
+from flowkit.datastore.serialization import (
+    FRAME_BYTES,
+    SEEKABLE_MAGIC,
+    STAGING_BYTES,
+    ZSTD_MAGIC,
+)
+from flowkit.errors import DataStoreError
+
+MIB = 1 << 20
+
+
+def _pickle(value: Any) -> bytes:
+    return cloudpickle.dumps(value, protocol=blob_format.PICKLE_PROTOCOL)
+
+
+def _pattern(size: int) -> bytes:
+    """Compressible but not trivial: a short repeated cycle, cut at an odd size."""
+    return (bytes(range(251)) * (size // 251 + 1))[:size]
+
+
+def _blob_files(root: Path) -> list[Path]:
+    return sorted(path for path in (root / "blobs").rglob("*") if path.is_file())
+
+
+@pytest.fixture
+def small_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames of 256 KiB and parallel work from 1 MiB on, with three threads: every split and frame edge is hit
+    by artifacts of a few MiB."""
+    monkeypatch.setattr(blob_format, "FRAME_BYTES", 256 << 10)
+    monkeypatch.setattr(blob_format, "PARALLEL_MIN_BYTES", MIB)
+    monkeypatch.setattr(blob_format, "io_workers", lambda: 3)
+
+
+@pytest.mark.parametrize("size", [3 * MIB + 7, 2 * STAGING_BYTES + 4097], ids=["in-memory", "streamed"])
+def test_incompressible_blob_is_the_plain_pickle(datastore_root: Path, size: int) -> None:
+    store = DataStore(datastore_root)
+    value = os.urandom(size)
+    ref = store.put_artifact(value)
+    assert store.blobs.path(ref.sha256).read_bytes() == _pickle(value)
+    assert ref.size == len(_pickle(value))
+
+
+def test_compressible_blob_is_framed_zstd_with_a_seek_table(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    value = _pattern(3 * FRAME_BYTES + 12345)
+    ref = store.put_artifact(value)
+    blob = store.blobs.path(ref.sha256).read_bytes()
+    assert blob.startswith(ZSTD_MAGIC) and len(blob) < len(value) // 20
+    count, descriptor, magic = blob_format._SEEK_FOOTER.unpack(blob[-blob_format._SEEK_FOOTER.size :])
+    assert magic == SEEKABLE_MAGIC and descriptor == 0
+    assert count == -(-ref.size // FRAME_BYTES), "one frame per FRAME_BYTES of pickle"
+    # Any zstd decoder sees the pickle: the seek table is a skippable frame.
+    decoded = zstandard.ZstdDecompressor().stream_reader(blob, read_across_frames=True).read()
+    assert decoded == _pickle(value)
+
+
+def test_compression_is_decided_on_the_head_of_the_stream(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    random_head = os.urandom(2 * MIB) + bytes(6 * MIB)
+    zeros_head = bytes(2 * MIB) + os.urandom(6 * MIB)
+    tiny = bytes(blob_format.COMPRESSION_MIN_BYTES // 2)
+    for value, compressed in [(random_head, False), (zeros_head, True), (tiny, False)]:
+        ref = store.put_artifact(value)
+        assert store.blobs.path(ref.sha256).read_bytes().startswith(ZSTD_MAGIC) is compressed
+        assert store.load_artifact(ref) == value
+
+
+def _values() -> dict[str, Any]:
+    numpy = pytest.importorskip("numpy")
+    floats = numpy.linspace(0.0, 1.0, 600_001)
+    return {
+        "random": os.urandom(5 * MIB + 3),
+        "compressible": _pattern(5 * MIB + 3),
+        "bytearray": bytearray(_pattern(4 * MIB + 1)),
+        "mid-frame buffers": [b"head" * 10, _pattern(3 * MIB + 11), {"k": list(range(1000))}, os.urandom(2 * MIB + 5)],
+        "numpy C and Fortran order": [floats, numpy.asfortranarray(floats[:600_000].reshape(600, 1000))],
+        "empty": b"",
+    }
+
+
+@pytest.mark.parametrize("name", list(_values()))
+def test_round_trip_through_every_split_and_frame_edge(datastore_root: Path, small_units: None, name: str) -> None:
+    value = _values()[name]
+    store = DataStore(datastore_root)
+    threads_before = threading.active_count()
+    loaded = store.load_artifact(store.put_artifact(value))
+    assert pickle.dumps(loaded, protocol=5) == pickle.dumps(value, protocol=5)
+    assert threading.active_count() == threads_before, "helper threads are joined before a call returns"
+
+
+def test_equal_artifacts_share_one_blob_whatever_the_thread_count(
+    datastore_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = [_pattern(3 * FRAME_BYTES + 1), os.urandom(2 * STAGING_BYTES + 1)]
+    store = DataStore(datastore_root)
+    refs = []
+    for workers in (1, 3):
+        monkeypatch.setattr(blob_format, "io_workers", lambda workers=workers: workers)
+        monkeypatch.setattr(blob_format, "PARALLEL_MIN_BYTES", MIB)
+        refs.append(store.put_artifact(value))
+    assert refs[0] == refs[1]
+    assert _blob_files(datastore_root) == [store.blobs.path(refs[0].sha256)]
+
+
+def _legacy_blob(pickled: bytes, kind: str) -> bytes:
+    """What earlier versions stored for a compressible pickle: one zstd stream, no seek table."""
+    if kind == "one-shot":
+        return zstandard.ZstdCompressor(level=1).compress(pickled)
+    streaming = zstandard.ZstdCompressor(level=1).compressobj()
+    return streaming.compress(pickled) + streaming.flush()
+
+
+@pytest.mark.parametrize("kind", ["one-shot", "streamed"])
+def test_blobs_of_the_earlier_single_stream_format_are_read(datastore_root: Path, kind: str) -> None:
+    value = {"weights": _pattern(3 * STAGING_BYTES + 5), "name": "model"}
+    blob = _legacy_blob(_pickle(value), kind)
+    name = hashlib.sha256(blob).hexdigest()
+    store = DataStore(datastore_root)
+    path = store.blobs.path(name)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(blob)
+    assert store.blobs.load(name) == value
+
+
+def _rewrite_seek_entry(path: Path, index: int, extra: int) -> None:
+    """Add ``extra`` to the decompressed size the seek table records for frame ``index``."""
+    blob = bytearray(path.read_bytes())
+    count = blob_format._SEEK_FOOTER.unpack(blob[-blob_format._SEEK_FOOTER.size :])[0]
+    entries_start = len(blob) - blob_format._SEEK_FOOTER.size - count * blob_format._SEEK_ENTRY.size
+    offset = entries_start + index * blob_format._SEEK_ENTRY.size
+    compressed, decompressed = blob_format._SEEK_ENTRY.unpack_from(blob, offset)
+    blob_format._SEEK_ENTRY.pack_into(blob, offset, compressed, decompressed + extra)
+    path.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize("extra", [1, -1], ids=["frame-shorter-than-recorded", "frame-longer-than-recorded"])
+@pytest.mark.parametrize("frame", [0, -1], ids=["first-frame", "last-frame"])
+def test_a_seek_table_that_disagrees_with_its_frames_is_an_error(datastore_root: Path, frame: int, extra: int) -> None:
+    store = DataStore(datastore_root)
+    ref = store.put_artifact(_pattern(3 * FRAME_BYTES + 99))
+    path = store.blobs.path(ref.sha256)
+    count = blob_format._SEEK_FOOTER.unpack(path.read_bytes()[-blob_format._SEEK_FOOTER.size :])[0]
+    _rewrite_seek_entry(path, frame % count, extra)
+    with pytest.raises(DataStoreError, match="does not match its seek table"):
+        store.load_artifact(ref)
+
+
+def _refuse_direct_io(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Make ``os.<name>`` fail with EINVAL on a file opened for direct I/O, as some filesystems do."""
+    real = getattr(os, name)
+    refused: list[int] = []
+
+    def refusing(fd: int, *args: Any) -> Any:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            refused.append(fd)
+            raise OSError(errno.EINVAL, "direct I/O refused")
+        return real(fd, *args)
+
+    monkeypatch.setattr(os, name, refusing)
+    return refused
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="no direct I/O on this platform")
+def test_filesystems_refusing_direct_io_get_plain_io(datastore_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    value = os.urandom(3 * STAGING_BYTES + 1234)
+    store = DataStore(datastore_root)
+    with monkeypatch.context() as refused_writes:
+        writes = _refuse_direct_io(refused_writes, "write")
+        ref = store.put_artifact(value)
+    reads = _refuse_direct_io(monkeypatch, "preadv")
+    assert store.load_artifact(ref) == value
+    assert writes and reads, "direct I/O was attempted, refused, and both sides went on without it"
+
+
+def test_a_failed_flush_publishes_nothing_and_leaves_nothing(
+    datastore_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "disk gone")
+
+    store = DataStore(datastore_root)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="disk gone"):
+        store.put_artifact(os.urandom(2 * STAGING_BYTES))
+    assert _blob_files(datastore_root) == []
+
+
+def test_reads_do_not_hash_again(datastore_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading trusts the name written with the atomic rename (see the module's docstring): no sha256 pass."""
+    store = DataStore(datastore_root)
+    ref = store.put_artifact(os.urandom(2 * STAGING_BYTES))
+
+    def no_hashing(*args: object) -> None:
+        raise AssertionError("a read hashed the blob")
+
+    monkeypatch.setattr(hashlib, "sha256", no_hashing)
+    assert len(store.load_artifact(ref)) == 2 * STAGING_BYTES
