@@ -19,6 +19,7 @@ Usage: ``python -c <this file> --datastore-root R --package-id ID --archive PATH
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,6 +29,8 @@ from typing import Any
 EXIT_BOOTSTRAP_FAILED = 3
 READY_MARKER = ".flowkit-ready.json"
 ABANDONED_EXTRACTION_SECONDS = 3600
+LOCK_SUFFIX = ".lock"  # beside the package's directory: .<package id>.lock
+EXTRACTION_LOCK_WAIT_SECONDS = 120.0
 # The archive's layout. The builder imports these names from here: the bootstrap cannot import anything.
 MANIFEST_NAME = "manifest.json"
 CODE_DIR = "code"  # the user's project
@@ -189,7 +192,7 @@ def remove_abandoned_extractions(cache_root: str, package_id: str) -> None:
 
     prefix = f".{package_id}."
     try:
-        names = [name for name in os.listdir(cache_root) if name.startswith(prefix)]
+        names = [name for name in os.listdir(cache_root) if name.startswith(prefix) and not name.endswith(LOCK_SUFFIX)]
     except OSError:
         return
     for name in names:
@@ -202,24 +205,71 @@ def remove_abandoned_extractions(cache_root: str, package_id: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def lock_extraction(cache_root: str, package_id: str) -> int | None:
+    """Take the package's extraction lock (an open descriptor; closing it releases the lock), waiting for a process
+    that is extracting it; None where the cache cannot be locked (no locks on that filesystem, no write access,
+    or a holder that has not finished within EXTRACTION_LOCK_WAIT_SECONDS: a hung pod must not stall the others).
+
+    The lock only spares the cache a herd of identical extractions when many pods start at once on a new package;
+    correctness never depends on it (see `ensure_extracted`).
+    """
+    import fcntl
+    import time
+
+    try:
+        descriptor = os.open(os.path.join(cache_root, f".{package_id}{LOCK_SUFFIX}"), os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return None
+    with contextlib.suppress(OSError):  # pods of other users lock it too (exclusive locks on NFS need write access)
+        os.fchmod(descriptor, 0o666)
+    give_up = time.monotonic() + EXTRACTION_LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return descriptor
+        except BlockingIOError:
+            if time.monotonic() < give_up:
+                time.sleep(0.02)
+                continue
+        except OSError:
+            pass
+        os.close(descriptor)
+        return None
+
+
 def ensure_extracted(cache_root: str, package_id: str, archive_path: str, archive_sha256: str) -> tuple[str, list[str]]:
     """The extraction directory of the package and its sys.path entries, extracting it unless already cached.
 
     Safe with any number of processes extracting the same package into one cache at once, even a cache shared by
     every pod: each extracts into its own temporary directory, verifies it against the manifest, writes the ready
     marker last, and renames the directory into place (atomic on a POSIX filesystem). A process that loses the
-    race uses the winner's tree; a tree without the marker is never used.
+    race uses the winner's tree; a tree without the marker is never used. Processes starting together on a cold
+    cache wait for the one holding the extraction lock and then use its tree instead of extracting it again.
     """
     target = os.path.join(cache_root, package_id)
     cached = read_ready_marker(target)
     if cached is not None:
         return target, cached
-    check_digest("archive", archive_path, file_sha256(archive_path), archive_sha256)
+    os.makedirs(cache_root, exist_ok=True)
+    lock = lock_extraction(cache_root, package_id)
+    try:
+        cached = read_ready_marker(target)  # extracted by the process that held the lock
+        if cached is not None:
+            return target, cached
+        check_digest("archive", archive_path, file_sha256(archive_path), archive_sha256)
+        remove_abandoned_extractions(cache_root, package_id)
+        return target, _extract_into_place(cache_root, package_id, archive_path, archive_sha256)
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _extract_into_place(cache_root: str, package_id: str, archive_path: str, archive_sha256: str) -> list[str]:
+    """Extract and verify in a private temporary directory, mark it complete, rename it to its final name."""
     import shutil
     import tempfile
 
-    os.makedirs(cache_root, exist_ok=True)
-    remove_abandoned_extractions(cache_root, package_id)
+    target = os.path.join(cache_root, package_id)
     temp = tempfile.mkdtemp(prefix=f".{package_id}.", dir=cache_root)
     try:
         extract_archive(archive_path, temp)
@@ -232,14 +282,15 @@ def ensure_extracted(cache_root: str, package_id: str, archive_path: str, archiv
         except OSError as error:
             winner = read_ready_marker(target)
             if winner is not None:  # a concurrent process finished first: use its identical tree
-                return target, winner
+                return winner
             if os.path.lexists(target):
                 raise BootstrapError(
                     f"{target} exists but is not a complete extraction (it has no {READY_MARKER}), so it is not "
                     "trusted; it was not made by this bootstrap or was damaged: delete it"
                 ) from error
             raise BootstrapError(f"cannot move the extracted package into {target}: {error}") from error
-        return target, manifest["sys_path"]
+        entries: list[str] = manifest["sys_path"]
+        return entries
     finally:
         shutil.rmtree(temp, ignore_errors=True)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from flowkit.packaging.bootstrap_script import LOCK_SUFFIX
+
 FLOW_SOURCE = '''\
 from flowkit import Flow, step
 
@@ -79,3 +81,8 @@ def import_flow() -> Iterator[Callable[[Path, str], type]]:
     forget()
     for entry in added_paths:
         sys.path.remove(entry)
+
+
+def cache_entries(cache: Path) -> list[str]:
+    """What the cache holds besides the extraction locks (kept: deleting a lock file races with its next user)."""
+    return sorted(entry.name for entry in cache.iterdir() if not entry.name.endswith(LOCK_SUFFIX))

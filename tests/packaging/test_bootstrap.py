@@ -21,6 +21,7 @@ from flowkit.packaging.bootstrap_script import (
     ensure_extracted,
     parse_arguments,
 )
+from tests.packaging.conftest import cache_entries
 
 ImportFlow = Callable[..., type]
 
@@ -135,7 +136,7 @@ def test_a_warm_cache_is_reused_without_reading_the_archive(
     (root / ref.archive_path).unlink()
     _bootstrap(ref, root, cache, tmp_path / "cwd")
     assert marker.is_dir()
-    assert [entry.name for entry in cache.iterdir()] == [ref.package_id]
+    assert cache_entries(cache) == [ref.package_id]
 
 
 class _ExitsCleanly:
@@ -158,7 +159,7 @@ def test_concurrent_cold_starts_share_one_extraction(project: Path, import_flow:
     for process in processes:
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 0, stderr.decode()
-    assert [entry.name for entry in cache.iterdir()] == [ref.package_id]
+    assert cache_entries(cache) == [ref.package_id]
 
 
 def test_the_payload_is_verified_even_with_a_warm_cache(
@@ -217,7 +218,7 @@ def test_hostile_archive_members_are_refused(tmp_path: Path, member: tarfile.Tar
         ensure_extracted(str(cache), "0" * 64, str(archive), digest)
     assert problem in str(raised.value)
     assert not (tmp_path / "escaped.txt").exists()
-    assert list(cache.iterdir()) == []  # the temporary extraction directory is gone too
+    assert cache_entries(cache) == []  # the temporary extraction directory is gone too
 
 
 def test_setuid_members_are_refused(tmp_path: Path) -> None:

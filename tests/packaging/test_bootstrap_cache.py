@@ -15,6 +15,7 @@ import pytest
 
 from flowkit.packaging import PackageRef, Payload, bootstrap_script, build_package, publish_to_dir
 from flowkit.packaging.bootstrap_script import READY_MARKER, BootstrapError, ensure_extracted
+from tests.packaging.conftest import cache_entries
 
 ImportFlow = Callable[..., type]
 
@@ -22,11 +23,20 @@ ImportFlow = Callable[..., type]
 # moment), extract or reuse, then check that the tree it was handed is complete before printing it.
 EXTRACTOR = """
 import hashlib, json, os, sys, time
-from flowkit.packaging.bootstrap_script import ensure_extracted
-cache, package_id, archive, digest, go = sys.argv[1:]
+from flowkit.packaging import bootstrap_script
+cache, package_id, archive, digest, go, extractions, locking = sys.argv[1:]
+
+def counted_extract(*arguments):
+    with open(extractions, "a") as log:
+        log.write("extracting\\n")
+    real_extract(*arguments)
+
+real_extract, bootstrap_script.extract_archive = bootstrap_script.extract_archive, counted_extract
+if locking == "no-locks":
+    bootstrap_script.lock_extraction = lambda *arguments: None
 while not os.path.exists(go):
     time.sleep(0.001)
-target, entries = ensure_extracted(cache, package_id, archive, digest)
+target, entries = bootstrap_script.ensure_extracted(cache, package_id, archive, digest)
 manifest = json.load(open(os.path.join(target, "manifest.json")))
 for entry in manifest["files"]:
     data = open(os.path.join(target, entry["path"]), "rb").read()
@@ -46,13 +56,16 @@ def archive(project: Path, import_flow: ImportFlow, tmp_path: Path) -> tuple[Pac
     return ref, root / ref.archive_path
 
 
+@pytest.mark.parametrize("locking", ["locks", "no-locks"])
 def test_many_processes_extracting_one_package_at_once_all_get_one_complete_tree(
-    archive: tuple[PackageRef, Path], tmp_path: Path
+    archive: tuple[PackageRef, Path], tmp_path: Path, locking: str
 ) -> None:
+    """With locks (a local disk, NFSv4) one process extracts and the others wait for it; without (a filesystem that
+    refuses them) all extract and the atomic rename decides. Either way everyone gets the same complete tree."""
     ref, archive_path = archive
-    cache, go = tmp_path / "shared-cache", tmp_path / "go"
+    cache, go, extractions = tmp_path / "shared-cache", tmp_path / "go", tmp_path / "extractions.log"
     target = cache / ref.package_id
-    arguments = [str(cache), ref.package_id, str(archive_path), ref.archive_sha256, str(go)]
+    arguments = [str(cache), ref.package_id, str(archive_path), ref.archive_sha256, str(go), str(extractions), locking]
     processes = [
         subprocess.Popen([sys.executable, "-c", EXTRACTOR, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for _ in range(8)
@@ -68,7 +81,9 @@ def test_many_processes_extracting_one_package_at_once_all_get_one_complete_tree
         stdout, stderr = process.communicate()
         assert process.returncode == 0, stderr.decode()
         assert json.loads(stdout) == [str(target), ["code", "lib"]]
-    assert [entry.name for entry in cache.iterdir()] == [ref.package_id], "no temporary directory is left"
+    assert cache_entries(cache) == [ref.package_id], "no temporary directory is left"
+    if locking == "locks":
+        assert extractions.read_text().count("extracting") == 1, "the others waited and used the first one's tree"
 
 
 def test_the_loser_of_the_rename_race_uses_the_winners_tree(
@@ -87,11 +102,12 @@ def test_the_loser_of_the_rename_race_uses_the_winners_tree(
         rival_tree.append(target.stat().st_ino)
         real_extract(path, temp)
 
+    monkeypatch.setattr(bootstrap_script, "lock_extraction", lambda *arguments: None)  # a filesystem without locks
     monkeypatch.setattr(bootstrap_script, "extract_archive", extract_after_a_rival)
     found, entries = ensure_extracted(str(cache), ref.package_id, str(archive_path), ref.archive_sha256)
     assert found == str(target) and entries == ["code", "lib"]
     assert rival_tree == [target.stat().st_ino], "the winner's tree stays in place"
-    assert [entry.name for entry in cache.iterdir()] == [ref.package_id], "the loser's own tree is removed"
+    assert cache_entries(cache) == [ref.package_id], "the loser's own tree is removed"
 
 
 def test_a_tree_without_the_ready_marker_is_never_trusted(archive: tuple[PackageRef, Path], tmp_path: Path) -> None:
@@ -121,7 +137,7 @@ def test_a_shared_cache_tree_is_readable_by_other_users_and_abandoned_extraction
     os.utime(abandoned, (two_hours_ago, two_hours_ago))
     target, _ = ensure_extracted(str(cache), ref.package_id, str(archive_path), ref.archive_sha256)
     assert os.stat(target).st_mode & 0o777 == 0o755
-    assert sorted(entry.name for entry in cache.iterdir()) == sorted([ref.package_id, in_progress.name])
+    assert cache_entries(cache) == sorted([ref.package_id, in_progress.name])
 
 
 def test_a_tree_becomes_visible_only_once_complete_with_its_marker(
