@@ -17,6 +17,7 @@ import pytest
 
 from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord
 from tests.argo import watchdog_flows
+from tests.runtime.test_retry_timeout_catch import _alive
 
 FLOWS_FILE = Path(watchdog_flows.__file__).resolve()
 REPO = FLOWS_FILE.parents[2]
@@ -37,15 +38,6 @@ def _task(root: Path, flow: str, *arguments: str) -> subprocess.CompletedProcess
 
 def _record(root: Path, flow: str, step: str, attempt: int) -> TaskRecord:
     return DataStore(root).read_record(TaskCoordinates(flow, "r1", step), attempt)
-
-
-def _alive(pid: int) -> bool:
-    """Running and not a zombie (an orphan may wait, unreaped, for a container's init process)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 def _wait_until(condition: object, seconds: float = 30.0) -> bool:

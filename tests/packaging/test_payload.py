@@ -24,18 +24,43 @@ print(cls.__name__, sorted(name for name in vars(cls) if name.startswith("__flow
 """
 
 
-def _load_elsewhere(payload: bytes, tmp_path: Path, *path_entries: Path) -> subprocess.CompletedProcess[str]:
+def _load_elsewhere(
+    payload: bytes, tmp_path: Path, *path_entries: Path, probe: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Load ``payload`` in a fresh interpreter with ``path_entries`` on sys.path; ``probe`` also prints the class's
+    ``probe()`` first."""
     payload_file = tmp_path / "payload.pkl"
     payload_file.write_bytes(payload)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(exist_ok=True)
+    loader = LOADER.replace("print(cls.__name__", "print(cls.probe(), cls.__name__") if probe else LOADER
     return subprocess.run(
-        [sys.executable, "-c", LOADER, str(payload_file), *map(str, path_entries)],
+        [sys.executable, "-c", loader, str(payload_file), *map(str, path_entries)],
         cwd=elsewhere,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def _probe_flow_script(name: str, prelude: str, probe: str, epilogue: str) -> str:
+    """A script: ``prelude``, a two-step flow ``name`` whose static ``probe()`` returns ``probe``, then ``epilogue``
+    (which pickles the class into ``sys.argv[1]``)."""
+    flow = f"""
+class {name}(Flow):
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+    @staticmethod
+    def probe():
+        return {probe}
+"""
+    return "\n".join([textwrap.dedent(prelude), flow, textwrap.dedent(epilogue)])
 
 
 def test_a_flow_in_a_project_module_is_pickled_by_reference(
@@ -91,45 +116,22 @@ def test_a_local_module_outside_the_project_is_pickled_by_value_then_unregistere
     outside.mkdir()
     (outside / "localhelpers.py").write_text("def double(x):\n    return 2 * x\n")
     script = project / "outsideflow.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import sys
-            sys.path.insert(0, sys.argv[2])
-            import cloudpickle
-            from flowkit import Flow, step
-            from flowkit.packaging import build_payload
-            from localhelpers import double
-
-            class OutsideFlow(Flow):
-                @step
-                def start(self):
-                    self.value = double(21)
-                    self.next(self.end)
-
-                @step
-                def end(self):
-                    pass
-
-                @staticmethod
-                def probe():
-                    return double(21)
-
-            open(sys.argv[1], "wb").write(build_payload(OutsideFlow).data)
-            assert not cloudpickle.list_registry_pickle_by_value(), "registration leaked"
-            """
-        )
-    )
+    prelude = """
+        import sys
+        sys.path.insert(0, sys.argv[2])
+        import cloudpickle
+        from flowkit import Flow, step
+        from flowkit.packaging import build_payload
+        from localhelpers import double
+        """
+    epilogue = """
+        open(sys.argv[1], "wb").write(build_payload(OutsideFlow).data)
+        assert not cloudpickle.list_registry_pickle_by_value(), "registration leaked"
+        """
+    script.write_text(_probe_flow_script("OutsideFlow", prelude, "double(21)", epilogue))
     payload_file = tmp_path / "outside.pkl"
     subprocess.run([sys.executable, str(script), str(payload_file), str(outside)], cwd=tmp_path, check=True)
-    check = LOADER.replace("print(cls.__name__", "print(cls.probe(), cls.__name__")
-    result = subprocess.run(
-        [sys.executable, "-c", check, str(payload_file), str(project)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _load_elsewhere(payload_file.read_bytes(), tmp_path, project, probe=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("42 OutsideFlow")
 
@@ -151,27 +153,11 @@ def test_a_flow_pickled_by_value_reads_the_current_of_the_process_that_runs_it(t
     """`current` must travel as a reference: a copy inside the payload is never filled in by the pod's executor."""
     script = tmp_path / "currentflow.py"
     script.write_text(
-        textwrap.dedent(
-            """
-            import sys
-            import cloudpickle
-            from flowkit import Flow, current, step
-
-            class CurrentFlow(Flow):
-                @step
-                def start(self):
-                    self.next(self.end)
-
-                @step
-                def end(self):
-                    pass
-
-                @staticmethod
-                def where():
-                    return current.step_name, current.index_path
-
-            open(sys.argv[1], "wb").write(cloudpickle.dumps(CurrentFlow))
-            """
+        _probe_flow_script(
+            "CurrentFlow",
+            "import sys\nimport cloudpickle\nfrom flowkit import Flow, current, step\n",
+            "current.step_name, current.index_path",
+            'open(sys.argv[1], "wb").write(cloudpickle.dumps(CurrentFlow))\n',
         )
     )
     payload_file = tmp_path / "current.pkl"
@@ -183,7 +169,7 @@ def test_a_flow_pickled_by_value_reads_the_current_of_the_process_that_runs_it(t
         cls = pickle.loads(open(sys.argv[1], "rb").read())
         current._bind(flow_name="CurrentFlow", run_id="r1", step_name="end", task_id="0.3.1", retry_count=0,
                       index_path=(3, 1), workflow_status=None)
-        print(cls.where())
+        print(cls.probe())
         """
     )
     result = subprocess.run(
@@ -213,35 +199,25 @@ def _aliasing_package(site_packages: Path) -> Path:
     return site_packages
 
 
-def _flow_importing_from(script: Path, directory: Path) -> Path:
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            import sys
-            sys.path.append({str(directory)!r})
-            import fakereq
-            from flowkit import Flow, step
-            from flowkit.packaging import build_package, build_payload
-
-            class RequestsFlow(Flow):
-                @step
-                def start(self):
-                    self.next(self.end)
-
-                @step
-                def end(self):
-                    pass
-
-                @staticmethod
-                def probe():
-                    return fakereq.get()
-
-            print(build_package(RequestsFlow).manifest.sys_path)
-            open(sys.argv[1], "wb").write(build_payload(RequestsFlow).data)
-            """
-        )
+def _package_a_flow_importing_from(
+    directory: Path, script: Path, payload_file: Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script``: a flow that imports fakereq from ``directory``, built into a package and a payload."""
+    prelude = f"""
+        import sys
+        sys.path.append({str(directory)!r})
+        import fakereq
+        from flowkit import Flow, step
+        from flowkit.packaging import build_package, build_payload
+        """
+    epilogue = """
+        print(build_package(RequestsFlow).manifest.sys_path)
+        open(sys.argv[1], "wb").write(build_payload(RequestsFlow).data)
+        """
+    script.write_text(_probe_flow_script("RequestsFlow", prelude, "fakereq.get()", epilogue))
+    return subprocess.run(
+        [sys.executable, str(script), str(payload_file)], cwd=payload_file.parent, capture_output=True, text=True
     )
-    return script
 
 
 def test_packages_of_a_venv_inside_the_project_are_pickled_by_reference(project: Path, tmp_path: Path) -> None:
@@ -250,38 +226,19 @@ def test_packages_of_a_venv_inside_the_project_are_pickled_by_reference(project:
     (project / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     site_packages = _aliasing_package(project / ".venv" / "lib" / "python3.11" / "site-packages")
     payload_file = tmp_path / "venv.pkl"
-    built = subprocess.run(
-        [sys.executable, str(_flow_importing_from(project / "venvflow.py", site_packages)), str(payload_file)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    built = _package_a_flow_importing_from(site_packages, project / "venvflow.py", payload_file)
     assert built.returncode == 0, built.stderr
     assert built.stdout.strip() == "['code', 'lib']", "no import root inside the .venv"
-    check = LOADER.replace("print(cls.__name__", "print(cls.probe(), cls.__name__")
-    payload = payload_file.read_bytes()
-    with_venv = subprocess.run(
-        [sys.executable, "-c", check, str(payload_file), str(site_packages)], capture_output=True, text=True
-    )
+    with_venv = _load_elsewhere(payload_file.read_bytes(), tmp_path, site_packages, probe=True)
     assert with_venv.stdout.startswith("utf-8 RequestsFlow"), with_venv.stderr
     # By reference: where the image does not have the package, the payload cannot load.
-    assert "No module named 'fakereq'" in _load_elsewhere(payload, tmp_path).stderr
+    assert "No module named 'fakereq'" in _load_elsewhere(payload_file.read_bytes(), tmp_path).stderr
 
 
 def test_a_machine_local_package_with_aliases_in_sys_modules_is_registered_once(project: Path, tmp_path: Path) -> None:
     site_packages = _aliasing_package(tmp_path / "outside")
     payload_file = tmp_path / "aliases.pkl"
-    built = subprocess.run(
-        [sys.executable, str(_flow_importing_from(project / "aliasflow.py", site_packages)), str(payload_file)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    built = _package_a_flow_importing_from(site_packages, project / "aliasflow.py", payload_file)
     assert built.returncode == 0, built.stderr
-    check = LOADER.replace("print(cls.__name__", "print(cls.probe(), cls.__name__")
-    loaded = subprocess.run(
-        [sys.executable, "-c", check, str(payload_file)], cwd=tmp_path, capture_output=True, text=True
-    )
+    loaded = _load_elsewhere(payload_file.read_bytes(), tmp_path, probe=True)
     assert loaded.stdout.startswith("utf-8 RequestsFlow"), loaded.stderr
