@@ -128,8 +128,9 @@ def test_a_claim_mounted_where_the_package_cache_is_is_refused(tmp_path: Path) -
 
 
 def _extractions(directory: Path) -> list[str]:
-    """What a package cache directory holds: one directory per extracted package (and any unfinished temp one)."""
-    return sorted(path.name for path in directory.iterdir()) if directory.exists() else []
+    """The directories of a package cache: one per extracted package, plus any temporary one left behind (files
+    beside them, such as an extraction lock, are not extractions)."""
+    return sorted(path.name for path in directory.iterdir() if path.is_dir()) if directory.exists() else []
 
 
 @pytest.mark.e2e
