@@ -34,7 +34,6 @@ from __future__ import annotations
 import bisect
 import errno
 import fcntl
-import functools
 import hashlib
 import mmap
 import os
@@ -45,7 +44,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from flowkit.errors import DataStoreError
 
@@ -394,44 +393,6 @@ def load_blob(path: Path) -> Any:
         os.close(fd)
 
 
-HUGE_PAGE_BYTES = 2 << 20
-
-
-@functools.cache
-def _madvise() -> Callable[[int, int, int], int] | None:
-    """libc's ``madvise``, where the platform has transparent huge pages (else None)."""
-    if not hasattr(mmap, "MADV_HUGEPAGE"):
-        return None
-    import ctypes
-
-    function = ctypes.CDLL(None, use_errno=True).madvise
-    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    function.restype = ctypes.c_int
-    return cast(Callable[[int, int, int], int], function)
-
-
-def prefer_huge_pages(target: memoryview) -> None:
-    """Ask the kernel to back the 2 MiB-aligned interior of a large buffer about to be filled with huge pages.
-
-    The unpickler allocates each large payload's buffer fresh; filling it is then dominated by one page fault per
-    4 KiB page, and with transparent huge pages there are 512 times fewer (numpy advises the same for its own large
-    arrays). Best effort: a read-only buffer, a platform without the advice, or a kernel that refuses it change
-    nothing. The buffer's edges keep small pages, so the advice never makes it use more memory.
-    """
-    madvise = _madvise()
-    if madvise is None or target.readonly:
-        return
-    import ctypes
-
-    anchor = ctypes.c_char.from_buffer(target)
-    address = ctypes.addressof(anchor)
-    del anchor  # release the buffer export at once: the caller may resize a bytearray afterwards
-    start = -(-address // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES
-    end = (address + len(target)) // HUGE_PAGE_BYTES * HUGE_PAGE_BYTES
-    if end > start:
-        madvise(start, end - start, mmap.MADV_HUGEPAGE)
-
-
 def _read_seek_table(fd: int, size: int) -> list[tuple[int, int]] | None:
     """The (compressed, decompressed) size of each frame, or None if the file ends in no consistent seek table."""
     if size < _SKIPPABLE_HEADER.size + _SEEK_FOOTER.size:
@@ -476,8 +437,6 @@ class _Stream(ABC):
             target[:done] = self._ahead[offset : offset + done]
         start = self._position + done
         if wanted - done >= READ_AHEAD_BYTES:
-            if wanted >= PARALLEL_MIN_BYTES:
-                prefer_huge_pages(target[done:wanted])
             self._fill(start, target[done:wanted])
         elif wanted > done:
             ahead = bytearray(min(READ_AHEAD_BYTES, self._size - start))

@@ -3,11 +3,9 @@ blobs written by earlier versions, direct-I/O fallbacks and what a failed write 
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import hashlib
-import mmap
 import os
 import pickle
 import threading
@@ -217,29 +215,3 @@ def test_reads_do_not_hash_again(datastore_root: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(hashlib, "sha256", no_hashing)
     assert len(store.load_artifact(ref)) == 2 * STAGING_BYTES
-
-
-@pytest.mark.skipif(not hasattr(mmap, "MADV_HUGEPAGE"), reason="no transparent huge pages on this platform")
-def test_large_reads_ask_for_huge_pages_inside_the_buffer(
-    datastore_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    advised: list[tuple[int, int, int]] = []
-
-    def record(start: int, length: int, advice: int) -> int:
-        advised.append((start, length, advice))
-        return 0
-
-    monkeypatch.setattr(blob_format, "_madvise", lambda: record)
-    buffer = bytearray(9 * MIB)
-    blob_format.prefer_huge_pages(memoryview(buffer))
-    address = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
-    [(start, length, advice)] = advised
-    assert advice == mmap.MADV_HUGEPAGE
-    assert start % blob_format.HUGE_PAGE_BYTES == 0 and length % blob_format.HUGE_PAGE_BYTES == 0
-    assert address <= start and start + length <= address + len(buffer) and length >= 6 * MIB
-    buffer.extend(b"resizable: the buffer export was released")
-
-    store = DataStore(datastore_root)
-    value = os.urandom(blob_format.PARALLEL_MIN_BYTES + 5)
-    assert store.load_artifact(store.put_artifact(value)) == value
-    assert len(advised) == 2, "the unpickled payload's buffer was advised before it was filled"
