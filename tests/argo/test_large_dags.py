@@ -8,7 +8,6 @@ small flows exercise exactly the code a 1,000-step flow does.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -179,10 +178,15 @@ class CrossingFlow(Flow):
 """
 
 
-def _crossing_flow(tmp_path: Path) -> type:
+def _project_flow(tmp_path: Path, source: str, name: str) -> type:
+    """Flow ``name`` of ``source``, in a project directory of its own (the code package holds nothing else)."""
     project = tmp_path / "project"
     project.mkdir(exist_ok=True)
-    return load_flow_source(project, CROSSING, "CrossingFlow")
+    return load_flow_source(project, source, name)
+
+
+def _crossing_flow(tmp_path: Path) -> type:
+    return _project_flow(tmp_path, CROSSING, "CrossingFlow")
 
 
 def test_split_lists_and_index_paths_crossing_segments_are_passed_explicitly(small_limit: int, tmp_path: Path) -> None:
@@ -263,70 +267,60 @@ def test_the_limits_are_argos_crd_limits() -> None:
     assert spec["templates"]["items"]["properties"]["dag"]["properties"]["tasks"]["maxItems"] == MAX_DAG_TASKS
 
 
+_COUNTING_HEADER = """
+from flowkit import Flow, kubernetes, step
+
+
+@kubernetes(image="img:1")
+class {name}(Flow):
+    @step
+    def start(self):
+        self.count = 0
+        self.next({first})
+"""
+_COUNTING_STEP = """
+    @step
+    def {step}(self):
+        self.count += 1
+        self.value = {index}
+        self.next(self.{following})
+"""
+_COUNTING_JOIN = """
+    @step
+    def join(self, inputs):
+        self.values = sorted(task.value for task in inputs)
+        self.next(self.end)
+"""
+_COUNTING_END = """
+    @step
+    def end(self):
+        pass
+"""
+
+
 def _counting_chain_source(steps: int) -> str:
-    """start, ``steps`` steps each adding one to a counter, end."""
-    names = ["start", *(f"step_{i}" for i in range(steps)), "end"]
-    lines = [
-        "from flowkit import Flow, kubernetes, step",
-        "",
-        "",
-        '@kubernetes(image="img:1")',
-        "class ChainFlow(Flow):",
-    ]
-    lines += ["    @step", "    def start(self):", "        self.count = 0", f"        self.next(self.{names[1]})", ""]
-    for current, following in itertools.pairwise(names[1:]):
-        lines += [
-            "    @step",
-            f"    def {current}(self):",
-            "        self.count += 1",
-            f"        self.next(self.{following})",
-        ]
-        lines += [""]
-    lines += ["    @step", "    def end(self):", "        self.total = self.count", ""]
-    return "\n".join(lines)
+    """ChainFlow: start, ``steps`` steps each adding one to a counter, end."""
+    names = [f"step_{index}" for index in range(steps)]
+    body = (_COUNTING_STEP.format(step=name, index=index, following=following)
+            for index, (name, following) in enumerate(zip(names, [*names[1:], "end"], strict=True)))  # fmt: skip
+    return _COUNTING_HEADER.format(name="ChainFlow", first=f"self.{names[0]}") + "".join(body) + _COUNTING_END
 
 
 def _counting_split_source(width: int) -> str:
-    """start, a static split into ``width`` one-step branches each setting its own value, their join, end."""
-    branches = [f"branch_{i}" for i in range(width)]
-    lines = [
-        "from flowkit import Flow, kubernetes, step",
-        "",
-        "",
-        '@kubernetes(image="img:1")',
-        "class SplitFlow(Flow):",
-    ]
-    lines += [
-        "    @step",
-        "    def start(self):",
-        "        self.next(" + ", ".join(f"self.{b}" for b in branches) + ")",
-    ]
-    for index, branch in enumerate(branches):
-        lines += [
-            "",
-            "    @step",
-            f"    def {branch}(self):",
-            f"        self.value = {index}",
-            "        self.next(self.join)",
-        ]
-    lines += ["", "    @step", "    def join(self, inputs):", "        self.values = sorted(i.value for i in inputs)"]
-    lines += ["        self.next(self.end)", "", "    @step", "    def end(self):", "        pass", ""]
-    return "\n".join(lines)
+    """SplitFlow: start, a static split into ``width`` one-step branches each setting its own value, join, end."""
+    names = [f"branch_{index}" for index in range(width)]
+    body = "".join(_COUNTING_STEP.format(step=name, index=index, following="join") for index, name in enumerate(names))
+    first = ", ".join(f"self.{name}" for name in names)
+    return _COUNTING_HEADER.format(name="SplitFlow", first=first) + body + _COUNTING_JOIN + _COUNTING_END
 
 
 @pytest.mark.e2e
 def test_a_chain_longer_than_argos_limit_runs_like_a_local_run(tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    flow_cls = load_flow_source(project, _counting_chain_source(250), "ChainFlow")
-    _, argo_run = assert_same_as_local_run(flow_cls, tmp_path)
-    assert argo_run.data.total == 250
+    _, argo_run = assert_same_as_local_run(_project_flow(tmp_path, _counting_chain_source(210), "ChainFlow"), tmp_path)
+    assert argo_run.data.count == 210 and argo_run.data.value == 209
 
 
 @pytest.mark.e2e
 def test_a_split_wider_than_argos_limit_runs_like_a_local_run(tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    flow_cls = load_flow_source(project, _counting_split_source(210), "SplitFlow")
-    _, argo_run = assert_same_as_local_run(flow_cls, tmp_path)
+    _, argo_run = assert_same_as_local_run(_project_flow(tmp_path, _counting_split_source(210), "SplitFlow"), tmp_path)
     assert argo_run["join"].task.data.values == list(range(210))
