@@ -73,8 +73,10 @@ def check_page(page: Path) -> list[str]:
 @nox.session
 def benchmark(session: nox.Session) -> None:
     """Every benchmark in benchmarks/, with Metaflow installed beside flowkit in this session's own virtualenv."""
+    # Installed, not editable: flowkit runs from compiled bytecode, as Metaflow does from its wheel.
     session.install(".")
     # Metaflow is only the point of comparison: if it cannot be installed the comparison script says so loudly.
-    session.run("python", "-m", "pip", "install", "--quiet", METAFLOW_REQUIREMENT, success_codes=[0, 1])
+    # An install step rather than a run step, so `nox -s benchmark --install-only` prepares it too.
+    session.install("--quiet", METAFLOW_REQUIREMENT, success_codes=[0, 1])
     for script in sorted((ROOT / "benchmarks").glob("*.py")):
         session.run("python", str(script))
