@@ -133,6 +133,8 @@ class _Cut:
 
     def carry(self, text: str, index: int) -> str:
         """``text`` of a task of segment ``index``, reading through the segment's inputs what lies outside it."""
+        if "{{" not in text:  # a step name, a top-level index path: most of a large DAG's values
+            return text
         segment, caller = self.segments[index], self.callers[index]
         for name in _INPUT.findall(text):
             if name not in caller.arguments:
