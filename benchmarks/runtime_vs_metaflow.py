@@ -4,7 +4,7 @@ Every flow is written once as a template; the flowkit and Metaflow versions diff
 each measurement the two frameworks alternate within every repeat (same machine state), and the table shows the
 median of each plus their ratio next to the target.
 
-    python benchmarks/runtime_vs_metaflow.py [--repeats 3] [--metaflow-python PATH] [--only TEXT ...]
+    python benchmarks/runtime_vs_metaflow.py [--repeats 5] [--metaflow-python PATH] [--only TEXT ...]
 
 Before measuring, each framework runs a flow once untimed, with bytecode writing allowed: an installed package
 carries compiled bytecode, but an editable checkout (or a `PYTHONDONTWRITEBYTECODE=1` shell) would otherwise make one
@@ -280,7 +280,7 @@ def metaflow_available(python: str) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="Runs per measurement and framework (median shown).")
+    parser.add_argument("--repeats", type=int, default=5, help="Runs per measurement and framework (median shown).")
     parser.add_argument("--metaflow-python", default=sys.executable, help="Interpreter with Metaflow installed.")
     parser.add_argument(
         "--only", nargs="+", default=[], metavar="TEXT", help="Measure only the rows whose label contains a TEXT."
