@@ -4,6 +4,9 @@ A task is forked from the scheduler (which has already imported the flow, so a t
 and a class defined in `__main__` or a notebook needs no re-import) or, for a step with its own interpreter (a
 conda environment), spawned as `<python> -m flowkit.task ...`. Either way the task leads its own process group, so
 a timeout can kill whatever it started, and its stdout/stderr arrive on two pipes the scheduler multiplexes.
+
+Forking, killing and reaping are the task layer's primitives (`flowkit.task.watchdog`), the ones a pod's task
+process supervises its task with, so a task is isolated, timed out and reported the same way locally and in a pod.
 """
 
 from __future__ import annotations
@@ -13,13 +16,12 @@ import gc
 import importlib
 import io
 import os
-import signal
 import subprocess
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+
+from flowkit.task.watchdog import fork_child, kill_process_group, open_exit_fd, poll_exit, reap
 
 
 @dataclass
@@ -40,10 +42,7 @@ class TaskProcess:
         """None while running; else the exit code, negative (-signal) if a signal killed it."""
         if self.popen is not None:
             return self.popen.poll()
-        pid, status = os.waitpid(self.pid, os.WNOHANG)
-        if pid == 0:
-            return None
-        return os.waitstatus_to_exitcode(status)
+        return poll_exit(self.pid)
 
     def close(self) -> None:
         """Release the pipes and the exit descriptor (after the process was reaped)."""
@@ -63,13 +62,11 @@ class TaskProcess:
         """Block until the process exits (after `kill`, at once) and return its exit code."""
         if self.popen is not None:
             return self.popen.wait()
-        _, status = os.waitpid(self.pid, 0)
-        return os.waitstatus_to_exitcode(status)
+        return reap(self.pid)
 
     def kill(self) -> None:
         """SIGKILL the task's whole process group (what it spawned dies with it)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGKILL)
+        kill_process_group(self.pid)
 
 
 # Modules every task needs that flowkit imports lazily (to keep `import flowkit` light): imported once before the
@@ -96,23 +93,21 @@ def forking_context() -> Iterator[None]:
 
 
 def fork_task(run_task: Callable[[], object], environment: Mapping[str, str]) -> TaskProcess:
-    """Run `run_task()` in a forked child with `environment` added to its variables.
+    """Run `run_task()` in a forked child (`fork_child`) with its output on two pipes and `environment` added.
 
-    The child exits 0 when `run_task` returns (the task's outcome is in its commit record), 1 if it raised, or the
-    code passed to `sys.exit`; it never returns into the scheduler's code.
+    The child exits 0 when `run_task` returns (the task's outcome is in its commit record; `execute_task` returns
+    no int), 1 if it raised, or the code passed to `sys.exit`; it never returns into the scheduler's code.
     """
     stdout_read, stdout_write = os.pipe()
     stderr_read, stderr_write = os.pipe()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()  # or the child would print the parent's buffered text again
-    pid = os.fork()
-    if pid == 0:
+
+    def prepare() -> None:
         os.close(stdout_read)
         os.close(stderr_read)
-        _run_child(run_task, environment, stdout_write, stderr_write)
-    with contextlib.suppress(PermissionError, ProcessLookupError):
-        os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
+        _redirect(stdout_write, stderr_write)
+        os.environ.update(environment)
+
+    pid = fork_child(run_task, prepare)
     os.close(stdout_write)
     os.close(stderr_write)
     return _readable(TaskProcess(pid, stdout_read, stderr_read))
@@ -135,34 +130,8 @@ def spawn_task(argv: Sequence[str], environment: Mapping[str, str]) -> TaskProce
 def _readable(process: TaskProcess) -> TaskProcess:
     os.set_blocking(process.stdout_fd, False)
     os.set_blocking(process.stderr_fd, False)
-    try:
-        process.exit_fd = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):  # not Linux >= 5.3: the scheduler polls instead
-        process.exit_fd = None
+    process.exit_fd = open_exit_fd(process.pid)  # None where there is no pidfd: the scheduler polls instead
     return process
-
-
-def _run_child(
-    run_task: Callable[[], object], environment: Mapping[str, str], stdout_fd: int, stderr_fd: int
-) -> NoReturn:
-    exit_code = 1
-    try:
-        os.setpgid(0, 0)
-        for signal_number in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
-            signal.signal(signal_number, signal.SIG_DFL)
-        _redirect(stdout_fd, stderr_fd)
-        os.environ.update(environment)
-        run_task()
-        exit_code = 0
-    except SystemExit as stop:
-        exit_code = stop.code if isinstance(stop.code, int) else 1
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os._exit(exit_code)
 
 
 def _redirect(stdout_fd: int, stderr_fd: int) -> None:

@@ -24,6 +24,10 @@ from typing import NoReturn
 
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 """Signals the supervisor passes on to the task: a pod being stopped stops its task, and the task may clean up."""
+CHILD_DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE)
+"""Signals a forked child handles the default way, whatever its parent did: Python's KeyboardInterrupt handler and
+ignored SIGPIPE, or a scheduler's own handlers, are not the task's. Others (SIGHUP ignored under ``nohup``) are
+inherited, as by any child process."""
 _POLL_SECONDS = 0.05
 """How often to look for the child's exit where there is no pidfd (not Linux >= 5.3)."""
 
@@ -44,8 +48,10 @@ def fork_child(run_task: Callable[[], object], prepare: Callable[[], None] | Non
     """Fork a child that leads a new process group, calls ``prepare()`` then ``run_task()``, and exits; its pid.
 
     The child exits with ``run_task()``'s result when that is an int, 0 when it returns anything else, the code
-    given to ``sys.exit``, or 1 if it raised; it never returns into the caller's code. Its own process group lets
-    whoever supervises it kill everything the task started (`kill_process_group`).
+    given to ``sys.exit``, or 1 if ``prepare`` or ``run_task`` raised; it never returns into the caller's code. Its
+    own process group lets whoever supervises it kill everything the task started (`kill_process_group`).
+    ``prepare`` is the caller's setup of the child (its descriptors, streams, environment, extra signal handling),
+    run after `CHILD_DEFAULT_SIGNALS` are reset.
     """
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -66,7 +72,7 @@ def _run_child(run_task: Callable[[], object], prepare: Callable[[], None] | Non
     exit_code = 1
     try:
         os.setpgid(0, 0)
-        for signal_number in (*FORWARDED_SIGNALS, signal.SIGCHLD, signal.SIGPIPE):
+        for signal_number in CHILD_DEFAULT_SIGNALS:
             signal.signal(signal_number, signal.SIG_DFL)
         if prepare is not None:
             prepare()
@@ -94,20 +100,34 @@ def reap(pid: int) -> int:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
+def poll_exit(pid: int) -> int | None:
+    """Reap child ``pid`` if it has exited and return its exit code (-signal if killed); None while it runs."""
+    reaped, status = os.waitpid(pid, os.WNOHANG)
+    return os.waitstatus_to_exitcode(status) if reaped else None
+
+
+def open_exit_fd(pid: int) -> int | None:
+    """A descriptor that becomes readable once process ``pid`` exits (a Linux pidfd), for ``select`` to wake on.
+
+    None where there is no pidfd (not Linux >= 5.3): the caller then polls. The caller closes the descriptor.
+    """
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def wait_for_exit(pid: int, timeout_seconds: float | None) -> int | None:
     """Reap child ``pid`` and return its exit code (-signal if killed); None if it still runs after the timeout."""
     if timeout_seconds is None:
         return reap(pid)
     deadline = time.monotonic() + timeout_seconds
-    try:
-        exit_fd: int | None = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        exit_fd = None
+    exit_fd = open_exit_fd(pid)
     try:
         while True:
-            reaped, status = os.waitpid(pid, os.WNOHANG)
-            if reaped:
-                return os.waitstatus_to_exitcode(status)
+            exit_code = poll_exit(pid)
+            if exit_code is not None:
+                return exit_code
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
@@ -130,6 +150,8 @@ def supervise(run_task: Callable[[], object], timeout_seconds: float | None) -> 
     lifeline_read, lifeline_write = os.pipe()
 
     def prepare() -> None:
+        for signal_number in FORWARDED_SIGNALS:  # a forwarded signal has its default effect on the task
+            signal.signal(signal_number, signal.SIG_DFL)
         os.close(lifeline_write)
         _die_with_supervisor(lifeline_read)
 
