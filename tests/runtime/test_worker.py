@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from flowkit.runtime.worker import TaskProcess, fork_task
+from flowkit.task.watchdog import ChildExit, supervise
 from tests.runtime.test_retry_timeout_catch import _alive
 
 
@@ -132,3 +133,12 @@ def test_kill_stops_the_task_and_what_it_started() -> None:
     while _alive(int(helper_pid)) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not _alive(int(helper_pid)), "the task's own child dies with its process group"
+
+
+@pytest.mark.usefixtures("parent_signal_handlers")
+def test_a_pod_supervised_task_handles_sighup_the_default_way_as_its_supervisor_forwards_it() -> None:
+    def run_task() -> int:
+        forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        return 0 if all(signal.getsignal(number) == signal.SIG_DFL for number in forwarded) else 9
+
+    assert supervise(run_task, None) == ChildExit(0, False, None)
