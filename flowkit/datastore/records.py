@@ -1,25 +1,96 @@
 """The two kinds of metadata the datastore keeps: one run record per run and one commit record per task attempt.
 
-Both are pydantic models serialized as JSON, so any reader (the client, a scheduler, a pod, a human with `cat`)
-can follow a run without importing the flow.
+Both are serialized as JSON, so any reader (the client, a scheduler, a pod, a human with `cat`) can follow a run
+without importing the flow. They are plain dataclasses with their own JSON reading and writing rather than pydantic
+models: every task writes one and the local scheduler reads one per task, and importing pydantic would be most of the
+fixed cost of ``python myflow.py run``. Reading is strict about what matters (required fields present, `status` one
+of the two values, nested records of the right shape) and ignores unknown fields, so newer writers stay readable.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from flowkit.errors import DataStoreError
+
+_R = TypeVar("_R", bound="_Record")
 
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+def _format_time(value: datetime) -> str:
+    """ISO 8601 with a ``Z`` for UTC, as the records have always been written."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise DataStoreError(f"expected an ISO 8601 time, got {value!r}")
+    return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+
+
+@dataclass(kw_only=True)
+class _Record:
+    """JSON reading and writing shared by every record (the method names are those the datastore has always used)."""
+
+    _nested: ClassVar[dict[str, Any]] = {}
+    """Field -> how to rebuild it from JSON (a record class, or a function)."""
+
+    def model_dump_json(self, *, indent: int | None = None) -> str:
+        # Compact unless indented, like the pydantic models the records used to be.
+        separators = (",", ":") if indent is None else (",", ": ")
+        return json.dumps(self._to_json(), indent=indent, separators=separators, ensure_ascii=False)
+
+    def _to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for item in dataclasses.fields(self):
+            data[item.name] = _json_value(getattr(self, item.name))
+        return data
+
+    @classmethod
+    def model_validate_json(cls: type[_R], text: str | bytes) -> _R:
+        return cls._from_json(json.loads(text))
+
+    @classmethod
+    def _from_json(cls: type[_R], data: Any) -> _R:
+        if not isinstance(data, dict):
+            raise DataStoreError(f"a {cls.__name__} must be a JSON object, got {type(data).__name__}")
+        known = {item.name for item in dataclasses.fields(cls)}
+        values = {name: value for name, value in data.items() if name in known}
+        for name, rebuild in cls._nested.items():
+            if values.get(name) is not None:
+                values[name] = rebuild(values[name])
+        try:
+            return cls(**values)
+        except TypeError as error:
+            raise DataStoreError(f"malformed {cls.__name__}: {error}") from None
+
+    def model_copy(self: _R, *, update: dict[str, Any] | None = None) -> _R:
+        return dataclasses.replace(self, **(update or {}))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, _Record):
+        return value._to_json()
+    if isinstance(value, datetime):
+        return _format_time(value)
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    return value
+
+
+@dataclass(kw_only=True)
 class ArtifactRef(_Record):
     """Where an artifact's bytes live: the blob named by ``sha256`` (of its pickle), with its size and type name."""
 
@@ -28,12 +99,14 @@ class ArtifactRef(_Record):
     type: str
 
 
+@dataclass(kw_only=True)
 class ErrorInfo(_Record):
     type: str
     message: str
     traceback: str = ""
 
 
+@dataclass(kw_only=True)
 class ForeachFrame(_Record):
     """The innermost foreach a task runs in: the foreach step, the variable it iterates and this task's position."""
 
@@ -42,21 +115,36 @@ class ForeachFrame(_Record):
     index: int
 
 
+def _artifact_index(data: Any) -> dict[str, ArtifactRef]:
+    if not isinstance(data, dict):
+        raise DataStoreError(f"artifacts must be a JSON object, got {type(data).__name__}")
+    return {name: ArtifactRef._from_json(ref) for name, ref in data.items()}
+
+
+@dataclass(kw_only=True)
 class TaskRecord(_Record):
     """The commit record of one task attempt; written last, so its presence means the attempt is complete."""
+
+    _nested: ClassVar[dict[str, Any]] = {
+        "started_at": _parse_time,
+        "finished_at": _parse_time,
+        "error": ErrorInfo._from_json,
+        "artifacts": _artifact_index,
+        "foreach": ForeachFrame._from_json,
+    }
 
     flow: str
     run_id: str
     step: str
     task_id: str
-    index_path: list[int] = Field(default_factory=list)
+    index_path: list[int] = field(default_factory=list)
     attempt: int = 0
     status: Literal["succeeded", "failed"]
     started_at: datetime
     finished_at: datetime
     exit_code: int | None = None
     error: ErrorInfo | None = None
-    artifacts: dict[str, ArtifactRef] = Field(default_factory=dict)
+    artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
     num_splits: int | None = None
     foreach: ForeachFrame | None = None
     spec: dict[str, Any] | None = None
@@ -65,18 +153,26 @@ class TaskRecord(_Record):
     origin_run_id: str | None = None
     """Set when the record was cloned from an earlier run by resume."""
 
+    def __post_init__(self) -> None:
+        if self.status not in ("succeeded", "failed"):
+            raise DataStoreError(f"a task record's status is 'succeeded' or 'failed', got {self.status!r}")
+        self.index_path = list(self.index_path)
+
     @property
     def succeeded(self) -> bool:
         return self.status == "succeeded"
 
 
+@dataclass(kw_only=True)
 class RunRecord(_Record):
     """Written once per run by its start task (or by resume when start is reused)."""
 
+    _nested: ClassVar[dict[str, Any]] = {"created_at": _parse_time}
+
     flow: str
     run_id: str
-    created_at: datetime = Field(default_factory=utc_now)
-    parameters: dict[str, str] = Field(default_factory=dict)
+    created_at: datetime = field(default_factory=utc_now)
+    parameters: dict[str, str] = field(default_factory=dict)
     """Parameter name -> JSON text, exactly as the start task received them."""
     origin_run_id: str | None = None
     code_package_id: str | None = None
