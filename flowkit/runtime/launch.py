@@ -19,6 +19,7 @@ from flowkit.datastore import DataStore, LogWriter, TaskCoordinates, TaskRecord,
 from flowkit.errors import FlowkitError
 from flowkit.runtime.plan import TaskKey
 from flowkit.runtime.worker import TaskProcess, fork_task, spawn_task
+from flowkit.task.watchdog import death_reason
 
 if TYPE_CHECKING:
     from flowkit.environments.local import LocalEnvironment
@@ -95,7 +96,7 @@ class TaskLauncher:
             coords,
             attempt,
             exit_code,
-            _death_reason(exit_code, self.timeout_seconds(task), timed_out),
+            death_reason(exit_code, self.timeout_seconds(task), timed_out),
             self.flow_cls,
         )
         return self.store.read_record(coords, attempt)
@@ -162,17 +163,3 @@ def _importable_module(flow_cls: type) -> tuple[str, Path]:
     name = path.stem if flow_cls.__module__ == "__main__" else flow_cls.__module__
     root = path.parent if flow_cls.__module__ == "__main__" else path.parents[flow_cls.__module__.count(".")]
     return name, root
-
-
-def _death_reason(exit_code: int, timeout: float | None, timed_out: bool) -> str:
-    if timed_out:
-        return f"timed out after {timeout:g} seconds (@timeout); the task's processes were killed"
-    if exit_code < 0:
-        import signal
-
-        try:
-            name = signal.Signals(-exit_code).name
-        except ValueError:
-            name = f"signal {-exit_code}"
-        return f"the task process was killed by {name}"
-    return f"the task process exited with code {exit_code} before committing its result"
