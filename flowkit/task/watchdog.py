@@ -44,7 +44,9 @@ class ChildExit:
     """A signal the supervisor itself received (and forwarded): the task was asked to stop, it did not fail."""
 
 
-def fork_child(run_task: Callable[[], object], prepare: Callable[[], None] | None = None) -> int:
+def fork_child(
+    run_task: Callable[[], object], prepare: Callable[[], None] | None = None, *, silence_thread_warning: bool = False
+) -> int:
     """Fork a child that leads a new process group, calls ``prepare()`` then ``run_task()``, and exits; its pid.
 
     The child exits with ``run_task()``'s result when that is an int, 0 when it returns anything else, the code
@@ -52,19 +54,29 @@ def fork_child(run_task: Callable[[], object], prepare: Callable[[], None] | Non
     own process group lets whoever supervises it kill everything the task started (`kill_process_group`).
     ``prepare`` is the caller's setup of the child (its descriptors, streams, environment, extra signal handling),
     run after `CHILD_DEFAULT_SIGNALS` are reset.
+
+    ``silence_thread_warning`` hides Python >= 3.12's warning about forking a process that runs threads, for a caller
+    whose threads take no lock the child needs (the pod supervisor's log copies). It is off by default: saving and
+    restoring the warning filters around the fork writes to memory pages the fork has just made copy-on-write,
+    about 0.1 ms a fork, which a caller forking every task of a run should not pay for nothing.
     """
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()  # or the child would print the parent's buffered text again
-    with warnings.catch_warnings():
-        # Python >= 3.12 warns about forking a process with threads (the log copies' pumps); the child only runs the
-        # task, and takes none of the locks those threads hold.
-        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+    if silence_thread_warning:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+            pid = os.fork()
+    else:
         pid = os.fork()
     if pid == 0:
         _run_child(run_task, prepare)
-    with contextlib.suppress(PermissionError, ProcessLookupError):
-        os.setpgid(pid, pid)  # also done by the child: whichever runs first wins the race
+    # Also done by the child: whichever runs first wins the race. Not contextlib.suppress: every page the parent
+    # writes after a fork costs a copy-on-write fault, and its objects and methods are a few more pages a fork.
+    try:  # noqa: SIM105
+        os.setpgid(pid, pid)
+    except (PermissionError, ProcessLookupError):
+        pass
     return pid
 
 
@@ -155,7 +167,7 @@ def supervise(run_task: Callable[[], object], timeout_seconds: float | None) -> 
         os.close(lifeline_write)
         _die_with_supervisor(lifeline_read)
 
-    pid = fork_child(run_task, prepare)
+    pid = fork_child(run_task, prepare, silence_thread_warning=True)  # the log copies' pumps are threads
     os.close(lifeline_read)
     received: list[int] = []
 
