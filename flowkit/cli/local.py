@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from flowkit.cli.params import add_parameter_options
-from flowkit.errors import TaskFailedError
+from flowkit.cli.quickrun import RunArguments, finish, run_locally
 
 
 def register(group: click.Group) -> None:
@@ -67,18 +67,8 @@ def run_command(
     **parameter_values: Any,
 ) -> None:
     """Run the flow on this machine, each task in its own process."""
-    from flowkit.runtime.api import run_flow
-
     given = {name: value for name, value in parameter_values.items() if value is not None}
-    run = run_flow(
-        flow_cls,
-        given,
-        max_workers=max_workers,
-        datastore_root=datastore_root,
-        run_id_file=run_id_file,
-        environment=environment,
-    )
-    _finish(run)
+    run_locally(flow_cls, RunArguments(given, max_workers, datastore_root, run_id_file, environment))
 
 
 @click.command("resume")
@@ -108,13 +98,7 @@ def resume_command(
         run_id_file=run_id_file,
         environment=environment,
     )
-    _finish(run)
-
-
-def _finish(run: Any) -> None:
-    if not run.successful:
-        raise TaskFailedError(f"run {run.pathspec} failed")
-    click.echo(f"Run {run.pathspec} succeeded.")
+    finish(run)
 
 
 @click.command("show")

@@ -1,47 +1,30 @@
-"""Builds the click group for one flow class and runs it; also the `flowkit FILE[:Class]` console script.
+"""Runs a flow's command line (`python myflow.py ...`); also the `flowkit FILE[:Class]` console script.
 
-A flow's CLI is a `FlowGroup`: a click group that knows its flow class (`group.flow_cls`, also `ctx.obj`), so each
-command module's `register(group)` can build flow-specific options (one per Parameter) when it adds its commands.
+The commands are a click group (`flowkit.cli.group`), but a plain `run` is parsed without click
+(`flowkit.cli.quickrun`): importing it would be a tenth of a short run. click is imported for everything else.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
-import inspect
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import click
-
+from flowkit.cli.quickrun import RunArguments, parse_run_arguments, run_locally
 from flowkit.errors import FlowkitError
 
-# Each module exposes `register(group)`; the order is the order of `--help`.
-COMMAND_MODULES = ("flowkit.cli.local", "flowkit.cli.package", "flowkit.cli.env", "flowkit.cli.argo")
-
-
-class FlowGroup(click.Group):
-    """The command group of one flow: `python myflow.py --help` lists what can be done with it."""
-
-    def __init__(self, flow_cls: type, **kwargs: Any) -> None:
-        super().__init__(
-            name=flow_cls.__name__,
-            help=inspect.getdoc(flow_cls) or f"Commands for the flow {flow_cls.__name__}.",
-            context_settings={"obj": flow_cls, "help_option_names": ["-h", "--help"]},
-            **kwargs,
-        )
-        self.flow_cls = flow_cls
+if TYPE_CHECKING:
+    from flowkit.cli.group import FlowGroup
 
 
 def build_cli(flow_cls: type) -> FlowGroup:
     """The click group of `flow_cls` with every command module (local, package, env, argo) registered."""
-    group = FlowGroup(flow_cls)
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(group)
-    return group
+    from flowkit.cli.group import build_group
+
+    return build_group(flow_cls)
 
 
 def run_flow_cli(flow_cls: type, argv: Sequence[str] | None = None) -> NoReturn:
@@ -51,6 +34,11 @@ def run_flow_cli(flow_cls: type, argv: Sequence[str] | None = None) -> NoReturn:
     a traceback; anything else is a bug and keeps its traceback.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
+    quick = parse_run_arguments(flow_cls, arguments)
+    if quick is not None:
+        _run_without_click(flow_cls, quick)
+    import click
+
     try:
         # Without standalone mode click returns a command's `Exit` code instead of raising it.
         status = build_cli(flow_cls).main(args=arguments, prog_name=_program_name(), standalone_mode=False)
@@ -61,9 +49,29 @@ def run_flow_cli(flow_cls: type, argv: Sequence[str] | None = None) -> NoReturn:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except FlowkitError as error:
-        click.secho(f"error: {error}", err=True, fg="red")
-        sys.exit(1)
+        _report(error)
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def _run_without_click(flow_cls: type, arguments: RunArguments) -> NoReturn:
+    """A plain `run` (see `flowkit.cli.quickrun`), ending as click ends it: same messages, same exit statuses."""
+    try:
+        run_locally(flow_cls, arguments)
+    except (EOFError, KeyboardInterrupt):
+        print(file=sys.stderr)
+        print("Aborted.", file=sys.stderr)
+        sys.exit(130)
+    except FlowkitError as error:
+        _report(error)
+    sys.exit(0)
+
+
+def _report(error: FlowkitError) -> NoReturn:
+    """A user-facing problem, printed as one clean red line (click only loaded now, to colour it)."""
+    import click
+
+    click.secho(f"error: {error}", err=True, fg="red")
+    sys.exit(1)
 
 
 def _program_name() -> str:
@@ -126,6 +134,8 @@ Examples:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """The `flowkit` console script."""
+    import click
+
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] in (["-h"], ["--help"]):
         click.echo(CONSOLE_USAGE)
@@ -137,6 +147,5 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     try:
         flow_cls = load_flow_class(target)
     except FlowkitError as error:
-        click.secho(f"error: {error}", err=True, fg="red")
-        sys.exit(1)
+        _report(error)
     run_flow_cli(flow_cls, [command, *rest])

@@ -1,0 +1,102 @@
+"""A plain `run` is parsed without click, and gives what click gives; anything else still goes to click."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flowkit import Flow, Parameter, step
+from flowkit.cli.quickrun import RunArguments, parse_run_arguments
+from tests.runtime.cli_runner import describe, flow_command, write_flow
+
+
+class RateFlow(Flow):
+    rate = Parameter("rate", default=0.5, type=float)
+    label = Parameter("label", required=True, type=str)
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_a_plain_run_is_parsed_as_click_would_pass_it(tmp_path: Path) -> None:
+    arguments = ["run", "--label", "x", "--rate", "2", "--max-workers", "3", "--datastore-root", str(tmp_path)]
+    arguments += ["--run-id-file", str(tmp_path / "id"), "--environment", "conda"]
+    assert parse_run_arguments(RateFlow, arguments) == RunArguments(
+        parameters={"label": "x", "rate": 2.0},
+        max_workers=3,
+        datastore_root=tmp_path,
+        run_id_file=tmp_path / "id",
+        environment="conda",
+    )
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["run", "--label", "x", "--help"],  # help is click's
+        ["run", "--label=x"],  # a spelling click knows
+        ["run", "--label", "x", "--label", "y"],  # repeated
+        ["run", "--label", "x", "--nope", "1"],  # unknown option
+        ["run", "--label", "x", "--rate", "fast"],  # a value the parameter refuses: click words the error
+        ["run", "--label", "x", "--max-workers", "0"],
+        ["run", "--label", "x", "--environment", "docker"],
+        ["run", "--rate", "2"],  # a required parameter is missing
+        ["run", "--label", "-x"],  # looks like an option
+        ["show"],
+        [],
+    ],
+)
+def test_anything_but_a_plain_run_is_left_to_click(arguments: list[str]) -> None:
+    assert parse_run_arguments(RateFlow, arguments) is None
+
+
+def test_a_datastore_root_that_is_a_file_is_left_to_click(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    assert parse_run_arguments(RateFlow, ["run", "--label", "x", "--datastore-root", str(a_file)]) is None
+    assert parse_run_arguments(RateFlow, ["run", "--label", "x", "--run-id-file", str(tmp_path)]) is None
+
+
+PROBE_FLOW = """
+import atexit
+import sys
+
+from flowkit import Flow, Parameter, step
+
+
+class ProbeFlow(Flow):
+    word = Parameter("word", default="hi")
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("word", self.word)
+
+
+atexit.register(lambda: print("click imported:", "click" in sys.modules))
+
+if __name__ == "__main__":
+    ProbeFlow()
+"""
+
+
+def test_a_plain_run_never_imports_click_and_reports_like_before(tmp_path: Path, datastore_root: Path) -> None:
+    flow_file = write_flow(tmp_path, PROBE_FLOW)
+    result = flow_command(flow_file, "run", "--word", "yo", datastore_root=datastore_root)
+    assert result.returncode == 0, describe(result)
+    assert "click imported: False" in result.stdout
+    assert "word yo" in result.stdout
+    assert "Run ProbeFlow/" in result.stdout and "succeeded." in result.stdout
+
+    refused = flow_command(flow_file, "run", "--max-workers", "0", datastore_root=datastore_root)
+    assert refused.returncode == 2 and "--max-workers" in refused.stderr  # click's usage error, as before
+    assert "click imported: True" in refused.stdout
