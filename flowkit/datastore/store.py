@@ -115,11 +115,17 @@ class DataStore:
         return sorted(int(name[: -len(".json")]) for name in names if name.endswith(".json"))
 
     def read_record(self, coords: TaskCoordinates, attempt: int) -> TaskRecord:
-        path = self.record_path(coords, attempt)
+        record = self.committed_record(coords, attempt)
+        if record is None:
+            raise DataStoreError(f"task {coords} has no committed attempt {attempt} in {self.root}")
+        return record
+
+    def committed_record(self, coords: TaskCoordinates, attempt: int) -> TaskRecord | None:
+        """Attempt ``attempt``'s record if it was committed, else None (a reader that knows which attempt it wants)."""
         try:
-            return TaskRecord.model_validate_json(path.read_bytes())
+            return TaskRecord.model_validate_json(self.record_path(coords, attempt).read_bytes())
         except FileNotFoundError:
-            raise DataStoreError(f"task {coords} has no committed attempt {attempt} in {self.root}") from None
+            return None
 
     def latest_record(self, coords: TaskCoordinates) -> TaskRecord | None:
         """The latest committed attempt of a task (succeeded or failed), or None if none committed."""
@@ -149,6 +155,11 @@ class DataStore:
     # -- captured output ---------------------------------------------------------------------------------------
     def log_writer(self, coords: TaskCoordinates, attempt: int, stream: LogStream) -> LogWriter:
         return LogWriter(self.log_path(coords, attempt, stream))
+
+    def log_writers(self, coords: TaskCoordinates, attempt: int) -> dict[str, LogWriter]:
+        """Writers of both captured streams ("out", "err"), for a scheduler that starts a task (one path built)."""
+        directory = self.task_dir(coords)
+        return {stream: LogWriter(directory / f"{attempt}.{stream}") for stream in ("out", "err")}
 
     def read_log(self, coords: TaskCoordinates, attempt: int, stream: LogStream) -> str:
         try:

@@ -19,12 +19,12 @@ from flowkit.errors import ParameterError
 from flowkit.runtime.launch import TaskLauncher
 from flowkit.runtime.output import Progress, RunConsole
 from flowkit.runtime.plan import TaskKey, TaskPlanner
-from flowkit.runtime.resume import ResumeFrom, ResumePlan, plan_resume
 from flowkit.runtime.scheduler import RunOutcome, Scheduler
 from flowkit.runtime.worker import forking_context
 
 if TYPE_CHECKING:
     from flowkit.client import Run
+    from flowkit.runtime.resume import ResumeFrom, ResumePlan
 
 
 def run_flow(
@@ -53,6 +53,8 @@ def run_flow(
     run_id = new_run_id()
     resume: ResumePlan | None = None
     if resume_from is not None:
+        from flowkit.runtime.resume import plan_resume  # only a resume needs it: a plain run skips the import
+
         if parameters:
             raise ParameterError(
                 "a resumed run reuses its origin's parameters", flow=flow_cls.__name__, parameter=", ".join(parameters)

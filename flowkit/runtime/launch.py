@@ -56,6 +56,7 @@ class TaskLauncher:
     def start(self, task: TaskKey, attempt: int) -> TaskProcess:
         """Start `attempt` of `task` in its own process."""
         spec = self.specs[task.step]
+        coords = self.coordinates(task)
         environment = dict(spec.environment_vars)
         if self.use_conda and spec.conda is not None:
             process = self._spawn_in_environment(task, attempt, spec, environment)
@@ -66,16 +67,13 @@ class TaskLauncher:
                 execute_task,
                 self.flow_cls,
                 self.store.root,
-                self.coordinates(task),
+                coords,
                 attempt=attempt,
                 parameters=self.parameters if task.step == "start" else None,
                 workflow_status=self.workflow_status,
             )
             process = fork_task(run, environment)
-        coords = self.coordinates(task)
-        self._logs[(task, attempt)] = {
-            stream: self.store.log_writer(coords, attempt, stream) for stream in ("out", "err")
-        }
+        self._logs[(task, attempt)] = self.store.log_writers(coords, attempt)
         return process
 
     def capture(self, task: TaskKey, attempt: int, stream: str, data: bytes) -> None:
@@ -87,8 +85,9 @@ class TaskLauncher:
         for writer in self._logs.pop((task, attempt)).values():
             writer.close()
         coords = self.coordinates(task)
-        if attempt in self.store.list_attempts(coords):
-            return self.store.read_record(coords, attempt)
+        record = self.store.committed_record(coords, attempt)  # one read, no listing: the attempt is known
+        if record is not None:
+            return record
         from flowkit.task.executor import record_process_failure
 
         record_process_failure(
