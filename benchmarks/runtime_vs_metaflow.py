@@ -281,7 +281,12 @@ def metaflow_available(python: str) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="Runs per measurement and framework (median shown).")
-    parser.add_argument("--metaflow-python", default=sys.executable, help="Interpreter with Metaflow installed.")
+    parser.add_argument(
+        "--metaflow-python",
+        default=sys.executable,
+        type=os.path.abspath,  # the flows run from temporary directories, where a relative path means nothing
+        help="Interpreter with Metaflow installed.",
+    )
     parser.add_argument(
         "--only", nargs="+", default=[], metavar="TEXT", help="Measure only the rows whose label contains a TEXT."
     )
