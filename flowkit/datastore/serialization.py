@@ -14,13 +14,16 @@ Writing: the pickler hands each large buffer (``bytes``, ``bytearray``, the prot
 array) to :meth:`BlobSink.write` as it is, without copying it into its own stream. The sink hashes such a buffer on
 the calling thread while a helper thread stages it into an aligned buffer and writes it with ``O_DIRECT``: on virtual
 machines, filling the page cache with a large blob costs several times more than the disk write, and the hash is then
-the only pass left on the critical path. Compressible streams are cut into frames compressed by parallel threads.
+the only pass left on the critical path. Compressible streams are cut into frames compressed by parallel threads; a
+frame that is all zeros is recognised by a ``memcmp`` and given the one frame zeros compress into, computed once.
 
 Reading: ``pickle.load`` asks for each large payload through one ``readinto`` of its final buffer. That buffer is
 filled by several threads at once, each reading (through its own aligned ``O_DIRECT`` window) or decompressing whole
 frames straight into its part: filling a freshly allocated buffer is dominated by the kernel mapping its pages in,
-which parallelizes, and one thread's disk read overlaps another's copy. Helper threads are always joined before a call
-returns: no thread outlives a call (task processes are forked).
+which parallelizes, and one thread's disk read overlaps another's copy. A frame of zeros is not written at all where
+the buffer already reads as zeros (a fresh allocation does, before any of its memory is backed). Large buffers on
+either side are advised to use huge pages first (:mod:`flowkit.datastore.pages`). Helper threads are always joined
+before a call returns: no thread outlives a call (task processes are forked).
 
 Reads do not hash the blob again. A blob becomes visible only by an atomic rename after its bytes were fsynced, and
 only under the name computed from exactly those bytes; readers reach it through commit records written afterwards.
@@ -34,6 +37,7 @@ from __future__ import annotations
 import bisect
 import errno
 import fcntl
+import functools
 import hashlib
 import mmap
 import os
@@ -46,6 +50,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from flowkit.datastore.pages import advise_huge_pages
 from flowkit.errors import DataStoreError
 
 PICKLE_PROTOCOL = 5
@@ -54,6 +59,8 @@ STAGING_BYTES = 8 << 20
 larger ones are streamed to a temporary file."""
 FRAME_BYTES = 4 << 20
 """Uncompressed size of one zstd frame: the unit that is compressed or decompressed by one thread."""
+FRAMES_PER_WORKER = 8
+"""How many frames each thread compresses per batch (see :meth:`BlobSink._compress`)."""
 PARALLEL_MIN_BYTES = 16 << 20
 """Below this, one thread does the work: starting helpers costs more than they save."""
 READ_AHEAD_BYTES = 256 << 10
@@ -65,6 +72,8 @@ COMPRESSION_MIN_BYTES = 64 << 10
 COMPRESSION_MAX_RATIO = 0.5
 """Compress only when the sample shrinks to at most this fraction: decompression must beat reading the bytes."""
 COMPRESSION_LEVEL = 1
+ZERO_CHECK_BYTES = 256 << 10
+"""Unit of the comparisons that find all-zero frames (see :func:`_is_zero`)."""
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 SKIPPABLE_MAGIC = 0x184D2A5E
 """A zstd skippable frame: decoders ignore its content. The seek table lives in one."""
@@ -247,6 +256,8 @@ class BlobSink:
         view = data.raw() if isinstance(data, pickle.PickleBuffer) else memoryview(data).cast("B")
         written = len(view)
         self.size += written
+        if written >= PARALLEL_MIN_BYTES:
+            advise_huge_pages(view)
         if self.compressed is None:
             taken = COMPRESSION_SAMPLE_BYTES - len(self._sample)
             self._sample += view[:taken]
@@ -313,23 +324,32 @@ class BlobSink:
         return self._compressors[index]
 
     def _compress(self, pieces: list[memoryview]) -> None:
-        """Compress each piece into its own frame, a batch of pieces at a time in parallel, and store the frames."""
+        """Compress each piece into its own frame, a batch of pieces at a time in parallel, and store the frames.
+
+        A batch holds ``FRAMES_PER_WORKER`` pieces per thread: enough that starting threads costs little against the
+        work, few enough that the compressed frames waiting to be stored stay a bounded amount of memory.
+        """
         workers = io_workers() if sum(len(piece) for piece in pieces) >= PARALLEL_MIN_BYTES else 1
-        for batch_start in range(0, len(pieces), workers):
-            batch = pieces[batch_start : batch_start + workers]
-            for piece, frame in zip(batch, self._compress_batch(batch), strict=True):
+        batch_size = workers * FRAMES_PER_WORKER
+        for batch_start in range(0, len(pieces), batch_size):
+            batch = pieces[batch_start : batch_start + batch_size]
+            for piece, frame in zip(batch, self._compress_batch(batch, workers), strict=True):
                 self._frame_sizes.append((len(frame), len(piece)))
                 self._store(memoryview(frame))
 
-    def _compress_batch(self, batch: list[memoryview]) -> list[bytes]:
-        """One frame per piece, each compressed by its own thread and zstd context."""
+    def _compress_batch(self, batch: list[memoryview], workers: int) -> list[bytes]:
+        """One frame per piece; each of up to ``workers`` threads compresses a contiguous run of pieces."""
         frames = [b""] * len(batch)
 
-        def compress(slot: int) -> None:
-            frames[slot] = self._compressor(slot).compress(batch[slot])
+        def compress(slot: int, low: int, high: int) -> None:
+            compressor = self._compressor(slot)
+            for position in range(low, high):
+                piece = batch[position]
+                frames[position] = _zero_frame(len(piece)) if _is_zero(piece) else compressor.compress(piece)
 
-        self._compressor(len(batch) - 1)  # create the contexts before the threads use them
-        run_parallel([partial(compress, slot) for slot in range(len(batch))])
+        groups = split_evenly(len(batch), workers, align=1)
+        self._compressor(len(groups) - 1)  # create the contexts before the threads use them
+        run_parallel([partial(compress, slot, low, high) for slot, (low, high) in enumerate(groups)])
         return frames
 
     def _seek_table(self) -> bytes:
@@ -543,10 +563,21 @@ class _FramedStream(_Stream):
             index += 1
         if not whole:
             return
+        if len(target) >= PARALLEL_MIN_BYTES and any(self._zeros(index) for index, _ in whole):
+            # A frame of zeros is not written where the target already reads as zeros, as the unpickler's freshly
+            # allocated buffer does without being backed by memory: that saves faulting its pages in (the bulk of
+            # reading such an artifact on a virtual machine) and the memory they would take. Huge pages make those
+            # reads map the kernel's huge zero page, rather than fault once per 4 KiB.
+            advise_huge_pages(target)
         workers = io_workers() if len(whole) > 1 and len(target) >= PARALLEL_MIN_BYTES else 1
         groups = split_evenly(len(whole), workers, align=1)
         self._decompressor(len(groups) - 1)  # create the contexts before the threads use them
         run_parallel([partial(self._decompress_into, slot, whole[low:high]) for slot, (low, high) in enumerate(groups)])
+
+    def _zeros(self, index: int) -> bool:
+        """Whether a frame is the one all-zero content compresses into (from its size: the bytes are compared later)."""
+        _, compressed, _, size = self._frames[index]
+        return compressed == len(_zero_frame(size))
 
     def _decompressor(self, slot: int) -> Any:
         while len(self._decompressors) <= slot:
@@ -563,7 +594,10 @@ class _FramedStream(_Stream):
     def _decompress_into(self, slot: int, frames: list[tuple[int, memoryview]]) -> None:
         decompressor = self._decompressor(slot)
         for index, part in frames:
-            with decompressor.stream_reader(self._compressed(index)) as reader:
+            compressed = self._compressed(index)
+            if compressed == _zero_frame(len(part)) and _is_zero(part):
+                continue  # see _fill
+            with decompressor.stream_reader(compressed) as reader:
                 remaining = part
                 while remaining and (count := reader.readinto(remaining)):
                     remaining = remaining[count:]
@@ -576,3 +610,27 @@ class _FramedStream(_Stream):
             self._decompress_into(0, [(index, memoryview(frame))])
             self._cached_index, self._cached = index, frame
         return self._cached
+
+
+_ZEROS = bytearray(ZERO_CHECK_BYTES)
+"""Compared against, never written: with a ``bytearray`` on the left, ``==`` is one ``memcmp`` with any buffer."""
+
+
+def _is_zero(view: memoryview) -> bool:
+    """Whether every byte of ``view`` is zero: a ``memcmp`` per chunk, stopping at the first chunk that differs."""
+    chunk = len(_ZEROS)
+    whole = len(view) - len(view) % chunk
+    # _ZEROS on the left: a memoryview on the left compares item by item, some fifty times slower.
+    if not all(_ZEROS == view[start : start + chunk] for start in range(0, whole, chunk)):  # noqa: SIM300
+        return False
+    return whole == len(view) or _ZEROS[: len(view) - whole] == view[whole:]
+
+
+@functools.cache
+def _zero_frame(size: int) -> bytes:
+    """The frame :class:`BlobSink` compresses ``size`` zero bytes into, compressed once per size and process.
+
+    Comparing a piece with zeros costs a fraction of compressing it, and the result is byte for byte what compressing
+    it would give (a one-shot ``compress`` of the same input with the same settings), so blob names do not change.
+    """
+    return zstd_module().ZstdCompressor(level=COMPRESSION_LEVEL, write_checksum=False).compress(bytes(size))

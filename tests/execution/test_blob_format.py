@@ -95,7 +95,17 @@ def _values() -> dict[str, Any]:
         "mid-frame buffers": [b"head" * 10, _pattern(3 * MIB + 11), {"k": list(range(1000))}, os.urandom(2 * MIB + 5)],
         "numpy C and Fortran order": [floats, numpy.asfortranarray(floats[:600_000].reshape(600, 1000))],
         "empty": b"",
+        "zeros": bytes(5 * MIB + 3),
+        "zeros with islands": _islands(5 * MIB + 3),
     }
+
+
+def _islands(size: int) -> bytearray:
+    """Mostly zeros, with a non-zero byte at frame, check-chunk and page boundaries and inside some frames."""
+    value = bytearray(size)
+    for offset in (0, 4095, 4096, (256 << 10) - 1, 256 << 10, MIB + 17, 3 * MIB, size - 1):
+        value[offset] = 0xA5
+    return value
 
 
 @pytest.mark.parametrize("name", list(_values()))
@@ -215,3 +225,71 @@ def test_reads_do_not_hash_again(datastore_root: Path, monkeypatch: pytest.Monke
 
     monkeypatch.setattr(hashlib, "sha256", no_hashing)
     assert len(store.load_artifact(ref)) == 2 * STAGING_BYTES
+
+
+def test_zero_frames_are_the_frames_compression_gives(datastore_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames found to be zeros are not compressed but copied from one compression of zeros: same bytes, same name."""
+    value = [bytes(3 * FRAME_BYTES + 5), _islands(2 * FRAME_BYTES), b"tail"]
+    shortcut_ref = DataStore(datastore_root / "shortcut").put_artifact(value)
+    monkeypatch.setattr(blob_format, "_is_zero", lambda view: False)
+    compressed_ref = DataStore(datastore_root / "compressed").put_artifact(value)
+    assert shortcut_ref == compressed_ref
+    shortcut_blob = DataStore(datastore_root / "shortcut").blobs.path(shortcut_ref.sha256).read_bytes()
+    assert shortcut_blob == DataStore(datastore_root / "compressed").blobs.path(compressed_ref.sha256).read_bytes()
+
+
+def _compressed_frames(blob: bytes) -> list[bytes]:
+    """Each frame of a framed blob, as stored, in order (read from its seek table)."""
+    count = blob_format._SEEK_FOOTER.unpack(blob[-blob_format._SEEK_FOOTER.size :])[0]
+    entries_start = len(blob) - blob_format._SEEK_FOOTER.size - count * blob_format._SEEK_ENTRY.size
+    frames, offset = [], 0
+    for index in range(count):
+        compressed, _ = blob_format._SEEK_ENTRY.unpack_from(blob, entries_start + index * blob_format._SEEK_ENTRY.size)
+        frames.append(blob[offset : offset + compressed])
+        offset += compressed
+    return frames
+
+
+def test_zero_frames_are_not_decompressed_into_a_buffer_that_is_already_zero(
+    datastore_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large enough that the unpickler's buffer is a fresh mapping, which reads as zeros (smaller ones may reuse freed
+    heap memory, and are then decompressed as usual)."""
+    store = DataStore(datastore_root)
+    value = bytes(12 * FRAME_BYTES)
+    ref = store.put_artifact(value)
+    blob = store.blobs.path(ref.sha256).read_bytes()
+    frames = _compressed_frames(blob)
+    zero_frame = blob_format._zero_frame(FRAME_BYTES)
+    assert frames.count(zero_frame) == 11, "the pickle's head and tail share the first and last frames with zeros"
+    decompressed: list[bytes] = []
+
+    class Spy:
+        def __init__(self, real: Any) -> None:
+            self.real = real
+
+        def stream_reader(self, compressed: bytes) -> Any:
+            decompressed.append(compressed)
+            return self.real.stream_reader(compressed)
+
+    real = blob_format._FramedStream._decompressor
+    monkeypatch.setattr(blob_format._FramedStream, "_decompressor", lambda self, slot: Spy(real(self, slot)))
+    assert store.load_artifact(ref) == value
+    assert decompressed and zero_frame not in decompressed
+
+
+def test_zero_frames_overwrite_a_buffer_that_is_not_zero(datastore_root: Path) -> None:
+    """The unpickler's buffer is usually fresh memory, but nothing promises it: stale bytes must still be replaced."""
+    store = DataStore(datastore_root)
+    ref = store.put_artifact(bytes(3 * FRAME_BYTES))
+    path = store.blobs.path(ref.sha256)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        frames = blob_format._read_seek_table(fd, os.fstat(fd).st_size)
+        assert frames is not None
+        stream = blob_format._FramedStream(fd, frames, path)
+        target = bytearray(b"\xff" * stream._size)
+        assert stream.readinto(target) == len(target)
+    finally:
+        os.close(fd)
+    assert target == _pickle(bytes(3 * FRAME_BYTES))

@@ -1,0 +1,81 @@
+"""Huge-page advice for large artifact buffers: it reaches the kernel for the right range and changes no byte."""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowkit.datastore import DataStore
+from flowkit.datastore import serialization as blob_format
+from flowkit.datastore.pages import HUGE_PAGE_BYTES, advise_huge_pages
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="huge-page advice is Linux-only")
+
+
+def _fresh(size: int) -> mmap.mmap:
+    """A buffer in a mapping of its own: heap memory may carry advice an earlier test gave a buffer there."""
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+
+
+def _address(buffer: mmap.mmap) -> int:
+    return ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+
+
+def _advised_ranges() -> list[tuple[int, int]]:
+    """The mappings of this process that carry the huge-page advice ('hg' in their VmFlags)."""
+    ranges: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()[0]
+        if "-" in head and not head.endswith(":"):
+            low, high = head.split("-")
+            current = (int(low, 16), int(high, 16))
+        elif head == "VmFlags:" and current is not None and "hg" in line.split()[1:]:
+            ranges.append(current)
+    return ranges
+
+
+def _advised_bytes_within(start: int, end: int) -> int:
+    return sum(max(0, min(end, high) - max(start, low)) for low, high in _advised_ranges())
+
+
+@pytest.mark.parametrize("writable", [True, False], ids=["writable", "read-only"])
+def test_the_aligned_inside_of_a_buffer_is_advised_and_its_bytes_are_unchanged(writable: bool) -> None:
+    content = os.urandom(3 * HUGE_PAGE_BYTES + 12345)
+    buffer = _fresh(len(content) + 4096)
+    start = _address(buffer) + 4096 - 7  # not aligned to anything
+    buffer[4096 - 7 : 4096 - 7 + len(content)] = content
+    end = start + len(content)
+    view = memoryview(buffer)[4096 - 7 : 4096 - 7 + len(content)]
+    advise_huge_pages(view if writable else view.toreadonly())
+    aligned_start = -(-start // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES
+    aligned_end = end // HUGE_PAGE_BYTES * HUGE_PAGE_BYTES
+    assert _advised_bytes_within(start, end) == aligned_end - aligned_start > 0
+    assert _advised_bytes_within(start - HUGE_PAGE_BYTES, start) == 0
+    assert _advised_bytes_within(end, end + HUGE_PAGE_BYTES) == 0
+    assert view == content
+    view.release()
+
+
+def test_a_buffer_smaller_than_a_huge_page_is_left_alone() -> None:
+    buffer = _fresh(2 * HUGE_PAGE_BYTES)
+    start = _address(buffer) + HUGE_PAGE_BYTES // 2
+    with memoryview(buffer)[HUGE_PAGE_BYTES // 2 : HUGE_PAGE_BYTES // 2 + HUGE_PAGE_BYTES] as view:
+        advise_huge_pages(view)
+    assert _advised_bytes_within(start, start + HUGE_PAGE_BYTES) == 0
+
+
+def test_storing_a_large_artifact_advises_its_buffer(tmp_path: Path) -> None:
+    """The writer reads the user's buffer once: advised first, never-written memory maps the huge zero page."""
+    buffer = _fresh(blob_format.PARALLEL_MIN_BYTES + 3 * HUGE_PAGE_BYTES)
+    start = _address(buffer)
+    store = DataStore(tmp_path)
+    ref = store.put_artifact(pickle.PickleBuffer(buffer))  # protocol 5 hands the pickler the buffer itself
+    assert _advised_bytes_within(start, start + len(buffer)) >= len(buffer) - 2 * HUGE_PAGE_BYTES
+    assert store.load_artifact(ref) == buffer
