@@ -74,6 +74,9 @@ COMPRESSION_MAX_RATIO = 0.5
 COMPRESSION_LEVEL = 1
 ZERO_CHECK_BYTES = 256 << 10
 """Unit of the comparisons that find all-zero frames (see :func:`_is_zero`)."""
+ZERO_FRAME_MIN_RATIO = 1000
+"""A frame is compared with the zero frame of its size only if it is at least this many times smaller than its content
+(zeros compress some 25,000 times in frames of ``FRAME_BYTES``)."""
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 SKIPPABLE_MAGIC = 0x184D2A5E
 """A zstd skippable frame: decoders ignore its content. The seek table lives in one."""
@@ -575,9 +578,9 @@ class _FramedStream(_Stream):
         run_parallel([partial(self._decompress_into, slot, whole[low:high]) for slot, (low, high) in enumerate(groups)])
 
     def _zeros(self, index: int) -> bool:
-        """Whether a frame is the one all-zero content compresses into (from its size: the bytes are compared later)."""
+        """Whether a frame may be the one all-zero content compresses into (its bytes are compared later)."""
         _, compressed, _, size = self._frames[index]
-        return compressed == len(_zero_frame(size))
+        return _may_be_zero_frame(compressed, size)
 
     def _decompressor(self, slot: int) -> Any:
         while len(self._decompressors) <= slot:
@@ -595,7 +598,11 @@ class _FramedStream(_Stream):
         decompressor = self._decompressor(slot)
         for index, part in frames:
             compressed = self._compressed(index)
-            if compressed == _zero_frame(len(part)) and _is_zero(part):
+            if (
+                _may_be_zero_frame(len(compressed), len(part))
+                and compressed == _zero_frame(len(part))
+                and _is_zero(part)
+            ):
                 continue  # see _fill
             with decompressor.stream_reader(compressed) as reader:
                 remaining = part
@@ -626,7 +633,13 @@ def _is_zero(view: memoryview) -> bool:
     return whole == len(view) or _ZEROS[: len(view) - whole] == view[whole:]
 
 
-@functools.cache
+def _may_be_zero_frame(compressed_size: int, size: int) -> bool:
+    """A cheap test before comparing bytes: zeros shrink thousands of times, which other data hardly ever does, and
+    only then is the zero frame of that size computed."""
+    return compressed_size * ZERO_FRAME_MIN_RATIO <= size and compressed_size == len(_zero_frame(size))
+
+
+@functools.lru_cache(maxsize=64)
 def _zero_frame(size: int) -> bytes:
     """The frame :class:`BlobSink` compresses ``size`` zero bytes into, compressed once per size and process.
 

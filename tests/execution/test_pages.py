@@ -48,17 +48,18 @@ def _advised_bytes_within(start: int, end: int) -> int:
 @pytest.mark.parametrize("writable", [True, False], ids=["writable", "read-only"])
 def test_the_aligned_inside_of_a_buffer_is_advised_and_its_bytes_are_unchanged(writable: bool) -> None:
     content = os.urandom(3 * HUGE_PAGE_BYTES + 12345)
-    buffer = _fresh(len(content) + 4096)
-    start = _address(buffer) + 4096 - 7  # not aligned to anything
-    buffer[4096 - 7 : 4096 - 7 + len(content)] = content
-    end = start + len(content)
-    view = memoryview(buffer)[4096 - 7 : 4096 - 7 + len(content)]
+    margin = HUGE_PAGE_BYTES + 4096 - 7  # the buffer starts at no particular alignment, with room on both sides
+    mapping = _fresh(margin + len(content) + HUGE_PAGE_BYTES)
+    mapping_start = _address(mapping)
+    mapping[margin : margin + len(content)] = content
+    start, end = mapping_start + margin, mapping_start + margin + len(content)
+    view = memoryview(mapping)[margin : margin + len(content)]
     advise_huge_pages(view if writable else view.toreadonly())
     aligned_start = -(-start // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES
     aligned_end = end // HUGE_PAGE_BYTES * HUGE_PAGE_BYTES
     assert _advised_bytes_within(start, end) == aligned_end - aligned_start > 0
-    assert _advised_bytes_within(start - HUGE_PAGE_BYTES, start) == 0
-    assert _advised_bytes_within(end, end + HUGE_PAGE_BYTES) == 0
+    assert _advised_bytes_within(mapping_start, start) == 0
+    assert _advised_bytes_within(end, mapping_start + len(mapping)) == 0
     assert view == content
     view.release()
 
