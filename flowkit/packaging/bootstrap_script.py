@@ -274,11 +274,17 @@ def _extract_into_place(cache_root: str, package_id: str, archive_path: str, arc
     try:
         extract_archive(archive_path, temp)
         manifest = check_against_manifest(temp, package_id)
+        # Durable before the marker vouches for it, and the marker before the tree takes its final name: a cache
+        # outlives the pod, so after a node crash a tree under its final name must hold every byte it was checked
+        # with. One sync of everything (once per package and cache) costs less than an fsync per extracted file.
+        os.sync()
         with open(os.path.join(temp, READY_MARKER), "w") as stream:
             json.dump({"archive_sha256": archive_sha256, "sys_path": manifest["sys_path"]}, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.chmod(temp, 0o755)  # mkdtemp's 0700 would hide a shared cache's tree from pods running as other users
         try:
-            os.rename(temp, target)
+            os.rename(temp, target)  # if a crash loses the rename itself, the next pod extracts again
         except OSError as error:
             winner = read_ready_marker(target)
             if winner is not None:  # a concurrent process finished first: use its identical tree

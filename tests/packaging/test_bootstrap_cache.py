@@ -163,3 +163,37 @@ def test_a_tree_becomes_visible_only_once_complete_with_its_marker(
     monkeypatch.setattr(os, "rename", observed_rename)
     ensure_extracted(str(cache), ref.package_id, str(archive_path), ref.archive_sha256)
     assert published == [(True, True)]
+
+
+def test_a_tree_is_durable_before_its_marker_and_the_marker_before_the_rename(
+    archive: tuple[PackageRef, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache outlives its pods: after a node crash, a tree under its final name must hold what was verified."""
+    ref, archive_path = archive
+    events: list[str] = []
+    real_sync, real_fsync, real_rename = os.sync, os.fsync, os.rename
+    real_extract = bootstrap_script.extract_archive
+
+    def extract(path: str, temp: str) -> None:
+        real_extract(path, temp)
+        events.append("extracted")
+
+    def sync() -> None:
+        events.append("sync")
+        real_sync()
+
+    def fsync(fd: int) -> None:
+        events.append("fsync " + os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def rename(source: str, destination: str) -> None:
+        marker_written = (Path(source) / READY_MARKER).is_file()
+        events.append(f"rename (marker written: {marker_written})")
+        real_rename(source, destination)
+
+    monkeypatch.setattr(os, "sync", sync)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(bootstrap_script, "extract_archive", extract)
+    ensure_extracted(str(tmp_path / "cache"), ref.package_id, str(archive_path), ref.archive_sha256)
+    assert events == ["extracted", "sync", f"fsync {READY_MARKER}", "rename (marker written: True)"]
