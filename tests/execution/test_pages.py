@@ -15,7 +15,10 @@ from flowkit.datastore import DataStore
 from flowkit.datastore import serialization as blob_format
 from flowkit.datastore.pages import HUGE_PAGE_BYTES, advise_huge_pages
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="huge-page advice is Linux-only")
+pytestmark = pytest.mark.skipif(
+    sys.platform != "linux" or not Path("/sys/kernel/mm/transparent_hugepage").is_dir(),
+    reason="huge-page advice needs Linux with transparent huge pages",
+)
 
 
 def _fresh(size: int) -> mmap.mmap:
