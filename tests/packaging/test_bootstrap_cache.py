@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -171,16 +173,16 @@ def test_a_tree_is_durable_before_its_marker_and_the_marker_before_the_rename(
     """A cache outlives its pods: after a node crash, a tree under its final name must hold what was verified."""
     ref, archive_path = archive
     events: list[str] = []
-    real_sync, real_fsync, real_rename = os.sync, os.fsync, os.rename
+    real_flush, real_fsync, real_rename = bootstrap_script.flush_filesystem, os.fsync, os.rename
     real_extract = bootstrap_script.extract_archive
 
     def extract(path: str, temp: str) -> None:
         real_extract(path, temp)
         events.append("extracted")
 
-    def sync() -> None:
-        events.append("sync")
-        real_sync()
+    def flush(path: str) -> None:
+        events.append("flush" if Path(path).parent == tmp_path / "cache" else f"flush {path}")
+        real_flush(path)
 
     def fsync(fd: int) -> None:
         events.append("fsync " + os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
@@ -191,9 +193,22 @@ def test_a_tree_is_durable_before_its_marker_and_the_marker_before_the_rename(
         events.append(f"rename (marker written: {marker_written})")
         real_rename(source, destination)
 
-    monkeypatch.setattr(os, "sync", sync)
+    monkeypatch.setattr(bootstrap_script, "flush_filesystem", flush)
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "rename", rename)
     monkeypatch.setattr(bootstrap_script, "extract_archive", extract)
     ensure_extracted(str(tmp_path / "cache"), ref.package_id, str(archive_path), ref.archive_sha256)
-    assert events == ["extracted", "sync", f"fsync {READY_MARKER}", "rename (marker written: True)"]
+    assert events == ["extracted", "flush", f"fsync {READY_MARKER}", "rename (marker written: True)"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="syncfs is Linux's")
+def test_flushing_a_filesystem_falls_back_to_a_full_sync_where_syncfs_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[bool] = []
+    monkeypatch.setattr(os, "sync", lambda: synced.append(True))
+    bootstrap_script.flush_filesystem(str(tmp_path))  # syncfs works here: no full sync
+    assert synced == []
+    monkeypatch.setattr(ctypes, "CDLL", lambda *arguments, **options: types.SimpleNamespace(syncfs=lambda fd: -1))
+    bootstrap_script.flush_filesystem(str(tmp_path))
+    assert synced == [True]
