@@ -20,7 +20,7 @@ HUGE_PAGE_BYTES = 2 << 20
 _MADV_HUGEPAGE = 14  # linux/mman.h
 _PyBUF_SIMPLE = 0
 
-_madvise: Any = None
+_loaded: Any = None
 """The bound libc ``madvise`` and what reads a buffer's address, set up on first use; False where unavailable."""
 
 
@@ -39,10 +39,10 @@ def advise_huge_pages(buffer: Any) -> None:
 
 def _functions() -> Any:
     """(madvise, address_of) through ctypes, imported only once a buffer is large enough to need them."""
-    global _madvise
-    if _madvise is None:
-        _madvise = _load() if sys.platform == "linux" else False
-    return _madvise
+    global _loaded
+    if _loaded is None:
+        _loaded = _load() if sys.platform == "linux" else False
+    return _loaded
 
 
 def _load() -> Any:

@@ -157,9 +157,8 @@ class DataStore:
         return LogWriter(self.log_path(coords, attempt, stream))
 
     def log_writers(self, coords: TaskCoordinates, attempt: int) -> dict[str, LogWriter]:
-        """Writers of both captured streams ("out", "err"), for a scheduler that starts a task (one path built)."""
-        directory = self.task_dir(coords)
-        return {stream: LogWriter(directory / f"{attempt}.{stream}") for stream in ("out", "err")}
+        """Writers of both captured streams ("out", "err"), for a scheduler that starts a task."""
+        return {stream: self.log_writer(coords, attempt, stream) for stream in ("out", "err")}
 
     def read_log(self, coords: TaskCoordinates, attempt: int, stream: LogStream) -> str:
         try:

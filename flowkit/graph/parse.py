@@ -36,8 +36,8 @@ class ParsedStep:
 
 def parse_step(flow: str, name: str, function: FunctionType) -> ParsedStep:
     """Parse one step function; raise `FlowDefinitionError` for a transition that cannot be read statically."""
-    definition, first_line = _function_ast(flow, name, function)
-    lineno = first_line + definition.lineno - 1
+    definition = _function_ast(flow, name, function)
+    lineno = definition.lineno
     arguments = [*definition.args.posonlyargs, *definition.args.args]
     if not arguments:
         raise FlowDefinitionError("a step must take 'self'", flow=flow, step=name, lineno=lineno)
@@ -53,19 +53,19 @@ def parse_step(flow: str, name: str, function: FunctionType) -> ParsedStep:
     ]
     calls.sort(key=lambda call: call.lineno)
     if len(calls) > 1:
-        lines = ", ".join(str(first_line + call.lineno - 1) for call in calls)
+        lines = ", ".join(str(call.lineno) for call in calls)
         raise FlowDefinitionError(
             f"calls {self_name}.next {len(calls)} times (lines {lines}); conditional transitions are not supported: "
             "a step has exactly one self.next call, and branches are static splits joined later",
             flow=flow,
             step=name,
-            lineno=first_line + calls[1].lineno - 1,
+            lineno=calls[1].lineno,
         )
     targets: tuple[str, ...] = ()
     foreach_var = None
     next_lineno = None
     if calls:
-        next_lineno = first_line + calls[0].lineno - 1
+        next_lineno = calls[0].lineno
         targets, foreach_var = _transition(flow, name, self_name, calls[0], next_lineno)
     return ParsedStep(
         name=name,
@@ -79,8 +79,8 @@ def parse_step(flow: str, name: str, function: FunctionType) -> ParsedStep:
     )
 
 
-def _function_ast(flow: str, name: str, function: FunctionType) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, int]:
-    """The function's AST node and the line numbering's offset (1: the node's line numbers are the file's own).
+def _function_ast(flow: str, name: str, function: FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    """The function's AST node, parsed from its whole file, so its line numbers are the file's own.
 
     The whole source file (or notebook cell) is parsed once and its functions indexed by where they start, rather
     than cutting each function out with ``inspect.getsourcelines``: that tokenizes the file again for every step, a
@@ -101,7 +101,7 @@ def _function_ast(flow: str, name: str, function: FunctionType) -> tuple[ast.Fun
             flow=flow,
             step=name,
         )
-    return definition, 1
+    return definition
 
 
 _FunctionIndex = dict[tuple[str, int], "ast.FunctionDef | ast.AsyncFunctionDef"]
