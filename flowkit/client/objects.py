@@ -34,7 +34,7 @@ class ArtifactData:
         ref = self._refs.get(name)
         if ref is None:
             raise AttributeError(f"{self._where} has no artifact {name!r} (it has: {', '.join(sorted(self._refs))})")
-        value = self._store.load_artifact(ref)
+        value = self._store.load_artifact(ref, artifact=name, task=self._where)
         self.__dict__[name] = value
         return value
 

@@ -56,11 +56,12 @@ class BlobStore:
         return ArtifactRef(sha256=sha256, size=sink.size, type=_type_name(value))
 
     def load(self, sha256: str) -> Any:
+        """The artifact stored as blob ``sha256``, verified against that name (:class:`CorruptBlobError` if not)."""
         path = self.path(sha256)
         try:
-            return load_blob(path)
+            return load_blob(path, sha256)
         except FileNotFoundError:
-            raise DataStoreError(f"artifact blob {sha256} is missing from {self.directory}") from None
+            raise DataStoreError(f"blob {path} is missing") from None
 
     def _open_temp(self, provisional: Path) -> Path:
         """Large blobs are streamed before their hash is known: write them beside the blob tree, then rename."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal, TypeVar
 
+from flowkit.datastore.identity import TaskCoordinates
 from flowkit.errors import DataStoreError
 
 _R = TypeVar("_R", bound="_Record")
@@ -161,6 +162,10 @@ class TaskRecord(_Record):
     @property
     def succeeded(self) -> bool:
         return self.status == "succeeded"
+
+    @property
+    def coordinates(self) -> TaskCoordinates:
+        return TaskCoordinates(self.flow, self.run_id, self.step, tuple(self.index_path))
 
 
 @dataclass(kw_only=True)

@@ -25,11 +25,13 @@ the buffer already reads as zeros (a fresh allocation does, before any of its me
 either side are advised to use huge pages first (:mod:`flowkit.datastore.pages`). Helper threads are always joined
 before a call returns: no thread outlives a call (task processes are forked).
 
-Reads do not hash the blob again. A blob becomes visible only by an atomic rename after its bytes were fsynced, and
-only under the name computed from exactly those bytes; readers reach it through commit records written afterwards.
-Re-hashing would therefore only catch later damage to the storage itself, at the cost of a full extra pass on every
-read (a third of the read time for incompressible data); anyone who suspects the disk can compare a blob's sha256
-with its name offline.
+Every read is verified: the stored bytes are hashed as the reader passes over them and compared with the blob's name
+at the end, so a byte the storage changed after the write (a flipped bit, a truncated or overwritten file) is a
+:class:`CorruptBlobError` naming the blob, never a wrong value. A raw blob's bytes are the pickle stream itself, so
+they are hashed where they land, each large read's pieces in file order while later pieces are still being read; a
+compressed blob's file (at most half the artifact's size) is hashed by a helper thread while its frames are
+decompressed. When the unpickler fails on a blob, its hash decides whether the blob is corrupt or the pickle cannot be
+loaded here (a missing module), so a damaged compressed frame is reported as damage, not as a zstd error.
 """
 
 from __future__ import annotations
@@ -393,27 +395,92 @@ def dump_artifact(value: Any, sink: BlobSink) -> None:
 # -- reading ---------------------------------------------------------------------------------------------------------
 
 
-def load_blob(path: Path) -> Any:
-    """Unpickle a stored blob, whichever form it was stored in (raw, framed zstd, or a legacy single zstd stream)."""
+class CorruptBlobError(DataStoreError):
+    """A blob's bytes no longer hash to its name: the storage changed them after they were written."""
+
+    def __init__(self, path: Path, actual_sha256: str) -> None:
+        self.path = path
+        self.actual_sha256 = actual_sha256
+        super().__init__(f"blob {path} is corrupt: its bytes hash to {actual_sha256}, not to its name")
+
+
+def load_blob(path: Path, sha256: str) -> Any:
+    """Unpickle a stored blob, whichever form it was stored in (raw, framed zstd, or a legacy single zstd stream),
+    after checking that its bytes hash to ``sha256`` (see the module's docstring)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        size = os.fstat(fd).st_size
-        if os.pread(fd, len(ZSTD_MAGIC), 0) != ZSTD_MAGIC:
-            return pickle.load(_RawStream(fd, size, path))
-        zstd = zstd_module()
-        if zstd is None:
-            raise DataStoreError(f"blob {path} is zstd-compressed; install 'zstandard' to read it")
-        frames = _read_seek_table(fd, size)
-        if frames is None:  # written before blobs had a seek table: one stream, decompressed in order
-            decompressor = zstd.ZstdDecompressor()
-            raw = _RawStream(fd, size, path)
-            with decompressor.stream_reader(
-                raw, read_size=STAGING_BYTES, read_across_frames=True, closefd=False
-            ) as legacy:
-                return pickle.load(legacy)
-        return pickle.load(_FramedStream(fd, frames, path))
+        digest = _Digest(fd, os.fstat(fd).st_size)
+        try:
+            value = _unpickle(fd, path, digest)
+        except Exception:
+            if digest.finish() != sha256:
+                raise CorruptBlobError(path, digest.finish()) from None
+            raise
+        if digest.finish() != sha256:
+            raise CorruptBlobError(path, digest.finish())
+        return value
     finally:
         os.close(fd)
+
+
+def _unpickle(fd: int, path: Path, digest: _Digest) -> Any:
+    size = digest.size
+    if os.pread(fd, len(ZSTD_MAGIC), 0) != ZSTD_MAGIC:
+        return pickle.load(_RawStream(fd, size, path, digest))
+    zstd = zstd_module()
+    if zstd is None:
+        raise DataStoreError(f"blob {path} is zstd-compressed; install 'zstandard' to read it")
+    digest.hash_in_background()
+    frames = _read_seek_table(fd, size)
+    if frames is None:  # written before blobs had a seek table: one stream, decompressed in order
+        decompressor = zstd.ZstdDecompressor()
+        raw = _RawStream(fd, size, path, None)
+        with decompressor.stream_reader(raw, read_size=STAGING_BYTES, read_across_frames=True, closefd=False) as legacy:
+            return pickle.load(legacy)
+    return pickle.load(_FramedStream(fd, frames, path))
+
+
+class _Digest:
+    """The sha256 of a blob's stored bytes, fed in file order by the reader, or by a helper thread of its own."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.size = size
+        self._fd = fd
+        self._sha = hashlib.sha256()
+        self._hashed = 0
+        self._helper: threading.Thread | None = None
+        self._result: str | None = None
+
+    def update(self, start: int, view: memoryview) -> None:
+        """Hash the file's bytes ``[start, start + len(view))``; only the next bytes in file order are taken, so
+        bytes read twice (a read-ahead the unpickler did not use) are hashed once."""
+        if start <= self._hashed < start + len(view):
+            self._sha.update(view[self._hashed - start :])
+            self._hashed = start + len(view)
+
+    def hash_in_background(self) -> None:
+        """Hash the whole file on a helper thread while the caller reads it its own way (compressed frames)."""
+        self._helper = threading.Thread(target=self._hash_rest)
+        self._helper.start()
+
+    def finish(self) -> str:
+        """The file's sha256, reading whatever the reader did not pass over (trailing bytes, or after a failure)."""
+        if self._result is None:
+            if self._helper is not None:
+                self._helper.join()
+            self._hash_rest()
+            self._result = self._sha.hexdigest()
+        return self._result
+
+    def _hash_rest(self) -> None:
+        if self._hashed < self.size and hasattr(os, "O_DIRECT"):
+            _set_direct(self._fd, False)  # a raw reader may have left the file in direct mode, which pread refuses
+        while self._hashed < self.size:
+            chunk = os.pread(self._fd, min(STAGING_BYTES, self.size - self._hashed), self._hashed)
+            if not chunk:
+                break  # the file shrank under us: the digest then cannot match
+            self._sha.update(chunk)
+            self._hashed += len(chunk)
 
 
 def _read_seek_table(fd: int, size: int) -> list[tuple[int, int]] | None:
@@ -492,9 +559,10 @@ class _RawStream(_Stream):
     a large read is split into contiguous parts, each read and copied by its own thread, so one thread's disk read
     overlaps another's copy."""
 
-    def __init__(self, fd: int, size: int, path: Path) -> None:
+    def __init__(self, fd: int, size: int, path: Path, digest: _Digest | None) -> None:
         super().__init__(size, path)
         self._fd = fd
+        self._digest = digest
         self._direct = False
         if size > STAGING_BYTES and hasattr(os, "O_DIRECT"):
             try:  # small blobs stay in the page cache for the next reader
@@ -504,8 +572,36 @@ class _RawStream(_Stream):
                 pass
 
     def _fill(self, start: int, target: memoryview) -> None:
-        parts = split_evenly(len(target), io_workers()) if len(target) >= PARALLEL_MIN_BYTES else [(0, len(target))]
-        run_parallel([partial(self._read_part, start + low, target[low:high]) for low, high in parts])
+        if len(target) < PARALLEL_MIN_BYTES:
+            self._read_part(start, target)
+            if self._digest is not None:
+                self._digest.update(start, target)
+            return
+        advise_huge_pages(target)  # the unpickler's fresh buffer: fewer page faults leave CPU time for the hash
+        # Pieces of one staging buffer each, dealt round-robin to the reading threads so that they complete roughly
+        # in file order, while this thread hashes each piece as soon as it and those before it have landed.
+        pieces = split_evenly(len(target), -(-len(target) // STAGING_BYTES))
+        landed = [threading.Event() for _ in pieces]
+        workers = io_workers()
+
+        def read(worker: int) -> None:
+            mine = range(worker, len(pieces), workers)
+            try:
+                for index in mine:
+                    low, high = pieces[index]
+                    self._read_part(start + low, target[low:high])
+                    landed[index].set()
+            finally:  # a failed read must not leave the hashing thread waiting; the failure is re-raised
+                for index in mine:
+                    landed[index].set()
+
+        def hash_in_order() -> None:
+            for (low, high), event in zip(pieces, landed, strict=True):
+                event.wait()
+                if self._digest is not None:
+                    self._digest.update(start + low, target[low:high])
+
+        run_parallel([hash_in_order, *(partial(read, worker) for worker in range(workers))])
 
     def _read_part(self, offset: int, target: memoryview) -> None:
         window = borrow_staging()

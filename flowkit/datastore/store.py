@@ -45,8 +45,13 @@ class DataStore:
     def put_artifact(self, value: Any) -> ArtifactRef:
         return self.blobs.put(value)
 
-    def load_artifact(self, ref: ArtifactRef) -> Any:
-        return self.blobs.load(ref.sha256)
+    def load_artifact(self, ref: ArtifactRef, *, artifact: str, task: object) -> Any:
+        """Load artifact ``artifact`` for ``task`` (whatever names the task reading it), verified against its blob's
+        name; a missing or corrupt blob is one :class:`DataStoreError` naming the artifact, the task and the blob."""
+        try:
+            return self.blobs.load(ref.sha256)
+        except DataStoreError as error:
+            raise DataStoreError(f"artifact {artifact!r} of task {task}: {error}") from None
 
     # -- paths -------------------------------------------------------------------------------------------------
     def flow_dir(self, flow: str) -> Path:
@@ -104,8 +109,7 @@ class DataStore:
     # -- commit records ----------------------------------------------------------------------------------------
     def commit(self, record: TaskRecord) -> Path:
         """Publish a task attempt's record; this is the moment the attempt becomes visible to readers."""
-        coords = TaskCoordinates(record.flow, record.run_id, record.step, tuple(record.index_path))
-        path = self.record_path(coords, record.attempt)
+        path = self.record_path(record.coordinates, record.attempt)
         write_file_atomically(path, record.model_dump_json().encode())
         return path
 
@@ -143,8 +147,8 @@ class DataStore:
     def clone_task(self, record: TaskRecord, run_id: str) -> TaskRecord:
         """Reuse a committed task in another run (resume): a new record pointing at the same blobs and logs' text."""
         clone = record.model_copy(update={"run_id": run_id, "origin_run_id": record.origin_run_id or record.run_id})
-        origin = TaskCoordinates(record.flow, record.run_id, record.step, tuple(record.index_path))
-        target = TaskCoordinates(record.flow, run_id, record.step, tuple(record.index_path))
+        origin = record.coordinates
+        target = clone.coordinates
         for stream in ("out", "err"):
             source = self.log_path(origin, record.attempt, stream)
             if source.exists():

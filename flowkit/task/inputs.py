@@ -55,7 +55,7 @@ class ParentTask:
             raise AttributeError(
                 f"{self._record.flow}.{self._record.step} task {self._record.task_id} has no artifact {name!r}"
             )
-        value = self._store.load_artifact(ref)
+        value = self._store.load_artifact(ref, artifact=name, task=self._record.coordinates)
         self.__dict__[name] = value
         return value
 

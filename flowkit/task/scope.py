@@ -58,7 +58,7 @@ class StepScope:
                 f"{self.flow_name}.{self.step_name} has no artifact or attribute {name!r} "
                 "(no earlier step on this path set it)"
             )
-        value = self.store.load_artifact(ref)
+        value = self.store.load_artifact(ref, artifact=name, task=self.coords)
         if type(value) not in _IMMUTABLE_TYPES:
             self.loaded_digests[name] = _pickle_digest(value)
         return value
@@ -84,7 +84,8 @@ class StepScope:
             # Not an AttributeError: from a property that would fall through to Flow.__getattr__ and hide this text.
             raise self._definition_error("self.input and self.index exist only in the steps of a foreach")
         split_task = TaskCoordinates(self.flow_name, self.coords.run_id, frame.step, self.coords.index_path[:-1])
-        items = self.store.load_artifact(self.store.successful_record(split_task).artifacts[frame.var])
+        ref = self.store.successful_record(split_task).artifacts[frame.var]
+        items = self.store.load_artifact(ref, artifact=frame.var, task=split_task)
         return items[frame.index], frame.index
 
     def merge_artifacts(self, flow: Flow, inputs: Any, exclude: Iterable[str], include: Iterable[str]) -> None:

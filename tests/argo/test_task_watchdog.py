@@ -72,7 +72,7 @@ def test_an_overdue_task_fails_then_its_last_attempt_is_caught(tmp_path: Path) -
     assert "never" not in caught.artifacts
     assert _task(root, "CaughtTimeoutFlow", "--step", "end").returncode == 0
     end = _record(root, "CaughtTimeoutFlow", "end", 0)
-    outcome = DataStore(root).load_artifact(end.artifacts["outcome"])
+    outcome = DataStore(root).blobs.load(end.artifacts["outcome"].sha256)
     assert outcome.startswith("TaskFailedError: CaughtTimeoutFlow/r1/slow/0: timed out after 1 seconds")
 
 

@@ -76,4 +76,4 @@ def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(tmp_pat
         record = store.successful_record(TaskCoordinates("CondaEnvFlow", run_dir.name, step))
         assert record.environment_id == env_id, step
     summary = store.successful_record(TaskCoordinates("CondaEnvFlow", run_dir.name, "summarize"))
-    assert store.load_artifact(summary.artifacts["report"]) == "mean 500,000 over 11 values"
+    assert store.blobs.load(summary.artifacts["report"].sha256) == "mean 500,000 over 11 values"

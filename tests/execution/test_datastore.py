@@ -88,7 +88,7 @@ def test_root_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_artifact_round_trip(datastore_root: Path, value: object) -> None:
     store = DataStore(datastore_root)
     ref = store.put_artifact(value)
-    assert store.load_artifact(ref) == value
+    assert store.blobs.load(ref.sha256) == value
     assert store.blobs.path(ref.sha256).is_file()
     assert ref.type == type(value).__qualname__
 
@@ -128,7 +128,7 @@ def test_existing_blob_is_not_rewritten(datastore_root: Path) -> None:
     path = store.blobs.path(ref.sha256)
     before = path.stat()
     time.sleep(0.01)
-    store.put_artifact(store.load_artifact(ref))
+    store.put_artifact(store.blobs.load(ref.sha256))
     after = path.stat()
     assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
 
@@ -153,7 +153,7 @@ def test_concurrent_writers_of_one_blob(datastore_root: Path) -> None:
     assert len(set(hashes)) == 1
     store = DataStore(datastore_root)
     assert _all_files(datastore_root) == [store.blobs.path(hashes[0])]
-    assert store.load_artifact(store.put_artifact(b"small")) == b"small"
+    assert store.blobs.load(store.put_artifact(b"small").sha256) == b"small"
 
 
 _KILLED_WRITER = textwrap.dedent(
@@ -266,7 +266,7 @@ def _write_distinct_blob(root: str, seed: int) -> tuple[str, bytes]:
 
 def test_forked_writers_do_not_share_staging_buffers(datastore_root: Path) -> None:
     store = DataStore(datastore_root)
-    store.load_artifact(store.put_artifact(os.urandom(2 * STAGING_BYTES)))  # the parent now pools buffers
+    store.blobs.load(store.put_artifact(os.urandom(2 * STAGING_BYTES)).sha256)  # the parent now pools buffers
     with multiprocessing.get_context("fork").Pool(4) as pool:
         written = pool.starmap(_write_distinct_blob, [(str(datastore_root), seed) for seed in range(1, 9)])
     for sha256, first_byte in written:

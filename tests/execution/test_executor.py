@@ -18,7 +18,7 @@ from tests.execution.conftest import execute_flow
 
 def _data(root: Path, record: TaskRecord) -> dict[str, Any]:
     store = DataStore(root)
-    return {name: store.load_artifact(ref) for name, ref in record.artifacts.items()}
+    return {name: store.blobs.load(ref.sha256) for name, ref in record.artifacts.items()}
 
 
 def _last(results: dict[str, list[Any]], step: str) -> TaskRecord:

@@ -25,7 +25,7 @@ def test_deleted_artifact_does_not_reach_later_steps_and_artifacts_shadow_class_
     from flowkit.datastore import DataStore
 
     _, end = _end_data(datastore_root, "delete")
-    data = {name: DataStore(datastore_root).load_artifact(ref) for name, ref in end[0].record.artifacts.items()}
+    data = {name: DataStore(datastore_root).blobs.load(ref.sha256) for name, ref in end[0].record.artifacts.items()}
     assert data["saw_temporary"] is False
     assert data["saw_constant"] == "artifact wins"
 

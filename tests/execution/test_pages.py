@@ -82,4 +82,4 @@ def test_storing_a_large_artifact_advises_its_buffer(tmp_path: Path) -> None:
     store = DataStore(tmp_path)
     ref = store.put_artifact(pickle.PickleBuffer(buffer))  # protocol 5 hands the pickler the buffer itself
     assert _advised_bytes_within(start, start + len(buffer)) >= len(buffer) - 2 * HUGE_PAGE_BYTES
-    assert store.load_artifact(ref) == buffer
+    assert store.blobs.load(ref.sha256) == buffer

@@ -35,7 +35,7 @@ def test_tasks_run_as_processes_with_tee_logs(datastore_root: Path, tmp_path: Pa
     assert store.read_log(coords, 0, "out") == "out\n"
     assert store.read_log(coords, 0, "err") == "err\n"
     record = store.latest_record(coords)
-    assert record is not None and store.load_artifact(record.artifacts["value"]) == 42
+    assert record is not None and store.blobs.load(record.artifacts["value"].sha256) == 42
 
 
 @pytest.mark.e2e

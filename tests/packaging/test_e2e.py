@@ -38,7 +38,7 @@ def _run_steps(ref: PackageRef, datastore: Path, steps: list[str], params: dict[
 def _artifact(datastore: Path, flow: str, step: str, name: str) -> object:
     store = DataStore(datastore)
     record = store.successful_record(TaskCoordinates(flow, "r1", step))
-    return store.load_artifact(record.artifacts[name])
+    return store.blobs.load(record.artifacts[name].sha256)
 
 
 def _copy_example(tmp_path: Path) -> Path:

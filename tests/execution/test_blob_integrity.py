@@ -1,0 +1,139 @@
+"""Every read of a blob is checked against its name: one flipped byte anywhere in any kind of blob is an error
+naming the artifact, the task and the blob's path, through the datastore, in a downstream step and in the client."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zstandard
+
+from flowkit.client import Task
+from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.datastore import serialization as blob_format
+from flowkit.datastore.serialization import FRAME_BYTES, STAGING_BYTES, ZSTD_MAGIC, CorruptBlobError
+from flowkit.errors import DataStoreError
+from flowkit.task.executor import execute_task
+from tests.execution import flows
+
+MIB = 1 << 20
+
+
+def _pattern(size: int) -> bytes:
+    return (bytes(range(251)) * (size // 251 + 1))[:size]
+
+
+def _legacy(store: DataStore, value: Any) -> str:
+    """Store ``value`` as earlier versions did (one zstd stream, no seek table); returns the blob's name."""
+    import cloudpickle
+
+    blob = zstandard.ZstdCompressor(level=1).compress(cloudpickle.dumps(value, protocol=5))
+    name = hashlib.sha256(blob).hexdigest()
+    path = store.blobs.path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(blob)
+    return name
+
+
+KINDS: dict[str, Any] = {
+    "small raw": lambda: {"x": os.urandom(100_000)},
+    "large raw": lambda: os.urandom(3 * STAGING_BYTES + 5),
+    "framed zstd": lambda: _pattern(3 * FRAME_BYTES + 7),
+    "zero frames": lambda: bytes(3 * FRAME_BYTES + 7),
+}
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset % len(data)] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def parallel_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large reads split from 1 MiB on, over three threads, so the pieces hashed in file order are many."""
+    monkeypatch.setattr(blob_format, "PARALLEL_MIN_BYTES", MIB)
+    monkeypatch.setattr(blob_format, "io_workers", lambda: 3)
+
+
+@pytest.mark.parametrize("where", [0, 1 / 3, 0.999, -1], ids=["first", "early", "late", "last"])
+@pytest.mark.parametrize("kind", [*KINDS, "legacy zstd"])
+def test_a_flipped_byte_in_any_kind_of_blob_is_reported_not_loaded(
+    datastore_root: Path, parallel_reads: None, kind: str, where: float
+) -> None:
+    store = DataStore(datastore_root)
+    name = _legacy(store, _pattern(2 * MIB)) if kind == "legacy zstd" else store.put_artifact(KINDS[kind]()).sha256
+    path = store.blobs.path(name)
+    size = path.stat().st_size
+    _flip(path, int(where * size) if where >= 0 else size - 1)
+    threads_before = threading.active_count()
+    with pytest.raises(CorruptBlobError) as raised:
+        store.blobs.load(name)
+    assert raised.value.path == path and str(path) in str(raised.value)
+    assert raised.value.actual_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert threading.active_count() == threads_before, "no helper thread outlives a failed read"
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_intact_blobs_of_every_kind_load(datastore_root: Path, parallel_reads: None, kind: str) -> None:
+    store = DataStore(datastore_root)
+    value = KINDS[kind]()
+    assert store.blobs.load(store.put_artifact(value).sha256) == value
+
+
+def test_a_corrupt_zstd_frame_is_reported_as_corruption_not_as_a_zstd_error(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    ref = store.put_artifact(_pattern(3 * FRAME_BYTES))
+    path = store.blobs.path(ref.sha256)
+    assert path.read_bytes().startswith(ZSTD_MAGIC)
+    _flip(path, 10)  # inside the first frame's header
+    with pytest.raises(DataStoreError, match=r"artifact 'weights' of task F/1/s/0: blob .* is corrupt"):
+        store.load_artifact(ref, artifact="weights", task="F/1/s/0")
+
+
+def test_bytes_appended_to_a_blob_are_corruption(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    ref = store.put_artifact(b"payload")
+    path = store.blobs.path(ref.sha256)
+    path.write_bytes(path.read_bytes() + b"\0")
+    with pytest.raises(CorruptBlobError):
+        store.blobs.load(ref.sha256)
+
+
+def test_a_missing_blob_names_artifact_task_and_path(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    ref = store.put_artifact(b"payload")
+    path = store.blobs.path(ref.sha256)
+    path.unlink()
+    with pytest.raises(DataStoreError, match=rf"artifact 'x' of task T: blob {path} is missing"):
+        store.load_artifact(ref, artifact="x", task="T")
+
+
+def _corrupt_every_blob(root: Path) -> None:
+    for path in (root / "blobs").rglob("*"):
+        if path.is_file():
+            _flip(path, path.stat().st_size // 2)
+
+
+def test_a_downstream_step_fails_naming_artifact_task_and_blob(datastore_root: Path) -> None:
+    start = TaskCoordinates("LinearFlow", "r1", "start")
+    assert execute_task(flows.LinearFlow, datastore_root, start, parameters={}).record.succeeded
+    _corrupt_every_blob(datastore_root)
+    middle = execute_task(flows.LinearFlow, datastore_root, TaskCoordinates("LinearFlow", "r1", "middle"))
+    assert not middle.record.succeeded and middle.record.error is not None
+    message = middle.record.error.message
+    assert "of task LinearFlow/r1/middle/0: blob " in message and "is corrupt" in message
+    assert "artifact 'greeting'" in message or "artifact 'count'" in message
+
+
+def test_the_client_refuses_a_corrupt_artifact(datastore_root: Path) -> None:
+    start = TaskCoordinates("LinearFlow", "r1", "start")
+    execute_task(flows.LinearFlow, datastore_root, start, parameters={})
+    _corrupt_every_blob(datastore_root)
+    task = Task("LinearFlow/r1/start/0", datastore_root=datastore_root)
+    with pytest.raises(DataStoreError, match=r"artifact 'big' of task LinearFlow/r1/start/0: blob .* is corrupt"):
+        _ = task.data.big
