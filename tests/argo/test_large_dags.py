@@ -26,7 +26,7 @@ from tests.argo.conftest import (
     templates,
 )
 from tests.argo.test_e2e import assert_same_as_local_run, shape
-from tests.support.argo_schema import validate_manifest
+from tests.support.argo_schema import crd_openapi_schema, validate_manifest
 
 
 def _dag_templates(manifest: Manifest) -> dict[str, Manifest]:
@@ -257,12 +257,7 @@ def test_more_templates_than_argo_accepts_is_refused_naming_the_cause(tmp_path: 
 
 
 def test_the_limits_are_argos_crd_limits() -> None:
-    import yaml
-
-    from tests.support.argo_schema import schemas_dir
-
-    crd = yaml.safe_load((schemas_dir() / "crds" / "argoproj.io_workflowtemplates.yaml").read_text())
-    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    spec = crd_openapi_schema("WorkflowTemplate")["properties"]["spec"]["properties"]
     assert spec["templates"]["maxItems"] == segments.MAX_TEMPLATES
     assert spec["templates"]["items"]["properties"]["dag"]["properties"]["tasks"]["maxItems"] == MAX_DAG_TASKS
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +12,11 @@ import yaml
 
 from tests.harness.manifests import minimal_workflow_template, step_template
 from tests.support.argo_schema import (
-    SCHEMAS_DIR_ENV,
+    ARGO_DATA_DIR,
+    ARGO_VERSIONS,
     ManifestInvalid,
     manifest_errors,
-    schemas_dir,
+    resolve_argo_version,
     validate_kubernetes_object,
     validate_manifest,
     validate_manifest_stream,
@@ -95,19 +97,24 @@ def test_crd_item_limits_are_enforced() -> None:
     assert any(e.startswith("crd: $.spec.templates[0].dag.tasks:") for e in manifest_errors(manifest))
 
 
-def test_cron_workflow_passes() -> None:
+def _cron_workflow(**schedule: Any) -> dict[str, Any]:
+    """A CronWorkflow running the minimal template, with the schedule field(s) given."""
     template_spec = minimal_workflow_template()["spec"]
-    cron: dict[str, Any] = {
+    return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "CronWorkflow",
         "metadata": {"name": "hello-flow"},
         "spec": {
-            "schedules": ["0 3 * * *"],
+            **schedule,
             "timezone": "Europe/Paris",
             "concurrencyPolicy": "Forbid",
             "workflowSpec": {"workflowTemplateRef": {"name": "hello-flow"}, "arguments": template_spec["arguments"]},
         },
     }
+
+
+def test_cron_workflow_passes() -> None:
+    cron = _cron_workflow(schedules=["0 3 * * *"])
     validate_manifest(cron)
     cron["spec"]["concurrencyPolicy"] = "Whenever"
     assert any(e.startswith("crd: $.spec.concurrencyPolicy:") for e in manifest_errors(cron))
@@ -125,10 +132,61 @@ def test_unknown_kind_is_a_clear_error() -> None:
         validate_manifest({"kind": "Deployment"})
 
 
-def test_missing_schemas_directory_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SCHEMAS_DIR_ENV, str(tmp_path))
-    with pytest.raises(FileNotFoundError, match=SCHEMAS_DIR_ENV):
-        schemas_dir()
+@pytest.mark.parametrize(
+    ("argo_version", "accepted", "refused"),
+    [
+        ("3.5", {"schedule"}, {"schedules"}),
+        ("3.6", {"schedule", "schedules"}, set()),
+        ("3.7", {"schedule", "schedules"}, set()),
+        ("4.1", {"schedules"}, {"schedule"}),
+    ],
+)
+def test_cron_schedule_field_is_checked_per_argo_version(
+    argo_version: str, accepted: set[str], refused: set[str]
+) -> None:
+    """Each release's CRD knows its own schedule field: 3.5 only `schedule`, 3.6-3.7 both, 4.x only `schedules`."""
+    spellings = {"schedule": "0 3 * * *", "schedules": ["0 3 * * *"]}
+    for field in accepted:
+        validate_manifest(_cron_workflow(**{field: spellings[field]}), argo_version=argo_version)
+    for field in refused:
+        with pytest.raises(
+            ManifestInvalid, match=f"(?s)Argo {resolve_argo_version(argo_version)}.*'{field}' was unexpected"
+        ):
+            validate_manifest(_cron_workflow(**{field: spellings[field]}), argo_version=argo_version)
+
+
+@pytest.mark.parametrize("argo_version", ARGO_VERSIONS)
+def test_minimal_template_passes_every_stored_version(argo_version: str) -> None:
+    assert manifest_errors(minimal_workflow_template(), argo_version=argo_version) == []
+
+
+def test_older_versions_are_checked_against_their_crd_only() -> None:
+    """Argo publishes its JSON schema for the newest release only, so a 3.x check reports CRD errors alone."""
+    manifest = minimal_workflow_template()
+    step_template(manifest)["container"]["imagePullPolcy"] = "Always"
+    errors = manifest_errors(manifest, argo_version="3.7")
+    assert errors and all(error.startswith("crd") for error in errors), errors
+
+
+def test_unknown_argo_version_is_a_clear_error() -> None:
+    assert resolve_argo_version("3.6") == "3.6.19"
+    assert resolve_argo_version("4.1.2") == "4.1.2"
+    with pytest.raises(ValueError, match=r"no Argo '3\.4' schemas are stored: expected one of 3\.5\.15"):
+        validate_manifest(minimal_workflow_template(), argo_version="3.4")
+
+
+def test_stored_schema_files_match_their_recorded_checksums() -> None:
+    """The README beside the files records each one's sha256: the copies stay byte-for-byte what Argo published."""
+    readme = (ARGO_DATA_DIR / "README.md").read_text()
+    recorded = dict(re.findall(r"^\| `([^`]+\.(?:json|yaml))` \| `([0-9a-f]{64})` \|$", readme, re.MULTILINE))
+    stored = {
+        str(path.relative_to(ARGO_DATA_DIR))
+        for path in ARGO_DATA_DIR.rglob("*")
+        if path.is_file() and path.suffix != ".md"
+    }
+    assert set(recorded) == stored
+    for name, digest in recorded.items():
+        assert hashlib.sha256((ARGO_DATA_DIR / name).read_bytes()).hexdigest() == digest, name
 
 
 def _upload_pod() -> dict[str, Any]:

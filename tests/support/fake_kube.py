@@ -15,7 +15,6 @@ Failures can be injected per verb and resource: `FakeKube.fail`.
 from __future__ import annotations
 
 import copy
-import functools
 import itertools
 import json
 import random
@@ -30,14 +29,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import jsonschema
 import yaml
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping
 from wsproto.utilities import generate_accept_token
 
-from tests.support.argo_openapi import strict_json_schema_from_openapi
-from tests.support.argo_schema import ARGO_KINDS, schemas_dir
+from tests.support.argo_schema import crd_validator
 
 ARGO_KIND_BY_RESOURCE = {
     "workflowtemplates": "WorkflowTemplate",
@@ -83,14 +80,6 @@ class Injection:
     message: str | None
     causes: list[dict[str, str]] | None
     on_dry_run: bool | None
-
-
-@functools.cache
-def _crd_validator(kind: str) -> jsonschema.Draft202012Validator:
-    with open(schemas_dir() / "crds" / ARGO_KINDS[kind], encoding="utf-8") as crd_file:
-        crd = yaml.load(crd_file, Loader=yaml.CSafeLoader)
-    openapi = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    return jsonschema.Draft202012Validator(strict_json_schema_from_openapi(openapi))
 
 
 def _field_path(parts: Any) -> str:
@@ -186,7 +175,7 @@ class FakeKube:
 
     def _validate(self, kind: str, body: dict[str, Any], strict: bool) -> None:
         """Raise what an API server would; without strict validation, drop unknown fields from ``body`` as it does."""
-        errors = list(_crd_validator(kind).iter_errors(body))
+        errors = list(crd_validator(kind).iter_errors(body))
         unknown: list[tuple[dict[str, Any], str, str]] = []
         for error in (e for e in errors if e.validator == "additionalProperties"):
             for key in set(error.instance) - set(error.schema.get("properties", {})):
