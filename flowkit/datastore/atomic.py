@@ -6,11 +6,14 @@ name is unique per process and call, so concurrent writers never share one.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 from pathlib import Path
 
 _TEMP_PREFIX = ".tmp-"
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
+"""What ``link()`` fails with on filesystems (some FUSE and object-store mounts) that have no hard links."""
 _temp_counter = itertools.count()
 
 
@@ -30,15 +33,29 @@ def ensure_dir(path: Path) -> None:
 
 
 def publish(temp: Path, final: Path, *, replace: bool = True) -> bool:
-    """Rename ``temp`` to ``final``; with ``replace=False`` keep an existing ``final`` and drop ``temp``.
+    """Rename ``temp`` to ``final``; with ``replace=False`` create ``final`` only if it does not exist yet.
 
-    Returns whether ``temp`` became ``final``. Used for content-addressed blobs, where an existing file already
-    holds the same bytes and rewriting it would only cost time.
+    Returns whether ``temp`` became ``final``. Without ``replace`` the creation is atomic (a hard link, which fails
+    on an existing name, then the temporary name is dropped): of two concurrent writers exactly one wins and the file
+    never changes once a reader may have seen it. That makes commit records and run records create-once, and spares
+    content-addressed files (whose existing copy holds the same bytes) a rewrite.
     """
-    if not replace and final.exists():
-        temp.unlink(missing_ok=True)
+    if replace:
+        os.replace(temp, final)
+        return True
+    try:
+        os.link(temp, final)
+    except FileExistsError:
         return False
-    os.replace(temp, final)
+    except OSError as error:
+        if error.errno not in _NO_HARD_LINKS:
+            raise
+        if final.exists():  # a filesystem without hard links: the check and the rename are not one step
+            return False
+        os.rename(temp, final)
+        return True
+    finally:
+        temp.unlink(missing_ok=True)
     return True
 
 

@@ -28,6 +28,10 @@ DEFAULT_DATASTORE_DIR = ".flowkit"
 LogStream = Literal["out", "err"]
 
 
+class AlreadyCommittedError(DataStoreError):
+    """A task attempt that already has a commit record was committed again; the first record stands."""
+
+
 def resolve_datastore_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The explicit root, else ``$FLOWKIT_DATASTORE_ROOT``, else ``./.flowkit``; always absolute."""
     chosen = root if root is not None else os.environ.get(DATASTORE_ROOT_ENV) or DEFAULT_DATASTORE_DIR
@@ -108,9 +112,18 @@ class DataStore:
 
     # -- commit records ----------------------------------------------------------------------------------------
     def commit(self, record: TaskRecord) -> Path:
-        """Publish a task attempt's record; this is the moment the attempt becomes visible to readers."""
+        """Publish a task attempt's record; this is the moment the attempt becomes visible to readers.
+
+        Create-once: a second commit of the same attempt (a process the step forked carrying on after its parent
+        committed, a scheduler recording a death the task outlived) raises :class:`AlreadyCommittedError` and
+        leaves the first record exactly as readers saw it.
+        """
         path = self.record_path(record.coordinates, record.attempt)
-        write_file_atomically(path, record.model_dump_json().encode())
+        if not write_file_atomically(path, record.model_dump_json().encode(), replace=False):
+            raise AlreadyCommittedError(
+                f"task {record.coordinates} attempt {record.attempt} is already committed in {self.root}; "
+                "a commit record is never replaced"
+            )
         return path
 
     def list_attempts(self, coords: TaskCoordinates) -> list[int]:

@@ -8,6 +8,7 @@ that died without committing into a failed record via `record_process_failure`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -15,7 +16,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flowkit.datastore import DataStore, LogWriter, TaskCoordinates, TaskRecord, format_index_path
+from flowkit.datastore import (
+    AlreadyCommittedError,
+    DataStore,
+    LogWriter,
+    TaskCoordinates,
+    TaskRecord,
+    format_index_path,
+)
 from flowkit.errors import FlowkitError
 from flowkit.runtime.plan import TaskKey
 from flowkit.runtime.worker import TaskProcess, fork_task, spawn_task
@@ -90,14 +98,16 @@ class TaskLauncher:
             return record
         from flowkit.task.executor import record_process_failure
 
-        record_process_failure(
-            self.store.root,
-            coords,
-            attempt,
-            exit_code,
-            death_reason(exit_code, self.timeout_seconds(task), timed_out),
-            self.flow_cls,
-        )
+        # A process the task left behind may have committed in the meantime: its record is then the outcome.
+        with contextlib.suppress(AlreadyCommittedError):
+            record_process_failure(
+                self.store.root,
+                coords,
+                attempt,
+                exit_code,
+                death_reason(exit_code, self.timeout_seconds(task), timed_out),
+                self.flow_cls,
+            )
         return self.store.read_record(coords, attempt)
 
     def timeout_seconds(self, task: TaskKey) -> float | None:

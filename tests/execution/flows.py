@@ -423,3 +423,22 @@ class ReadSetFlow(Flow):
     @step
     def end(self):
         pass
+
+
+class ForkingFlow(Flow):
+    """Its start step forks a process that carries on with the step's code after the step itself has committed."""
+
+    @step
+    def start(self):
+        import os
+        import time
+
+        self.writer = "parent"
+        if os.fork() == 0:
+            time.sleep(0.5)  # the parent has committed by now
+            self.writer = "forked child"
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
