@@ -117,12 +117,6 @@ class TaskLauncher:
     def retry_times(self, task: TaskKey) -> int:
         return self.specs[task.step].retry.times
 
-    def retry_delay(self, task: TaskKey, attempt: int) -> float:
-        """Seconds before the retry that follows `attempt`; `backoff_factor` multiplies the wait on each retry."""
-        retry = self.specs[task.step].retry
-        factor = (retry.backoff_factor or 1.0) ** attempt
-        return retry.minutes_between_retries * 60.0 * factor
-
     def _spawn_in_environment(
         self, task: TaskKey, attempt: int, spec: StepSpec, environment: dict[str, str]
     ) -> TaskProcess:

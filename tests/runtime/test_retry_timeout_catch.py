@@ -14,7 +14,7 @@ from flowkit import Flow, current, retry, step
 
 
 class RetryFlow(Flow):
-    @retry(times=2, minutes_between_retries=0)
+    @retry(times=2, minutes_between_retries=30)
     @step
     def start(self):
         print(f"attempt {current.retry_count}")
@@ -37,7 +37,8 @@ if __name__ == "__main__":
 
 @pytest.mark.e2e
 def test_retry_runs_new_attempts_after_exceptions_and_dead_processes(tmp_path: Path, datastore_root: Path) -> None:
-    result, run = run_flow_file(write_flow(tmp_path, RETRY_FLOW), datastore_root=datastore_root)
+    """The retries start at once: a 30-minute wait between them (Argo's backoff) would hit the command's timeout."""
+    result, run = run_flow_file(write_flow(tmp_path, RETRY_FLOW), datastore_root=datastore_root, timeout=120)
 
     assert result.returncode == 0, describe(result)
     assert run.data.attempt == 2
