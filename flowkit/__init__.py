@@ -34,9 +34,11 @@ _EXPORTS: dict[str, str] = {
     "Task": "flowkit.client",
     "FlowkitError": "flowkit.errors",
     "FlowDefinitionError": "flowkit.errors",
+    "ExceptionWrapper": "flowkit.errors",
 }
 
 __all__ = [
+    "ExceptionWrapper",
     "Flow",
     "FlowDefinitionError",
     "FlowSpec",
@@ -76,7 +78,7 @@ if TYPE_CHECKING:
     from flowkit.authoring.parameter import Parameter
     from flowkit.authoring.step import step
     from flowkit.client import Run, Step, Task
-    from flowkit.errors import FlowDefinitionError, FlowkitError
+    from flowkit.errors import ExceptionWrapper, FlowDefinitionError, FlowkitError
 
 
 def lazy_exports(

@@ -60,3 +60,34 @@ class DataStoreError(FlowkitError):
 
 class TaskFailedError(FlowkitError):
     """A task of a run failed; raised by APIs that promise a successful result."""
+
+
+class ExceptionWrapper(Exception):
+    """A step's exception reduced to text, as ``@catch(var=...)`` stores it and ``Task.exception`` returns it.
+
+    The raised exception itself may not pickle, or may need the step's modules to unpickle; the wrapper needs
+    neither, so any reader of the datastore can load it. Its fields are Metaflow's: ``type`` (the exception's
+    module-qualified class name), ``exception`` (its message) and ``stacktrace`` (the formatted traceback, or None
+    when there is none, e.g. for a task process that died).
+    """
+
+    def __init__(self, type: str, exception: str, stacktrace: str | None = None) -> None:
+        super().__init__(type, exception, stacktrace)
+        self.type = type
+        self.exception = exception
+        self.stacktrace = stacktrace
+
+    @classmethod
+    def of(cls, error: BaseException) -> ExceptionWrapper:
+        """Wrap `error`, with the traceback it was raised with."""
+        import traceback
+
+        kind = type(error)
+        stacktrace = "".join(traceback.format_exception(kind, error, error.__traceback__))
+        return cls(f"{kind.__module__}.{kind.__qualname__}", str(error), stacktrace if error.__traceback__ else None)
+
+    def __str__(self) -> str:
+        return self.stacktrace or f"[no stacktrace]\n{self.type}: {self.exception}"
+
+    def __repr__(self) -> str:
+        return f"ExceptionWrapper({self.type}: {self.exception})"

@@ -236,4 +236,7 @@ def _class_statement_is_decorated(flow_cls: type) -> bool:
 FlowSpec = Flow
 """Metaflow's name for the base class, so a ported flow only changes its import line."""
 
-_RESERVED_NAMES = frozenset(name for name in vars(Flow) if not name.startswith("__")) | {"input", "index"}
+_RESERVED_NAMES = frozenset({"next", "merge_artifacts", "input", "index"})
+"""The step API, which an artifact must not hide. flowkit's other methods (``run``, ``main``, ``to_argo`` ...) are
+classmethods a task never calls on its instance, so, as in Metaflow, a step may use their names for artifacts: the
+artifact shadows the method on the instance only."""

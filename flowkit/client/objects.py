@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flowkit.datastore import DataStore, RunRecord, TaskCoordinates, TaskRecord, index_path_of_task_id
-from flowkit.errors import DataStoreError
+from flowkit.errors import DataStoreError, ExceptionWrapper
 
 RootArg = str | os.PathLike[str] | None
 
@@ -89,10 +89,16 @@ class Task:
         return ArtifactData(self._store, self.metadata)
 
     @property
-    def exception(self) -> str | None:
-        """The error text of a failed (or caught) attempt, with its traceback."""
-        error = self.metadata.error if self.metadata is not None else None
-        return None if error is None else f"{error.traceback}{error.type}: {error.message}"
+    def exception(self) -> ExceptionWrapper | None:
+        """Why the task failed, as Metaflow reports it: ``.type``, ``.exception`` (the message), ``.stacktrace``.
+
+        None while the task runs and once it succeeded, a ``@catch`` that caught a failure included (the caught
+        exception is the step's catch var).
+        """
+        if self.metadata is None or self.metadata.succeeded or self.metadata.error is None:
+            return None
+        error = self.metadata.error
+        return ExceptionWrapper(error.qualified_type, error.message, error.traceback or None)
 
     @property
     def stdout(self) -> str:

@@ -103,8 +103,15 @@ class ArtifactRef(_Record):
 @dataclass(kw_only=True)
 class ErrorInfo(_Record):
     type: str
+    """The exception's class name."""
     message: str
     traceback: str = ""
+    module: str = ""
+    """The module defining the exception's class (empty when the task died without one)."""
+
+    @property
+    def qualified_type(self) -> str:
+        return f"{self.module}.{self.type}" if self.module else self.type
 
 
 @dataclass(kw_only=True)

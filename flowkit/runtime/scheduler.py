@@ -3,8 +3,9 @@
 Each pass of the loop starts ready tasks up to `max_workers`, waits (with `selectors`) for output on any task's
 pipes or the next deadline (a timeout to enforce, the progress line to redraw), kills overdue tasks, and reaps the
 ones that exited. A failed attempt is retried at once, ahead of tasks that have not started: as in Metaflow's local
-runtime, `minutes_between_retries` is a cluster setting (Argo's backoff) and a local run does not sleep on it. A task's outcome is read from its commit record, never inferred from the process:
-a task process that died without one gets a failed record through `record_process_failure`.
+runtime, `minutes_between_retries` is a cluster setting (Argo's backoff) and a local run does not sleep on it.
+A task's outcome is read from its commit record, never inferred from the process: a task process that died without
+one gets a failed record through `record_process_failure`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from flowkit.datastore import (
     utc_now,
 )
 from flowkit.datastore.atomic import write_file_atomically
-from flowkit.errors import FlowkitError, TaskFailedError
+from flowkit.errors import ExceptionWrapper, FlowkitError, TaskFailedError
 from flowkit.task.inputs import TaskInputs, gather_inputs
 from flowkit.task.scope import StepScope
 
@@ -125,7 +125,7 @@ def execute_task(
             return run.commit(run.record("failed", exit_code=1, error=_error_info(error)))
         scope = StepScope(run.store, coords, node, inputs)
         try:
-            num_splits = _run_step(flow_cls, scope, node)
+            num_splits = _run_step(flow_cls, scope, node, run.spec)
         except (Exception, SystemExit) as error:
             if run.spec.catch is not None and run.is_last:
                 return _commit_caught(run, inputs, node, error, split_output)
@@ -161,7 +161,7 @@ def record_process_failure(
             pass
         else:
             return _commit_caught(run, inputs, node, error, None, exit_code=exit_code)
-    info = ErrorInfo(type="TaskFailedError", message=reason)
+    info = ErrorInfo(type=TaskFailedError.__name__, module=TaskFailedError.__module__, message=reason)
     return run.commit(run.record("failed", exit_code=exit_code, error=info))
 
 
@@ -211,8 +211,12 @@ def _start_parameters(
     return {name: store.put_artifact(value) for name, value in values.items()}
 
 
-def _run_step(flow_cls: type[Flow], scope: StepScope, node: StepNode) -> int | None:
-    """Call the step, check its transition, persist its artifacts; returns the foreach split count if any."""
+def _run_step(flow_cls: type[Flow], scope: StepScope, node: StepNode, spec: StepSpec) -> int | None:
+    """Call the step, check its transition, persist its artifacts; returns the foreach split count if any.
+
+    A ``@catch(var=...)`` step that succeeds sets its var to None, as in Metaflow, so a join can test
+    ``inp.var`` on every input without caring which ones failed.
+    """
     flow = flow_cls._flowkit_for_task(scope)
     step = getattr(flow, node.name)
     if node.is_join:
@@ -220,6 +224,8 @@ def _run_step(flow_cls: type[Flow], scope: StepScope, node: StepNode) -> int | N
     else:
         step()
     scope.check_transition()
+    if spec.catch is not None and spec.catch.var is not None:
+        setattr(flow, spec.catch.var, None)
     num_splits = len(scope.foreach_items(flow)) if node.transition == "foreach" else None
     scope.persist(flow)
     return num_splits
@@ -258,11 +264,8 @@ def _commit_caught(
 
 
 def _store_exception(store: DataStore, error: BaseException) -> ArtifactRef:
-    """The exception itself when it pickles, else a TaskFailedError with the same text."""
-    try:
-        return store.put_artifact(error)
-    except Exception:
-        return store.put_artifact(TaskFailedError(f"{type(error).__name__}: {error}"))
+    """The exception as Metaflow's ``@catch`` stores it: a wrapper holding its type, message and traceback."""
+    return store.put_artifact(ExceptionWrapper.of(error))
 
 
 def _write_split_output(path: str | os.PathLike[str], num_splits: int) -> None:
@@ -274,6 +277,7 @@ def _write_split_output(path: str | os.PathLike[str], num_splits: int) -> None:
 def _error_info(error: BaseException) -> ErrorInfo:
     return ErrorInfo(
         type=type(error).__name__,
+        module=type(error).__module__,
         message=str(error),
         traceback="".join(traceback.format_exception(type(error), error, error.__traceback__)),
     )

@@ -283,6 +283,8 @@ class ArtifactRulesFlow(Flow):
     def start(self):
         self.temporary = "dropped"
         self.constant = "artifact wins"
+        self.run = "an artifact named like Flow.run"
+        self.main = {"named": "like Flow.main"}
         if self.mode == "delete":
             del self.temporary
         elif self.mode == "reserved":
@@ -297,6 +299,7 @@ class ArtifactRulesFlow(Flow):
     def end(self):
         self.saw_constant = self.constant
         self.saw_temporary = hasattr(self, "temporary")
+        self.saw_flow_method_names = (self.run, self.main)
 
 
 class ResolvedMergeFlow(Flow):

@@ -50,7 +50,11 @@ def test_stdout_stderr_and_failure_state(datastore_root: Path) -> None:
     task = run["start"].task
     assert task.stdout == "printed\n" and task.stderr == ""
     assert task.status == "failed" and not task.successful and task.finished
-    assert task.exception is not None and "artifact 'lock'" in task.exception
+    exception = task.exception
+    assert exception is not None and exception.type == "flowkit.task.scope.ArtifactError"
+    assert "artifact 'lock'" in exception.exception
+    assert exception.stacktrace is not None and "Traceback" in exception.stacktrace
+    assert str(exception) == exception.stacktrace
     assert not run.successful and run.finished
     with pytest.raises(DataStoreError, match="no end task"):
         _ = run.data

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord
-from flowkit.errors import FlowDefinitionError
+from flowkit.errors import ExceptionWrapper, FlowDefinitionError
 from flowkit.task.executor import execute_task, record_process_failure
 from tests.execution import flows
 from tests.execution.conftest import execute_flow
@@ -133,7 +133,10 @@ def test_catch_on_last_attempt_stores_the_exception(datastore_root: Path) -> Non
     caught = execute_task(flows.CatchFlow, datastore_root, coords, attempt=1, parameters={})
     assert caught.succeeded and caught.record.error is not None
     data = _data(datastore_root, caught.record)
-    assert isinstance(data["problem"], ValueError) and str(data["problem"]) == "boom on attempt 1"
+    problem = data["problem"]
+    assert isinstance(problem, ExceptionWrapper), "stored as Metaflow's @catch stores it, not the raw exception"
+    assert (problem.type, problem.exception) == ("builtins.ValueError", "boom on attempt 1")
+    assert problem.stacktrace is not None and "Traceback" in problem.stacktrace and "boom" in problem.stacktrace
     assert "partial" not in data, "a failed step's own artifacts are not committed"
     assert DataStore(datastore_root).list_attempts(coords) == [0, 1]
 
@@ -176,6 +179,8 @@ def test_record_process_failure_without_and_with_catch(datastore_root: Path) -> 
     caught = record_process_failure(datastore_root, coords, 1, -9, "killed by SIGKILL", flows.CatchFlow)
     assert caught.succeeded
     problem = _data(datastore_root, caught.record)["problem"]
+    assert isinstance(problem, ExceptionWrapper) and problem.stacktrace is None
+    assert problem.type == "flowkit.errors.TaskFailedError" and "killed by SIGKILL" in problem.exception
     assert "killed by SIGKILL" in str(problem)
 
 

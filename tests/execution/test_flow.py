@@ -19,7 +19,7 @@ def _end_data(root: Path, mode: str) -> tuple[Any, Any]:
     return results, results.get("end")
 
 
-def test_deleted_artifact_does_not_reach_later_steps_and_artifacts_shadow_class_attributes(
+def test_deleted_artifact_does_not_reach_later_steps_and_artifacts_shadow_class_attributes_and_methods(
     datastore_root: Path,
 ) -> None:
     from flowkit.datastore import DataStore
@@ -28,6 +28,8 @@ def test_deleted_artifact_does_not_reach_later_steps_and_artifacts_shadow_class_
     data = {name: DataStore(datastore_root).blobs.load(ref.sha256) for name, ref in end[0].record.artifacts.items()}
     assert data["saw_temporary"] is False
     assert data["saw_constant"] == "artifact wins"
+    assert data["saw_flow_method_names"] == ("an artifact named like Flow.run", {"named": "like Flow.main"})
+    assert data["run"] == "an artifact named like Flow.run", "Metaflow allows artifacts named like flowkit's methods"
 
 
 @pytest.mark.parametrize(

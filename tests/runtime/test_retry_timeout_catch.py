@@ -104,7 +104,7 @@ from flowkit import Flow, catch, retry, step
 class CatchFlow(Flow):
     @step
     def start(self):
-        self.next(self.fails, self.crashes)
+        self.next(self.fails, self.crashes, self.fine)
 
     @catch(var="failure")
     @step
@@ -119,10 +119,21 @@ class CatchFlow(Flow):
         ctypes.string_at(0)
         self.next(self.join)
 
+    @catch(var="failure")
+    @step
+    def fine(self):
+        self.failure = "overwritten: a step that succeeds has no failure"
+        self.next(self.join)
+
     @step
     def join(self, inputs):
-        self.failures = {task.failure is not None for task in inputs}
-        self.exception_text = str(inputs.fails.failure)
+        self.failure_types = {
+            "fails": inputs.fails.failure.type,
+            "crashes": inputs.crashes.failure.type,
+            "fine": inputs.fine.failure,
+        }
+        self.exception_text = inputs.fails.failure.exception
+        self.traceback_text = str(inputs.fails.failure)
         self.next(self.end)
 
     @step
@@ -142,7 +153,13 @@ def test_catch_turns_exceptions_and_crashes_on_the_last_attempt_into_an_artifact
     result, run = run_flow_file(write_flow(tmp_path, CATCH_FLOW), datastore_root=datastore_root)
 
     assert result.returncode == 0, describe(result)
-    assert run.data.failures == {True}
-    assert "missing" in run.data.exception_text
+    assert run.data.failure_types == {
+        "fails": "builtins.KeyError",
+        "crashes": "flowkit.errors.TaskFailedError",
+        "fine": None,
+    }
+    assert run.data.exception_text == "'missing'"
+    assert run.data.traceback_text.startswith("Traceback") and "KeyError: 'missing'" in run.data.traceback_text
+    assert run["fails"].task.exception is None, "a caught failure is the catch var, not the task's exception"
     crash_dir = datastore_root / "runs" / "CatchFlow" / run.id / "crashes" / "0"
     assert sorted(path.name for path in crash_dir.glob("*.json")) == ["0.json", "1.json"]
