@@ -187,7 +187,9 @@ def _task_inputs(
         return TaskInputs(artifacts={name: store.put_artifact(value) for name, value in values.items()})
     from flowkit.graph import build_graph
 
-    return gather_inputs(build_graph(flow_cls), coords, store)
+    return gather_inputs(
+        build_graph(flow_cls), coords, store, [p.attribute for p in flow_parameters(flow_cls).values()]
+    )
 
 
 def _start_parameters(

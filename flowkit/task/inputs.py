@@ -7,7 +7,7 @@ lists its inputs from the foreach step's recorded ``num_splits``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -101,8 +101,14 @@ class TaskInputs:
     join: JoinInputs | None = None
 
 
-def gather_inputs(graph: FlowGraph, coords: TaskCoordinates, store: DataStore) -> TaskInputs:
-    """Read the parents' records: a single parent passes everything on; a join keeps what all inputs agree on."""
+def gather_inputs(
+    graph: FlowGraph, coords: TaskCoordinates, store: DataStore, parameter_names: Iterable[str] = ()
+) -> TaskInputs:
+    """Read the parents' records: a single parent passes everything on; a join starts from the parameters alone.
+
+    As in Metaflow, a join inherits nothing else: an artifact reaches it, and the steps after it, only through
+    ``merge_artifacts`` or an explicit assignment, even when every input holds the same value.
+    """
     node = graph.steps[coords.step]
     records = [store.successful_record(parent) for parent in parent_coordinates(graph, coords, store)]
     if not records:
@@ -119,28 +125,19 @@ def gather_inputs(graph: FlowGraph, coords: TaskCoordinates, store: DataStore) -
     if closes is not None and closes.transition == "foreach":
         split_task = TaskCoordinates(coords.flow, coords.run_id, closes.name, coords.index_path)
         frame = store.successful_record(split_task).foreach
+    parameters = records[0].artifacts  # read-only, so every input holds the same values
     return TaskInputs(
-        artifacts=agreed_artifacts(records),
+        artifacts={name: parameters[name] for name in parameter_names if name in parameters},
         foreach=frame,
         join=JoinInputs([ParentTask(store, record) for record in records]),
     )
 
 
-def agreed_artifacts(records: list[TaskRecord], *, require_all: bool = True) -> dict[str, ArtifactRef]:
-    """Artifacts with one value (sha256) across ``records``; with ``require_all``, only those every record has."""
+def agreed_artifacts(records: list[TaskRecord]) -> dict[str, ArtifactRef]:
+    """Artifacts with one value (sha256) across the ``records`` that hold them."""
     candidates: dict[str, ArtifactRef | None] = {}
     for record in records:
         for name, ref in record.artifacts.items():
             known = candidates.get(name, ref)
             candidates[name] = ref if known is not None and known.sha256 == ref.sha256 else None
-    return {
-        name: ref
-        for name, ref in candidates.items()
-        if ref is not None and (not require_all or all(name in record.artifacts for record in records))
-    }
-
-
-def conflicting_artifacts(records: list[TaskRecord]) -> set[str]:
-    """Artifacts that at least two inputs hold with different values."""
-    agreed = agreed_artifacts(records, require_all=False)
-    return {name for record in records for name in record.artifacts if name not in agreed}
+    return {name: ref for name, ref in candidates.items() if ref is not None}

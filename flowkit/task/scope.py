@@ -54,10 +54,12 @@ class StepScope:
     def load(self, name: str) -> Any:
         ref = self.artifacts.get(name)
         if ref is None:
-            raise AttributeError(
-                f"{self.flow_name}.{self.step_name} has no artifact or attribute {name!r} "
-                "(no earlier step on this path set it)"
+            reason = (
+                "a join starts with the parameters only: take artifacts from inputs, or merge_artifacts(inputs)"
+                if self.node.is_join
+                else "no earlier step on this path set it"
             )
+            raise AttributeError(f"{self.flow_name}.{self.step_name} has no artifact or attribute {name!r} ({reason})")
         value = self.store.load_artifact(ref, artifact=name, task=self.coords)
         if type(value) not in _IMMUTABLE_TYPES:
             self.loaded_digests[name] = _pickle_digest(value)
@@ -100,7 +102,7 @@ class StepScope:
         if missing:
             raise ArtifactError("is not set by any input of the join", **self._where(sorted(missing)[0]))
         wanted = (included or offered) - excluded - set(self.assigned_names)
-        agreed = agreed_artifacts(records, require_all=False)
+        agreed = agreed_artifacts(records)
         conflicts = sorted(name for name in wanted if name not in agreed)
         if conflicts:
             raise ArtifactError(

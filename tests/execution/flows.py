@@ -52,7 +52,7 @@ class BranchFlow(Flow):
     def join(self, inputs):
         self.xs = sorted(inp.x for inp in inputs)
         self.from_a = inputs.a.x
-        self.auto_common = self.common
+        self.seen_before_merging = [name for name in ("common", "shared") if hasattr(self, name)]
         self.merge_artifacts(inputs, exclude=["x"])
         self.next(self.end)
 
@@ -106,7 +106,7 @@ class ForeachFlow(FlowSpec):
 
     @step
     def end(self):
-        self.final = len(self.results) + len(self.items)
+        self.final = len(self.results) + self.width  # a parameter passes through the join; `items` does not
 
 
 class NestedForeachFlow(Flow):

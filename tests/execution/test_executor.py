@@ -40,7 +40,8 @@ def test_branch_join_sees_agreed_artifacts_and_merges(datastore_root: Path) -> N
     results = execute_flow(flows.BranchFlow, datastore_root)
     join = _data(datastore_root, _last(results, "join"))
     assert join["xs"] == [1, 2] and join["from_a"] == 1
-    assert join["auto_common"] == "agreed", "artifacts all inputs agree on are visible without merging"
+    assert join["seen_before_merging"] == [], "as in Metaflow, a join inherits nothing, agreed or set before the split"
+    assert (join["common"], join["shared"]) == ("agreed", "same"), "merge_artifacts copies what the inputs agree on"
     assert join["only_a"] == "from a", "merge_artifacts copies artifacts that do not conflict"
     assert "x" not in join, "an excluded conflicting artifact is not carried on"
     assert _last(results, "end").succeeded
@@ -227,7 +228,7 @@ def test_merge_with_include_and_a_conflict_resolved_in_the_join(datastore_root: 
     join = _data(datastore_root, _last(results, "join"))
     assert join["x"] == 2, "the join's own value resolves the conflict"
     assert join["z"] == "only a"
-    assert join["y"] == "same", "agreed artifacts are inherited without merging"
+    assert "y" not in join, "an artifact neither merged nor assigned is dropped, even when every input agrees"
 
 
 def test_inherited_artifacts_mutated_in_place_reach_later_steps(datastore_root: Path) -> None:
