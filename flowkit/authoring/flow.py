@@ -89,7 +89,7 @@ class Flow:
         declared = getattr(type(self), name, None)
         if isinstance(declared, Parameter):
             raise declared.read_only_error()
-        if name in _RESERVED_NAMES or is_step(declared):
+        if name in FLOW_API_NAMES or is_step(declared):
             raise FlowDefinitionError(
                 "cannot be used as an artifact name: it is part of the Flow API or a step",
                 flow=scope.flow_name,
@@ -240,3 +240,7 @@ _RESERVED_NAMES = frozenset({"next", "merge_artifacts", "input", "index"})
 """The step API, which an artifact must not hide. flowkit's other methods (``run``, ``main``, ``to_argo`` ...) are
 classmethods a task never calls on its instance, so, as in Metaflow, a step may use their names for artifacts: the
 artifact shadows the method on the instance only."""
+
+FLOW_API_NAMES = frozenset(name for name in vars(Flow) if not name.startswith("__")) | {"input", "index"}
+"""Every attribute and method of the Flow base class. A step is a class attribute, so unlike an artifact it would
+replace the method for the class as well (``MyFlow.run()``, ``MyFlow.main()``): no step may take one of these names."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from flowkit.authoring.flow import FLOW_API_NAMES
 from flowkit.errors import FlowDefinitionError
 from flowkit.graph.model import FlowGraph, StepNode, Transition
 from flowkit.graph.parse import ParsedStep
@@ -32,6 +33,7 @@ def validate_graph(flow: str, parsed: dict[str, ParsedStep], exit_handler: str |
             raise FlowDefinitionError(
                 f"has no '{required}' step; every flow needs @step def {required}(self)", flow=flow
             )
+    _check_step_names(flow, parsed)
     dag = {name: step for name, step in parsed.items() if name != exit_handler}
     _check_step_kinds(flow, parsed, exit_handler)
     order = _topological_order(flow, dag)
@@ -41,6 +43,19 @@ def validate_graph(flow: str, parsed: dict[str, ParsedStep], exit_handler: str |
     if exit_handler is not None:
         nodes.append(_node(parsed[exit_handler], _Placement(split_stack=[]), foreach_steps, is_exit_handler=True))
     return FlowGraph(flow_name=flow, steps={node.name: node for node in nodes})
+
+
+def _check_step_names(flow: str, parsed: dict[str, ParsedStep]) -> None:
+    """A step named like a Flow method or attribute (``next``, ``run``, ``input``) would shadow it for every task."""
+    for step in parsed.values():
+        if step.name in FLOW_API_NAMES:
+            raise FlowDefinitionError(
+                f"a step cannot be named {step.name!r}: that name is part of the Flow API "
+                f"(Flow.{step.name}), which the step would replace; rename the step",
+                flow=flow,
+                step=step.name,
+                lineno=step.lineno,
+            )
 
 
 def _check_step_kinds(flow: str, parsed: dict[str, ParsedStep], exit_handler: str | None) -> None:

@@ -368,6 +368,23 @@ class F:
     ),
 }
 
+for _api_name in ("next", "run", "main", "input", "merge_artifacts"):
+    CASES[f"step named {_api_name}"] = (
+        f"""
+class F:
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def {_api_name}(self):  # HERE
+        pass
+"""
+        + END,
+        _api_name,
+        f"a step cannot be named {_api_name!r}: that name is part of the Flow API",
+    )
+
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_invalid_graph_names_flow_step_and_line(load_flow: LoadFlow, case: str) -> None:
