@@ -89,7 +89,7 @@ class Flow:
         declared = getattr(type(self), name, None)
         if isinstance(declared, Parameter):
             raise declared.read_only_error()
-        if name in FLOW_API_NAMES or is_step(declared):
+        if name in _RESERVED_NAMES or is_step(declared):
             raise FlowDefinitionError(
                 "cannot be used as an artifact name: it is part of the Flow API or a step",
                 flow=scope.flow_name,
