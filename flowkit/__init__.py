@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "conda": "flowkit.authoring.decorators",
     "argo": "flowkit.authoring.decorators",
     "schedule": "flowkit.authoring.decorators",
+    "card": "flowkit.authoring.card",
     "Run": "flowkit.client",
     "Step": "flowkit.client",
     "Task": "flowkit.client",
@@ -49,6 +50,7 @@ __all__ = [
     "Task",
     "__version__",
     "argo",
+    "card",
     "catch",
     "conda",
     "current",
@@ -62,6 +64,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from flowkit.authoring.card import card
     from flowkit.authoring.current import current
     from flowkit.authoring.decorators import (
         argo,

@@ -9,8 +9,11 @@ notebook) names the pod's own singleton, the one its executor fills, instead of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, SupportsIndex
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, SupportsIndex
+
+if TYPE_CHECKING:
+    from flowkit.cards.collector import CardCollector, NoCards
 
 
 @dataclass
@@ -25,6 +28,19 @@ class Current:
     index_path: tuple[int, ...] | None = None
     workflow_status: str | None = None
     """Only in an exit-handler step: the workflow's final status (``Succeeded``, ``Failed``, ``Error``)."""
+    _cards: CardCollector | None = field(default=None, repr=False)
+
+    @property
+    def card(self) -> CardCollector | NoCards:
+        """The step's cards (``current.card.append(Markdown(...))``); a step without ``@card`` gets a no-op."""
+        if self._cards is not None:
+            return self._cards
+        from flowkit.cards.collector import NoCards
+
+        global _no_cards
+        if _no_cards is None:
+            _no_cards = NoCards()
+        return _no_cards
 
     @property
     def pathspec(self) -> str | None:
@@ -53,13 +69,18 @@ class Current:
         retry_count: int,
         index_path: tuple[int, ...],
         workflow_status: str | None,
+        cards: CardCollector | None = None,
     ) -> None:
         self.flow_name, self.run_id, self.step_name, self.task_id = flow_name, run_id, step_name, task_id
         self.retry_count, self.index_path, self.workflow_status = retry_count, index_path, workflow_status
+        self._cards = cards
 
     def _clear(self) -> None:
-        for field in fields(self):
-            setattr(self, field.name, None)
+        for each in fields(self):
+            setattr(self, each.name, None)
 
+
+_no_cards: NoCards | None = None
+"""Shared by every step without ``@card`` (created on first use), so it warns once per process."""
 
 current = Current()

@@ -20,6 +20,9 @@ STEP_MARKER = "__flowkit_step__"
 STEP_SPECS_ATTR = "__flowkit_step_specs__"
 """On a step function: ``dict[decorator name, SpecModel]`` declared on that step."""
 
+CARDS_ATTR = "__flowkit_cards__"
+"""On a step function: ``list[CardDeclaration]``, one per ``@card`` (see `flowkit.authoring.card`)."""
+
 CLASS_SPECS_ATTR = "__flowkit_class_specs__"
 """On a flow class (its own ``__dict__`` only): ``dict[decorator name, SpecModel]`` declared on that class."""
 

@@ -13,7 +13,13 @@ from typing import Any
 import click
 
 # Each module exposes `register(group)`; the order is the order of `--help`.
-COMMAND_MODULES = ("flowkit.cli.local", "flowkit.cli.package", "flowkit.cli.env", "flowkit.cli.argo")
+COMMAND_MODULES = (
+    "flowkit.cli.local",
+    "flowkit.cli.cards",
+    "flowkit.cli.package",
+    "flowkit.cli.env",
+    "flowkit.cli.argo",
+)
 
 
 class FlowGroup(click.Group):

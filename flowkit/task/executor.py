@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.current import current
 from flowkit.authoring.parameter import flow_parameters, parameter_values
+from flowkit.authoring.step import CARDS_ATTR
 from flowkit.datastore import (
     ArtifactRef,
     DataStore,
@@ -34,6 +35,7 @@ from flowkit.task.scope import StepScope
 
 if TYPE_CHECKING:
     from flowkit.authoring.flow import Flow
+    from flowkit.cards.task import TaskCards
     from flowkit.graph import StepNode
     from flowkit.specs import StepSpec
 
@@ -67,6 +69,8 @@ class _Attempt:
     attempt: int
     spec: StepSpec
     started_at: datetime
+    cards: TaskCards | None = None
+    """The step's ``@card`` reports, written just before the record (None for the many steps without one)."""
 
     def record(self, status: str, **fields: Any) -> TaskRecord:
         return TaskRecord(
@@ -86,6 +90,8 @@ class _Attempt:
         )
 
     def commit(self, record: TaskRecord) -> TaskResult:
+        if self.cards is not None:
+            self.cards.write_final(record)
         self.store.commit(record)
         return TaskResult(record)
 
@@ -109,6 +115,7 @@ def execute_task(
 
     node = _step_node(flow_cls, coords)
     run = _Attempt(DataStore(datastore_root), coords, attempt, resolve_step_specs(flow_cls)[coords.step], utc_now())
+    run.cards = _task_cards(flow_cls, run, node)
     current._bind(
         flow_name=coords.flow,
         run_id=coords.run_id,
@@ -117,6 +124,7 @@ def execute_task(
         retry_count=attempt,
         index_path=coords.index_path,
         workflow_status=workflow_status if node.is_exit_handler else None,
+        cards=run.cards.collector if run.cards is not None else None,
     )
     try:
         try:
@@ -173,6 +181,20 @@ def _step_node(flow_cls: type[Flow], coords: TaskCoordinates) -> StepNode:
     if node is None:
         raise FlowkitError(f"{coords.flow} has no step {coords.step!r} (task {coords})")
     return node
+
+
+def _task_cards(flow_cls: type[Flow], run: _Attempt, node: StepNode) -> TaskCards | None:
+    """The step's cards when it carries ``@card``; a step without one costs this attribute read and nothing else."""
+    declarations = getattr(getattr(flow_cls, node.name, None), CARDS_ATTR, None)
+    if not declarations:
+        return None
+    from flowkit.cards.task import TaskCards
+    from flowkit.graph import build_graph
+
+    parameters = [parameter.attribute for parameter in flow_parameters(flow_cls).values()]
+    return TaskCards(
+        declarations, run.store, run.coords, run.attempt, build_graph(flow_cls), parameters, run.started_at
+    )
 
 
 def _task_inputs(

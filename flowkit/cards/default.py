@@ -1,0 +1,89 @@
+"""The default card's content: what a task was given, what it produced, how long it took, and where it sits.
+
+Sections: a heading with the task's status; timing and attempts; the error if the attempt failed; parameters; every
+artifact the task passes on (name, type, size and a short repr); the flow's DAG with this step outlined; then the
+components the step appended. Large artifacts are described, not loaded, so a card never costs a big unpickle.
+"""
+
+from __future__ import annotations
+
+import html
+
+from flowkit.cards.components import Table, short_repr
+from flowkit.cards.dag import render_dag
+from flowkit.datastore import ArtifactRef, DataStore, TaskCoordinates, TaskRecord
+from flowkit.graph.model import FlowGraph
+
+REPR_LOAD_LIMIT = 256 * 1024
+"""Artifacts whose stored size exceeds this many bytes are listed without loading them for a repr."""
+
+
+def task_heading(coords: TaskCoordinates, status: str, detail: str) -> str:
+    pathspec = html.escape(f"{coords.flow}/{coords.run_id}/{coords.step}/{coords.task_id}")
+    return (
+        f'<h1>{html.escape(coords.step)} <span class="fk-status fk-status-{status}">{html.escape(status)}</span></h1>'
+        f'<div class="fk-meta">{pathspec}{" · " + html.escape(detail) if detail else ""}</div>'
+    )
+
+
+def default_card_body(
+    store: DataStore, record: TaskRecord, graph: FlowGraph, parameter_names: list[str], components: str
+) -> str:
+    coords = TaskCoordinates(record.flow, record.run_id, record.step, tuple(record.index_path))
+    retries = ((record.spec or {}).get("retry") or {}).get("times", 0)
+    duration = (record.finished_at - record.started_at).total_seconds()
+    parts = [
+        task_heading(coords, record.status, ""),
+        Table(
+            [
+                ["Started", record.started_at.isoformat(timespec="seconds")],
+                ["Finished", record.finished_at.isoformat(timespec="seconds")],
+                ["Duration", format_duration(duration)],
+                ["Attempt", f"{record.attempt + 1} of {retries + 1}"],
+            ]
+        ).render(),
+    ]
+    if record.error is not None:
+        error = record.error
+        parts.append(f"<h2>Error</h2><pre>{html.escape(f'{error.traceback}{error.type}: {error.message}')}</pre>")
+    parameters = {name: ref for name, ref in record.artifacts.items() if name in parameter_names}
+    if parameters:
+        rows = [[name, _value(store, ref)] for name, ref in sorted(parameters.items())]
+        parts.append("<h2>Parameters</h2>" + Table(rows, ["Name", "Value"]).render())
+    artifacts = {name: ref for name, ref in record.artifacts.items() if name not in parameter_names}
+    if artifacts:
+        rows = [[name, ref.type, format_size(ref.size), _value(store, ref)] for name, ref in sorted(artifacts.items())]
+        parts.append("<h2>Artifacts</h2>" + Table(rows, ["Name", "Type", "Size", "Value"]).render())
+    parts.append(f'<h2>DAG</h2><div class="fk-scroll">{render_dag(graph, highlight=record.step)}</div>')
+    if components:
+        parts.append(components)
+    return "\n".join(parts)
+
+
+def format_size(size: int) -> str:
+    """Bytes as B, KB, MB or GB (powers of 1024), one decimal above bytes."""
+    if size < 1024:
+        return f"{size} B"
+    scaled = size / 1024
+    for unit in ("KB", "MB"):
+        if scaled < 1024:
+            return f"{scaled:.1f} {unit}"
+        scaled /= 1024
+    return f"{scaled:.1f} GB"
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{int(hours)} h {int(minutes)} min {seconds:.0f} s" if hours else f"{int(minutes)} min {seconds:.0f} s"
+
+
+def _value(store: DataStore, ref: ArtifactRef) -> str:
+    if ref.size > REPR_LOAD_LIMIT:
+        return f"(not loaded: {format_size(ref.size)})"
+    try:
+        return short_repr(store.load_artifact(ref))
+    except Exception as error:  # a class the card cannot import, say: the card still lists the artifact
+        return f"(cannot load: {type(error).__name__}: {error})"

@@ -1,0 +1,55 @@
+"""Where cards live in the datastore, beside the task's commit records, so a PVC mount carries an Argo run's cards.
+
+    <root>/runs/<Flow>/<run_id>/<step>/<task_id>/cards/<attempt>.<type>[.<id>].html
+
+One file per card and attempt, written atomically: a card being refreshed while its task runs is replaced whole,
+so a reader sees the previous version or the next, never half of one. Steps without ``@card`` create nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from flowkit.cards.declaration import CardDeclaration
+from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.datastore.atomic import is_temp_name, write_file_atomically
+
+CARDS_DIR = "cards"
+
+
+@dataclass(frozen=True)
+class StoredCard:
+    """A card file of one task attempt."""
+
+    attempt: int
+    type: str
+    id: str | None
+    path: Path
+
+    def html(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def card_path(store: DataStore, coords: TaskCoordinates, attempt: int, declaration: CardDeclaration) -> Path:
+    return store.task_dir(coords) / CARDS_DIR / f"{attempt}.{declaration.file_stem}.html"
+
+
+def write_card(path: Path, page: str) -> None:
+    write_file_atomically(path, page.encode("utf-8"))
+
+
+def list_cards(store: DataStore, coords: TaskCoordinates) -> list[StoredCard]:
+    """Every card of the task, by attempt, then type and id."""
+    directory = store.task_dir(coords) / CARDS_DIR
+    try:
+        names = sorted(name for name in os.listdir(directory) if name.endswith(".html") and not is_temp_name(name))
+    except FileNotFoundError:
+        return []
+    cards = []
+    for name in names:
+        attempt, card_type, *card_id = name[: -len(".html")].split(".")
+        if attempt.isdigit():
+            cards.append(StoredCard(int(attempt), card_type, card_id[0] if card_id else None, directory / name))
+    return sorted(cards, key=lambda card: (card.attempt, card.type, card.id or ""))

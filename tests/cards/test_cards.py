@@ -1,0 +1,184 @@
+"""@card: what the default and named cards show, where they are stored, and what a task without a card pays."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flowkit.cards import Markdown, ProgressBar, get_cards
+from flowkit.cards.declaration import CardDeclaration
+from flowkit.cards.task import TaskCards
+from flowkit.cli.main import build_cli
+from flowkit.client import Task
+from flowkit.datastore import DataStore, TaskCoordinates, utc_now
+from flowkit.errors import FlowDefinitionError
+from flowkit.graph import build_graph
+from flowkit.task.executor import execute_task
+from tests.cards import flows
+from tests.execution.conftest import execute_flow
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def assert_self_contained(page: str) -> None:
+    """No script, stylesheet link or remote URL: the card opens offline exactly as it was rendered."""
+    assert "<script" not in page and "<link" not in page
+    assert re.findall(r"(?:src|href)=\"(?:https?:)?//", page) == []
+
+
+def test_default_card_shows_parameters_artifacts_timing_and_the_highlighted_dag(datastore_root: Path) -> None:
+    execute_flow(flows.CardFlow, datastore_root, run_id="c1")
+    task = Task("CardFlow/c1/work/0.2", datastore_root=datastore_root)
+    cards = get_cards(task, type="default")
+    assert [(card.type, card.id, card.attempt) for card in cards] == [("default", None, 0)]
+    page = cards[0].get()
+    assert_self_contained(page)
+    assert "<h2>Parameters</h2>" in page and "<td>alpha</td><td>0.5</td>" in page
+    assert "<td>square</td><td>int</td><td>5 B</td><td>9</td>" in page  # name, type, size, short repr
+    assert "<td>Duration</td>" in page and "<td>Attempt</td><td>1 of 1</td>" in page
+    highlighted = re.search(r'data-step="work".*?stroke-width="(\d)"', page)
+    assert highlighted is not None and highlighted.group(1) == "3"
+    assert 'data-step="join"' in page and "square is 9" in page  # the DAG, then the appended component
+
+
+def test_named_card_renders_every_component(datastore_root: Path) -> None:
+    execute_flow(flows.CardFlow, datastore_root, run_id="c2")
+    (card,) = get_cards("CardFlow/c2/work/0.1", id="everything")
+    assert card.type == "blank" and card.path.name == "0.blank.everything.html"
+    page = card.get()
+    assert_self_contained(page)
+    assert "<h2>Report</h2>" in page and "<em>italic</em>" in page and "<code>code</code>" in page
+    assert "<th>name</th>" in page and "<strong>bold cell</strong>" in page
+    assert 'src="data:image/png;base64,' in page and "one pixel" in page
+    assert "{&#x27;square&#x27;: 4}" in page
+    assert page.count("<rect x=") >= 3 and ">squares</text>" in page  # three bars and the chart title
+    assert '<progress max="10" value="7">' in page and "70%" in page
+    assert "<h2>Parameters</h2>" not in page  # blank: only what the step appended
+
+
+def test_steps_without_card_write_nothing_and_drop_components(
+    datastore_root: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("flowkit.authoring.current._no_cards", None)  # it warns once per process
+    execute_flow(flows.CardFlow, datastore_root, run_id="c3")
+    store = DataStore(datastore_root)
+    join = TaskCoordinates("CardFlow", "c3", "join")
+    assert not (store.task_dir(join) / "cards").exists()
+    assert "no @card" in capfd.readouterr().err
+    assert get_cards(Task("CardFlow/c3/join/0", datastore_root=datastore_root)) == []
+
+
+def test_failed_attempts_keep_their_cards_with_the_error(datastore_root: Path) -> None:
+    coords = TaskCoordinates("FailingCardFlow", "f1", "start")
+    for attempt in (0, 1):
+        assert not execute_task(flows.FailingCardFlow, datastore_root, coords, attempt=attempt).succeeded
+    task = Task("FailingCardFlow/f1/start/0", datastore_root=datastore_root)
+    assert [card.attempt for card in get_cards(task)] == [1]
+    assert [card.attempt for card in get_cards(task, attempt=0)] == [0]
+    page = get_cards(task)[0].get()
+    assert (
+        "fk-status-failed" in page and "ValueError: boom in start" in page and "<td>Attempt</td><td>2 of 2</td>" in page
+    )
+
+
+def test_refresh_writes_a_reloading_card_while_the_task_runs(tmp_path: Path) -> None:
+    store = DataStore(tmp_path)
+    coords = TaskCoordinates("CardFlow", "live", "work", (0,))
+    cards = TaskCards(
+        [CardDeclaration(refresh_interval=2)], store, coords, 0, build_graph(flows.CardFlow), ["alpha"], utc_now()
+    )
+    bar = ProgressBar(max=4)
+    cards.collector.append(bar)
+    bar.update(1)
+    cards.collector.refresh()
+    (card,) = get_cards_of(store, coords)
+    page = card.read_text()
+    assert '<meta http-equiv="refresh" content="2">' in page and "fk-status-running" in page
+    assert '<progress max="4" value="1">' in page
+    bar.update(3)
+    cards.collector.refresh()  # within a second of the last: not written again
+    assert '<progress max="4" value="1">' in card.read_text()
+
+
+def get_cards_of(store: DataStore, coords: TaskCoordinates) -> list[Path]:
+    return sorted((store.task_dir(coords) / "cards").glob("*.html"))
+
+
+def test_current_card_by_id_and_errors_naming_the_card() -> None:
+    cards = TaskCards(
+        [CardDeclaration(id="a"), CardDeclaration(id="b")],
+        DataStore("/nonexistent"),
+        TaskCoordinates("F", "r", "s"),
+        0,
+        build_graph(flows.CardFlow),
+        [],
+        utc_now(),
+    )
+    cards.collector["a"].append(Markdown("x"))
+    assert len(cards.collector["a"]) == 1 and len(cards.collector["b"]) == 0
+    with pytest.raises(KeyError, match="every @card of this step has an id"):
+        cards.collector.append(Markdown("y"))
+    with pytest.raises(KeyError, match="no @card\\(id='c'\\); its card ids: 'a', 'b'"):
+        cards.collector["c"]
+    with pytest.raises(TypeError, match="takes a card component"):
+        cards.collector["a"].append("text")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("cards", "message"),
+    [
+        ([{"type": "fancy"}], r"BadFlow.start \(line \d+\) @card.type: must be one of default, blank, got 'fancy'"),
+        ([{"id": "has space"}], r"@card.id: must be letters, digits and underscores"),
+        ([{"refresh_interval": 0}], r"@card.refresh_interval: must be a number of seconds > 0"),
+        ([{"colour": "red"}], r"@card: unknown argument"),
+        ([{}, {}], r"@card.id: two @card with type 'default' and id None"),
+    ],
+)
+def test_card_arguments_are_checked_when_the_class_is_defined(cards: list[dict[str, object]], message: str) -> None:
+    from flowkit import card, step
+
+    @step
+    def start(self: object) -> None:
+        pass
+
+    start.__qualname__ = "BadFlow.start"  # as if defined in `class BadFlow`, where @card runs before the class exists
+    with pytest.raises(FlowDefinitionError, match=message):  # the second of two @card raises
+        for arguments in cards:
+            start = card(**arguments)(start) if arguments else card(start)
+
+
+def test_card_cli_lists_gets_and_explains_ambiguity(datastore_root: Path, tmp_path: Path) -> None:
+    execute_flow(flows.CardFlow, datastore_root, run_id="cli1")
+    runner = CliRunner()
+    cli = build_cli(flows.CardFlow)
+    listed = runner.invoke(cli, ["card", "list", "cli1/work"])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("type=default") == 3 and listed.output.count("id=everything") == 3
+    got = runner.invoke(cli, ["card", "get", "cli1/work/0.1"])  # the card without an id
+    assert got.exit_code == 0 and "<h2>Artifacts</h2>" in got.output
+    target = tmp_path / "card.html"
+    written = runner.invoke(cli, ["card", "get", "CardFlow/cli1/work/0.1", str(target), "--id", "everything"])
+    assert written.exit_code == 0 and "<progress" in target.read_text()
+    missing = runner.invoke(cli, ["card", "get", "cli1/join/0"])
+    assert missing.exit_code == 2 and "no card matches (its cards: none)" in missing.output
+
+
+CARD_RENDERING_MODULES = ["components", "markdown", "vega", "dag", "page", "default", "collector", "task", "storage"]
+
+
+@pytest.mark.parametrize("module", CARD_RENDERING_MODULES)
+def test_code_that_renders_cards_in_a_task_imports_only_the_standard_library(module: str) -> None:
+    """A pod's image holds CPython and the shipped code only, so card rendering may import nothing else."""
+    path = REPO_ROOT / "flowkit" / "cards" / f"{module}.py"
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    assert imported - set(sys.stdlib_module_names) - {"flowkit"} == set()
