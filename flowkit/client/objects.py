@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from flowkit.datastore import DataStore, RunRecord, TaskCoordinates, TaskRecord, index_path_of_task_id
+from flowkit.datastore.identity import checked_name, checked_task_id
 from flowkit.errors import DataStoreError, ExceptionWrapper
 
 RootArg = str | os.PathLike[str] | None
@@ -53,6 +54,11 @@ class Task:
 
     def __init__(self, pathspec: str, *, datastore_root: RootArg = None, attempt: int | None = None) -> None:
         flow, run_id, step, task_id = _split(pathspec, 4, "Flow/run_id/step/task_id")
+        checked_task_id(task_id)
+        if attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool)):
+            raise TypeError(f"attempt must be an int, got {type(attempt).__name__} {attempt!r}")
+        if attempt is not None and attempt < 0:
+            raise ValueError(f"attempt must be >= 0, got {attempt}")
         self._store = DataStore(datastore_root)
         self.coordinates = TaskCoordinates(flow, run_id, step, index_path_of_task_id(task_id))
         self.pathspec = pathspec
@@ -61,6 +67,8 @@ class Task:
             self.metadata: TaskRecord | None = self._store.latest_record(self.coordinates)
         else:
             self.metadata = self._store.read_record(self.coordinates, attempt)
+        if self.metadata is None and not self._store.task_dir(self.coordinates).is_dir():
+            raise DataStoreError(f"task {pathspec} not found in {self._store.root}")
 
     @property
     def status(self) -> str:
@@ -155,7 +163,7 @@ class Run:
         self.pathspec = pathspec
         self._store = DataStore(datastore_root)
         if not self._store.run_dir(self.flow_name, self.id).is_dir():
-            raise DataStoreError(f"no run {pathspec} in {self._store.root}")
+            raise DataStoreError(f"run {pathspec} not found in {self._store.root}")
 
     @classmethod
     def list(cls, flow_name: str, *, datastore_root: RootArg = None) -> list[Run]:
@@ -230,7 +238,12 @@ def _is_final_failure(record: TaskRecord) -> bool:
 
 
 def _split(pathspec: str, parts: int, form: str) -> list[str]:
+    """The pathspec's parts: flow name, run id and step name each checked to be one safe path component."""
+    if not isinstance(pathspec, str):
+        raise TypeError(f"pathspec must be a string like '{form}', got {type(pathspec).__name__} {pathspec!r}")
     pieces = pathspec.strip("/").split("/")
     if len(pieces) != parts or not all(pieces):
-        raise ValueError(f"expected a pathspec like '{form}', got {pathspec!r}")
+        raise ValueError(f"pathspec must look like '{form}', got {pathspec!r}")
+    for what, piece in zip(("flow name", "run id", "step name"), pieces, strict=False):
+        checked_name(what, piece)
     return pieces

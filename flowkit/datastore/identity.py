@@ -6,9 +6,37 @@ and a join can find its inputs in the datastore without being handed a list.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 IndexPath = tuple[int, ...]
+_TASK_ID = re.compile(r"0(\.[0-9]+)*")
+_UNSAFE_CHARACTERS = frozenset("/\\\0")
+
+
+def checked_name(what: str, value: object) -> str:
+    """``value`` if it can name one directory of the datastore (a flow, run id or step), else a clear error.
+
+    A name is one path component: ``..``, a separator or a leading dot would reach outside the run it names, or
+    into the temporary files readers skip (``Run("../..")`` must not list the datastore's parent as steps).
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__} {value!r}")
+    if not value or value.startswith(".") or not _UNSAFE_CHARACTERS.isdisjoint(value):
+        raise ValueError(
+            f"{what} {value!r} is not a valid name: it must be non-empty, not start with '.', "
+            "and contain no '/', '\\' or NUL"
+        )
+    return value
+
+
+def checked_task_id(value: object) -> str:
+    """``value`` if it is a task id (``"0"``, ``"0.3.1"``), else a clear error."""
+    if not isinstance(value, str):
+        raise TypeError(f"task id must be a string, got {type(value).__name__} {value!r}")
+    if not _TASK_ID.fullmatch(value):
+        raise ValueError(f"task id {value!r} is not valid: task ids look like '0', '0.3' or '0.3.1'")
+    return value
 
 
 def parse_index_path(text: str) -> IndexPath:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from flowkit.datastore.atomic import is_temp_name, write_file_atomically
 from flowkit.datastore.blobs import BlobStore
-from flowkit.datastore.identity import TaskCoordinates
+from flowkit.datastore.identity import TaskCoordinates, checked_name
 from flowkit.datastore.logs import LogWriter
 from flowkit.datastore.records import ArtifactRef, RunRecord, TaskRecord
 from flowkit.errors import DataStoreError
@@ -34,6 +34,8 @@ class AlreadyCommittedError(DataStoreError):
 
 def resolve_datastore_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The explicit root, else ``$FLOWKIT_DATASTORE_ROOT``, else ``./.flowkit``; always absolute."""
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"datastore_root must be a path (str or os.PathLike), got {type(root).__name__} {root!r}")
     chosen = root if root is not None else os.environ.get(DATASTORE_ROOT_ENV) or DEFAULT_DATASTORE_DIR
     return Path(chosen).expanduser().absolute()
 
@@ -58,14 +60,18 @@ class DataStore:
             raise DataStoreError(f"artifact {artifact!r} of task {task}: {error}") from None
 
     # -- paths -------------------------------------------------------------------------------------------------
+    # Every name becomes one path component, checked here so that no caller can reach outside the datastore.
     def flow_dir(self, flow: str) -> Path:
-        return self.root / "runs" / flow
+        return self.root / "runs" / checked_name("flow name", flow)
 
     def run_dir(self, flow: str, run_id: str) -> Path:
-        return self.flow_dir(flow) / run_id
+        return self.flow_dir(flow) / checked_name("run id", run_id)
+
+    def step_dir(self, flow: str, run_id: str, step: str) -> Path:
+        return self.run_dir(flow, run_id) / checked_name("step name", step)
 
     def task_dir(self, coords: TaskCoordinates) -> Path:
-        return self.run_dir(coords.flow, coords.run_id) / coords.step / coords.task_id
+        return self.step_dir(coords.flow, coords.run_id, coords.step) / coords.task_id
 
     def record_path(self, coords: TaskCoordinates, attempt: int) -> Path:
         return self.task_dir(coords) / f"{attempt}.json"
@@ -107,7 +113,7 @@ class DataStore:
 
     def list_task_ids(self, flow: str, run_id: str, step: str) -> list[str]:
         """Task ids of a step, in index-path order (``0.2`` before ``0.10``)."""
-        ids = _visible_entries(self.run_dir(flow, run_id) / step)
+        ids = _visible_entries(self.step_dir(flow, run_id, step))
         return sorted(ids, key=lambda task_id: [int(part) for part in task_id.split(".")])
 
     # -- commit records ----------------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def test_latest_and_list_newest_first(datastore_root: Path) -> None:
     assert not run.successful and not run.finished, "a run with no committed task is still running"
     with pytest.raises(DataStoreError, match="no runs of Missing"):
         Run.latest("Missing", datastore_root=datastore_root)
-    with pytest.raises(DataStoreError, match="no run F/nope"):
+    with pytest.raises(DataStoreError, match="run F/nope not found"):
         Run("F/nope", datastore_root=datastore_root)
     with pytest.raises(ValueError, match="Flow/run_id"):
         Run("just-a-name", datastore_root=datastore_root)
