@@ -17,6 +17,7 @@ def register(group: click.Group) -> None:
     group.add_command(add_parameter_options(run_command, flow_cls))
     group.add_command(resume_command)
     group.add_command(show_command)
+    group.add_command(output_dot_command)
     group.add_command(check_command)
 
 
@@ -102,14 +103,25 @@ def resume_command(
 
 
 @click.command("show")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "mermaid", "dot"]),
+    default="text",
+    show_default=True,
+    help="text: steps with their resolved specs; mermaid or dot: a diagram with each step's pod settings.",
+)
 @click.pass_obj
-def show_command(flow_cls: type) -> None:
+def show_command(flow_cls: type, output_format: str) -> None:
     """Print the step graph and the resolved spec of every step (class defaults merged with step overrides)."""
     import yaml
 
     from flowkit.graph import build_graph
     from flowkit.specs import resolve_step_specs
 
+    if output_format != "text":
+        click.echo(_diagram(flow_cls, output_format), nl=False)
+        return
     graph = build_graph(flow_cls)
     specs = resolve_step_specs(flow_cls)
     for node in graph.steps.values():
@@ -123,6 +135,24 @@ def show_command(flow_cls: type) -> None:
             click.echo(f"    {node.doc.strip().splitlines()[0]}")
         spec = _without_empty(specs[node.name].model_dump(mode="json", exclude_none=True, exclude={"step"}))
         click.echo("    " + yaml.safe_dump(spec, sort_keys=False).rstrip().replace("\n", "\n    ") + "\n")
+
+
+@click.command("output-dot")
+@click.pass_obj
+def output_dot_command(flow_cls: type) -> None:
+    """Print the step graph in Graphviz DOT (Metaflow's name for `show --format dot`)."""
+    click.echo(_diagram(flow_cls, "dot"), nl=False)
+
+
+def _diagram(flow_cls: type, output_format: str) -> str:
+    from flowkit.graph import build_graph
+    from flowkit.graph.diagram import to_dot, to_mermaid
+    from flowkit.specs import resolve_step_specs
+    from flowkit.specs.summary import pod_settings
+
+    settings = {name: pod_settings(spec) for name, spec in resolve_step_specs(flow_cls).items()}
+    render = to_mermaid if output_format == "mermaid" else to_dot
+    return render(build_graph(flow_cls), settings)
 
 
 def _without_empty(value: Any) -> Any:

@@ -1,0 +1,83 @@
+"""The step graph as Mermaid or Graphviz DOT text (`show --format mermaid|dot`, `output-dot`).
+
+Shapes say what a step does: start and end are rounded, a static split is a diamond, a foreach a hexagon (its
+fan-out edge dashed and labelled with the variable), a join a trapezoid, an exit handler a dashed box outside the
+DAG. Each step's resolved pod settings (given by the caller as short lines) are written under its name, and in DOT
+also as the node's tooltip, so a rendered picture shows where each step runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from flowkit.graph.model import FlowGraph, StepNode
+
+_MERMAID_SHAPES = {"terminal": ("([", "])"), "split": ("{", "}"), "foreach": ("{{", "}}"), "join": ("[/", "\\]")}
+_DOT_SHAPES = {"terminal": "oval", "split": "diamond", "foreach": "hexagon", "join": "invtrapezium"}
+
+
+def to_mermaid(graph: FlowGraph, settings: Mapping[str, Sequence[str]]) -> str:
+    """A Mermaid ``flowchart LR`` of the graph."""
+    lines = ["flowchart LR"]
+    for node in graph.steps.values():
+        opening, closing = _MERMAID_SHAPES.get(_kind(node), ("[", "]"))
+        label = "<br/>".join([f"<b>{node.name}</b>", *settings.get(node.name, ())]).replace('"', "#quot;")
+        lines.append(f'    {_mermaid_id(node.name)}{opening}"{label}"{closing}')
+        if node.is_exit_handler:
+            lines.append(f"    style {_mermaid_id(node.name)} stroke-dasharray: 5 5")
+    for node in graph.steps.values():
+        for target in node.out:
+            arrow = f"-. foreach {node.foreach_var} .->" if node.transition == "foreach" else "-->"
+            lines.append(f"    {_mermaid_id(node.name)} {arrow} {_mermaid_id(target)}")
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(graph: FlowGraph, settings: Mapping[str, Sequence[str]]) -> str:
+    """A Graphviz ``digraph`` of the graph (render with ``dot -Tsvg``)."""
+    lines = [
+        f"digraph {_quote(graph.flow_name)} {{",
+        "    rankdir=LR;",
+        '    node [fontname="Helvetica", fontsize=11, style=filled, fillcolor="#f5f7f8"];',
+    ]
+    for node in graph.steps.values():
+        details = list(settings.get(node.name, ()))
+        attributes = {
+            "shape": _DOT_SHAPES.get(_kind(node), "box"),
+            "label": "\n".join([node.name, *details]),
+            "tooltip": "\n".join(details) or node.name,
+        }
+        if node.is_exit_handler:
+            attributes["style"] = "dashed"
+        lines.append(
+            f"    {_quote(node.name)} [{', '.join(f'{key}={_quote(value)}' for key, value in attributes.items())}];"
+        )
+    for node in graph.steps.values():
+        for target in node.out:
+            edge = (
+                f" [style=dashed, label={_quote('foreach ' + str(node.foreach_var))}]"
+                if node.transition == "foreach"
+                else ""
+            )
+            lines.append(f"    {_quote(node.name)} -> {_quote(target)}{edge};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _kind(node: StepNode) -> str:
+    """What the shape shows: fanning out first (a start that splits is a split), then joining, then start/end."""
+    if node.transition in ("split", "foreach"):
+        return node.transition
+    if node.is_join:
+        return "join"
+    return "terminal" if node.name in ("start", "end") else "step"
+
+
+def _mermaid_id(step: str) -> str:
+    """Mermaid reserves some words as node ids (``end`` closes a subgraph), so every id gets a prefix."""
+    return f"step_{step}"
+
+
+def _quote(text: str) -> str:
+    """A DOT string literal (JSON escaping is a valid subset of DOT's)."""
+    return json.dumps(text)
