@@ -48,11 +48,14 @@ def default_card_body(
         parts.append(f"<h2>Error</h2><pre>{html.escape(f'{error.traceback}{error.type}: {error.message}')}</pre>")
     parameters = {name: ref for name, ref in record.artifacts.items() if name in parameter_names}
     if parameters:
-        rows = [[name, _value(store, ref)] for name, ref in sorted(parameters.items())]
+        rows = [[name, artifact_text(store, coords, name, ref)] for name, ref in sorted(parameters.items())]
         parts.append("<h2>Parameters</h2>" + Table(rows, ["Name", "Value"]).render())
     artifacts = {name: ref for name, ref in record.artifacts.items() if name not in parameter_names}
     if artifacts:
-        rows = [[name, ref.type, format_size(ref.size), _value(store, ref)] for name, ref in sorted(artifacts.items())]
+        rows = [
+            [name, ref.type, format_size(ref.size), artifact_text(store, coords, name, ref)]
+            for name, ref in sorted(artifacts.items())
+        ]
         parts.append("<h2>Artifacts</h2>" + Table(rows, ["Name", "Type", "Size", "Value"]).render())
     parts.append(f'<h2>DAG</h2><div class="fk-scroll">{render_dag(graph, highlight=record.step)}</div>')
     if components:
@@ -80,10 +83,11 @@ def format_duration(seconds: float) -> str:
     return f"{int(hours)} h {int(minutes)} min {seconds:.0f} s" if hours else f"{int(minutes)} min {seconds:.0f} s"
 
 
-def _value(store: DataStore, ref: ArtifactRef) -> str:
+def artifact_text(store: DataStore, coords: TaskCoordinates, name: str, ref: ArtifactRef) -> str:
+    """A short repr of the artifact, or why it is not shown (too large to load for a glance, or not loadable)."""
     if ref.size > REPR_LOAD_LIMIT:
         return f"(not loaded: {format_size(ref.size)})"
     try:
-        return short_repr(store.load_artifact(ref))
+        return short_repr(store.load_artifact(ref, artifact=name, task=coords))
     except Exception as error:  # a class the card cannot import, say: the card still lists the artifact
         return f"(cannot load: {type(error).__name__}: {error})"
