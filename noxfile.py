@@ -1,7 +1,8 @@
-"""Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s docs`, `nox -s benchmark`.
+"""Developer sessions: `nox` runs the default ones (tests, lint, docs), as CI does; `nox -s benchmark` is separate.
 
-`tests` needs nothing but python3 and pip on a fresh machine: nox builds the virtualenv and installs flowkit with
-its test extras into it.
+Every session needs nothing but python3 and pip on a fresh machine: nox builds each virtualenv and installs flowkit
+with the extras the session needs. A new default session is a decorated function plus its name in
+`nox.options.sessions`.
 """
 
 from __future__ import annotations

@@ -6,6 +6,22 @@ from pathlib import Path
 
 import pytest
 
+UPDATE_GOLDEN_OPTION = "--update-golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        UPDATE_GOLDEN_OPTION,
+        action="store_true",
+        help="Rewrite the golden files under tests/golden from what the code emits now, instead of comparing.",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """Whether this run rewrites golden files (``--update-golden``) rather than comparing against them."""
+    return bool(request.config.getoption(UPDATE_GOLDEN_OPTION))
+
 
 @pytest.fixture
 def datastore_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

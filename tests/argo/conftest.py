@@ -29,6 +29,17 @@ PACKAGE = PackageRef(
 )
 """A package reference as argo-create would produce it; the compiler only copies its values into commands."""
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _example_flow_files() -> list[Path]:
+    """examples/*.py and the flow files of examples/*/ (the files that define a Flow subclass)."""
+    candidates = [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("*/*.py")]
+    return sorted(path for path in candidates if "(Flow)" in path.read_text(encoding="utf-8"))
+
+
+EXAMPLE_FILES = _example_flow_files()
+
 
 def compile_manifests(flow_cls: type, **options: Any) -> list[Manifest]:
     """The WorkflowTemplate (and CronWorkflow, if scheduled) of ``flow_cls`` as plain dicts."""

@@ -10,19 +10,8 @@ from flowkit.cli.main import load_flow_class
 from flowkit.compiler.templates import DEADLINE_GRACE_SECONDS
 from flowkit.specs.kubernetes import KubernetesSpec
 from flowkit.specs.resolve import class_level_specs
-from tests.argo.conftest import compile_manifests, step_tasks
+from tests.argo.conftest import EXAMPLE_FILES, EXAMPLES, compile_manifests, step_tasks
 from tests.support.argo_schema import validate_manifest
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def _example_flow_files() -> list[Path]:
-    """examples/*.py and the flow files of examples/*/ (the files that define a Flow subclass)."""
-    candidates = [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("*/*.py")]
-    return sorted(path for path in candidates if "(Flow)" in path.read_text(encoding="utf-8"))
-
-
-EXAMPLE_FILES = _example_flow_files()
 
 
 def test_the_examples_are_found() -> None:

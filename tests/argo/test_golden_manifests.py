@@ -1,0 +1,109 @@
+"""The manifests every example emits are committed under tests/golden, so any change to them shows up in review.
+
+Each example's ``argo-create --only-yaml`` output (run in-process, exactly as ``python FILE argo-create --only-yaml``)
+is compared with ``tests/golden/<path of the example>.yaml``. The values that depend on the machine rather than on
+the compiler (the code package's digests, the local Python and cloudpickle versions) are replaced by placeholders
+first; everything else must match byte for byte. After an intended change, rewrite the files with
+``python -m pytest tests/argo/test_golden_manifests.py --update-golden`` and commit them with the change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+
+import pytest
+
+from flowkit.cli.main import load_flow_class
+from tests.argo.conftest import EXAMPLE_FILES, EXAMPLES
+from tests.conftest import UPDATE_GOLDEN_OPTION
+
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
+REGENERATE_COMMAND = f"python -m pytest {Path(__file__).relative_to(GOLDEN_DIR.parents[1])} {UPDATE_GOLDEN_OPTION}"
+_MAX_DIFF_LINES = 120
+
+# The bootstrap options whose values come from the package build, each with the placeholder that stands for it.
+_DIGEST_OPTIONS = {
+    "--package-id": "<package-id>",
+    "--archive-sha256": "<archive-sha256>",
+    "--payload-sha256": "<payload-sha256>",
+}
+_VERSION_OPTIONS = {"--python-version": "<python-version>", "--cloudpickle-version": "<cloudpickle-version>"}
+# A Kubernetes label value holds at most 63 characters, so the package label carries a digest's first 63.
+_LABEL_LENGTH = 63
+
+
+def golden_path(example: Path) -> Path:
+    """Where the manifests of ``example`` (a flow file under examples/) are kept."""
+    return GOLDEN_DIR / example.relative_to(EXAMPLES.parent).with_suffix(".yaml")
+
+
+def emitted_manifests(example: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """What ``python <example> argo-create --only-yaml`` prints, from the flow's own command line in this process."""
+    flow_cls = load_flow_class(str(example))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        flow_cls.main(["argo-create", "--only-yaml"])
+    output = capsys.readouterr()
+    assert exit_info.value.code == 0, output.err
+    return output.out
+
+
+def machine_independent(stream: str) -> str:
+    """``stream`` with the package digests and the local interpreter's versions replaced by named placeholders.
+
+    The digests change with any edit anywhere in the packaged checkout and the versions with the Python running the
+    tests, while the compiler puts them in the same places whatever they are, so comparing them would only add noise.
+    """
+    for option, placeholder in _DIGEST_OPTIONS.items():
+        values = set(re.findall(rf"^\s*- {option}\n\s*- '?([0-9a-f]{{64}})'?$", stream, re.MULTILINE))
+        assert len(values) == 1, f"expected one value of {option} in every pod's command, found {sorted(values)}"
+        (digest,) = values
+        stream = stream.replace(digest, placeholder).replace(digest[:_LABEL_LENGTH], f"{placeholder}[:{_LABEL_LENGTH}]")
+    for option, placeholder in _VERSION_OPTIONS.items():
+        stream, count = re.subn(rf"^(\s*- {option}\n\s*- ).*$", rf"\g<1>{placeholder}", stream, flags=re.MULTILINE)
+        assert count, f"no {option} in any pod's command"
+    return stream
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda path: str(path.relative_to(EXAMPLES)))
+def test_example_manifests_match_the_golden_file(
+    example: Path, update_golden: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emitted = machine_independent(emitted_manifests(example, capsys))
+    golden = golden_path(example)
+    if update_golden:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(emitted, encoding="utf-8")
+        return
+    assert golden.is_file(), f"no golden file {golden} for {example.name}: create it with `{REGENERATE_COMMAND}`"
+    expected = golden.read_text(encoding="utf-8")
+    if emitted != expected:
+        diff = list(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                emitted.splitlines(keepends=True),
+                str(golden.relative_to(GOLDEN_DIR.parents[1])),
+                "emitted now",
+            )
+        )
+        shown = "".join(diff[:_MAX_DIFF_LINES])
+        if len(diff) > _MAX_DIFF_LINES:
+            shown += f"... and {len(diff) - _MAX_DIFF_LINES} more diff lines\n"
+        pytest.fail(
+            f"the manifests of {example.relative_to(EXAMPLES.parent)} changed. If the change is intended, "
+            f"regenerate the golden files with `{REGENERATE_COMMAND}` and commit them.\n{shown}",
+            pytrace=False,
+        )
+
+
+def test_every_golden_file_belongs_to_an_example(update_golden: bool) -> None:
+    """A golden file whose example was removed or renamed is stale; regenerating removes it."""
+    expected = {golden_path(example) for example in EXAMPLE_FILES}
+    stale = sorted(path for path in GOLDEN_DIR.rglob("*.yaml") if path not in expected)
+    if update_golden:
+        for path in stale:
+            path.unlink()
+        return
+    assert not stale, f"golden files without an example: {stale}; remove them with `{REGENERATE_COMMAND}`"
