@@ -112,6 +112,44 @@ if __name__ == "__main__":
 """
 
 
+RESUME_FLOW = """
+{import_line}
+import os
+import time
+
+FAIL_FLAG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fail")
+
+
+class ResumeFlow(FlowSpec):
+    @step
+    def start(self):
+        self.items = list(range({width}))
+        self.next(self.work, foreach="items")
+
+    @step
+    def work(self):
+        if self.input == {width} - 1 and os.path.exists(FAIL_FLAG):
+            time.sleep(2)  # the last task fails after its siblings finished, so the origin run holds all of them
+            raise RuntimeError("the last task fails while the flag is up")
+        self.square = self.input * self.input
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.total = sum(task.square for task in inputs)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print("total", self.total)
+
+
+if __name__ == "__main__":
+    ResumeFlow()
+"""
+RESUME_WIDTH = 200
+
+
 @dataclass
 class Framework:
     name: str
@@ -162,6 +200,50 @@ def run_flow_file(framework: Framework, source: str, extra_args: list[str]) -> t
             raise RuntimeError(f"{framework.name} run failed:\n{completed.stdout}\n{completed.stderr}")
         files = sum(len(names) for _, _, names in os.walk(store))
         return elapsed, completed.stdout + completed.stderr, files
+
+
+def resume_seconds(framework: Framework) -> float:
+    """Wall time of resuming a 200-way foreach whose last task failed (the failed run itself is not timed).
+
+    flowkit's resume must reuse the 199 tasks that succeeded and run only the failed one, the join and end; the
+    measurement refuses to count a resume that did anything else.
+    """
+    with tempfile.TemporaryDirectory(prefix=f"bench-resume-{framework.name}-") as directory:
+        workdir = Path(directory)
+        flow_file = workdir / "flow.py"
+        flow_file.write_text(RESUME_FLOW.format(import_line=IMPORTS[framework.name], width=RESUME_WIDTH))
+        fail_flag = workdir / "fail"
+        fail_flag.touch()
+        env = framework_env(framework.name, workdir)
+        store_args = ["--datastore-root", str(workdir / "store")] if framework.name == "flowkit" else []
+        origin = subprocess.run(
+            [framework.python, str(flow_file), "run", "--max-workers", "4", *store_args],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if origin.returncode == 0:
+            raise RuntimeError(f"{framework.name}: the run meant to fail succeeded:\n{origin.stdout}")
+        fail_flag.unlink()
+        started = time.perf_counter()
+        resumed = subprocess.run(
+            [framework.python, str(flow_file), "resume", "--max-workers", "4", *store_args],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - started
+    output = resumed.stdout + resumed.stderr
+    if resumed.returncode != 0 or f"total {sum(i * i for i in range(RESUME_WIDTH))}" not in output:
+        raise RuntimeError(f"{framework.name} resume failed:\n{output}")
+    if (
+        framework.name == "flowkit"
+        and f"work: {RESUME_WIDTH - 1} reused; 1 run (failed in the origin run)" not in output
+    ):
+        raise RuntimeError(f"flowkit's resume did not reuse exactly the succeeded foreach tasks:\n{output}")
+    return elapsed
 
 
 def import_seconds(framework: Framework) -> float:
@@ -256,6 +338,13 @@ def measures() -> list[Measure]:
             lambda framework: artifact_throughput(framework, zeros),
             ">= 15x",
             lambda flowkit, metaflow: flowkit / metaflow >= 15,
+        ),
+        Measure(
+            f"resume of a {RESUME_WIDTH}-way foreach, 1 task failed",
+            "s",
+            resume_seconds,
+            "<= 1/20",
+            lambda flowkit, metaflow: flowkit / metaflow <= 1 / 20,
         ),
         Measure(
             "import (from X import FlowSpec, step)",

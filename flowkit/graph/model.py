@@ -41,6 +41,10 @@ class StepNode:
     doc: str | None = None
     is_exit_handler: bool = False
     """Run by Argo after the workflow, whatever its outcome (`@argo(on_exit=...)`); not part of the DAG."""
+    code_hash: str = ""
+    """sha256 of the step's code and of the steps it follows (its parents), recorded with each of its tasks: resume
+    reuses a task only while this is unchanged, so an edited step, or a step whose parents changed because a step
+    was added or removed before it, runs again."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,6 +9,7 @@ literal transitions are accepted (`self.next(self.a)`, `self.next(self.a, self.b
 from __future__ import annotations
 
 import ast
+import hashlib
 import inspect
 import linecache
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ class ParsedStep:
     next_lineno: int | None
     """Line of the `self.next` call, if any."""
     doc: str | None
+    code_digest: str
+    """sha256 of the step's arguments and body as parsed (decorators, comments and line numbers left out)."""
 
 
 def parse_step(flow: str, name: str, function: FunctionType) -> ParsedStep:
@@ -76,7 +79,18 @@ def parse_step(flow: str, name: str, function: FunctionType) -> ParsedStep:
         lineno=lineno,
         next_lineno=next_lineno,
         doc=ast.get_docstring(definition),
+        code_digest=_code_digest(definition),
     )
+
+
+def _code_digest(definition: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """What resume compares to tell whether a step changed: its code, not where it sits in the file.
+
+    The AST dump leaves out line numbers and comments, so moving a step or editing a comment keeps its tasks
+    reusable; decorators are left out because they say where a task runs (pod size, retries), not what it computes.
+    """
+    dumped = ast.dump(definition.args) + "".join(ast.dump(statement) for statement in definition.body)
+    return hashlib.sha256(dumped.encode()).hexdigest()
 
 
 def _function_ast(flow: str, name: str, function: FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef:

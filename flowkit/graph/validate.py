@@ -7,6 +7,7 @@ topological order with a stack of open splits (a split or foreach pushes itself,
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -267,4 +268,5 @@ def _node(
         lineno=step.lineno,
         doc=step.doc,
         is_exit_handler=is_exit_handler,
+        code_hash=hashlib.sha256(" ".join([step.code_digest, *placement.parents]).encode()).hexdigest(),
     )

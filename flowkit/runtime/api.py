@@ -83,6 +83,8 @@ def run_flow(
             outcome = Scheduler(planner, launcher, console, progress, max_workers=workers, reuse=reuse).run(
                 planner.first_tasks()
             )
+            if resume is not None:
+                console.message(resume.summary())
             _report_failures(console, store, launcher, outcome)
             exit_handler = planner.exit_handler()
             if exit_handler is not None:
@@ -118,8 +120,10 @@ def parameters_to_json(flow_cls: type, values: Mapping[str, Any]) -> dict[str, s
 def _started_message(flow: str, run_id: str, resume: ResumePlan | None) -> str:
     if resume is None:
         return f"Run {flow}/{run_id} started."
-    rerun = ", ".join(sorted(resume.rerun_steps)) or "only what never ran"
-    return f"Run {flow}/{run_id} resumes {resume.origin_run_id} (re-running: {rerun})."
+    return (
+        f"Run {flow}/{run_id} resumes {resume.origin_run_id}, reusing each task whose step code, inputs and "
+        "parameters are unchanged."
+    )
 
 
 def _report_failures(console: RunConsole, store: DataStore, launcher: TaskLauncher, outcome: RunOutcome) -> None:

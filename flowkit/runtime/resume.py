@@ -1,67 +1,118 @@
-"""Resume: a new run that reuses the committed tasks of an earlier run up to where it failed.
+"""Resume: a new run that reuses every task of an earlier run that would compute the same thing again.
 
-Like Metaflow's resume, the steps to re-run are the failed steps (or the one the user names) and everything
-downstream of them; every other task that succeeded in the origin run is cloned into the new run (a new commit
-record pointing at the same blobs), and whatever the origin never reached simply runs.
+A task of the origin run is reused (cloned into the new run: a new commit record pointing at the same blobs) when
+it succeeded there, its step's `code_hash` (the step's code and the names of its parent steps) is the one the flow
+has now, and every one of its parent tasks was reused too, so its inputs are the origin's; parameters are the
+origin's by construction. Everything else runs: the failed tasks (and only those of a foreach whose siblings
+succeeded), the steps edited since, the steps whose parents changed (a step added or removed before them), the
+step the user names and all that follows it, and whatever the origin never reached. The decisions are tallied per
+step and reason, so the run can say what it reused and why it ran the rest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord, index_path_of_task_id
+from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord
 from flowkit.errors import FlowkitError
 from flowkit.runtime.plan import TaskKey
 
 if TYPE_CHECKING:
     from flowkit.graph import FlowGraph
 
+REUSED = "unchanged: same step code, inputs and parameters"
+FAILED_IN_ORIGIN = "failed in the origin run"
+NOT_IN_ORIGIN = "not run in the origin run"
+CODE_CHANGED = "the step's code or the steps before it changed since the origin run"
+INPUT_RERUNS = "an input task runs again"
+RESUMED_FROM = "at or after the step resume was asked to start from"
+
 
 @dataclass(frozen=True)
 class ResumeFrom:
-    """What to resume: `origin_run_id` (default: the flow's latest run) from `step` (default: its failed steps)."""
+    """What to resume: `origin_run_id` (default: the flow's latest run) from `step` (default: what must re-run)."""
 
     origin_run_id: str | None = None
     step: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ResumePlan:
-    """The origin run, its parameters (JSON text, reused unchanged), and the steps that must run again."""
+    """The origin run, its parameters (JSON text, reused unchanged), and the reuse decision for each task.
+
+    `clone_if_reusable` is called by the scheduler as each task becomes ready, parents first, so "every parent was
+    reused" is known by then.
+    """
 
     flow: str
     origin_run_id: str
     parameters: dict[str, str]
-    rerun_steps: frozenset[str]
+    forced_steps: frozenset[str]
+    """The step named by ``resume STEP`` and its descendants: run whatever the origin holds for them."""
+    code_hashes: dict[str, str]
+    reused: set[TaskKey] = field(default_factory=set)
+    decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(step, reason) -> number of tasks decided so."""
 
-    def clone_if_reusable(self, store: DataStore, task: TaskKey, *, run_id: str) -> TaskRecord | None:
-        """Clone `task` from the origin into `run_id` if its step need not re-run and it succeeded there."""
-        if task.step in self.rerun_steps:
+    def clone_if_reusable(
+        self, store: DataStore, task: TaskKey, parents: list[TaskKey], *, run_id: str
+    ) -> TaskRecord | None:
+        """Clone `task` from the origin into `run_id` if it would compute the same again; None means run it."""
+        reason, record = self._decide(store, task, parents)
+        self.decisions[(task.step, reason)] += 1
+        if record is None:
             return None
-        record = store.latest_record(TaskCoordinates(self.flow, self.origin_run_id, task.step, task.index_path))
-        if record is None or not record.succeeded:
-            return None
+        self.reused.add(task)
         return store.clone_task(record, run_id)
+
+    def _decide(self, store: DataStore, task: TaskKey, parents: list[TaskKey]) -> tuple[str, TaskRecord | None]:
+        if task.step in self.forced_steps:
+            return RESUMED_FROM, None
+        if any(parent not in self.reused for parent in parents):
+            return INPUT_RERUNS, None
+        record = store.latest_record(TaskCoordinates(self.flow, self.origin_run_id, task.step, task.index_path))
+        if record is None:
+            return NOT_IN_ORIGIN, None
+        if not record.succeeded:
+            return FAILED_IN_ORIGIN, None
+        if record.code_hash != self.code_hashes[task.step]:
+            return CODE_CHANGED, None
+        return REUSED, record
+
+    def summary(self) -> str:
+        """What was reused and why the rest ran, one line per step (steps in graph order)."""
+        lines = [f"Resume of {self.origin_run_id}: reused {len(self.reused)} task(s) ({REUSED}); per step:"]
+        for step in self.code_hashes:
+            counts = [(reason, count) for (name, reason), count in self.decisions.items() if name == step]
+            if counts:
+                described = "; ".join(
+                    f"{count} reused" if reason == REUSED else f"{count} run ({reason})" for reason, count in counts
+                )
+                lines.append(f"  {step}: {described}")
+        return "\n".join(lines)
 
 
 def plan_resume(store: DataStore, graph: FlowGraph, request: ResumeFrom) -> ResumePlan:
-    """Work out what a resume of `request` reuses; errors name the flow, the run and the step."""
+    """Work out what a resume of `request` may reuse; errors name the flow, the run and the step."""
     flow = graph.flow_name
     origin = request.origin_run_id or _latest_run(store, flow)
     run_record = store.read_run(flow, origin)
     if run_record is None:
         raise FlowkitError(f"{flow}: run {origin!r} not found in {store.root} (or its start task never committed)")
+    forced: set[str] = set()
     if request.step is not None:
         if request.step not in graph.steps:
             raise FlowkitError(f"{flow}: cannot resume from {request.step!r}: the flow has no such step")
-        starting_steps = {request.step}
-    else:
-        starting_steps = _failed_steps(store, graph, origin)
-    rerun = set(starting_steps)
-    for step in starting_steps:
-        rerun |= graph.descendants(step)
-    return ResumePlan(flow, origin, dict(run_record.parameters), frozenset(rerun))
+        forced = {request.step} | graph.descendants(request.step)
+    return ResumePlan(
+        flow=flow,
+        origin_run_id=origin,
+        parameters=dict(run_record.parameters),
+        forced_steps=frozenset(forced),
+        code_hashes={name: node.code_hash for name, node in graph.steps.items()},
+    )
 
 
 def _latest_run(store: DataStore, flow: str) -> str:
@@ -69,16 +120,3 @@ def _latest_run(store: DataStore, flow: str) -> str:
     if not runs:
         raise FlowkitError(f"{flow}: no earlier run to resume in {store.root}")
     return runs[0]
-
-
-def _failed_steps(store: DataStore, graph: FlowGraph, run_id: str) -> set[str]:
-    """Steps with a task whose latest attempt failed (a run killed mid-way may have none: it then just continues)."""
-    failed = set()
-    for step in graph.steps:
-        for task_id in store.list_task_ids(graph.flow_name, run_id, step):
-            coords = TaskCoordinates(graph.flow_name, run_id, step, index_path_of_task_id(task_id))
-            record = store.latest_record(coords)
-            if record is not None and not record.succeeded:
-                failed.add(step)
-                break
-    return failed

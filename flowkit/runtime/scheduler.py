@@ -55,7 +55,11 @@ class RunOutcome:
 
 
 class Scheduler:
-    """Runs every task of one run; `reuse` may satisfy a task without running it (resume clones it)."""
+    """Runs every task of one run; `reuse` may satisfy a task without running it (resume clones it).
+
+    `reuse` is called with a task that just became ready and its parent tasks, so it can tell whether they were
+    reused as well.
+    """
 
     def __init__(
         self,
@@ -65,7 +69,7 @@ class Scheduler:
         progress: Progress,
         *,
         max_workers: int,
-        reuse: Callable[[TaskKey], TaskRecord | None] | None = None,
+        reuse: Callable[[TaskKey, list[TaskKey]], TaskRecord | None] | None = None,
     ) -> None:
         self.planner = planner
         self.launcher = launcher
@@ -110,7 +114,9 @@ class Scheduler:
         unblocked = deque(task for task in candidates if self._count_arrival(task))
         while unblocked:
             task = unblocked.popleft()
-            reused = self.reuse(task) if self.reuse is not None else None
+            reused = None
+            if self.reuse is not None:
+                reused = self.reuse(task, self.planner.parents(task, self.outcome.succeeded) or [])
             if reused is None:
                 self.ready.append(task)
                 continue

@@ -68,6 +68,7 @@ class _Attempt:
     coords: TaskCoordinates
     attempt: int
     spec: StepSpec
+    code_hash: str
     started_at: datetime
     cards: TaskCards | None = None
     """The step's ``@card`` reports, written just before the record (None for the many steps without one)."""
@@ -86,6 +87,7 @@ class _Attempt:
             spec=self.spec.model_dump(mode="json"),
             environment_id=os.environ.get(ENVIRONMENT_ID_ENV),
             code_package_id=os.environ.get(CODE_PACKAGE_ID_ENV),
+            code_hash=self.code_hash,
             **fields,
         )
 
@@ -114,7 +116,8 @@ def execute_task(
     from flowkit.specs import resolve_step_specs
 
     node = _step_node(flow_cls, coords)
-    run = _Attempt(DataStore(datastore_root), coords, attempt, resolve_step_specs(flow_cls)[coords.step], utc_now())
+    spec = resolve_step_specs(flow_cls)[coords.step]
+    run = _Attempt(DataStore(datastore_root), coords, attempt, spec, node.code_hash, utc_now())
     run.cards = _task_cards(flow_cls, run, node)
     current._bind(
         flow_name=coords.flow,
@@ -160,7 +163,8 @@ def record_process_failure(
     from flowkit.specs import resolve_step_specs
 
     node = _step_node(flow_cls, coords)
-    run = _Attempt(DataStore(datastore_root), coords, attempt, resolve_step_specs(flow_cls)[coords.step], utc_now())
+    spec = resolve_step_specs(flow_cls)[coords.step]
+    run = _Attempt(DataStore(datastore_root), coords, attempt, spec, node.code_hash, utc_now())
     error = TaskFailedError(f"{coords}: {reason}")
     if run.spec.catch is not None and run.is_last:
         try:

@@ -107,7 +107,8 @@ def test_cloned_parents_count_once_each_during_resume() -> None:
     planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
     reusable = {TaskKey("inner", (0, 0)), TaskKey("inner", (0, 1))}
 
-    def clone(task: TaskKey) -> Any:
+    def clone(task: TaskKey, parents: list[TaskKey]) -> Any:
+        assert parents == [TaskKey("outer", (0,))]
         return Cloned() if task in reusable else None
 
     scheduler = Scheduler(planner, None, None, Progress(), max_workers=1, reuse=clone)  # type: ignore[arg-type]
