@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowkit.datastore import DataStore, RunRecord
+from flowkit.datastore.atomic import ensure_dir
 from flowkit.errors import ParameterError
 from flowkit.runtime.launch import TaskLauncher
 from flowkit.runtime.output import Progress, RunConsole
@@ -68,6 +69,9 @@ def run_flow(
         )
     else:
         parameter_json = parameters_to_json(flow_cls, parameters or {})
+        # The run exists from now on, even if it is stopped before its start task records it: a later plain
+        # `resume` then sees it and does not silently pick an older run.
+        ensure_dir(store.run_dir(graph.flow_name, run_id))
     if run_id_file is not None:
         Path(run_id_file).write_text(run_id + "\n")
 
@@ -76,7 +80,7 @@ def run_flow(
     progress = Progress()
     console = RunConsole(f"{graph.flow_name}/{run_id}", progress)
     launcher = TaskLauncher(flow_cls, store, run_id, specs, parameters=parameter_json, use_conda=environment == "conda")
-    console.message(_started_message(graph.flow_name, run_id, resume))
+    console.message(_started_message(graph.flow_name, run_id, resume, resume_from))
     reuse = None if resume is None else partial(resume.clone_if_reusable, store, run_id=run_id)
     try:
         with forking_context():
@@ -117,11 +121,12 @@ def parameters_to_json(flow_cls: type, values: Mapping[str, Any]) -> dict[str, s
     return encoded
 
 
-def _started_message(flow: str, run_id: str, resume: ResumePlan | None) -> str:
+def _started_message(flow: str, run_id: str, resume: ResumePlan | None, request: ResumeFrom | None) -> str:
     if resume is None:
         return f"Run {flow}/{run_id} started."
+    chosen = " (the latest run that recorded itself)" if request is not None and request.origin_run_id is None else ""
     return (
-        f"Run {flow}/{run_id} resumes {resume.origin_run_id}, reusing each task whose step code, inputs and "
+        f"Run {flow}/{run_id} resumes {resume.origin_run_id}{chosen}, reusing each task whose step code, inputs and "
         "parameters are unchanged."
     )
 

@@ -97,7 +97,7 @@ class ResumePlan:
 def plan_resume(store: DataStore, graph: FlowGraph, request: ResumeFrom) -> ResumePlan:
     """Work out what a resume of `request` may reuse; errors name the flow, the run and the step."""
     flow = graph.flow_name
-    origin = request.origin_run_id or _latest_run(store, flow)
+    origin = request.origin_run_id or latest_recorded_run(store, flow)
     run_record = store.read_run(flow, origin)
     if run_record is None:
         raise FlowkitError(f"{flow}: run {origin!r} not found in {store.root} (or its start task never committed)")
@@ -115,8 +115,41 @@ def plan_resume(store: DataStore, graph: FlowGraph, request: ResumeFrom) -> Resu
     )
 
 
-def _latest_run(store: DataStore, flow: str) -> str:
-    runs = store.list_runs(flow)
-    if not runs:
-        raise FlowkitError(f"{flow}: no earlier run to resume in {store.root}")
-    return runs[0]
+def latest_recorded_run(store: DataStore, flow: str) -> str:
+    """The newest run of ``flow`` that recorded itself (its run.json exists), the default origin of a resume.
+
+    A local run creates its directory before anything else, so a run killed before its start task committed is
+    still seen: when such runs are newer than the latest recorded one, which run the user means is ambiguous, and
+    the error asks for ``--origin-run-id`` rather than silently resuming an older run.
+    """
+    unrecorded: list[str] = []
+    for run_id in store.list_runs(flow):  # newest first
+        if store.read_run(flow, run_id) is None:
+            unrecorded.append(run_id)
+            continue
+        if unrecorded:
+            raise FlowkitError(
+                f"{flow}: the latest run{'s' if len(unrecorded) > 1 else ''} {', '.join(unrecorded)} never recorded "
+                f"itself (stopped before its start task committed), and the latest run that did is {run_id}; "
+                f"say which to resume with --origin-run-id (e.g. --origin-run-id {run_id})"
+            )
+        return run_id
+    if unrecorded:
+        raise FlowkitError(
+            f"{flow}: no run recorded itself in {store.root} ({', '.join(unrecorded)} stopped before their start "
+            "task committed); there is nothing to resume, run the flow again"
+        )
+    raise FlowkitError(f"{flow}: no earlier run to resume in {store.root}")
+
+
+def _failed_steps(store: DataStore, graph: FlowGraph, run_id: str) -> set[str]:
+    """Steps with a task whose latest attempt failed (a run killed mid-way may have none: it then just continues)."""
+    failed = set()
+    for step in graph.steps:
+        for task_id in store.list_task_ids(graph.flow_name, run_id, step):
+            coords = TaskCoordinates(graph.flow_name, run_id, step, index_path_of_task_id(task_id))
+            record = store.latest_record(coords)
+            if record is not None and not record.succeeded:
+                failed.add(step)
+                break
+    return failed

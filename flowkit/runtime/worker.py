@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from flowkit.task.watchdog import fork_child, kill_process_group, open_exit_fd, poll_exit, reap
+from flowkit.task.watchdog import die_with_supervisor, fork_child, kill_process_group, open_exit_fd, poll_exit, reap
 
 
 @dataclass
@@ -73,6 +73,10 @@ class TaskProcess:
 # first fork, they are shared by every task instead of imported again in each one (~10 ms a task).
 TASK_MODULES = ("cloudpickle", "zstandard")
 
+_lifeline: tuple[int, int] | None = None
+"""(read end, write end) of the pipe forked tasks watch while a `forking_context` is open: only the scheduler holds
+the write end, so when it dies, however it dies, every task sees end-of-file and kills its own process group."""
+
 
 @contextlib.contextmanager
 def forking_context() -> Iterator[None]:
@@ -80,32 +84,47 @@ def forking_context() -> Iterator[None]:
 
     Besides preloading TASK_MODULES, `gc.freeze()` moves every existing object out of the collector's reach, so a
     collection in a child does not write to (and so copy) the parent's memory pages; `gc.unfreeze()` restores normal
-    collection when the run is over, which matters in a long-lived notebook kernel.
+    collection when the run is over, which matters in a long-lived notebook kernel. The lifeline pipe tasks watch
+    (see `_lifeline`) is open for as long as the context is.
     """
+    global _lifeline
     for module_name in TASK_MODULES:
         with contextlib.suppress(ImportError):
             importlib.import_module(module_name)
+    outer = _lifeline
+    if outer is None:
+        _lifeline = os.pipe()
     gc.freeze()
     try:
         yield
     finally:
         gc.unfreeze()
+        if outer is None and _lifeline is not None:
+            for fd in _lifeline:
+                os.close(fd)
+            _lifeline = None
 
 
 def fork_task(run_task: Callable[[], object], environment: Mapping[str, str]) -> TaskProcess:
     """Run `run_task()` in a forked child (`fork_child`) with its output on two pipes and `environment` added.
 
     The child exits 0 when `run_task` returns (the task's outcome is in its commit record; `execute_task` returns
-    no int), 1 if it raised, or the code passed to `sys.exit`; it never returns into the scheduler's code.
+    no int), 1 if it raised, or the code passed to `sys.exit`; it never returns into the scheduler's code. Inside a
+    `forking_context` it dies, with everything it started, when the scheduler dies.
     """
     stdout_read, stdout_write = os.pipe()
     stderr_read, stderr_write = os.pipe()
+
+    lifeline = _lifeline
 
     def prepare() -> None:
         os.close(stdout_read)
         os.close(stderr_read)
         _redirect(stdout_write, stderr_write)
         os.environ.update(environment)
+        if lifeline is not None:
+            os.close(lifeline[1])
+            die_with_supervisor(lifeline[0])
 
     pid = fork_child(run_task, prepare)
     os.close(stdout_write)

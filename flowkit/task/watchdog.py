@@ -165,7 +165,7 @@ def supervise(run_task: Callable[[], object], timeout_seconds: float | None) -> 
         for signal_number in FORWARDED_SIGNALS:  # a forwarded signal has its default effect on the task
             signal.signal(signal_number, signal.SIG_DFL)
         os.close(lifeline_write)
-        _die_with_supervisor(lifeline_read)
+        die_with_supervisor(lifeline_read)
 
     pid = fork_child(run_task, prepare, silence_thread_warning=True)  # the log copies' pumps are threads
     os.close(lifeline_read)
@@ -208,7 +208,7 @@ def _signals_handled_by(handler: Callable[[int, object], None]) -> Iterator[None
             signal.signal(signal_number, old)
 
 
-def _die_with_supervisor(lifeline: int) -> None:
+def die_with_supervisor(lifeline: int) -> None:
     """In the child: a thread waits for end-of-file on ``lifeline`` (the supervisor is gone), then kills the group."""
 
     def watch() -> None:
