@@ -140,16 +140,3 @@ def latest_recorded_run(store: DataStore, flow: str) -> str:
             "task committed); there is nothing to resume, run the flow again"
         )
     raise FlowkitError(f"{flow}: no earlier run to resume in {store.root}")
-
-
-def _failed_steps(store: DataStore, graph: FlowGraph, run_id: str) -> set[str]:
-    """Steps with a task whose latest attempt failed (a run killed mid-way may have none: it then just continues)."""
-    failed = set()
-    for step in graph.steps:
-        for task_id in store.list_task_ids(graph.flow_name, run_id, step):
-            coords = TaskCoordinates(graph.flow_name, run_id, step, index_path_of_task_id(task_id))
-            record = store.latest_record(coords)
-            if record is not None and not record.succeeded:
-                failed.add(step)
-                break
-    return failed
