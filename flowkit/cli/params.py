@@ -6,6 +6,7 @@ the JSON text of `Parameter.to_json`, because that is how parameters cross every
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -57,6 +58,11 @@ def parameter_options(flow_cls: type) -> list[click.Option]:
 
 
 def add_parameter_options(command: click.Command, flow_cls: type) -> click.Command:
-    """Attach the flow's parameter options to `command` (before its own options, as users list them first)."""
-    command.params[:0] = parameter_options(flow_cls)
-    return command
+    """A copy of `command` with the flow's parameter options first (users list them first), for this flow alone.
+
+    A copy, because `command` may be a module-level command shared by every flow's group: adding to it in place would
+    give a second group built in the same process (a notebook, an in-process test) the first flow's options twice.
+    """
+    flow_command = copy.copy(command)
+    flow_command.params = [*parameter_options(flow_cls), *command.params]
+    return flow_command

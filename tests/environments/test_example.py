@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from flowkit.environments.declaration import environment_targets
 from flowkit.environments.lockfile import read_lockfile, render_environment
 from flowkit.environments.materialize import script_source
 from tests.environments.test_dockerfile import hadolint
+from tests.runtime.cli_runner import flow_command_in_process
 from tests.support.argo_schema import validate_manifest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "conda_env"
@@ -31,29 +31,29 @@ def linux_env_id(example_flow: type) -> str:
     return render_environment(lockfile, "linux-64", flow="CondaEnvFlow", step="start").env_id
 
 
-def flow_command(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(EXAMPLE / "flow.py"), *arguments], capture_output=True, text=True, cwd=EXAMPLE, timeout=120
-    )
+def example_command(*arguments: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`python examples/conda_env/flow.py *arguments`, run in this process (these commands only read and print)."""
+    return flow_command_in_process(EXAMPLE / "flow.py", *arguments, datastore_root=tmp_path / "datastore")
 
 
-def test_the_committed_lockfile_matches_the_declaration() -> None:
-    checked = flow_command("env", "check")
+def test_the_committed_lockfile_matches_the_declaration(tmp_path: Path) -> None:
+    checked = example_command("env", "check", tmp_path=tmp_path)
     assert (checked.returncode, checked.stdout) == (0, "conda-lock.yml: up to date\n"), checked.stderr
 
 
 def test_image_context_is_hadolint_clean_and_tagged_by_the_environment_id(linux_env_id: str, tmp_path: Path) -> None:
-    built = flow_command("image", "--output-dir", str(tmp_path))
+    context = tmp_path / "context"
+    built = example_command("image", "--output-dir", str(context), tmp_path=tmp_path)
     assert built.returncode == 0, built.stderr
     assert built.stdout == f"ghcr.io/example/flowkit-env:{linux_env_id}\n"
-    assert f"docker build --tag ghcr.io/example/flowkit-env:{linux_env_id} {tmp_path}" in built.stderr
-    assert hadolint(tmp_path / "Dockerfile").returncode == 0
-    assert "/linux-64/numpy-1.26.4-" in (tmp_path / "conda-explicit.txt").read_text()
-    assert (tmp_path / "pip-requirements.txt").read_text().startswith("humanize @ https://")
+    assert f"docker build --tag ghcr.io/example/flowkit-env:{linux_env_id} {context}" in built.stderr
+    assert hadolint(context / "Dockerfile").returncode == 0
+    assert "/linux-64/numpy-1.26.4-" in (context / "conda-explicit.txt").read_text()
+    assert (context / "pip-requirements.txt").read_text().startswith("humanize @ https://")
 
 
-def test_compiled_pods_use_the_image_or_materialize_on_the_pvc(linux_env_id: str) -> None:
-    compiled = flow_command("argo-create", "--only-yaml")
+def test_compiled_pods_use_the_image_or_materialize_on_the_pvc(linux_env_id: str, tmp_path: Path) -> None:
+    compiled = example_command("argo-create", "--only-yaml", tmp_path=tmp_path)
     assert compiled.returncode == 0, compiled.stderr
     (workflow,) = list(yaml.safe_load_all(compiled.stdout))
     validate_manifest(workflow)

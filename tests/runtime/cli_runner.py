@@ -6,8 +6,10 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +34,45 @@ def flow_command(
         text=True,
         timeout=timeout,
     )
+
+
+def flow_command_in_process(flow_file: Path, *args: str, datastore_root: Path) -> subprocess.CompletedProcess[str]:
+    """`python flow_file *args` run in this process, for commands that read the flow and print (help, show, check).
+
+    A new interpreter would add nothing there but its start-up time. The result has the shape of
+    :func:`flow_command`'s, so :func:`describe` applies; usage lines name the file, as a user sees them.
+    """
+    from flowkit.cli.main import load_flow_class
+
+    return _in_process(
+        [flow_file.name, *args], lambda: load_flow_class(str(flow_file)).main(list(args)), datastore_root
+    )
+
+
+def console_command_in_process(*args: str, datastore_root: Path) -> subprocess.CompletedProcess[str]:
+    """`flowkit *args` run in this process, for arguments that name no flow file (or a missing one)."""
+    from flowkit.cli.main import main
+
+    return _in_process(["flowkit", *args], lambda: main(list(args)), datastore_root)
+
+
+def _in_process(
+    argv: list[str], entry_point: Callable[[], object], datastore_root: Path
+) -> subprocess.CompletedProcess[str]:
+    """Call ``entry_point`` (it ends in SystemExit, as a command line does), capturing its output and exit status."""
+    from click.testing import CliRunner
+
+    with (
+        CliRunner().isolation(env={"FLOWKIT_DATASTORE_ROOT": str(datastore_root)}) as (stdout, stderr, _),
+        mock.patch.object(sys, "argv", argv),
+    ):
+        try:
+            entry_point()
+            status = 0
+        except SystemExit as exit_request:
+            code = exit_request.code
+            status = 0 if code is None else code if isinstance(code, int) else 1
+        return subprocess.CompletedProcess(argv, status, stdout.getvalue().decode(), stderr.getvalue().decode())
 
 
 def run_flow_file(
