@@ -216,8 +216,9 @@ def resume_seconds(framework: Framework) -> float:
         fail_flag.touch()
         env = framework_env(framework.name, workdir)
         store_args = ["--datastore-root", str(workdir / "store")] if framework.name == "flowkit" else []
+        wide_foreach = ["--max-workers", "4", "--max-num-splits", str(RESUME_WIDTH)]  # both default to 100
         origin = subprocess.run(
-            [framework.python, str(flow_file), "run", "--max-workers", "4", *store_args],
+            [framework.python, str(flow_file), "run", *wide_foreach, *store_args],
             cwd=workdir,
             env=env,
             capture_output=True,
@@ -228,7 +229,7 @@ def resume_seconds(framework: Framework) -> float:
         fail_flag.unlink()
         started = time.perf_counter()
         resumed = subprocess.run(
-            [framework.python, str(flow_file), "resume", "--max-workers", "4", *store_args],
+            [framework.python, str(flow_file), "resume", *wide_foreach, *store_args],
             cwd=workdir,
             env=env,
             capture_output=True,

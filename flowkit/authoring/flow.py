@@ -170,12 +170,23 @@ class Flow:
         *,
         max_workers: int | None = None,
         datastore_root: str | os.PathLike[str] | None = None,
+        max_num_splits: int | None = None,
         **parameters: Any,
     ) -> Run:
-        """Run the flow on this machine (e.g. from a notebook) and return its :class:`flowkit.client.Run`."""
+        """Run the flow on this machine (e.g. from a notebook) and return its :class:`flowkit.client.Run`.
+
+        ``max_num_splits`` is the widest foreach allowed (default 100, as in Metaflow).
+        """
+        from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
         from flowkit.runtime.api import run_flow
 
-        return run_flow(cls, parameters, max_workers=max_workers, datastore_root=datastore_root)
+        return run_flow(
+            cls,
+            parameters,
+            max_workers=max_workers,
+            datastore_root=datastore_root,
+            max_num_splits=DEFAULT_MAX_NUM_SPLITS if max_num_splits is None else max_num_splits,
+        )
 
     @classmethod
     def main(cls, argv: list[str] | None = None) -> None:

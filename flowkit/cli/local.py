@@ -9,6 +9,7 @@ import click
 
 from flowkit.cli.params import add_parameter_options
 from flowkit.cli.quickrun import RunArguments, finish, run_locally
+from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
 
 
 def register(group: click.Group) -> None:
@@ -30,6 +31,13 @@ def _execution_options(command: Any) -> Any:
                 type=click.IntRange(min=1),
                 default=None,
                 help="Tasks run at the same time [default: the number of CPUs].",
+            ),
+            click.option(
+                "--max-num-splits",
+                type=click.IntRange(min=0),
+                default=DEFAULT_MAX_NUM_SPLITS,
+                show_default=True,
+                help="The widest foreach allowed: a guard against a bug starting thousands of tasks.",
             ),
             click.option(
                 "--datastore-root",
@@ -62,6 +70,7 @@ def _execution_options(command: Any) -> Any:
 def run_command(
     flow_cls: type,
     max_workers: int | None,
+    max_num_splits: int,
     datastore_root: Path | None,
     run_id_file: Path | None,
     environment: str,
@@ -69,7 +78,7 @@ def run_command(
 ) -> None:
     """Run the flow on this machine, each task in its own process."""
     given = {name: value for name, value in parameter_values.items() if value is not None}
-    run_locally(flow_cls, RunArguments(given, max_workers, datastore_root, run_id_file, environment))
+    run_locally(flow_cls, RunArguments(given, max_workers, datastore_root, run_id_file, environment, max_num_splits))
 
 
 @click.command("resume")
@@ -82,11 +91,12 @@ def resume_command(
     step: str | None,
     origin_run_id: str | None,
     max_workers: int | None,
+    max_num_splits: int,
     datastore_root: Path | None,
     run_id_file: Path | None,
     environment: str,
 ) -> None:
-    """Start a new run that reuses every task before the failed step (or STEP) and re-runs from there."""
+    """Start a new run that reuses every unchanged task of the origin run (or those before STEP) and runs the rest."""
     from flowkit.runtime.api import run_flow
     from flowkit.runtime.resume import ResumeFrom
 
@@ -98,6 +108,7 @@ def resume_command(
         resume_from=ResumeFrom(origin_run_id=origin_run_id, step=step),
         run_id_file=run_id_file,
         environment=environment,
+        max_num_splits=max_num_splits,
     )
     finish(run)
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from flowkit.errors import ParameterError, TaskFailedError
+from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
 
-_RUN_OPTIONS = ("--max-workers", "--datastore-root", "--run-id-file", "--environment")
+_RUN_OPTIONS = ("--max-workers", "--max-num-splits", "--datastore-root", "--run-id-file", "--environment")
 _ENVIRONMENTS = ("local", "conda")
 
 
@@ -30,6 +31,7 @@ class RunArguments:
     datastore_root: Path | None = None
     run_id_file: Path | None = None
     environment: str = "local"
+    max_num_splits: int = DEFAULT_MAX_NUM_SPLITS
 
 
 def parse_run_arguments(flow_cls: type, arguments: Sequence[str]) -> RunArguments | None:
@@ -65,10 +67,11 @@ def parse_run_arguments(flow_cls: type, arguments: Sequence[str]) -> RunArgument
 
 def _set_run_option(parsed: RunArguments, flag: str, text: str) -> bool:
     """Apply one of the run command's own options, if `text` is a value click accepts for it without a word."""
-    if flag == "--max-workers":
-        if not (text.isascii() and text.isdigit() and int(text) >= 1):
+    if flag in ("--max-workers", "--max-num-splits"):
+        minimum = 1 if flag == "--max-workers" else 0
+        if not (text.isascii() and text.isdigit() and int(text) >= minimum):
             return False
-        parsed.max_workers = int(text)
+        setattr(parsed, flag[2:].replace("-", "_"), int(text))
     elif flag == "--datastore-root":
         if Path(text).is_file():  # click.Path(file_okay=False) rejects it
             return False
@@ -100,6 +103,7 @@ def run_locally(flow_cls: type, arguments: RunArguments) -> None:
         datastore_root=arguments.datastore_root,
         run_id_file=arguments.run_id_file,
         environment=arguments.environment,
+        max_num_splits=arguments.max_num_splits,
     )
     finish(run)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from flowkit.datastore import DataStore, RunRecord
 from flowkit.datastore.atomic import ensure_dir
 from flowkit.errors import ParameterError
+from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
 from flowkit.runtime.launch import TaskLauncher
 from flowkit.runtime.output import Progress, RunConsole
 from flowkit.runtime.plan import TaskKey, TaskPlanner
@@ -37,12 +38,14 @@ def run_flow(
     resume_from: ResumeFrom | None = None,
     run_id_file: str | os.PathLike[str] | None = None,
     environment: str = "local",
+    max_num_splits: int = DEFAULT_MAX_NUM_SPLITS,
 ) -> Run:
     """Run `flow_cls` locally with `parameters` (name -> Python value) and return the finished run.
 
     `resume_from` makes this a resume of an earlier run (its parameters are reused, so none may be given);
-    `environment="conda"` runs steps that declare `@conda` in their environment's interpreter. A failed run is
-    returned, not raised: `run.successful` is False and the failures were printed.
+    `environment="conda"` runs steps that declare `@conda` in their environment's interpreter; a foreach task that
+    yields more than `max_num_splits` splits fails. A failed run is returned, not raised: `run.successful` is False
+    and the failures were printed.
     """
     from flowkit.client import Run
     from flowkit.graph import build_graph
@@ -79,7 +82,15 @@ def run_flow(
     workers = max_workers or os.cpu_count() or 1
     progress = Progress()
     console = RunConsole(f"{graph.flow_name}/{run_id}", progress)
-    launcher = TaskLauncher(flow_cls, store, run_id, specs, parameters=parameter_json, use_conda=environment == "conda")
+    launcher = TaskLauncher(
+        flow_cls,
+        store,
+        run_id,
+        specs,
+        parameters=parameter_json,
+        use_conda=environment == "conda",
+        max_num_splits=max_num_splits,
+    )
     console.message(_started_message(graph.flow_name, run_id, resume, resume_from))
     reuse = None if resume is None else partial(resume.clone_if_reusable, store, run_id=run_id)
     try:

@@ -47,6 +47,7 @@ class TaskLauncher:
         parameters: Mapping[str, str],
         use_conda: bool = False,
         workflow_status: str | None = None,
+        max_num_splits: int | None = None,
     ) -> None:
         self.flow_cls = flow_cls
         self.store = store
@@ -55,6 +56,7 @@ class TaskLauncher:
         self.parameters = dict(parameters)
         self.use_conda = use_conda
         self.workflow_status = workflow_status
+        self.max_num_splits = max_num_splits
         self._logs: dict[tuple[TaskKey, int], dict[str, LogWriter]] = {}
         self._environments: dict[str, LocalEnvironment] = {}  # per step: resolved once, reused by every task
 
@@ -79,6 +81,7 @@ class TaskLauncher:
                 attempt=attempt,
                 parameters=self.parameters if task.step == "start" else None,
                 workflow_status=self.workflow_status,
+                max_num_splits=self.max_num_splits,
             )
             process = fork_task(run, environment)
         self._logs[(task, attempt)] = self.store.log_writers(coords, attempt)
@@ -150,6 +153,8 @@ class TaskLauncher:
                 argv += ["--param", f"{name}={value}"]
         if self.workflow_status is not None:
             argv += ["--workflow-status", self.workflow_status]
+        if self.max_num_splits is not None:
+            argv += ["--max-num-splits", str(self.max_num_splits)]
         flowkit_dir = Path(__file__).resolve().parents[2]
         search_path = os.pathsep.join(filter(None, [str(module_dir), str(flowkit_dir), os.environ.get("PYTHONPATH")]))
         environment.update({"PYTHONPATH": search_path, "FLOWKIT_ENVIRONMENT_ID": local.env_id})

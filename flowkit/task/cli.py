@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=JSON", help="a parameter (start only)")
     parser.add_argument("--split-output", help="foreach step: write the JSON list of split indices here")
     parser.add_argument("--workflow-status", help="exit-handler step: the workflow's final status")
+    parser.add_argument("--max-num-splits", type=int, help="foreach step: fail if it yields more splits than this")
     parser.add_argument("--tee-logs", action="store_true", help="also copy stdout/stderr into the datastore")
     return parser
 
@@ -99,6 +100,7 @@ def _run_task(
             parameters=parameters,
             split_output=args.split_output,
             workflow_status=args.workflow_status,
+            max_num_splits=args.max_num_splits,
         )
     except FlowkitError as error:  # the task could not even start
         print(f"error: {error}", file=sys.stderr)

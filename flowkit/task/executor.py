@@ -111,8 +111,13 @@ def execute_task(
     parameters: dict[str, str] | None = None,
     split_output: str | os.PathLike[str] | None = None,
     workflow_status: str | None = None,
+    max_num_splits: int | None = None,
 ) -> TaskResult:
-    """Run the task at ``coords`` and commit its record. ``parameters`` (name -> JSON text) is for the start task."""
+    """Run the task at ``coords`` and commit its record. ``parameters`` (name -> JSON text) is for the start task.
+
+    ``max_num_splits`` (the local ``--max-num-splits``) fails a foreach task that fans out wider, whatever its
+    ``@catch``: a guard against a bug launching thousands of tasks, as in Metaflow.
+    """
     from flowkit.specs import resolve_step_specs
 
     node = _step_node(flow_cls, coords)
@@ -141,6 +146,13 @@ def execute_task(
             if run.spec.catch is not None and run.is_last:
                 return _commit_caught(run, inputs, node, error, split_output)
             return run.commit(run.record("failed", exit_code=_exit_code(error), error=_error_info(error)))
+        if num_splits is not None and max_num_splits is not None and num_splits > max_num_splits:
+            too_wide = FlowkitError(
+                f"{coords.flow}.{coords.step} foreach={node.foreach_var!r} yielded {num_splits} splits, more than "
+                f"--max-num-splits {max_num_splits} allows; raise it (run --max-num-splits {num_splits}) if the "
+                "width is intended"
+            )
+            return run.commit(run.record("failed", exit_code=1, error=_error_info(too_wide)))
         record = run.record(
             "succeeded", exit_code=0, artifacts=scope.artifacts, num_splits=num_splits, foreach=inputs.foreach
         )
