@@ -7,6 +7,7 @@ with the extras the session needs. A new default session is a decorated function
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -24,7 +25,22 @@ nox.options.reuse_existing_virtualenvs = True
 def tests(session: nox.Session) -> None:
     """The whole test suite, spread over every CPU (end-to-end cases included)."""
     session.install("-e", ".[test]")
+    install_browser(session)
     session.run("pytest", "-n", "auto", *session.posargs)
+
+
+BROWSER_BINARIES = ("/usr/bin/chromium", "/usr/bin/chromedriver")
+
+
+def install_browser(session: nox.Session) -> None:
+    """Debian's headless Chromium and its driver, for the web UI's browser tests (never a downloaded browser).
+
+    Installed only when missing and only as root (a CI container); elsewhere the browser tests say what to install.
+    """
+    if all(Path(binary).exists() for binary in BROWSER_BINARIES) or os.geteuid() != 0:
+        return
+    session.run("apt-get", "update", "-q", external=True)
+    session.run("apt-get", "install", "-y", "-q", "chromium", "chromium-driver", external=True)
 
 
 @nox.session

@@ -180,6 +180,8 @@ def render_components(components: Iterable[CardComponent]) -> str:
 def _cell(value: Any) -> str:
     if isinstance(value, CardComponent):
         return value.render()
+    if hasattr(value, "__html__"):  # markup a caller built and escaped itself (the markupsafe convention)
+        return str(value.__html__())
     if isinstance(value, (dict, list)):
         return f"<code>{html.escape(json.dumps(value, default=str)[:_REPR_LIMIT])}</code>"
     return html.escape(str(value))

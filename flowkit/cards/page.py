@@ -32,11 +32,13 @@ table.fk-table pre { background: none; padding: 0; margin: 0; }
 """
 
 
-def html_page(title: str, body: str, *, refresh_seconds: float | None = None, extra_head: str = "") -> str:
+def html_page(
+    title: str, body: str, *, refresh_seconds: float | None = None, extra_head: str = "", before_main: str = ""
+) -> str:
     """A complete HTML document; ``refresh_seconds`` makes the browser reload it (a card of a running task)."""
     refresh = f'<meta http-equiv="refresh" content="{refresh_seconds:g}">' if refresh_seconds else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"{refresh}<title>{html.escape(title)}</title><style>{STYLE}</style>{extra_head}</head>"
-        f"<body><main>{body}</main></body></html>\n"
+        f"<body>{before_main}<main>{body}</main></body></html>\n"
     )

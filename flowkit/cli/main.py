@@ -125,6 +125,8 @@ CONSOLE_USAGE = """Usage: flowkit COMMAND FILE[:CLASS] [OPTIONS]
 Run any command of a flow file, exactly like `python FILE COMMAND [OPTIONS]`.
 CLASS is needed only when FILE defines more than one Flow subclass.
 
+`flowkit ui [--datastore-root DIR] [--port N] [--host ADDR]` serves the web UI over a datastore.
+
 Examples:
   flowkit run examples/hello.py
   flowkit show examples/branch.py:BranchFlow
@@ -140,6 +142,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     if arguments[:1] in (["-h"], ["--help"]):
         click.echo(CONSOLE_USAGE)
         sys.exit(0)
+    if arguments[:1] == ["ui"]:  # the one command that takes no flow file
+        from flowkit.cli.ui import ui_command
+
+        try:
+            ui_command.main(args=arguments[1:], prog_name="flowkit ui")
+        except FlowkitError as error:
+            _report(error)
     if len(arguments) < 2:
         click.echo(CONSOLE_USAGE, err=True)
         sys.exit(2)

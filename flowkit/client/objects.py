@@ -120,6 +120,12 @@ class Task:
         attempt = self.attempt if self.attempt is not None else 0
         return self._store.read_log(self.coordinates, attempt, stream)  # type: ignore[arg-type]
 
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: status, the DAG with this step outlined and artifacts."""
+        from flowkit.ui.notebook import task_html
+
+        return task_html(self)
+
     def __repr__(self) -> str:
         return f"Task('{self.pathspec}', status={self.status!r})"
 
@@ -150,6 +156,12 @@ class Step:
 
     def __iter__(self) -> Iterator[Task]:
         return iter(self.tasks)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: status, the DAG with this step outlined and tasks."""
+        from flowkit.ui.notebook import step_html
+
+        return step_html(self)
 
     def __repr__(self) -> str:
         return f"Step('{self.pathspec}')"
@@ -227,6 +239,12 @@ class Run:
 
     def __contains__(self, step: str) -> bool:
         return step in self._store.list_steps(self.flow_name, self.id)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: status, the DAG and tasks."""
+        from flowkit.ui.notebook import run_html
+
+        return run_html(self)
 
     def __repr__(self) -> str:
         return f"Run('{self.pathspec}')"

@@ -193,3 +193,5 @@ class RunRecord(_Record):
     code_package_id: str | None = None
     environment_id: str | None = None
     scheduler: Literal["local", "argo"] = "local"
+    graph: dict[str, Any] | None = None
+    """The flow's step graph (`FlowGraph.to_dict`), so a reader without the flow class (the web UI) can draw it."""

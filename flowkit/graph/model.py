@@ -70,5 +70,12 @@ class FlowGraph:
         return seen
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, for `show` and tooling."""
+        """JSON-ready form, for `show`, run records and tooling."""
         return {"flow": self.flow_name, "steps": [asdict(node) for node in self.steps.values()]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FlowGraph:
+        """The graph `to_dict` wrote (a run record's copy); fields added later are ignored, missing ones defaulted."""
+        known = set(StepNode.__dataclass_fields__)
+        steps = [StepNode(**{key: value for key, value in step.items() if key in known}) for step in data["steps"]]
+        return cls(flow_name=data["flow"], steps={step.name: step for step in steps})

@@ -67,7 +67,11 @@ def run_flow(
         parameter_json = resume.parameters
         store.write_run(
             RunRecord(
-                flow=graph.flow_name, run_id=run_id, parameters=parameter_json, origin_run_id=resume.origin_run_id
+                flow=graph.flow_name,
+                run_id=run_id,
+                parameters=parameter_json,
+                origin_run_id=resume.origin_run_id,
+                graph=graph.to_dict(),
             )
         )
     else:

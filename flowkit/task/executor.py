@@ -234,6 +234,8 @@ def _start_parameters(
     flow_cls: type[Flow], store: DataStore, coords: TaskCoordinates, given: dict[str, str] | None
 ) -> dict[str, ArtifactRef]:
     """Resolve the run's parameters, record them in run.json (all of them, defaults included) and store them."""
+    from flowkit.graph import build_graph
+
     if given is None:
         existing = store.read_run(coords.flow, coords.run_id)
         given = existing.parameters if existing is not None else {}
@@ -246,6 +248,7 @@ def _start_parameters(
             code_package_id=os.environ.get(CODE_PACKAGE_ID_ENV),
             environment_id=os.environ.get(ENVIRONMENT_ID_ENV),
             scheduler="argo" if os.environ.get(ARGO_NODE_ENV) else "local",
+            graph=build_graph(flow_cls).to_dict(),
         )
     )
     return {name: store.put_artifact(value) for name, value in values.items()}

@@ -1,0 +1,36 @@
+"""`flowkit ui`: serve the read-only web UI over a datastore (needs the ``ui`` extra)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from flowkit.errors import FlowkitError
+
+DEFAULT_PORT = 8325
+
+
+@click.command("ui")
+@click.option(
+    "--datastore-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Datastore directory, local or a mounted PVC [default: $FLOWKIT_DATASTORE_ROOT or ./.flowkit].",
+)
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only)."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True)
+def ui_command(datastore_root: Path | None, host: str, port: int) -> None:
+    """Browse flows, runs, tasks, logs, artifacts and cards in a web browser."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise FlowkitError("flowkit ui needs the ui extra: pip install 'flowkit[ui]'") from None
+    from flowkit.datastore import resolve_datastore_root
+    from flowkit.ui.app import create_app
+
+    root = resolve_datastore_root(datastore_root)
+    click.echo(f"flowkit ui: {root} at http://{host}:{port}/ (Ctrl-C to stop)")
+    uvicorn.run(create_app(root), host=host, port=port, log_level="warning")
