@@ -19,12 +19,11 @@ from flowkit.ui.runs import RunReader
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import Response
 
 
 def create_app(datastore_root: str | Path | None) -> Starlette:
     from starlette.applications import Starlette
-    from starlette.responses import FileResponse, HTMLResponse
+    from starlette.responses import FileResponse, HTMLResponse, Response
     from starlette.routing import Route
 
     reader = RunReader(datastore_root)
@@ -68,6 +67,10 @@ def create_app(datastore_root: str | Path | None) -> Starlette:
                 return FileResponse(stored.path, media_type="text/html")
         raise DataStoreError(f"no card {name} for {flow}/{run_id}/{step}/{task_id}")
 
+    def no_icon(request: Request) -> Response:
+        """Browsers ask every site for an icon (cards opened from the UI too); a 404 would fill their consoles."""
+        return Response(status_code=204)
+
     async def not_found(request: Request, error: Exception) -> Response:
         reason = getattr(error, "detail", None) or str(error)  # a route that does not exist: Starlette's own text
         return HTMLResponse(pages.not_found_page(reason), status_code=404)
@@ -75,6 +78,7 @@ def create_app(datastore_root: str | Path | None) -> Starlette:
     return Starlette(
         routes=[
             Route("/", flows),
+            Route("/favicon.ico", no_icon),
             Route("/flows/{flow}", runs),
             Route("/runs/{flow}/{run_id}", run),
             Route("/runs/{flow}/{run_id}/{step}/{task_id}", task),
