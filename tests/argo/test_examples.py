@@ -8,7 +8,7 @@ import pytest
 
 from flowkit.cli.main import load_flow_class
 from flowkit.compiler.templates import DEADLINE_GRACE_SECONDS
-from flowkit.specs.kubernetes import KubernetesSpec
+from flowkit.specs import KubernetesSpec
 from flowkit.specs.resolve import class_level_specs
 from tests.argo.conftest import EXAMPLE_FILES, EXAMPLES, compile_manifests, step_tasks
 from tests.support.argo_schema import validate_manifest

@@ -6,8 +6,7 @@ import pytest
 
 from flowkit import Flow, conda, step
 from flowkit.errors import FlowDefinitionError
-from flowkit.specs import resolve_step_specs
-from flowkit.specs.conda import CondaSpec
+from flowkit.specs import CondaSpec, resolve_step_specs
 
 
 def test_defaults_lock_linux_and_build_an_image() -> None:

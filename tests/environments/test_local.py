@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from flowkit.environments import plan_pod_environment
 from flowkit.environments.declaration import environment_targets
 from flowkit.environments.local import current_platform, ensure_local_environment
 from flowkit.environments.locking import lock_environment
-from flowkit.environments.pod import plan_pod_environment
 from flowkit.errors import FlowDefinitionError, FlowkitError
 from flowkit.specs import resolve_step_specs
 from tests.environments.conftest import INLINE_FLOW, FlowFactory, Standin

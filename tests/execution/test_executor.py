@@ -207,7 +207,7 @@ def test_a_task_setting_one_artifact_writes_few_files(datastore_root: Path) -> N
 
 
 def test_foreach_input_outside_foreach_is_a_clear_error(datastore_root: Path) -> None:
-    from flowkit.authoring.flow import Flow
+    from flowkit import Flow
     from flowkit.graph import build_graph
     from flowkit.task.inputs import TaskInputs
     from flowkit.task.scope import StepScope

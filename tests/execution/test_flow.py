@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from flowkit import Flow, FlowSpec
-from flowkit.authoring.current import current
+from flowkit import Flow, FlowSpec, current
 from tests.execution import flows
 from tests.execution.conftest import execute_flow
 

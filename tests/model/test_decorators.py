@@ -6,19 +6,9 @@ from typing import Any
 
 import pytest
 
-from flowkit.authoring.decorators import (
-    argo,
-    catch,
-    conda,
-    environment,
-    kubernetes,
-    resources,
-    retry,
-    schedule,
-    spec_decorator,
-    timeout,
-)
-from flowkit.authoring.step import declared_class_specs, declared_step_specs, find_steps, is_step, step
+from flowkit import argo, catch, conda, environment, kubernetes, resources, retry, schedule, step, timeout
+from flowkit.authoring.decorators import spec_decorator
+from flowkit.authoring.step import declared_class_specs, declared_step_specs, find_steps, is_step
 from flowkit.errors import FlowDefinitionError
 from flowkit.specs import RetrySpec
 

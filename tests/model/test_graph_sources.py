@@ -170,7 +170,7 @@ def test_exit_handler_must_be_a_step(load_flow: LoadFlow) -> None:
 
 
 def test_class_decorator_clears_a_stale_graph(load_flow: LoadFlow) -> None:
-    from flowkit.authoring.decorators import argo
+    from flowkit import argo
 
     flow_cls = load_flow(EXIT_HANDLER.replace('@argo(on_exit="notify")\n', ""))
     with pytest.raises(FlowDefinitionError, match=r"does not call self\.next"):

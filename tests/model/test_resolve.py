@@ -4,19 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowkit.authoring.decorators import (
-    argo,
-    catch,
-    conda,
-    environment,
-    kubernetes,
-    resources,
-    retry,
-    schedule,
-    timeout,
-)
-from flowkit.authoring.flow import Flow
-from flowkit.authoring.step import step
+from flowkit import Flow, argo, catch, conda, environment, kubernetes, resources, retry, schedule, step, timeout
 from flowkit.errors import FlowDefinitionError
 from flowkit.specs import (
     ArgoSpec,
