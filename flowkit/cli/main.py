@@ -17,6 +17,8 @@ from flowkit.cli.quickrun import RunArguments, parse_run_arguments, run_locally
 from flowkit.errors import FlowkitError
 
 if TYPE_CHECKING:
+    import click
+
     from flowkit.cli.group import FlowGroup
 
 
@@ -134,6 +136,17 @@ Examples:
 """
 
 
+# Console-script commands that take no flow file, as "module:attribute" of their click command (imported on use).
+FLOWLESS_COMMANDS = {"ui": "flowkit.cli.ui:ui_command"}
+
+
+def flowless_command(name: str) -> click.Command:
+    """The click command of a `FLOWLESS_COMMANDS` entry, its module imported only now."""
+    module_name, _, attribute = FLOWLESS_COMMANDS[name].partition(":")
+    command: click.Command = getattr(importlib.import_module(module_name), attribute)
+    return command
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """The `flowkit` console script."""
     import click
@@ -142,11 +155,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     if arguments[:1] in (["-h"], ["--help"]):
         click.echo(CONSOLE_USAGE)
         sys.exit(0)
-    if arguments[:1] == ["ui"]:  # the one command that takes no flow file
-        from flowkit.cli.ui import ui_command
-
+    if arguments[:1] and arguments[0] in FLOWLESS_COMMANDS:
         try:
-            ui_command.main(args=arguments[1:], prog_name="flowkit ui")
+            flowless_command(arguments[0]).main(args=arguments[1:], prog_name=f"flowkit {arguments[0]}")
         except FlowkitError as error:
             _report(error)
     if len(arguments) < 2:

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pytest
 
-from flowkit.cli.main import CONSOLE_USAGE, build_cli, load_flow_class
+from flowkit.cli.main import CONSOLE_USAGE, FLOWLESS_COMMANDS, build_cli, flowless_command, load_flow_class
 from tests.runtime.cli_runner import (
     REPO_ROOT,
     console_command_in_process,
@@ -63,6 +63,18 @@ def test_every_command_has_help(path: tuple[str, ...], datastore_root: Path) -> 
     assert as_console.returncode == 0, describe(as_console)
     assert f"{' '.join(path)} [OPTIONS]" in as_console.stdout
     assert summary in " ".join(as_console.stdout.split())
+
+
+@pytest.mark.parametrize("name", sorted(FLOWLESS_COMMANDS))
+def test_every_command_without_a_flow_file_has_help(name: str, datastore_root: Path) -> None:
+    """`flowkit ui --help` and its kind: the console script's usage names them, and each describes itself."""
+    summary = flowless_command(name).get_short_help_str(limit=40).removesuffix("...")
+    assert summary, f"flowkit {name} has no help text"
+    assert f"flowkit {name}" in CONSOLE_USAGE
+    result = console_command_in_process(name, "--help", datastore_root=datastore_root)
+    assert result.returncode == 0, describe(result)
+    assert f"Usage: flowkit {name} [OPTIONS]" in result.stdout
+    assert summary in " ".join(result.stdout.split())
 
 
 def test_the_top_level_help_lists_every_command(datastore_root: Path) -> None:
