@@ -10,6 +10,9 @@ from __future__ import annotations
 class FlowkitError(Exception):
     """Base class of every error flowkit raises deliberately."""
 
+    exit_code = 1
+    """The exit status of a command this error stops (after printing it as one line)."""
+
 
 class FlowDefinitionError(FlowkitError):
     """A flow class, one of its steps, or one of its decorators is invalid."""
@@ -56,6 +59,26 @@ class ParameterError(FlowkitError):
 
 class DataStoreError(FlowkitError):
     """The datastore is missing, corrupt, or does not hold what was asked for."""
+
+
+EXIT_STORAGE = 74
+"""Exit status of every flowkit command and task process stopped by a `StorageError` (sysexits' EX_IOERR)."""
+
+
+class StorageError(DataStoreError):
+    """The storage under the datastore refused an operation: full (ENOSPC, EDQUOT), read-only (EROFS) or not ours
+    (EACCES, EPERM). One line names the operation, the path and the cause; nothing committed before is lost."""
+
+    exit_code = EXIT_STORAGE
+
+    def __init__(self, operation: str, path: object, cause: OSError) -> None:
+        import errno
+
+        self.operation = operation
+        self.path = path
+        self.errno = cause.errno
+        code = errno.errorcode.get(cause.errno or 0, str(cause.errno))
+        super().__init__(f"cannot {operation} {path}: {cause.strerror or cause} ({code})")
 
 
 class TaskFailedError(FlowkitError):

@@ -69,11 +69,12 @@ def _run_without_click(flow_cls: type, arguments: RunArguments) -> NoReturn:
 
 
 def _report(error: FlowkitError) -> NoReturn:
-    """A user-facing problem, printed as one clean red line (click only loaded now, to colour it)."""
+    """A user-facing problem, printed as one clean red line (click only loaded now, to colour it), ending the command
+    with the error's exit status (1, or ``EXIT_STORAGE`` when the datastore's storage refused an operation)."""
     import click
 
     click.secho(f"error: {error}", err=True, fg="red")
-    sys.exit(1)
+    sys.exit(error.exit_code)
 
 
 def _program_name() -> str:

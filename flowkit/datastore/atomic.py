@@ -6,15 +6,37 @@ name is unique per process and call, so concurrent writers never share one.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+from flowkit.errors import StorageError
 
 _TEMP_PREFIX = ".tmp-"
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
 """What ``link()`` fails with on filesystems (some FUSE and object-store mounts) that have no hard links."""
 _temp_counter = itertools.count()
+
+
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+"""Failures of the storage itself (full, read-only, not ours), as opposed to a missing file or a bug."""
+
+
+@contextlib.contextmanager
+def storage_errors(operation: str, path: Path) -> Iterator[None]:
+    """Turn a storage failure inside the block into one `StorageError` naming ``operation``, the path and the cause.
+
+    The path is the one the system call named when it names one, else ``path`` (a write to an open descriptor).
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in STORAGE_ERRNOS:
+            raise
+        raise StorageError(operation, error.filename or path, error) from error
 
 
 def temp_path_beside(path: Path) -> Path:
@@ -29,7 +51,8 @@ def is_temp_name(name: str) -> bool:
 
 def ensure_dir(path: Path) -> None:
     """Create ``path`` and its parents; concurrent creators do not race each other into errors."""
-    path.mkdir(parents=True, exist_ok=True)
+    with storage_errors("create directory", path):
+        path.mkdir(parents=True, exist_ok=True)
 
 
 def publish(temp: Path, final: Path, *, replace: bool = True) -> bool:
@@ -60,18 +83,19 @@ def publish(temp: Path, final: Path, *, replace: bool = True) -> bool:
 
 
 def write_file_atomically(path: Path, data: bytes, *, replace: bool = True) -> bool:
-    """Write ``data`` as ``path`` so that no reader ever sees a partial file."""
+    """Write ``data`` as ``path`` so that no reader ever sees a partial file (a failed write leaves no file)."""
     ensure_dir(path.parent)
     temp = temp_path_beside(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
+    with storage_errors("write", path):
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
         os.close(fd)
-        temp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    return publish(temp, path, replace=replace)
+        return publish(temp, path, replace=replace)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flowkit.datastore.atomic import ensure_dir, publish, temp_path_beside, write_file_atomically
+from flowkit.datastore.atomic import ensure_dir, publish, storage_errors, temp_path_beside, write_file_atomically
 from flowkit.datastore.records import ArtifactRef
 from flowkit.datastore.serialization import BlobSink, dump_artifact, load_blob
 from flowkit.errors import DataStoreError
@@ -39,8 +39,9 @@ class BlobStore:
         provisional = self.directory / "incoming"
         sink = BlobSink(open_temp=lambda: self._open_temp(provisional))
         try:
-            dump_artifact(value, sink)
-            in_memory = sink.close()
+            with storage_errors("write an artifact blob in", self.directory):
+                dump_artifact(value, sink)
+                in_memory = sink.close()
         except BaseException:
             sink.abort()
             raise
@@ -52,14 +53,16 @@ class BlobStore:
         else:
             assert sink.temp_path is not None
             ensure_dir(final.parent)
-            publish(sink.temp_path, final, replace=False)
+            with storage_errors("publish artifact blob", final):
+                publish(sink.temp_path, final, replace=False)
         return ArtifactRef(sha256=sha256, size=sink.size, type=_type_name(value))
 
     def load(self, sha256: str) -> Any:
         """The artifact stored as blob ``sha256``, verified against that name (:class:`CorruptBlobError` if not)."""
         path = self.path(sha256)
         try:
-            return load_blob(path, sha256)
+            with storage_errors("read artifact blob", path):
+                return load_blob(path, sha256)
         except FileNotFoundError:
             raise DataStoreError(f"blob {path} is missing") from None
 

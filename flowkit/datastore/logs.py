@@ -11,7 +11,7 @@ import os
 import threading
 from pathlib import Path
 
-from flowkit.datastore.atomic import ensure_dir, publish, temp_path_beside
+from flowkit.datastore.atomic import ensure_dir, publish, storage_errors, temp_path_beside
 
 
 class LogWriter:
@@ -31,7 +31,7 @@ class LogWriter:
     def write(self, data: bytes) -> None:
         if not data:
             return
-        with self._lock:
+        with self._lock, storage_errors("write captured output", self.path):
             if self._closed:
                 return
             if self._fd is None:
@@ -44,7 +44,7 @@ class LogWriter:
 
     def close(self) -> None:
         """Publish the captured output (nothing is published if nothing was written)."""
-        with self._lock:
+        with self._lock, storage_errors("publish captured output", self.path):
             self._closed = True
             if self._fd is None or self._temp is None:
                 return

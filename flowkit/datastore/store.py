@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from flowkit.datastore.atomic import is_temp_name, write_file_atomically
+from flowkit.datastore.atomic import is_temp_name, storage_errors, write_file_atomically
 from flowkit.datastore.blobs import BlobStore
 from flowkit.datastore.identity import TaskCoordinates, checked_name
 from flowkit.datastore.logs import LogWriter
@@ -90,7 +90,8 @@ class DataStore:
     def read_run(self, flow: str, run_id: str) -> RunRecord | None:
         path = self.run_dir(flow, run_id) / "run.json"
         try:
-            return RunRecord.model_validate_json(path.read_bytes())
+            with storage_errors("read", path):
+                return RunRecord.model_validate_json(path.read_bytes())
         except FileNotFoundError:
             return None
 
@@ -145,8 +146,10 @@ class DataStore:
 
     def committed_record(self, coords: TaskCoordinates, attempt: int) -> TaskRecord | None:
         """Attempt ``attempt``'s record if it was committed, else None (a reader that knows which attempt it wants)."""
+        path = self.record_path(coords, attempt)
         try:
-            return TaskRecord.model_validate_json(self.record_path(coords, attempt).read_bytes())
+            with storage_errors("read", path):
+                return TaskRecord.model_validate_json(path.read_bytes())
         except FileNotFoundError:
             return None
 
@@ -193,7 +196,8 @@ class DataStore:
 def _visible_entries(directory: Path) -> list[str]:
     """Directory entries minus unfinished temporary files; a missing directory is empty."""
     try:
-        names = os.listdir(directory)
+        with storage_errors("list", directory):
+            names = os.listdir(directory)
     except FileNotFoundError:
         return []
     return sorted(name for name in names if not is_temp_name(name))

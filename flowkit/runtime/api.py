@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.datastore import DataStore, RunRecord
 from flowkit.datastore.atomic import ensure_dir
-from flowkit.errors import ParameterError
+from flowkit.errors import FlowkitError, ParameterError
 from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
 from flowkit.runtime.launch import TaskLauncher
 from flowkit.runtime.output import Progress, RunConsole
@@ -80,7 +80,10 @@ def run_flow(
         # `resume` then sees it and does not silently pick an older run.
         ensure_dir(store.run_dir(graph.flow_name, run_id))
     if run_id_file is not None:
-        Path(run_id_file).write_text(run_id + "\n")
+        try:
+            Path(run_id_file).write_text(run_id + "\n")
+        except OSError as error:
+            raise FlowkitError(f"cannot write the run id to --run-id-file {run_id_file}: {error.strerror}") from error
 
     planner = TaskPlanner(graph)
     workers = max_workers or os.cpu_count() or 1

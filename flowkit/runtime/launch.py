@@ -24,7 +24,7 @@ from flowkit.datastore import (
     TaskRecord,
     format_index_path,
 )
-from flowkit.errors import FlowkitError
+from flowkit.errors import EXIT_STORAGE, FlowkitError
 from flowkit.runtime.plan import TaskKey
 from flowkit.runtime.worker import TaskProcess, fork_task, spawn_task
 from flowkit.task.watchdog import death_reason
@@ -32,6 +32,12 @@ from flowkit.task.watchdog import death_reason
 if TYPE_CHECKING:
     from flowkit.environments.local import LocalEnvironment
     from flowkit.specs import StepSpec
+
+
+class StorageStoppedRun(FlowkitError):
+    """A task process ended with ``EXIT_STORAGE``: the datastore's storage refused it, so the run stops there."""
+
+    exit_code = EXIT_STORAGE
 
 
 class TaskLauncher:
@@ -99,6 +105,11 @@ class TaskLauncher:
         record = self.store.committed_record(coords, attempt)  # one read, no listing: the attempt is known
         if record is not None:
             return record
+        if exit_code == EXIT_STORAGE:
+            raise StorageStoppedRun(
+                f"task {coords} stopped because the datastore's storage refused an operation (its line above says "
+                "which); everything committed is kept: fix the storage, then resume"
+            )
         from flowkit.task.executor import record_process_failure
 
         # A process the task left behind may have committed in the meantime: its record is then the outcome.

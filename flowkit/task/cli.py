@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord, parse_index_path
 from flowkit.datastore.atomic import write_file_atomically
-from flowkit.errors import FlowkitError
+from flowkit.errors import EXIT_STORAGE, FlowkitError, StorageError
 from flowkit.task.tee import tee_output
 from flowkit.task.watchdog import ChildExit, death_reason, supervise
 
@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) -> int:
     """Run the task described by ``argv``; 0 when it succeeded (or ``@catch`` caught its failure), 1 when it failed,
-    2 on bad arguments, 128 + N when this process was stopped by signal N (nothing is recorded then)."""
+    2 on bad arguments, 128 + N when this process was stopped by signal N (nothing is recorded then), and
+    ``EXIT_STORAGE`` (74) when the datastore's storage refused a write or read (full, read-only, not ours)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -66,19 +67,26 @@ def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) 
         return 2
     store = DataStore(args.datastore_root)
     task = partial(_run_task, flow_cls, store, coords, args, parameters)
-    with tee_output(store, coords, args.attempt, enabled=args.tee_logs):
-        child = supervise(task, timeout)
-        if args.attempt in store.list_attempts(coords):
-            record = store.read_record(coords, args.attempt)
-        elif child.stopped_by is not None:  # stopped from outside (the pod was deleted): a lost attempt, no failure
-            return 128 + child.stopped_by
-        else:
-            try:
+    try:
+        with tee_output(store, coords, args.attempt, enabled=args.tee_logs):
+            child = supervise(task, timeout)
+            if child.exit_code == EXIT_STORAGE:  # the child said why on stderr; a record cannot be written either
+                return EXIT_STORAGE
+            if args.attempt in store.list_attempts(coords):
+                record = store.read_record(coords, args.attempt)
+            elif child.stopped_by is not None:  # stopped from outside (the pod was deleted): a lost attempt
+                return 128 + child.stopped_by
+            else:
                 record = _record_death(flow_cls, store, coords, args, child, timeout)
-            except FlowkitError as error:
-                print(f"error: {error}", file=sys.stderr)
-                return 2
+    except FlowkitError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return _exit_status(error)
     return 0 if record.succeeded else 1
+
+
+def _exit_status(error: FlowkitError) -> int:
+    """A full, read-only or foreign datastore has its own status; any other refusal is a bad invocation."""
+    return EXIT_STORAGE if isinstance(error, StorageError) else 2
 
 
 def _run_task(
@@ -102,9 +110,9 @@ def _run_task(
             workflow_status=args.workflow_status,
             max_num_splits=args.max_num_splits,
         )
-    except FlowkitError as error:  # the task could not even start
+    except FlowkitError as error:  # the task could not start, or could not commit
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return _exit_status(error)
     failure = result.record.error
     if not result.succeeded and failure is not None:
         print(f"Task {coords} failed:\n{failure.traceback}", file=sys.stderr, end="", flush=True)

@@ -29,7 +29,7 @@ from flowkit.datastore import (
     utc_now,
 )
 from flowkit.datastore.atomic import write_file_atomically
-from flowkit.errors import ExceptionWrapper, FlowkitError, TaskFailedError
+from flowkit.errors import ExceptionWrapper, FlowkitError, StorageError, TaskFailedError
 from flowkit.task.inputs import TaskInputs, gather_inputs
 from flowkit.task.scope import StepScope
 
@@ -137,11 +137,17 @@ def execute_task(
     try:
         try:
             inputs = _task_inputs(flow_cls, run.store, coords, node, parameters)
+        except StorageError:
+            raise  # see below
         except (Exception, SystemExit) as error:
             return run.commit(run.record("failed", exit_code=1, error=_error_info(error)))
         scope = StepScope(run.store, coords, node, inputs)
         try:
             num_splits = _run_step(flow_cls, scope, node, run.spec)
+        except StorageError:
+            # The datastore's disk refused (full, read-only, not ours): not the step's failure, and no record could
+            # say so. The attempt ends uncommitted, as if killed, so a resume once the disk is fixed runs it again.
+            raise
         except (Exception, SystemExit) as error:
             if run.spec.catch is not None and run.is_last:
                 return _commit_caught(run, inputs, node, error, split_output)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flowkit.datastore import ArtifactRef, DataStore, TaskCoordinates
-from flowkit.errors import FlowDefinitionError, FlowkitError
+from flowkit.errors import FlowDefinitionError, FlowkitError, StorageError
 from flowkit.task.inputs import JoinInputs, TaskInputs, agreed_artifacts
 
 if TYPE_CHECKING:
@@ -157,6 +157,8 @@ class StepScope:
     def _put(self, name: str, value: Any) -> ArtifactRef:
         try:
             return self.store.put_artifact(value)
+        except StorageError:
+            raise  # the disk, not the value: its own one-line message says which operation, path and cause
         except Exception as error:
             reason = f"cannot be pickled: {type(error).__name__}: {error}"
             raise ArtifactError(reason, **self._where(name)) from error

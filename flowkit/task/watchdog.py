@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NoReturn
 
+from flowkit.errors import StorageError
+
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 """Signals the supervisor passes on to the task: a pod being stopped stops its task, and the task may clean up."""
 CHILD_DEFAULT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE)
@@ -92,6 +94,9 @@ def _run_child(run_task: Callable[[], object], prepare: Callable[[], None] | Non
         exit_code = result if isinstance(result, int) else 0
     except SystemExit as stop:
         exit_code = stop.code if isinstance(stop.code, int) else 1
+    except StorageError as error:  # the datastore's disk, not a bug: one line, and the status that says so
+        print(f"error: {error}", file=sys.stderr)
+        exit_code = error.exit_code
     except BaseException:
         traceback.print_exc()
     finally:

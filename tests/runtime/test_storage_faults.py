@@ -1,0 +1,200 @@
+"""A full, read-only or foreign datastore stops a run, a task or a pod task with one line naming the operation, the
+path and the cause, and exit status 74 (`EXIT_STORAGE`); nothing committed is lost and a resume afterwards works.
+
+The real faults need a mount namespace (`unshare -m`, for a small tmpfs that can fill up or be made read-only) and
+root (to run a command as another user); where the machine offers neither, those cases are skipped, and the
+in-process cases below still prove the error's shape.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flowkit.datastore import DataStore
+from flowkit.errors import EXIT_STORAGE, StorageError
+from tests.runtime.cli_runner import REPO_ROOT, write_flow
+
+BIG_FLOW = """
+import os
+from flowkit import Flow, step
+
+
+class BigFlow(Flow):
+    @step
+    def start(self):
+        self.small = 1
+        self.next(self.big)
+
+    @step
+    def big(self):
+        self.blob = os.urandom(int(os.environ.get("BIG_BYTES", "10")))
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    BigFlow()
+"""
+
+
+def _can_unshare() -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+needs_mount_namespace = pytest.mark.skipif(not _can_unshare(), reason="needs root and `unshare -m`")
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A world-readable directory (pytest's own are private to root), for commands run as another user."""
+    directory = Path(tempfile.mkdtemp(prefix="flowkit-storage-"))
+    directory.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _in_namespace(script: str, directory: Path) -> subprocess.CompletedProcess[str]:
+    """Run a bash ``script`` in a private mount namespace, in ``directory``, with flowkit importable."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PY": sys.executable}
+    return subprocess.run(
+        ["unshare", "-m", "bash", "-c", "set -u\n" + script],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _sections(output: str) -> dict[str, str]:
+    """The script's output split at ``== name`` marker lines."""
+    sections: dict[str, str] = {}
+    name = ""
+    for line in output.splitlines():
+        if line.startswith("== "):
+            name = line[3:]
+            sections[name] = ""
+        elif name:
+            sections[name] += line + "\n"
+    return sections
+
+
+def _one_line_error(text: str) -> None:
+    errors = [line for line in text.splitlines() if "error:" in line]
+    assert errors and "Traceback" not in text, text
+
+
+@needs_mount_namespace
+@pytest.mark.e2e
+def test_a_full_disk_stops_the_run_with_one_line_then_resume_works(shared_dir: Path) -> None:
+    write_flow(shared_dir, BIG_FLOW)
+    result = _in_namespace(
+        """
+mkdir ds && mount -t tmpfs -o size=3m tmpfs ds
+export FLOWKIT_DATASTORE_ROOT=$PWD/ds
+echo "== run"; BIG_BYTES=8000000 $PY flow.py run 2>&1; echo "exit $?"
+echo "== leftovers"; find ds -name '.tmp-*'
+echo "== start"; ls ds/runs/BigFlow/*/start/0/
+echo "== pod"
+$PY -m flowkit.task --datastore-root ds --flow flow.py:BigFlow --run-id pod --step start 2>&1 &&
+  BIG_BYTES=8000000 $PY -m flowkit.task --datastore-root ds --flow flow.py:BigFlow --run-id pod --step big 2>&1
+echo "exit $?"
+echo "== resume"; $PY flow.py resume 2>&1; echo "exit $?"
+""",
+        shared_dir,
+    )
+    sections = _sections(result.stdout)
+    run = sections["run"]
+    assert run.endswith(f"exit {EXIT_STORAGE}\n") and "No space left on device (ENOSPC)" in run, result.stdout
+    assert "/ds/blobs/sha256/" in run, "the line names the blob's path"
+    _one_line_error(run)
+    assert sections["leftovers"] == "", "a failed write leaves no temporary file"
+    assert "0.json" in sections["start"], "what was committed before the disk filled is kept"
+    pod = sections["pod"]
+    assert pod.endswith(f"exit {EXIT_STORAGE}\n") and "(ENOSPC)" in pod, result.stdout
+    _one_line_error(pod)
+    assert sections["resume"].endswith("exit 0\n"), result.stdout
+
+
+@needs_mount_namespace
+@pytest.mark.e2e
+def test_a_read_only_datastore_stops_the_run_and_stays_readable(shared_dir: Path) -> None:
+    write_flow(shared_dir, BIG_FLOW)
+    result = _in_namespace(
+        """
+mkdir ds && mount -t tmpfs -o size=30m tmpfs ds
+export FLOWKIT_DATASTORE_ROOT=$PWD/ds
+echo "== first"; $PY flow.py run > /dev/null 2>&1; echo "exit $?"
+mount -o remount,ro ds
+echo "== run"; $PY flow.py run 2>&1; echo "exit $?"
+echo "== resume"; $PY flow.py resume 2>&1; echo "exit $?"
+echo "== client"; $PY -c 'from flowkit.client import Run; print("blob", len(Run.latest("BigFlow").data.blob))' 2>&1
+""",
+        shared_dir,
+    )
+    sections = _sections(result.stdout)
+    assert sections["first"] == "exit 0\n", result.stdout
+    for name in ("run", "resume"):
+        output = sections[name]
+        assert output.endswith(f"exit {EXIT_STORAGE}\n") and "Read-only file system (EROFS)" in output, result.stdout
+        assert "cannot create directory" in output
+        _one_line_error(output)
+    assert sections["client"] == "blob 10\n", "a read-only datastore is still read"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+@pytest.mark.e2e
+def test_a_datastore_another_user_owns_stops_the_run_with_one_line(shared_dir: Path) -> None:
+    flow_file = write_flow(shared_dir, BIG_FLOW)
+    flow_file.chmod(0o644)
+    root = shared_dir / "ds"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "FLOWKIT_DATASTORE_ROOT": str(root)}
+    first = subprocess.run([sys.executable, str(flow_file), "run"], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable]
+    result = subprocess.run([*as_nobody, str(flow_file), "run"], env=env, capture_output=True, text=True, cwd="/")
+    assert result.returncode == EXIT_STORAGE, result.stderr
+    assert "Permission denied (EACCES)" in result.stderr and str(root / "runs" / "BigFlow") in result.stderr
+    _one_line_error(result.stderr)
+
+
+def test_a_storage_failure_while_storing_an_artifact_names_operation_path_and_cause(
+    datastore_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store = DataStore(datastore_root)
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(StorageError) as raised:
+        store.put_artifact(b"x" * 100)
+    assert raised.value.exit_code == EXIT_STORAGE and raised.value.errno == errno.ENOSPC
+    assert str(raised.value).startswith(f"cannot write {store.blobs.directory}/")
+    assert str(raised.value).endswith(": No space left on device (ENOSPC)")
+    assert not [path for path in datastore_root.rglob("*") if path.is_file()], "no partial file is left"
+
+
+def test_a_missing_run_id_file_directory_is_one_line(tmp_path: Path, datastore_root: Path) -> None:
+    flow_file = write_flow(tmp_path, BIG_FLOW)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "FLOWKIT_DATASTORE_ROOT": str(datastore_root)}
+    missing = tmp_path / "no" / "such" / "dir" / "id"
+    result = subprocess.run(
+        [sys.executable, str(flow_file), "run", "--run-id-file", str(missing)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert f"cannot write the run id to --run-id-file {missing}: No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
