@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
 if TYPE_CHECKING:
+    from flowkit.authoring.run_context import ProjectIdentity
     from flowkit.cards.collector import CardCollector, NoCards
 
 
@@ -28,6 +29,12 @@ class Current:
     index_path: tuple[int, ...] | None = None
     workflow_status: str | None = None
     """Only in an exit-handler step: the workflow's final status (``Succeeded``, ``Failed``, ``Error``)."""
+    project_name: str | None = None
+    """The following are set in a `@project` flow only (see `flowkit.authoring.run_context.ProjectIdentity`)."""
+    branch_name: str | None = None
+    is_production: bool | None = None
+    is_user_branch: bool | None = None
+    project_flow_name: str | None = None
     _cards: CardCollector | None = field(default=None, repr=False)
 
     @property
@@ -74,6 +81,12 @@ class Current:
         self.flow_name, self.run_id, self.step_name, self.task_id = flow_name, run_id, step_name, task_id
         self.retry_count, self.index_path, self.workflow_status = retry_count, index_path, workflow_status
         self._cards = cards
+
+    def _bind_project(self, project: ProjectIdentity | None) -> None:
+        if project is not None:
+            self.project_name, self.branch_name = project.project_name, project.branch_name
+            self.is_production, self.is_user_branch = project.is_production, project.is_user_branch
+            self.project_flow_name = project.project_flow_name
 
     def _clear(self) -> None:
         for each in fields(self):

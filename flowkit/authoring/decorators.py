@@ -25,6 +25,7 @@ from flowkit.specs.catch import CatchSpec
 from flowkit.specs.conda import CondaSpec
 from flowkit.specs.environment import EnvironmentSpec
 from flowkit.specs.kubernetes import KubernetesSpec
+from flowkit.specs.project import ProjectSpec
 from flowkit.specs.resolve import RESOLVED_SPECS_ATTR, resolve_step_specs
 from flowkit.specs.resources import ResourcesSpec
 from flowkit.specs.retry import RetrySpec
@@ -137,3 +138,4 @@ catch = spec_decorator("catch", CatchSpec)
 conda = spec_decorator("conda", CondaSpec)
 argo = spec_decorator("argo", ArgoSpec, step_level=False)
 schedule = spec_decorator("schedule", ScheduleSpec, step_level=False)
+project = spec_decorator("project", ProjectSpec, step_level=False)

@@ -11,17 +11,49 @@ from typing import Any
 
 import click
 
+from flowkit.cli.group import project_branch_options
 from flowkit.cli.params import add_parameter_options
+
+_METAFLOW_NAME_KEY = "flowkit.argo_workflows_name"
 
 
 def register(group: click.Group) -> None:
-    """Add the Argo commands to a flow's group (`group.flow_cls` is the flow)."""
+    """Add the Argo commands to a flow's group (`group.flow_cls` is the flow).
+
+    Each command exists twice: as flowkit spells it (`argo-create`) and as Metaflow does, a subcommand of
+    `argo-workflows` (`argo-workflows create`), which also takes Metaflow's `argo-workflows --name NAME`.
+    """
     flow_cls: type = group.flow_cls  # type: ignore[attr-defined]
-    group.add_command(create_command)
     # Built per group: the parameter options belong to this flow only.
-    group.add_command(add_parameter_options(_trigger_command(), flow_cls))
-    group.add_command(delete_command)
-    group.add_command(list_runs_command)
+    trigger_command = add_parameter_options(_trigger_command(), flow_cls)
+    metaflow_spelling = click.Group(
+        "argo-workflows",
+        help="Metaflow's spelling of the argo-* commands: create, trigger, delete, list-runs.",
+        params=[click.Option(["--name"], default=None, help="WorkflowTemplate name, for every subcommand.")],
+        callback=_remember_template_name,
+    )
+    for command in (create_command, trigger_command, delete_command, list_runs_command):
+        group.add_command(command)
+        metaflow_spelling.add_command(command, name=command.name.removeprefix("argo-"))  # type: ignore[union-attr]
+    group.add_command(metaflow_spelling)
+
+
+def _remember_template_name(name: str | None) -> None:
+    click.get_current_context().meta[_METAFLOW_NAME_KEY] = name
+
+
+def _template_name(name: str | None) -> str | None:
+    """The command's own `--name`, else the one given to `argo-workflows`."""
+    chosen: str | None = name or click.get_current_context().meta.get(_METAFLOW_NAME_KEY)
+    return chosen
+
+
+def _deployment_context(tags: tuple[str, ...] = ()) -> Any:
+    """Who deploys, with which run tags, on the `@project` branch chosen by the group's `--branch`/`--production`."""
+    from flowkit.authoring.run_context import start_context
+
+    branch, production = project_branch_options()
+    return start_context(click.get_current_context().obj, tags=tags, branch=branch, production=production)
 
 
 def _target_options(command: Any, name_flag: str = "--name") -> Any:
@@ -38,6 +70,18 @@ def _target_options(command: Any, name_flag: str = "--name") -> Any:
     ):
         command = option(command)
     return command
+
+
+def _target(
+    name: str | None, namespace: str | None, kubeconfig: str | None, kube_context: str | None
+) -> dict[str, Any]:
+    """The keywords that tell the compiler API which deployed template a command is about."""
+    return {
+        "name": _template_name(name),
+        "namespace": namespace,
+        "cluster": _cluster(kubeconfig, kube_context),
+        "context": _deployment_context(),
+    }
 
 
 def _cluster(kubeconfig: str | None, kube_context: str | None) -> Any:
@@ -61,6 +105,7 @@ def _cluster(kubeconfig: str | None, kube_context: str | None) -> Any:
     default=None,
     help="Root of the code package [default: the flow file's git checkout or directory].",
 )
+@click.option("--tag", "tags", multiple=True, help="Tag every run of the deployed template (repeatable).")
 @click.pass_obj
 def create_command(
     flow_cls: type,
@@ -71,13 +116,16 @@ def create_command(
     only_yaml: bool,
     package_dir: Path | None,
     project_root: Path | None,
+    tags: tuple[str, ...],
 ) -> None:
     """Compile the flow into an Argo WorkflowTemplate (and CronWorkflow) and create or update it."""
     from flowkit.compiler import api
     from flowkit.compiler.render import to_yaml
 
+    name, context = _template_name(name), _deployment_context(tags)
     if only_yaml:
-        click.echo(to_yaml(api.to_argo(flow_cls, name=name, namespace=namespace, project_root=project_root)), nl=False)
+        manifests = api.to_argo(flow_cls, name=name, namespace=namespace, project_root=project_root, context=context)
+        click.echo(to_yaml(manifests), nl=False)
         return
     result = api.argo_create(
         flow_cls,
@@ -86,6 +134,7 @@ def create_command(
         package_dir=package_dir,
         project_root=project_root,
         cluster=_cluster(kubeconfig, kube_context),
+        context=context,
     )
     for applied in (result.template, result.cron):
         if applied is not None:
@@ -112,9 +161,7 @@ def _trigger_command() -> click.Command:
         from flowkit.compiler.api import argo_trigger
 
         given = {key: value for key, value in parameter_values.items() if value is not None}
-        workflow = argo_trigger(
-            flow_cls, given, name=name, namespace=namespace, cluster=_cluster(kubeconfig, kube_context)
-        )
+        workflow = argo_trigger(flow_cls, given, **_target(name, namespace, kubeconfig, kube_context))
         click.echo(workflow)
 
     return trigger_command
@@ -129,7 +176,7 @@ def delete_command(
     """Delete the flow's WorkflowTemplate and its CronWorkflow, if any (runs are kept)."""
     from flowkit.compiler.api import argo_delete
 
-    deleted = argo_delete(flow_cls, name=name, namespace=namespace, cluster=_cluster(kubeconfig, kube_context))
+    deleted = argo_delete(flow_cls, **_target(name, namespace, kubeconfig, kube_context))
     click.echo("Deleted the WorkflowTemplate" + (" and its CronWorkflow." if deleted.cron else "."))
 
 
@@ -142,7 +189,7 @@ def list_runs_command(
     """List the workflows started from the flow's template, newest first, with their phase."""
     from flowkit.compiler.api import argo_list_runs
 
-    runs = argo_list_runs(flow_cls, name=name, namespace=namespace, cluster=_cluster(kubeconfig, kube_context))
+    runs = argo_list_runs(flow_cls, **_target(name, namespace, kubeconfig, kube_context))
     if not runs:
         click.echo("No runs.")
     for run in runs:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from flowkit.cli.group import project_branch_options
 from flowkit.cli.params import add_parameter_options
 from flowkit.cli.quickrun import RunArguments, finish, run_locally
 from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
@@ -58,6 +59,12 @@ def _execution_options(command: Any) -> Any:
                 show_default=True,
                 help="conda: run steps that declare @conda in their locked environment's interpreter.",
             ),
+            click.option(
+                "--tag",
+                "tags",
+                multiple=True,
+                help="Tag the new run (repeatable); the client's run.tags and Flow(...).runs(tag) see it.",
+            ),
         ]
     ):
         command = option(command)
@@ -74,11 +81,24 @@ def run_command(
     datastore_root: Path | None,
     run_id_file: Path | None,
     environment: str,
+    tags: tuple[str, ...],
     **parameter_values: Any,
 ) -> None:
     """Run the flow on this machine, each task in its own process."""
     given = {name: value for name, value in parameter_values.items() if value is not None}
-    run_locally(flow_cls, RunArguments(given, max_workers, datastore_root, run_id_file, environment, max_num_splits))
+    branch, production = project_branch_options()
+    arguments = RunArguments(
+        given,
+        max_workers,
+        datastore_root,
+        run_id_file,
+        environment,
+        max_num_splits,
+        tags=tags,
+        branch=branch,
+        production=production,
+    )
+    run_locally(flow_cls, arguments)
 
 
 @click.command("resume")
@@ -95,10 +115,14 @@ def resume_command(
     datastore_root: Path | None,
     run_id_file: Path | None,
     environment: str,
+    tags: tuple[str, ...],
 ) -> None:
     """Start a new run that reuses every unchanged task of the origin run (or those before STEP) and runs the rest."""
+    from flowkit.authoring.run_context import start_context
     from flowkit.runtime.api import run_flow
     from flowkit.runtime.resume import ResumeFrom
+
+    branch, production = project_branch_options()
 
     run = run_flow(
         flow_cls,
@@ -109,6 +133,7 @@ def resume_command(
         run_id_file=run_id_file,
         environment=environment,
         max_num_splits=max_num_splits,
+        context=start_context(flow_cls, tags=tags, branch=branch, production=production),
     )
     finish(run)
 

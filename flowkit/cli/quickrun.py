@@ -32,6 +32,10 @@ class RunArguments:
     run_id_file: Path | None = None
     environment: str = "local"
     max_num_splits: int = DEFAULT_MAX_NUM_SPLITS
+    tags: tuple[str, ...] = ()
+    branch: str | None = None
+    """`--branch` and `--production` (before the command, as in Metaflow): a `@project` flow's branch."""
+    production: bool = False
 
 
 def parse_run_arguments(flow_cls: type, arguments: Sequence[str]) -> RunArguments | None:
@@ -94,8 +98,10 @@ def _completion_requested() -> bool:
 
 def run_locally(flow_cls: type, arguments: RunArguments) -> None:
     """Run the flow on this machine and say how it ended; a failed run raises TaskFailedError (exit status 1)."""
+    from flowkit.authoring.run_context import start_context
     from flowkit.runtime.api import run_flow
 
+    context = start_context(flow_cls, tags=arguments.tags, branch=arguments.branch, production=arguments.production)
     run = run_flow(
         flow_cls,
         arguments.parameters,
@@ -104,6 +110,7 @@ def run_locally(flow_cls: type, arguments: RunArguments) -> None:
         run_id_file=arguments.run_id_file,
         environment=arguments.environment,
         max_num_splits=arguments.max_num_splits,
+        context=context,
     )
     finish(run)
 

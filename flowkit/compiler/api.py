@@ -16,6 +16,7 @@ from flowkit.compiler.names import cron_workflow_name
 from flowkit.compiler.render import to_dicts
 
 if TYPE_CHECKING:
+    from flowkit.authoring.run_context import RunContext
     from flowkit.deploy.config import ApiClientFactory
     from flowkit.deploy.runs import WorkflowRun
     from flowkit.deploy.templates import DeletedObjects, DeployResult
@@ -47,13 +48,23 @@ def _build(flow_cls: type, project_root: str | Path | None) -> tuple[BuiltPackag
 
 
 def to_argo(
-    flow_cls: type, *, name: str | None = None, namespace: str | None = None, project_root: str | Path | None = None
+    flow_cls: type,
+    *,
+    name: str | None = None,
+    namespace: str | None = None,
+    project_root: str | Path | None = None,
+    context: RunContext | None = None,
 ) -> ArgoManifests:
-    """The Hera objects `argo-create` would deploy, referencing the flow's code package (built, not published)."""
+    """The Hera objects `argo-create` would deploy, referencing the flow's code package (built, not published).
+
+    `context` (here and below) is the deployment's user, run tags and `@project` branch (see `compile_flow`).
+    """
     from flowkit.packaging import package_ref
 
     package, payload = _build(flow_cls, project_root)
-    return compile_flow(flow_cls, package=package_ref(package, payload), name=name, namespace=namespace)
+    return compile_flow(
+        flow_cls, package=package_ref(package, payload), name=name, namespace=namespace, context=context
+    )
 
 
 def _upload(
@@ -97,6 +108,7 @@ def argo_create(
     package_dir: str | Path | None = None,
     project_root: str | Path | None = None,
     cluster: Cluster | None = None,
+    context: RunContext | None = None,
 ) -> DeployResult:
     """Publish the code package and create or update the WorkflowTemplate (and CronWorkflow) on the cluster.
 
@@ -107,17 +119,19 @@ def argo_create(
     from flowkit.packaging import package_ref, publish_to_dir
 
     cluster = cluster or Cluster()
-    deployment_target(flow_cls, name, namespace)  # a bad name fails before the package is even built
+    deployment_target(flow_cls, name, namespace, context)  # a bad name fails before the package is even built
     package, payload = _build(flow_cls, project_root)
     # Compile once before sending anything: every definition error surfaces while the cluster is untouched.
-    compiled = compile_flow(flow_cls, package=package_ref(package, payload), name=name, namespace=namespace)
+    compiled = compile_flow(
+        flow_cls, package=package_ref(package, payload), name=name, namespace=namespace, context=context
+    )
     target_namespace = cluster.namespace(compiled.workflow_template.namespace)
     factory = cluster.client_factory()
     if package_dir is not None:
         ref = publish_to_dir(package, payload, package_dir)
     else:
         ref = _upload(factory, target_namespace, flow_cls, package, payload)
-    manifests = to_dicts(compile_flow(flow_cls, package=ref, name=name, namespace=target_namespace))
+    manifests = to_dicts(compile_flow(flow_cls, package=ref, name=name, namespace=target_namespace, context=context))
     template, cron = manifests[0], manifests[1] if len(manifests) > 1 else None
     stale_cron = None if cron is not None else cron_workflow_name(template["metadata"]["name"])
     return deploy_flow(factory, target_namespace, template, cron, stale_cron_name=stale_cron)
@@ -130,6 +144,7 @@ def argo_trigger(
     name: str | None = None,
     namespace: str | None = None,
     cluster: Cluster | None = None,
+    context: RunContext | None = None,
 ) -> str:
     """Submit a run of the deployed template with ``parameters`` (Python values); return the Workflow's name.
 
@@ -149,29 +164,39 @@ def argo_trigger(
             )
         encoded[key] = declared[key].to_json(value)
     cluster = cluster or Cluster()
-    template, flow_namespace = deployment_target(flow_cls, name, namespace)
+    template, flow_namespace = deployment_target(flow_cls, name, namespace, context)
     return submit_workflow(cluster.client_factory(), cluster.namespace(flow_namespace), template, encoded)
 
 
 def argo_delete(
-    flow_cls: type, *, name: str | None = None, namespace: str | None = None, cluster: Cluster | None = None
+    flow_cls: type,
+    *,
+    name: str | None = None,
+    namespace: str | None = None,
+    cluster: Cluster | None = None,
+    context: RunContext | None = None,
 ) -> DeletedObjects:
     """Delete the CronWorkflow (if any), then the WorkflowTemplate."""
     from flowkit.deploy.templates import delete_flow
 
     cluster = cluster or Cluster()
-    template, flow_namespace = deployment_target(flow_cls, name, namespace)
+    template, flow_namespace = deployment_target(flow_cls, name, namespace, context)
     return delete_flow(
         cluster.client_factory(), cluster.namespace(flow_namespace), template, cron_name=cron_workflow_name(template)
     )
 
 
 def argo_list_runs(
-    flow_cls: type, *, name: str | None = None, namespace: str | None = None, cluster: Cluster | None = None
+    flow_cls: type,
+    *,
+    name: str | None = None,
+    namespace: str | None = None,
+    cluster: Cluster | None = None,
+    context: RunContext | None = None,
 ) -> list[WorkflowRun]:
     """The workflows started from this flow's template, newest first."""
     from flowkit.deploy.runs import list_runs
 
     cluster = cluster or Cluster()
-    template, flow_namespace = deployment_target(flow_cls, name, namespace)
+    template, flow_namespace = deployment_target(flow_cls, name, namespace, context)
     return list_runs(cluster.client_factory(), cluster.namespace(flow_namespace), template)

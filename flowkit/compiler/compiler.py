@@ -11,9 +11,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import flowkit
+from flowkit.authoring.run_context import RunContext
 from flowkit.compiler import validate
 from flowkit.compiler.layout import ENTRY_TEMPLATE, EXIT_TEMPLATE, DagLayout, exit_layout, lay_out
-from flowkit.compiler.names import check_dns_label, cron_workflow_name, dns_label, label_value
+from flowkit.compiler.names import (
+    check_dns_label,
+    cron_workflow_name,
+    dns_label,
+    label_value,
+    project_template_name,
+)
 from flowkit.compiler.pods import PodPlan, TaskRole, plan_pod
 from flowkit.compiler.segments import split_large_dags
 from flowkit.compiler.templates import LABEL_PREFIX, PodContext, build_container, package_cache_dir
@@ -62,11 +69,15 @@ def _namespace(flow: str, requested: str | None, argo: ArgoSpec, specs: dict[str
     return None if namespace is None else _explicit_name(flow, namespace, "namespace")
 
 
-def deployment_target(flow_cls: type, name: str | None = None, namespace: str | None = None) -> tuple[str, str | None]:
+def deployment_target(
+    flow_cls: type, name: str | None = None, namespace: str | None = None, context: RunContext | None = None
+) -> tuple[str, str | None]:
     """The WorkflowTemplate's name and namespace (None: the cluster's default), checked before anything is sent.
 
     An explicit name must already be valid (silently renaming what the user typed would deploy something they
-    cannot find); a name derived from the flow class is normalized.
+    cannot find); a name derived from the flow class is normalized. A `@project` flow is named after its project,
+    branch and class as Metaflow names it (``project.user.NAME.FlowName``, normalized), so every branch deploys
+    beside the others; an explicit name would defeat that and is refused, as in Metaflow.
     """
     from flowkit.graph import build_graph
     from flowkit.specs import flow_options, resolve_step_specs
@@ -74,7 +85,21 @@ def deployment_target(flow_cls: type, name: str | None = None, namespace: str | 
     flow = build_graph(flow_cls).flow_name
     argo = flow_options(flow_cls).argo
     requested_name = name or argo.name
-    template_name = dns_label(flow) if requested_name is None else _explicit_name(flow, requested_name, "name")
+    project = (context or RunContext()).project(flow_cls)
+    if project is not None:
+        if requested_name is not None:
+            raise FlowDefinitionError(
+                "a @project flow is named after its project and branch; choose the branch with --branch or "
+                "--production instead of a name",
+                flow=flow,
+                decorator="argo",
+                field="name",
+            )
+        template_name = project_template_name(project.project_flow_name)
+    elif requested_name is None:
+        template_name = dns_label(flow)
+    else:
+        template_name = _explicit_name(flow, requested_name, "name")
     return template_name, _namespace(flow, namespace, argo, resolve_step_specs(flow_cls))
 
 
@@ -170,8 +195,13 @@ def _workflow_options(argo: ArgoSpec) -> dict[str, Any]:
     return options
 
 
-def _plan_pods(flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], argo: ArgoSpec) -> dict[str, PodPlan]:
-    """Each step's pod plan; steps with equal plans get the very same object (one template for all of them)."""
+def _plan_pods(
+    flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], argo: ArgoSpec, run_environment: dict[str, str]
+) -> dict[str, PodPlan]:
+    """Each step's pod plan; steps with equal plans get the very same object (one template for all of them).
+
+    `run_environment` (the deployment's `RunContext`) reaches every pod, under the step's own variables.
+    """
     from flowkit.environments import plan_pod_environment
 
     roles = _roles(graph)
@@ -179,7 +209,7 @@ def _plan_pods(flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], arg
     distinct: dict[str, PodPlan] = {}
     for step, spec in specs.items():
         environment = plan_pod_environment(spec, flow_cls, datastore_mount=argo.datastore_mount)
-        plan = plan_pod(spec, environment, roles[step])
+        plan = plan_pod(spec, environment, roles[step], run_environment=run_environment)
         validate.check_image(graph.flow_name, step, plan.image)
         validate.check_mounts(graph.flow_name, step, spec.kubernetes.pvc, argo)
         plans[step] = distinct.setdefault(plan.key, plan)
@@ -211,8 +241,12 @@ def compile_flow(
     package: PackageRef,
     name: str | None = None,
     namespace: str | None = None,
+    context: RunContext | None = None,
 ) -> ArgoManifests:
     """Build the Hera objects of ``flow_cls`` whose pods bootstrap from ``package`` on the datastore volume.
+
+    `context` is who deploys, with which run tags, on which `@project` branch; every run of the template
+    carries it (default: this user, no tags, the default branch).
 
     Raises `FlowDefinitionError` (naming flow, step and field) before building anything invalid.
     """
@@ -226,10 +260,11 @@ def compile_flow(
     graph = build_graph(flow_cls)
     options = flow_options(flow_cls)
     argo, flow = options.argo, graph.flow_name
-    template_name, workflow_namespace = deployment_target(flow_cls, name, namespace)
+    run_context = context or RunContext()
+    template_name, workflow_namespace = deployment_target(flow_cls, name, namespace, run_context)
     exit_step = _check_exit_handler(graph, argo)
 
-    plans = _plan_pods(flow_cls, graph, resolve_step_specs(flow_cls), argo)
+    plans = _plan_pods(flow_cls, graph, resolve_step_specs(flow_cls), argo, run_context.to_environment())
     unique_plans = list({id(plan): plan for plan in plans.values()}.values())
     validate.check_template_names(flow, unique_plans)
     distinct = {plan.template_name: plan for plan in unique_plans}
@@ -245,7 +280,7 @@ def compile_flow(
     cache_dir = package_cache_dir(argo.package_cache, argo.datastore_mount)
     labels, annotations = _workflow_metadata(flow, package.package_id, argo)
     arguments = _workflow_arguments(flow_cls)
-    context = PodContext(
+    pod_context = PodContext(
         datastore_claim=argo.datastore_claim,
         datastore_mount=argo.datastore_mount,
         parameter_names=[str(argument.name) for argument in arguments],
@@ -264,7 +299,7 @@ def compile_flow(
         on_exit=EXIT_TEMPLATE if exit_step is not None else None,
         arguments=arguments or None,
         pod_metadata=m.Metadata(labels=labels, annotations=annotations),
-        templates=[*[build_container(plan, context) for plan in distinct.values()], *map(_hera_dag, dags)],
+        templates=[*[build_container(plan, pod_context) for plan in distinct.values()], *map(_hera_dag, dags)],
         **_workflow_options(argo),
     )
     cron = None

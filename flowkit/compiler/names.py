@@ -73,6 +73,18 @@ def is_label_value(text: str) -> bool:
     return len(text) <= MAX_NAME_LENGTH and bool(_LABEL_VALUE.match(text))
 
 
+def project_template_name(project_flow_name: str) -> str:
+    """A `@project` flow's template name, as Metaflow derives it from ``project.branch.FlowName``.
+
+    Lowercase, ``_`` becomes ``-``, ``@`` and ``+`` (from e-mail user names) are dropped, any other character outside
+    ``[a-z0-9.-]`` becomes ``-``; the dots stay (a WorkflowTemplate name is a DNS subdomain). Names over 63 characters
+    keep a hash of the full text, since Argo copies the name into labels.
+    """
+    name = re.sub(r"[@+]", "", project_flow_name.lower()).replace("_", "-")
+    name = re.sub(r"[^a-z0-9.-]", "-", name).strip(".-")
+    return _truncate(name, project_flow_name, MAX_NAME_LENGTH, ".-")
+
+
 def cron_workflow_name(template_name: str) -> str:
     """The CronWorkflow of a template is named after it, cut to what Argo allows for CronWorkflows."""
     return dns_label(template_name, MAX_CRON_WORKFLOW_NAME_LENGTH)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from flowkit.compiler.names import short_hash
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from flowkit.environments import PodEnvironmentPlan
     from flowkit.specs import StepSpec
     from flowkit.specs.kubernetes import KubernetesSpec
@@ -90,13 +92,22 @@ class PodPlan:
         return {**self.kubernetes.annotations, **self.environment.annotations}
 
 
-def plan_pod(step_spec: StepSpec, environment: PodEnvironmentPlan, role: TaskRole) -> PodPlan:
-    """Reduce a resolved step spec to the plan its container template is built from."""
+def plan_pod(
+    step_spec: StepSpec,
+    environment: PodEnvironmentPlan,
+    role: TaskRole,
+    *,
+    run_environment: Mapping[str, str] | None = None,
+) -> PodPlan:
+    """Reduce a resolved step spec to the plan its container template is built from.
+
+    `run_environment` holds the variables every pod of the workflow gets; the step's `@environment` overrides them.
+    """
     return PodPlan(
         kubernetes=step_spec.kubernetes,
         retry=step_spec.retry,
         timeout=step_spec.timeout,
-        environment_vars=dict(step_spec.environment_vars),
+        environment_vars={**(run_environment or {}), **step_spec.environment_vars},
         environment=environment,
         role=role,
     )

@@ -195,3 +195,7 @@ class RunRecord(_Record):
     scheduler: Literal["local", "argo"] = "local"
     graph: dict[str, Any] | None = None
     """The flow's step graph (`FlowGraph.to_dict`), so a reader without the flow class (the web UI) can draw it."""
+    tags: list[str] = field(default_factory=list)
+    """User tags given when the run started (``run --tag``); later changes live beside the record (`RunTags`)."""
+    system_tags: list[str] = field(default_factory=list)
+    """Tags flowkit derives (``user:NAME``, ``project:NAME``, ``project_branch:BRANCH``); they cannot be removed."""

@@ -33,11 +33,22 @@ class AlreadyCommittedError(DataStoreError):
 
 
 def resolve_datastore_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The explicit root, else ``$FLOWKIT_DATASTORE_ROOT``, else ``./.flowkit``; always absolute."""
+    """The explicit root, else ``$FLOWKIT_DATASTORE_ROOT``, else the nearest ``.flowkit``; always absolute.
+
+    The nearest ``.flowkit`` is searched in the current directory and then its parents, as Metaflow searches for
+    its ``.metaflow``: a notebook in a project's subfolder sees the runs started from the project's root. When none
+    exists, ``./.flowkit`` (created by the first run).
+    """
     if root is not None and not isinstance(root, (str, os.PathLike)):
         raise TypeError(f"datastore_root must be a path (str or os.PathLike), got {type(root).__name__} {root!r}")
-    chosen = root if root is not None else os.environ.get(DATASTORE_ROOT_ENV) or DEFAULT_DATASTORE_DIR
-    return Path(chosen).expanduser().absolute()
+    chosen = root if root is not None else os.environ.get(DATASTORE_ROOT_ENV)
+    if chosen:
+        return Path(chosen).expanduser().absolute()
+    here = Path.cwd()
+    for directory in (here, *here.parents):
+        if (directory / DEFAULT_DATASTORE_DIR).is_dir():
+            return directory / DEFAULT_DATASTORE_DIR
+    return here / DEFAULT_DATASTORE_DIR
 
 
 class DataStore:
@@ -110,7 +121,8 @@ class DataStore:
         return sorted(_visible_entries(self.flow_dir(flow)), key=created, reverse=True)
 
     def list_steps(self, flow: str, run_id: str) -> list[str]:
-        return [name for name in _visible_entries(self.run_dir(flow, run_id)) if name != "run.json"]
+        """Step names of a run (its other entries, run.json and the tag directory, are not identifiers)."""
+        return [name for name in _visible_entries(self.run_dir(flow, run_id)) if name.isidentifier()]
 
     def list_task_ids(self, flow: str, run_id: str, step: str) -> list[str]:
         """Task ids of a step, in index-path order (``0.2`` before ``0.10``)."""

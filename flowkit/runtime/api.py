@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowkit.authoring.run_context import RunContext
 from flowkit.datastore import DataStore, RunRecord
 from flowkit.datastore.atomic import ensure_dir
 from flowkit.errors import FlowkitError, ParameterError
@@ -39,13 +40,15 @@ def run_flow(
     run_id_file: str | os.PathLike[str] | None = None,
     environment: str = "local",
     max_num_splits: int = DEFAULT_MAX_NUM_SPLITS,
+    context: RunContext | None = None,
 ) -> Run:
     """Run `flow_cls` locally with `parameters` (name -> Python value) and return the finished run.
 
     `resume_from` makes this a resume of an earlier run (its parameters are reused, so none may be given);
     `environment="conda"` runs steps that declare `@conda` in their environment's interpreter; a foreach task that
-    yields more than `max_num_splits` splits fails. A failed run is returned, not raised: `run.successful` is False
-    and the failures were printed.
+    yields more than `max_num_splits` splits fails. `context` carries the run's tags and `@project` branch to its
+    tasks (default: this user, no tags, the default branch). A failed run is returned, not raised:
+    `run.successful` is False and the failures were printed.
     """
     from flowkit.client import Run
     from flowkit.graph import build_graph
@@ -55,6 +58,7 @@ def run_flow(
     specs = resolve_step_specs(flow_cls)
     store = DataStore(datastore_root)
     run_id = new_run_id()
+    context = context or RunContext()
     resume: ResumePlan | None = None
     if resume_from is not None:
         from flowkit.runtime.resume import plan_resume  # only a resume needs it: a plain run skips the import
@@ -72,6 +76,8 @@ def run_flow(
                 parameters=parameter_json,
                 origin_run_id=resume.origin_run_id,
                 graph=graph.to_dict(),
+                tags=list(context.tags),
+                system_tags=context.system_tags(flow_cls),
             )
         )
     else:
@@ -97,6 +103,7 @@ def run_flow(
         parameters=parameter_json,
         use_conda=environment == "conda",
         max_num_splits=max_num_splits,
+        run_environment=context.to_environment(),
     )
     console.message(_started_message(graph.flow_name, run_id, resume, resume_from))
     reuse = None if resume is None else partial(resume.clone_if_reusable, store, run_id=run_id)

@@ -54,7 +54,9 @@ class TaskLauncher:
         use_conda: bool = False,
         workflow_status: str | None = None,
         max_num_splits: int | None = None,
+        run_environment: Mapping[str, str] | None = None,
     ) -> None:
+        """`run_environment`: variables every task of the run gets (its `RunContext`); a step's `@environment` wins."""
         self.flow_cls = flow_cls
         self.store = store
         self.run_id = run_id
@@ -63,6 +65,7 @@ class TaskLauncher:
         self.use_conda = use_conda
         self.workflow_status = workflow_status
         self.max_num_splits = max_num_splits
+        self.run_environment = dict(run_environment or {})
         self._logs: dict[tuple[TaskKey, int], dict[str, LogWriter]] = {}
         self._environments: dict[str, LocalEnvironment] = {}  # per step: resolved once, reused by every task
 
@@ -73,7 +76,7 @@ class TaskLauncher:
         """Start `attempt` of `task` in its own process."""
         spec = self.specs[task.step]
         coords = self.coordinates(task)
-        environment = dict(spec.environment_vars)
+        environment = {**self.run_environment, **spec.environment_vars}
         if self.use_conda and spec.conda is not None:
             process = self._spawn_in_environment(task, attempt, spec, environment)
         else:

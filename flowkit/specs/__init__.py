@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "StepSpec": "flowkit.specs.resolve",
     "flow_options": "flowkit.specs.resolve",
     "resolve_step_specs": "flowkit.specs.resolve",
+    "ProjectSpec": "flowkit.specs.project",
     "ResourcesSpec": "flowkit.specs.resources",
     "RetrySpec": "flowkit.specs.retry",
     "TimeoutSpec": "flowkit.specs.timeout",
@@ -36,6 +37,7 @@ __all__ = [
     "EnvironmentSpec",
     "FlowOptions",
     "KubernetesSpec",
+    "ProjectSpec",
     "ResourcesSpec",
     "RetrySpec",
     "ScheduleSpec",
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from flowkit.specs.conda import CondaSpec
     from flowkit.specs.environment import EnvironmentSpec
     from flowkit.specs.kubernetes import KubernetesSpec, Toleration
+    from flowkit.specs.project import ProjectSpec
     from flowkit.specs.resolve import FlowOptions, StepSpec, flow_options, resolve_step_specs
     from flowkit.specs.resources import ResourcesSpec
     from flowkit.specs.retry import RetrySpec

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from flowkit.specs.catch import CatchSpec
     from flowkit.specs.conda import CondaSpec
     from flowkit.specs.kubernetes import KubernetesSpec
+    from flowkit.specs.project import ProjectSpec
     from flowkit.specs.resources import ResourcesSpec
     from flowkit.specs.retry import RetrySpec
     from flowkit.specs.timeout import TimeoutSpec
@@ -179,6 +180,7 @@ class FlowOptions(NamedTuple):
 
     argo: ArgoSpec
     schedule: ScheduleSpec | None
+    project: ProjectSpec | None = None
 
 
 def merge_specs(
@@ -215,15 +217,18 @@ def exit_handler(flow_cls: type) -> str | None:
 
 
 def flow_options(flow_cls: type) -> FlowOptions:
-    """The flow's `@argo` options (defaults when absent) and its `@schedule`, if any."""
+    """The flow's `@argo` options (defaults when absent), its `@schedule` and its `@project`, if any."""
     from flowkit.specs.argo import ArgoSpec, ScheduleSpec
+    from flowkit.specs.project import ProjectSpec
 
     specs = class_level_specs(flow_cls)
     argo = specs.get("argo")
     schedule = specs.get("schedule")
+    project = specs.get("project")
     return FlowOptions(
         argo=argo if isinstance(argo, ArgoSpec) else ArgoSpec(),
         schedule=schedule if isinstance(schedule, ScheduleSpec) else None,
+        project=project if isinstance(project, ProjectSpec) else None,
     )
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.authoring.current import current
 from flowkit.authoring.parameter import flow_parameters, parameter_values
+from flowkit.authoring.run_context import RunContext
 from flowkit.authoring.step import CARDS_ATTR
 from flowkit.datastore import (
     ArtifactRef,
@@ -134,6 +135,8 @@ def execute_task(
         workflow_status=workflow_status if node.is_exit_handler else None,
         cards=run.cards.collector if run.cards is not None else None,
     )
+    context = RunContext.from_environment()
+    current._bind_project(context.project(flow_cls))
     try:
         try:
             inputs = _task_inputs(flow_cls, run.store, coords, node, parameters)
@@ -246,6 +249,7 @@ def _start_parameters(
         existing = store.read_run(coords.flow, coords.run_id)
         given = existing.parameters if existing is not None else {}
     values = parameter_values(flow_cls, given)
+    context = RunContext.from_environment()
     store.write_run(
         RunRecord(
             flow=coords.flow,
@@ -255,6 +259,8 @@ def _start_parameters(
             environment_id=os.environ.get(ENVIRONMENT_ID_ENV),
             scheduler="argo" if os.environ.get(ARGO_NODE_ENV) else "local",
             graph=build_graph(flow_cls).to_dict(),
+            tags=list(context.tags),
+            system_tags=context.system_tags(flow_cls),
         )
     )
     return {name: store.put_artifact(value) for name, value in values.items()}
