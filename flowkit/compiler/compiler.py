@@ -195,13 +195,8 @@ def _workflow_options(argo: ArgoSpec) -> dict[str, Any]:
     return options
 
 
-def _plan_pods(
-    flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], argo: ArgoSpec, run_environment: dict[str, str]
-) -> dict[str, PodPlan]:
-    """Each step's pod plan; steps with equal plans get the very same object (one template for all of them).
-
-    `run_environment` (the deployment's `RunContext`) reaches every pod, under the step's own variables.
-    """
+def _plan_pods(flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], argo: ArgoSpec) -> dict[str, PodPlan]:
+    """Each step's pod plan; steps with equal plans get the very same object (one template for all of them)."""
     from flowkit.environments import plan_pod_environment
 
     roles = _roles(graph)
@@ -209,7 +204,7 @@ def _plan_pods(
     distinct: dict[str, PodPlan] = {}
     for step, spec in specs.items():
         environment = plan_pod_environment(spec, flow_cls, datastore_mount=argo.datastore_mount)
-        plan = plan_pod(spec, environment, roles[step], run_environment=run_environment)
+        plan = plan_pod(spec, environment, roles[step])
         validate.check_image(graph.flow_name, step, plan.image)
         validate.check_mounts(graph.flow_name, step, spec.kubernetes.pvc, argo)
         plans[step] = distinct.setdefault(plan.key, plan)
@@ -264,7 +259,7 @@ def compile_flow(
     template_name, workflow_namespace = deployment_target(flow_cls, name, namespace, run_context)
     exit_step = _check_exit_handler(graph, argo)
 
-    plans = _plan_pods(flow_cls, graph, resolve_step_specs(flow_cls), argo, run_context.to_environment())
+    plans = _plan_pods(flow_cls, graph, resolve_step_specs(flow_cls), argo)
     unique_plans = list({id(plan): plan for plan in plans.values()}.values())
     validate.check_template_names(flow, unique_plans)
     distinct = {plan.template_name: plan for plan in unique_plans}
@@ -289,6 +284,7 @@ def compile_flow(
         ),
         package_cache=argo.package_cache,
         package_cache_host_path=argo.package_cache_host_path,
+        run_environment=run_context.to_environment(),
     )
     template = WorkflowTemplate(
         name=template_name,

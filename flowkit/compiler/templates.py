@@ -7,8 +7,8 @@ attempt) are Argo placeholders, which is what lets steps with equal specs share 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flowkit.compiler.names import dns_label
@@ -59,6 +59,8 @@ class PodContext:
     bootstrap: BootstrapCommand
     package_cache: PackageCache = "volume"
     package_cache_host_path: str = ""
+    run_environment: Mapping[str, str] = field(default_factory=dict)
+    """Variables of the deployment's `RunContext` (user, tags, `@project` branch), under each step's own."""
 
 
 def package_cache_dir(package_cache: PackageCache, datastore_mount: str) -> str:
@@ -195,7 +197,8 @@ def build_container(plan: PodPlan, context: PodContext) -> Container:
         command=[*plan.environment.command_wrapper, *context.bootstrap(task_argv(plan, context))],
         inputs=[Parameter(name=STEP_INPUT), Parameter(name=STEP_LABEL_INPUT), Parameter(name=INDEX_PATH_INPUT)],
         outputs=outputs,
-        env=[Env(name=name, value=value) for name, value in sorted(plan.env.items())] or None,
+        env=[Env(name=name, value=value) for name, value in sorted({**context.run_environment, **plan.env}.items())]
+        or None,
         resources=_resources(plan),
         volumes=_volumes(plan, context),
         node_selector=dict(spec.node_selector) or None,

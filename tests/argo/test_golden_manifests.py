@@ -30,6 +30,8 @@ _DIGEST_OPTIONS = {
     "--payload-sha256": "<payload-sha256>",
 }
 _VERSION_OPTIONS = {"--python-version": "<python-version>", "--cloudpickle-version": "<cloudpickle-version>"}
+# The deploying user, which every pod's environment carries (runs are attributed to them).
+_USER_VARIABLE = "FLOWKIT_USER"
 # A Kubernetes label value holds at most 63 characters, so the package label carries a digest's first 63.
 _LABEL_LENGTH = 63
 
@@ -51,7 +53,7 @@ def emitted_manifests(example: Path, capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def machine_independent(stream: str) -> str:
-    """``stream`` with the package digests and the local interpreter's versions replaced by named placeholders.
+    """``stream`` with the package digests, the local interpreter's versions and the user replaced by placeholders.
 
     The digests change with any edit anywhere in the packaged checkout and the versions with the Python running the
     tests, while the compiler puts them in the same places whatever they are, so comparing them would only add noise.
@@ -64,6 +66,10 @@ def machine_independent(stream: str) -> str:
     for option, placeholder in _VERSION_OPTIONS.items():
         stream, count = re.subn(rf"^(\s*- {option}\n\s*- ).*$", rf"\g<1>{placeholder}", stream, flags=re.MULTILINE)
         assert count, f"no {option} in any pod's command"
+    stream, count = re.subn(
+        rf"^(\s*- name: {_USER_VARIABLE}\n\s*value: ).*$", r"\g<1><user>", stream, flags=re.MULTILINE
+    )
+    assert count, f"no {_USER_VARIABLE} in any pod's environment"
     return stream
 
 
