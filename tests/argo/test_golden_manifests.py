@@ -18,6 +18,7 @@ import pytest
 from flowkit.cli.main import load_flow_class
 from tests.argo.conftest import EXAMPLE_FILES, EXAMPLES
 from tests.conftest import UPDATE_GOLDEN_OPTION
+from tests.support.argo_schema import validate_manifest_stream
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
 REGENERATE_COMMAND = f"python -m pytest {Path(__file__).relative_to(GOLDEN_DIR.parents[1])} {UPDATE_GOLDEN_OPTION}"
@@ -77,7 +78,9 @@ def machine_independent(stream: str) -> str:
 def test_example_manifests_match_the_golden_file(
     example: Path, update_golden: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    emitted = machine_independent(emitted_manifests(example, capsys))
+    raw = emitted_manifests(example, capsys)
+    validate_manifest_stream(raw)  # a golden file must only ever record manifests a cluster accepts
+    emitted = machine_independent(raw)
     golden = golden_path(example)
     if update_golden:
         golden.parent.mkdir(parents=True, exist_ok=True)
