@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 if TYPE_CHECKING:
     from flowkit.specs.base import SpecModel
@@ -23,18 +23,46 @@ STEP_SPECS_ATTR = "__flowkit_step_specs__"
 CARDS_ATTR = "__flowkit_cards__"
 """On a step function: ``list[CardDeclaration]``, one per ``@card`` (see `flowkit.authoring.card`)."""
 
+STEP_ROLE_ATTR = "__flowkit_step_role__"
+"""On a step function marked ``@step(start=True)`` or ``@step(end=True)``: ``"start"`` or ``"end"``."""
+
 CLASS_SPECS_ATTR = "__flowkit_class_specs__"
 """On a flow class (its own ``__dict__`` only): ``dict[decorator name, SpecModel]`` declared on that class."""
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def step(function: _F) -> _F:
-    """Mark `function` as a step of its flow class; the function itself is returned unchanged."""
-    if not isinstance(function, FunctionType):
-        raise TypeError(f"@step decorates a function defined in a flow class, got {function!r}")
-    setattr(function, STEP_MARKER, True)
-    return function
+@overload
+def step(function: _F) -> _F: ...
+
+
+@overload
+def step(*, start: bool = False, end: bool = False) -> Callable[[_F], _F]: ...
+
+
+def step(function: _F | None = None, *, start: bool = False, end: bool = False) -> _F | Callable[[_F], _F]:
+    """Mark `function` as a step of its flow class; the function itself is returned unchanged.
+
+    ``@step(start=True)`` / ``@step(end=True)`` make a step of any name the flow's first or last step, as in
+    Metaflow; without them those are the steps named ``start`` and ``end``.
+    """
+
+    def mark(target: _F) -> _F:
+        if not isinstance(target, FunctionType):
+            raise TypeError(f"@step decorates a function defined in a flow class, got {target!r}")
+        setattr(target, STEP_MARKER, True)
+        if start or end:
+            setattr(target, STEP_ROLE_ATTR, ("start" if start else "") + ("end" if end else ""))
+        return target
+
+    return mark if function is None else mark(function)
+
+
+def step_role(function: Callable[..., Any]) -> str | None:
+    """``"start"`` or ``"end"`` for a step marked ``@step(start=True)`` or ``@step(end=True)`` (``"startend"``
+    when marked both, which the graph refuses), else None."""
+    role: str | None = getattr(function, STEP_ROLE_ATTR, None)
+    return role
 
 
 def is_step(obj: object) -> bool:

@@ -207,7 +207,8 @@ class Run:
 
     @property
     def end_task(self) -> Task | None:
-        tasks = self["end"].tasks
+        record = self.record
+        tasks = self[record.end_step if record is not None else "end"].tasks
         return tasks[0] if tasks else None
 
     @property

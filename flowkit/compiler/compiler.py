@@ -106,7 +106,7 @@ def deployment_target(
 def _roles(graph: FlowGraph) -> dict[str, TaskRole]:
     return {
         name: TaskRole(
-            passes_parameters=name == "start",
+            passes_parameters=name == graph.start_step,
             writes_splits=node.transition == "foreach",
             exit_handler=node.is_exit_handler,
         )

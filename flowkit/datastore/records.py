@@ -199,3 +199,5 @@ class RunRecord(_Record):
     """User tags given when the run started (``run --tag``); later changes live beside the record (`RunTags`)."""
     system_tags: list[str] = field(default_factory=list)
     """Tags flowkit derives (``user:NAME``, ``project:NAME``, ``project_branch:BRANCH``); they cannot be removed."""
+    end_step: str = "end"
+    """The flow's last step (``@step(end=True)`` names another), whose task says whether the run succeeded."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowkit.authoring.step import find_steps
+from flowkit.authoring.step import find_steps, step_role
 from flowkit.graph.model import GRAPH_CACHE_ATTR, FlowGraph, StepNode
 from flowkit.graph.parse import parse_step
 from flowkit.graph.validate import validate_graph
@@ -21,7 +21,9 @@ def build_graph(flow_cls: type) -> FlowGraph:
     if isinstance(cached, FlowGraph):
         return cached
     flow = flow_cls.__name__
-    parsed = {name: parse_step(flow, name, function) for name, function in find_steps(flow_cls).items()}
-    graph = validate_graph(flow, parsed, exit_handler(flow_cls))
+    functions = find_steps(flow_cls)
+    parsed = {name: parse_step(flow, name, function) for name, function in functions.items()}
+    roles = {name: role for name, function in functions.items() if (role := step_role(function)) is not None}
+    graph = validate_graph(flow, parsed, exit_handler(flow_cls), roles)
     setattr(flow_cls, GRAPH_CACHE_ATTR, graph)
     return graph

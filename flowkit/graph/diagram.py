@@ -70,7 +70,8 @@ def _kind(node: StepNode) -> str:
         return node.transition
     if node.is_join:
         return "join"
-    return "terminal" if node.name in ("start", "end") else "step"
+    first_or_last = not node.parents or node.transition == "end"  # whatever their names (@step(start=True))
+    return "terminal" if first_or_last and not node.is_exit_handler else "step"
 
 
 def _mermaid_id(step: str) -> str:

@@ -53,6 +53,10 @@ class FlowGraph:
 
     flow_name: str
     steps: dict[str, StepNode]
+    start_step: str = "start"
+    """The first step: named ``start``, or marked ``@step(start=True)``."""
+    end_step: str = "end"
+    """The last step: named ``end``, or marked ``@step(end=True)``."""
 
     def topological_order(self) -> list[str]:
         """Step names such that every step comes after all of its parents."""

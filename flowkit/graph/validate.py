@@ -8,7 +8,7 @@ topological order with a stack of open splits (a split or foreach pushes itself,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from flowkit.authoring.flow import FLOW_API_NAMES
@@ -27,23 +27,60 @@ class _Placement:
     parents: list[str] = field(default_factory=list)
 
 
-def validate_graph(flow: str, parsed: dict[str, ParsedStep], exit_handler: str | None) -> FlowGraph:
-    """The validated `FlowGraph`; raise `FlowDefinitionError` naming the step and line of the first problem."""
-    for required in ("start", "end"):
-        if required not in parsed:
-            raise FlowDefinitionError(
-                f"has no '{required}' step; every flow needs @step def {required}(self)", flow=flow
-            )
+def validate_graph(
+    flow: str, parsed: dict[str, ParsedStep], exit_handler: str | None, roles: Mapping[str, str] | None = None
+) -> FlowGraph:
+    """The validated `FlowGraph`; raise `FlowDefinitionError` naming the step and line of the first problem.
+
+    `roles` maps the steps marked ``@step(start=True)`` / ``@step(end=True)`` to ``"start"`` / ``"end"``.
+    """
+    start, end = (_terminal_step(flow, parsed, roles or {}, role) for role in ("start", "end"))
     _check_step_names(flow, parsed)
     dag = {name: step for name, step in parsed.items() if name != exit_handler}
-    _check_step_kinds(flow, parsed, exit_handler)
-    order = _topological_order(flow, dag)
+    _check_step_kinds(flow, parsed, exit_handler, start, end)
+    order = _topological_order(flow, dag, start)
     placements = _place(flow, dag, order)
     foreach_steps = {name for name, step in dag.items() if step.foreach_var}
     nodes = [_node(dag[name], placements[name], foreach_steps) for name in order]
     if exit_handler is not None:
         nodes.append(_node(parsed[exit_handler], _Placement(split_stack=[]), foreach_steps, is_exit_handler=True))
-    return FlowGraph(flow_name=flow, steps={node.name: node for node in nodes})
+    return FlowGraph(flow_name=flow, steps={node.name: node for node in nodes}, start_step=start, end_step=end)
+
+
+def _terminal_step(flow: str, parsed: dict[str, ParsedStep], roles: Mapping[str, str], role: str) -> str:
+    """The flow's first (`role` "start") or last ("end") step: the one marked ``@step(start=True)`` (or
+    ``end=True``), else the step named like the role, as in Metaflow."""
+    both = sorted(name for name, marked in roles.items() if marked == "startend")
+    if both:
+        raise FlowDefinitionError(
+            "is marked @step(start=True, end=True); a flow's first and last steps are two different steps",
+            flow=flow,
+            step=both[0],
+            lineno=parsed[both[0]].lineno,
+        )
+    marked = sorted(name for name, marked in roles.items() if marked == role)
+    if len(marked) > 1:
+        raise FlowDefinitionError(
+            f"steps {', '.join(marked)} are all marked @step({role}=True); a flow has exactly one {role} step",
+            flow=flow,
+            step=marked[1],
+            lineno=parsed[marked[1]].lineno,
+        )
+    if marked and role in parsed and marked[0] != role:
+        raise FlowDefinitionError(
+            f"is marked @step({role}=True) but a step named {role!r} exists too; rename that step or drop the mark",
+            flow=flow,
+            step=marked[0],
+            lineno=parsed[marked[0]].lineno,
+        )
+    if marked:
+        return marked[0]
+    if role not in parsed:
+        raise FlowDefinitionError(
+            f"has no '{role}' step; every flow needs @step def {role}(self), or a step marked @step({role}=True)",
+            flow=flow,
+        )
+    return role
 
 
 def _check_step_names(flow: str, parsed: dict[str, ParsedStep]) -> None:
@@ -59,22 +96,22 @@ def _check_step_names(flow: str, parsed: dict[str, ParsedStep]) -> None:
             )
 
 
-def _check_step_kinds(flow: str, parsed: dict[str, ParsedStep], exit_handler: str | None) -> None:
+def _check_step_kinds(flow: str, parsed: dict[str, ParsedStep], exit_handler: str | None, start: str, end: str) -> None:
     """Per-step rules: who must and must not call self.next, and where it may lead."""
     if exit_handler is not None and exit_handler not in parsed:
         raise FlowDefinitionError(
             f"on_exit={exit_handler!r} is not a step of the flow", flow=flow, decorator="argo", field="on_exit"
         )
-    if parsed["start"].takes_inputs:
+    if parsed[start].takes_inputs:
         raise FlowDefinitionError(
-            "start cannot be a join: it has no parents to take 'inputs' from",
+            f"{start} cannot be a join: it is the first step and has no parents to take 'inputs' from",
             flow=flow,
-            step="start",
-            lineno=parsed["start"].lineno,
+            step=start,
+            lineno=parsed[start].lineno,
         )
     for step in parsed.values():
         if step.name == exit_handler:
-            if step.name in ("start", "end") or step.calls_next or step.takes_inputs:
+            if step.name in (start, end) or step.calls_next or step.takes_inputs:
                 raise FlowDefinitionError(
                     "the exit handler runs alone after the workflow: it must be a step other than start and end, "
                     "take only 'self' and not call self.next",
@@ -82,13 +119,13 @@ def _check_step_kinds(flow: str, parsed: dict[str, ParsedStep], exit_handler: st
                     step=step.name,
                     lineno=step.next_lineno or step.lineno,
                 )
-        elif step.name == "end" and step.calls_next:
+        elif step.name == end and step.calls_next:
             raise FlowDefinitionError(
-                "end is the last step and must not call self.next", flow=flow, step="end", lineno=step.next_lineno
+                f"{end} is the last step and must not call self.next", flow=flow, step=end, lineno=step.next_lineno
             )
-        elif step.name != "end" and not step.calls_next:
+        elif step.name != end and not step.calls_next:
             raise FlowDefinitionError(
-                "does not call self.next; every step except end must say which step runs next",
+                f"does not call self.next; every step except the end step ({end}) must say which step runs next",
                 flow=flow,
                 step=step.name,
                 lineno=step.lineno,
@@ -105,15 +142,15 @@ def _check_step_kinds(flow: str, parsed: dict[str, ParsedStep], exit_handler: st
                 raise FlowDefinitionError(problem, flow=flow, step=step.name, lineno=step.next_lineno)
 
 
-def _topological_order(flow: str, dag: dict[str, ParsedStep]) -> list[str]:
+def _topological_order(flow: str, dag: dict[str, ParsedStep], start: str) -> list[str]:
     """Steps reachable from start in topological order (ties follow source order); cycles and orphans fail.
 
     A depth-first walk with an explicit stack rather than recursion: a long linear chain (thousands of steps) is as
     deep as it is long, and must not hit Python's recursion limit.
     """
-    state: dict[str, str] = {"start": "active"}  # "active" while on the DFS path, "done" after
+    state: dict[str, str] = {start: "active"}  # "active" while on the DFS path, "done" after
     postorder: list[str] = []
-    path = [("start", _targets_in_visit_order(dag, "start"))]
+    path = [(start, _targets_in_visit_order(dag, start))]
     while path:
         name, targets = path[-1]
         for target in targets:

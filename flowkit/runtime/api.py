@@ -78,6 +78,7 @@ def run_flow(
                 graph=graph.to_dict(),
                 tags=list(context.tags),
                 system_tags=context.system_tags(flow_cls),
+                end_step=graph.end_step,
             )
         )
     else:
@@ -104,6 +105,7 @@ def run_flow(
         use_conda=environment == "conda",
         max_num_splits=max_num_splits,
         run_environment=context.to_environment(),
+        start_step=graph.start_step,
     )
     console.message(_started_message(graph.flow_name, run_id, resume, resume_from))
     reuse = None if resume is None else partial(resume.clone_if_reusable, store, run_id=run_id)

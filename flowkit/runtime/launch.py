@@ -55,6 +55,7 @@ class TaskLauncher:
         workflow_status: str | None = None,
         max_num_splits: int | None = None,
         run_environment: Mapping[str, str] | None = None,
+        start_step: str = "start",
     ) -> None:
         """`run_environment`: variables every task of the run gets (its `RunContext`); a step's `@environment` wins."""
         self.flow_cls = flow_cls
@@ -66,6 +67,8 @@ class TaskLauncher:
         self.workflow_status = workflow_status
         self.max_num_splits = max_num_splits
         self.run_environment = dict(run_environment or {})
+        self.start_step = start_step
+        """The step whose task receives the run's parameters."""
         self._logs: dict[tuple[TaskKey, int], dict[str, LogWriter]] = {}
         self._environments: dict[str, LocalEnvironment] = {}  # per step: resolved once, reused by every task
 
@@ -88,7 +91,7 @@ class TaskLauncher:
                 self.store.root,
                 coords,
                 attempt=attempt,
-                parameters=self.parameters if task.step == "start" else None,
+                parameters=self.parameters if task.step == self.start_step else None,
                 workflow_status=self.workflow_status,
                 max_num_splits=self.max_num_splits,
             )
@@ -162,7 +165,7 @@ class TaskLauncher:
             "--attempt",
             str(attempt),
         ]
-        if task.step == "start":
+        if task.step == self.start_step:
             for name, value in self.parameters.items():
                 argv += ["--param", f"{name}={value}"]
         if self.workflow_status is not None:

@@ -42,7 +42,7 @@ class TaskPlanner:
         self.graph = graph
 
     def first_tasks(self) -> list[TaskKey]:
-        return [TaskKey("start")]
+        return [TaskKey(self.graph.start_step)]
 
     def parents(self, task: TaskKey, num_splits: Mapping[TaskKey, int | None]) -> list[TaskKey] | None:
         """The parent tasks of `task`, or None while a foreach join's width is still unknown."""

@@ -226,21 +226,20 @@ def _task_inputs(
     flow_cls: type[Flow], store: DataStore, coords: TaskCoordinates, node: StepNode, given: dict[str, str] | None
 ) -> TaskInputs:
     """Start and the exit handler begin from the run's parameters; every other step from its parents."""
-    if coords.step == "start":
-        return TaskInputs(artifacts=_start_parameters(flow_cls, store, coords, given))
+    from flowkit.graph import build_graph
+
+    graph = build_graph(flow_cls)
+    if coords.step == graph.start_step:
+        return TaskInputs(artifacts=_start_parameters(flow_cls, store, coords, given, graph.end_step))
     if node.is_exit_handler:
         run = store.read_run(coords.flow, coords.run_id)
         values = parameter_values(flow_cls, run.parameters if run is not None else given or {})
         return TaskInputs(artifacts={name: store.put_artifact(value) for name, value in values.items()})
-    from flowkit.graph import build_graph
-
-    return gather_inputs(
-        build_graph(flow_cls), coords, store, [p.attribute for p in flow_parameters(flow_cls).values()]
-    )
+    return gather_inputs(graph, coords, store, [p.attribute for p in flow_parameters(flow_cls).values()])
 
 
 def _start_parameters(
-    flow_cls: type[Flow], store: DataStore, coords: TaskCoordinates, given: dict[str, str] | None
+    flow_cls: type[Flow], store: DataStore, coords: TaskCoordinates, given: dict[str, str] | None, end_step: str
 ) -> dict[str, ArtifactRef]:
     """Resolve the run's parameters, record them in run.json (all of them, defaults included) and store them."""
     from flowkit.graph import build_graph
@@ -261,6 +260,7 @@ def _start_parameters(
             graph=build_graph(flow_cls).to_dict(),
             tags=list(context.tags),
             system_tags=context.system_tags(flow_cls),
+            end_step=end_step,
         )
     )
     return {name: store.put_artifact(value) for name, value in values.items()}

@@ -237,4 +237,38 @@ class OperatedFlow(Flow):
         self.status = current.workflow_status
 
 
-SHAPES: list[type] = [LinearFlow, BranchFlow, ForeachFlow, NestedForeachFlow, BranchInForeachFlow, OperatedFlow]
+@kubernetes(image=IMAGE, gpu=1, pvc={"shared-data": "/data"})
+class CustomEndsFlow(Flow):
+    """First and last steps with other names (@step(start=True) / @step(end=True)); the first gets the parameters."""
+
+    greeting = Parameter("greeting", default="hello")
+
+    @step(start=True)
+    def begin(self):
+        self.words = [self.greeting, "world"]
+        self.next(self.shout, foreach="words")
+
+    @step
+    def shout(self):
+        self.loud = self.input.upper()
+        self.next(self.gather)
+
+    @step
+    def gather(self, inputs):
+        self.sentence = " ".join(task.loud for task in inputs)
+        self.next(self.finish)
+
+    @step(end=True)
+    def finish(self):
+        self.final = f"{self.sentence}!"
+
+
+SHAPES: list[type] = [
+    LinearFlow,
+    BranchFlow,
+    ForeachFlow,
+    NestedForeachFlow,
+    BranchInForeachFlow,
+    OperatedFlow,
+    CustomEndsFlow,
+]

@@ -99,6 +99,12 @@ def test_emulated_shapes_match_a_local_run(name: str, tmp_path: Path) -> None:
     assert_same_as_local_run(shape(name), tmp_path)
 
 
+def test_custom_start_and_end_steps_run_like_a_local_run(tmp_path: Path) -> None:
+    local_run, argo_run = assert_same_as_local_run(shape("CustomEndsFlow"), tmp_path, greeting="hi")
+    assert local_run.successful and argo_run.successful, "the run's outcome is its end step's, whatever its name"
+    assert argo_run.data.final == local_run.data.final == "HI WORLD!"
+
+
 def test_foreach_width_comes_from_the_run_not_the_manifest(tmp_path: Path) -> None:
     _, argo_run = assert_same_as_local_run(shape("ForeachFlow"), tmp_path, width=7)
     assert len(argo_run["square"].tasks) == 7

@@ -6,6 +6,7 @@ import pytest
 
 import flowkit
 from flowkit.compiler.templates import DEADLINE_GRACE_SECONDS
+from flowkit.graph import build_graph
 from tests.argo.conftest import PACKAGE, command_option, compile_manifests, step_tasks
 from tests.argo.flows import IMAGE, SHAPES, LinearFlow, OperatedFlow
 
@@ -33,7 +34,8 @@ def test_every_pod_has_the_image_gpu_pvc_and_datastore(flow_cls: type) -> None:
         claims = {volume["persistentVolumeClaim"]["claimName"]: mounts[name] for name, volume in volumes.items()
                   if "persistentVolumeClaim" in volume}  # fmt: skip
         assert claims == {"shared-data": "/data", "flowkit-datastore": "/flowkit"}, step
-    assert {"start", "end"} <= seen
+    graph = build_graph(flow_cls)
+    assert {graph.start_step, graph.end_step} <= seen
 
 
 def test_resources_shm_and_step_overrides() -> None:

@@ -427,3 +427,42 @@ def test_unreadable_source_names_the_step() -> None:
     with pytest.raises(FlowDefinitionError, match="cannot read the step's source") as raised:
         build_graph(namespace["F"])  # type: ignore[arg-type]
     assert raised.value.flow == "F" and raised.value.step in {"start", "end"}
+
+
+CUSTOM_ENDS = """
+class F:
+    @step(start=True)
+    def begin(self):
+        self.next(self.middle)
+
+    @step
+    def middle(self):
+        self.next(self.finish)
+
+    @step(end=True)
+    def finish(self):
+        pass
+"""
+
+
+def test_start_and_end_steps_can_have_any_name(load_flow: LoadFlow) -> None:
+    graph = build_graph(load_flow(CUSTOM_ENDS))
+    assert (graph.start_step, graph.end_step) == ("begin", "finish")
+    assert graph.topological_order() == ["begin", "middle", "finish"]
+    assert graph.steps["finish"].transition == "end"
+
+
+@pytest.mark.parametrize(
+    ("source", "step", "message"),
+    [
+        (CUSTOM_ENDS.replace("def middle", "def start"), "begin", "a step named 'start' exists too"),
+        (CUSTOM_ENDS.replace("@step\n    def middle", "@step(end=True)\n    def middle"), "middle", "all marked"),
+        (CUSTOM_ENDS.replace("@step(start=True)", "@step(start=True, end=True)"), "begin", "two different steps"),
+        (CUSTOM_ENDS.replace("@step(end=True)", "@step"), None, "has no 'end' step"),
+    ],
+    ids=["marked-and-named", "two-ends", "start-and-end", "no-end"],
+)
+def test_start_and_end_marks_are_checked(load_flow: LoadFlow, source: str, step: str | None, message: str) -> None:
+    with pytest.raises(FlowDefinitionError, match=message) as raised:
+        build_graph(load_flow(source))
+    assert (raised.value.flow, raised.value.step) == ("F", step)
