@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flowkit.cli.user_errors import install_script_hook
+
 __version__ = "0.1.0"
 
 # public name -> module that defines it
@@ -112,3 +114,5 @@ def lazy_exports(
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
+# `python flow.py ...`: an error in the flow file itself prints as one line with its file and line, not a traceback.
+install_script_hook()

@@ -7,13 +7,16 @@ The commands are a click group (`flowkit.cli.group`), but a plain `run` is parse
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn
 
 from flowkit.cli.quickrun import RunArguments, parse_run_arguments, run_locally
+from flowkit.cli.user_errors import DEBUG_ENV, DEBUG_FLAG, debug_enabled, describe_user_error, without_debug_flag
 from flowkit.errors import FlowkitError
 
 if TYPE_CHECKING:
@@ -35,7 +38,7 @@ def run_flow_cli(flow_cls: type, argv: Sequence[str] | None = None) -> NoReturn:
     A FlowkitError is a user-facing problem (bad input, a failed run), so it is printed as one clean line rather than
     a traceback; anything else is a bug and keeps its traceback.
     """
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    arguments = _take_debug_flag(list(sys.argv[1:] if argv is None else argv))
     quick = parse_run_arguments(flow_cls, arguments)
     if quick is not None:
         _run_without_click(flow_cls, quick)
@@ -73,8 +76,17 @@ def _report(error: FlowkitError) -> NoReturn:
     with the error's exit status (1, or ``EXIT_STORAGE`` when the datastore's storage refused an operation)."""
     import click
 
+    if debug_enabled():
+        traceback.print_exception(error)
     click.secho(f"error: {error}", err=True, fg="red")
     sys.exit(error.exit_code)
+
+
+def _take_debug_flag(arguments: list[str]) -> list[str]:
+    """Remove the global ``--debug`` switch from the command line, remembering it for every later report."""
+    if DEBUG_FLAG in arguments:
+        os.environ[DEBUG_ENV] = "1"
+    return without_debug_flag(arguments)
 
 
 def _program_name() -> str:
@@ -119,7 +131,13 @@ def _import_file(path: Path) -> ModuleType:
         raise FlowkitError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        brief = None if debug_enabled() else describe_user_error(error, str(path))
+        if brief is None:
+            raise
+        raise FlowkitError(brief) from error
     return module
 
 
@@ -127,6 +145,7 @@ CONSOLE_USAGE = """Usage: flowkit COMMAND FILE[:CLASS] [OPTIONS]
 
 Run any command of a flow file, exactly like `python FILE COMMAND [OPTIONS]`.
 CLASS is needed only when FILE defines more than one Flow subclass.
+--debug anywhere (or FLOWKIT_DEBUG=1) shows full tracebacks instead of one-line errors.
 
 `flowkit ui [--datastore-root DIR] [--port N] [--host ADDR]` serves the web UI over a datastore.
 
@@ -152,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """The `flowkit` console script."""
     import click
 
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    arguments = _take_debug_flag(list(sys.argv[1:] if argv is None else argv))
     if arguments[:1] in (["-h"], ["--help"]):
         click.echo(CONSOLE_USAGE)
         sys.exit(0)
