@@ -1,7 +1,9 @@
 """Crash-safe file creation: write to a private temporary name in the target directory, fsync, rename.
 
 A reader therefore sees either no file or the complete file, whatever moment a writer is killed at; a temporary
-name is unique per process and call, so concurrent writers never share one.
+name is unique per process and call, so concurrent writers never share one. It also names its writer
+(``.tmp-<final name>~<host>~<pid>~<n>``), so that the temporary files of writers that died can be told from those
+of writers still at work (`flowkit.datastore.sweep`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ _TEMP_PREFIX = ".tmp-"
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
 """What ``link()`` fails with on filesystems (some FUSE and object-store mounts) that have no hard links."""
 _temp_counter = itertools.count()
+HOST = os.uname().nodename.replace("~", "-")
+"""This machine (a pod, on a shared volume): a pid means something only on the host that issued it."""
 
 
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
@@ -41,12 +45,20 @@ def storage_errors(operation: str, path: Path) -> Iterator[None]:
 
 def temp_path_beside(path: Path) -> Path:
     """A temporary name in ``path``'s directory (same filesystem, so the final rename is atomic)."""
-    return path.with_name(f"{_TEMP_PREFIX}{path.name}.{os.getpid()}.{next(_temp_counter)}")
+    return path.with_name(f"{_TEMP_PREFIX}{path.name}~{HOST}~{os.getpid()}~{next(_temp_counter)}")
 
 
 def is_temp_name(name: str) -> bool:
     """Whether a directory entry is an unfinished write that readers must ignore."""
     return name.startswith(_TEMP_PREFIX)
+
+
+def temp_writer(name: str) -> tuple[str, int] | None:
+    """The (host, pid) a temporary name was made by, or None for a name that does not say (older versions)."""
+    parts = name.split("~")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return None
+    return parts[1], int(parts[2])
 
 
 def ensure_dir(path: Path) -> None:

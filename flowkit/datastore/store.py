@@ -13,6 +13,7 @@ and nothing is ever locked or rewritten in place.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from flowkit.datastore.blobs import BlobStore
 from flowkit.datastore.identity import TaskCoordinates, checked_name
 from flowkit.datastore.logs import LogWriter
 from flowkit.datastore.records import ArtifactRef, RunRecord, TaskRecord
+from flowkit.datastore.sweep import Swept, sweep_temporary_files
 from flowkit.errors import DataStoreError
 
 DATASTORE_ROOT_ENV = "FLOWKIT_DATASTORE_ROOT"
@@ -189,6 +191,13 @@ class DataStore:
                 write_file_atomically(self.log_path(target, record.attempt, stream), source.read_bytes())
         self.commit(clone)
         return clone
+
+    # -- abandoned writes ----------------------------------------------------------------------------------------
+    def sweep_abandoned_writes(self, flow: str, run_ids: Iterable[str] = ()) -> Swept:
+        """Remove temporary files of dead writers where a killed run leaves the most: the streamed blobs, and the
+        records and logs of ``run_ids`` (the run a resume continues). ``gc`` sweeps the whole datastore."""
+        directories = [self.blobs.directory, *(self.run_dir(flow, run_id) for run_id in run_ids)]
+        return sweep_temporary_files(directories[:1]) + sweep_temporary_files(directories[1:], recursive=True)
 
     # -- captured output ---------------------------------------------------------------------------------------
     def log_writer(self, coords: TaskCoordinates, attempt: int, stream: LogStream) -> LogWriter:

@@ -86,6 +86,8 @@ def run_flow(
         # The run exists from now on, even if it is stopped before its start task records it: a later plain
         # `resume` then sees it and does not silently pick an older run.
         ensure_dir(store.run_dir(graph.flow_name, run_id))
+    # What killed runs left half-written (blobs; the resumed run's records and logs), before this run writes.
+    store.sweep_abandoned_writes(graph.flow_name, [resume.origin_run_id] if resume is not None else [])
     if run_id_file is not None:
         try:
             Path(run_id_file).write_text(run_id + "\n")
