@@ -36,17 +36,25 @@ _EXPORTS: dict[str, str] = {
     "Run": "flowkit.client",
     "Step": "flowkit.client",
     "Task": "flowkit.client",
+    "DataArtifact": "flowkit.client",
+    "Metaflow": "flowkit.client",
+    "namespace": "flowkit.client",
+    "get_namespace": "flowkit.client",
+    "default_namespace": "flowkit.client",
+    "get_metadata": "flowkit.client",
     "FlowkitError": "flowkit.errors",
     "FlowDefinitionError": "flowkit.errors",
     "ExceptionWrapper": "flowkit.errors",
 }
 
 __all__ = [
+    "DataArtifact",
     "ExceptionWrapper",
     "Flow",
     "FlowDefinitionError",
     "FlowSpec",
     "FlowkitError",
+    "Metaflow",
     "Parameter",
     "Run",
     "Step",
@@ -57,8 +65,12 @@ __all__ = [
     "catch",
     "conda",
     "current",
+    "default_namespace",
     "environment",
+    "get_metadata",
+    "get_namespace",
     "kubernetes",
+    "namespace",
     "project",
     "resources",
     "retry",
@@ -85,7 +97,17 @@ if TYPE_CHECKING:
     from flowkit.authoring.flow import Flow, FlowSpec
     from flowkit.authoring.parameter import Parameter
     from flowkit.authoring.step import step
-    from flowkit.client import Run, Step, Task
+    from flowkit.client import (
+        DataArtifact,
+        Metaflow,
+        Run,
+        Step,
+        Task,
+        default_namespace,
+        get_metadata,
+        get_namespace,
+        namespace,
+    )
     from flowkit.errors import ExceptionWrapper, FlowDefinitionError, FlowkitError
 
 

@@ -62,6 +62,18 @@ class Flow:
         if any(CLASS_SPECS_ATTR in vars(base) for base in cls.__mro__[1:]):
             _check_inherited_specs(cls)
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """``Flow("MovieStatsFlow")`` with a flow's name is the client's view of its runs, as Metaflow's ``Flow``.
+
+        One name serves both uses because a ported notebook imports ``Flow`` from flowkit where it imported it from
+        metaflow; every other call creates an instance as usual (``MyFlow()`` starts the command line).
+        """
+        if cls is Flow and args and isinstance(args[0], str):
+            from flowkit.client.flows import Flow as FlowRuns
+
+            return FlowRuns(*args, **kwargs)
+        return super().__new__(cls)
+
     def __init__(self) -> None:
         """Start the flow's command line (``python myflow.py run ...``); Metaflow flows end with ``MyFlow()``."""
         from flowkit.cli.main import run_flow_cli

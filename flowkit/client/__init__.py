@@ -1,5 +1,20 @@
-"""Read runs, steps, tasks and their artifacts from a datastore (``Run.latest("MyFlow").data.model``)."""
+"""Read runs, steps, tasks and their artifacts from a datastore (``Flow("MyFlow").latest_run.data.model``)."""
 
+from flowkit.client.artifacts import DataArtifact
+from flowkit.client.flows import Flow, Metaflow
+from flowkit.client.namespaces import default_namespace, get_metadata, get_namespace, namespace
 from flowkit.client.objects import ArtifactData, Run, Step, Task
 
-__all__ = ["ArtifactData", "Run", "Step", "Task"]
+__all__ = [
+    "ArtifactData",
+    "DataArtifact",
+    "Flow",
+    "Metaflow",
+    "Run",
+    "Step",
+    "Task",
+    "default_namespace",
+    "get_metadata",
+    "get_namespace",
+    "namespace",
+]

@@ -10,13 +10,19 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from flowkit.client.artifacts import DataArtifact, TaskArtifacts
 from flowkit.datastore import DataStore, RunRecord, TaskCoordinates, TaskRecord, index_path_of_task_id
 from flowkit.datastore.identity import checked_name, checked_task_id
+from flowkit.datastore.tags import RunTags, validate_tag
 from flowkit.errors import DataStoreError, ExceptionWrapper
+
+if TYPE_CHECKING:
+    from flowkit.client.code import RunCode
+    from flowkit.client.flows import Flow
 
 RootArg = str | os.PathLike[str] | None
 
@@ -93,8 +99,74 @@ class Task:
         return self.coordinates.index_path
 
     @property
+    def index(self) -> int | None:
+        """The task's position in its innermost foreach (Metaflow's ``task.index``); None outside a foreach."""
+        return self.coordinates.index_path[-1] if self.coordinates.index_path else None
+
+    @property
     def data(self) -> ArtifactData:
         return ArtifactData(self._store, self.metadata)
+
+    @property
+    def artifacts(self) -> TaskArtifacts:
+        """Every artifact as a `DataArtifact` (``task.artifacts.model.sha``)."""
+        refs = self.metadata.artifacts if self.metadata is not None else {}
+        return TaskArtifacts({name: DataArtifact(self, name, ref, self._store) for name, ref in refs.items()})
+
+    def __getitem__(self, name: str) -> DataArtifact:
+        """``task["model"]``: the artifact as a `DataArtifact` (its value is ``.data``), as in Metaflow."""
+        refs = self.metadata.artifacts if self.metadata is not None else {}
+        if name not in refs:
+            raise KeyError(f"{self.pathspec} has no artifact {name!r} (it has: {', '.join(sorted(refs))})")
+        return DataArtifact(self, name, refs[name], self._store)
+
+    def __contains__(self, name: str) -> bool:
+        return self.metadata is not None and name in self.metadata.artifacts
+
+    def __iter__(self) -> Iterator[DataArtifact]:
+        return iter(self.artifacts)
+
+    @property
+    def created_at(self) -> datetime | None:
+        """When the task's first attempt started (naive local time, as Metaflow's client returns times)."""
+        first = self._store.committed_record(self.coordinates, 0) or self.metadata
+        return None if first is None else local_time(first.started_at)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the latest attempt ended; None while no attempt has committed."""
+        return None if self.metadata is None else local_time(self.metadata.finished_at)
+
+    @property
+    def metadata_dict(self) -> dict[str, str]:
+        """The task's metadata as Metaflow's ``metadata_dict`` gives it: names to text values."""
+        record = self.metadata
+        if record is None:
+            return {}
+        run = self._store.read_run(record.flow, record.run_id)
+        entries = {
+            "attempt": str(record.attempt),
+            "attempt_ok": str(record.succeeded),
+            "exit_code": None if record.exit_code is None else str(record.exit_code),
+            "origin-run-id": record.origin_run_id,
+            "code-package-id": record.code_package_id,
+            "environment-id": record.environment_id,
+            "runtime": run.scheduler if run is not None else None,
+            "user": _user_of(run),
+            "ds-type": "local",
+            "ds-root": str(self._store.root),
+        }
+        return {name: value for name, value in entries.items() if value is not None}
+
+    @property
+    def parent(self) -> Step:
+        coords = self.coordinates
+        return Step(f"{coords.flow}/{coords.run_id}/{coords.step}", datastore_root=self._store.root)
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The run's tags (in Metaflow a task carries its run's)."""
+        return self.parent.tags
 
     @property
     def exception(self) -> ExceptionWrapper | None:
@@ -139,9 +211,34 @@ class Step:
         self._store = DataStore(datastore_root)
 
     @property
-    def tasks(self) -> list[Task]:
-        """Tasks in index-path order."""
-        return [self[task_id] for task_id in self._store.list_task_ids(self.flow_name, self.run_id, self.name)]
+    def id(self) -> str:
+        """The step's name (Metaflow's ``step.id``)."""
+        return self.name
+
+    @property
+    def tasks(self) -> TaskList:
+        """Tasks in index-path order; ``step.tasks()`` (Metaflow's spelling) iterates them newest first."""
+        return TaskList(self[task_id] for task_id in self._store.list_task_ids(self.flow_name, self.run_id, self.name))
+
+    @property
+    def created_at(self) -> datetime | None:
+        """When the step's first task started; None before any task committed."""
+        starts = [task.created_at for task in self.tasks]
+        return min((start for start in starts if start is not None), default=None)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the step's last task ended; None before any task committed."""
+        ends = [task.finished_at for task in self.tasks]
+        return max((end for end in ends if end is not None), default=None)
+
+    @property
+    def parent(self) -> Run:
+        return Run(f"{self.flow_name}/{self.run_id}", datastore_root=self._store.root)
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.parent.tags
 
     @property
     def task(self) -> Task:
@@ -155,7 +252,8 @@ class Step:
         return Task(f"{self.pathspec}/{task_id}", datastore_root=self._store.root)
 
     def __iter__(self) -> Iterator[Task]:
-        return iter(self.tasks)
+        """Tasks newest first, as Metaflow iterates them (``step.tasks`` keeps index-path order)."""
+        return self.tasks()
 
     def _repr_html_(self) -> str:
         """Jupyter's rich display: status, the DAG with this step outlined and tasks."""
@@ -197,8 +295,75 @@ class Run:
 
     @property
     def created_at(self) -> datetime | None:
+        """When the run started (naive local time, as Metaflow's client returns times)."""
         record = self.record
-        return record.created_at if record is not None else None
+        return local_time(record.created_at) if record is not None else None
+
+    @property
+    def finished_at(self) -> datetime | None:
+        """When the end step finished; None while it has not (Metaflow's definition, failed runs included)."""
+        end = self.end_task
+        return end.finished_at if end is not None and end.successful else None
+
+    # -- tags ---------------------------------------------------------------------------------------------------
+    @property
+    def user_tags(self) -> frozenset[str]:
+        """Tags given with ``run --tag`` or added since; they can be removed."""
+        return RunTags(self._store.run_dir(self.flow_name, self.id)).user_tags(self.record)
+
+    @property
+    def system_tags(self) -> frozenset[str]:
+        """``user:NAME`` and, for a `@project` flow, ``project:`` and ``project_branch:`` tags; they stay."""
+        record = self.record
+        return frozenset(record.system_tags if record is not None else ())
+
+    @property
+    def tags(self) -> frozenset[str]:
+        return self.user_tags | self.system_tags
+
+    def add_tag(self, tag: str) -> None:
+        self.add_tags([tag])
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        store = RunTags(self._store.run_dir(self.flow_name, self.id))
+        for tag in [validate_tag(tag) for tag in tags]:
+            store.set(tag, present=True)
+
+    def remove_tag(self, tag: str) -> None:
+        self.remove_tags([tag])
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        """Remove user tags; removing a system tag is an error (nothing is removed then)."""
+        chosen = [validate_tag(tag) for tag in tags]
+        system = sorted(set(chosen) & self.system_tags)
+        if system:
+            raise DataStoreError(f"{self.pathspec}: system tags cannot be removed: {', '.join(system)}")
+        store = RunTags(self._store.run_dir(self.flow_name, self.id))
+        for tag in chosen:
+            store.set(tag, present=False)
+
+    def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
+        self.replace_tags([tag_to_remove], [tag_to_add])
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        self.remove_tags(tags_to_remove)
+        self.add_tags(tags_to_add)
+
+    # -- relations ----------------------------------------------------------------------------------------------
+    @property
+    def parent(self) -> Flow:
+        """The flow's client object (``run.parent.latest_run``)."""
+        from flowkit.client.flows import Flow
+
+        return Flow(self.flow_name, datastore_root=self._store.root)
+
+    @property
+    def code(self) -> RunCode | None:
+        """The code package the run executed; None for a local run, which runs the working tree itself."""
+        from flowkit.client.code import RunCode
+
+        record = self.record
+        return RunCode.of_run(self._store, record.code_package_id if record else None, self.flow_name)
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -230,13 +395,16 @@ class Run:
         return end.data
 
     def steps(self) -> builtins.list[Step]:
+        """The run's steps, newest first (``end`` before ``start``), as Metaflow lists them."""
         return list(self)
 
     def __getitem__(self, step: str) -> Step:
         return Step(f"{self.pathspec}/{step}", datastore_root=self._store.root)
 
     def __iter__(self) -> Iterator[Step]:
-        return iter(self[name] for name in self._store.list_steps(self.flow_name, self.id))
+        """Steps newest first (by their first task's start), as Metaflow iterates them."""
+        steps = [self[name] for name in self._store.list_steps(self.flow_name, self.id)]
+        return iter(sorted(steps, key=_newest_first))
 
     def __contains__(self, step: str) -> bool:
         return step in self._store.list_steps(self.flow_name, self.id)
@@ -249,6 +417,32 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run('{self.pathspec}')"
+
+
+class TaskList(builtins.list[Task]):
+    """A step's tasks in index-path order (flowkit's ``step.tasks``) that Metaflow's ``step.tasks()`` can also call."""
+
+    def __call__(self, *tags: str) -> Iterator[Task]:
+        """The tasks newest first; with tags, only if the run carries every one of them (tasks share its tags)."""
+        if tags and self and not set(tags) <= self[0].tags:
+            return iter(())
+        return iter(sorted(self, key=_newest_first))
+
+
+def local_time(moment: datetime) -> datetime:
+    """A recorded (UTC) time as Metaflow's client returns times: naive, in this machine's local time."""
+    return moment.astimezone().replace(tzinfo=None)
+
+
+def _newest_first(item: Task | Step) -> tuple[bool, float]:
+    """Sort key: not-yet-started items first (they are the newest), then by start time, latest first."""
+    started = item.created_at
+    return (started is not None, -started.timestamp() if started is not None else 0.0)
+
+
+def _user_of(run: RunRecord | None) -> str | None:
+    users = [tag.removeprefix("user:") for tag in (run.system_tags if run else []) if tag.startswith("user:")]
+    return users[0] if users else None
 
 
 def _is_final_failure(record: TaskRecord) -> bool:
