@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "flowkit.cli.package",
     "flowkit.cli.env",
     "flowkit.cli.argo",
+    "flowkit.cli.gc",
 )
 
 

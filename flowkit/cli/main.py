@@ -148,6 +148,8 @@ CLASS is needed only when FILE defines more than one Flow subclass.
 --debug anywhere (or FLOWKIT_DEBUG=1) shows full tracebacks instead of one-line errors.
 
 `flowkit ui [--datastore-root DIR] [--port N] [--host ADDR]` serves the web UI over a datastore.
+`flowkit gc [--datastore-root DIR] [--older-than DAYS] [--grace-hours H] [--dry-run]` deletes old runs, then the
+blobs and extracted packages no remaining run refers to.
 
 Examples:
   flowkit run examples/hello.py
@@ -157,7 +159,7 @@ Examples:
 
 
 # Console-script commands that take no flow file, as "module:attribute" of their click command (imported on use).
-FLOWLESS_COMMANDS = {"ui": "flowkit.cli.ui:ui_command"}
+FLOWLESS_COMMANDS = {"ui": "flowkit.cli.ui:ui_command", "gc": "flowkit.cli.gc:gc_command"}
 
 
 def flowless_command(name: str) -> click.Command:

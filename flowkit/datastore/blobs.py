@@ -8,6 +8,7 @@ taken.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,26 @@ class BlobStore:
         sha256 = sink.sha.hexdigest()
         final = self.path(sha256)
         if in_memory is not None:
-            if not final.exists():
-                write_file_atomically(final, in_memory, replace=False)
+            created = not final.exists() and write_file_atomically(final, in_memory, replace=False)
         else:
             assert sink.temp_path is not None
             ensure_dir(final.parent)
             with storage_errors("publish artifact blob", final):
-                publish(sink.temp_path, final, replace=False)
+                created = publish(sink.temp_path, final, replace=False)
+        if not created and not self._reused(final):
+            return self.put(value)  # garbage collection removed the existing copy just now: store it again
         return ArtifactRef(sha256=sha256, size=sink.size, type=_type_name(value))
+
+    def _reused(self, path: Path) -> bool:
+        """Mark an existing blob as just stored again (False if it is gone): garbage collection spares blobs
+        changed within its grace period, and this one is about to be named by a commit record even if no record
+        names it today."""
+        with storage_errors("touch artifact blob", path):
+            try:
+                os.utime(path)
+            except FileNotFoundError:
+                return False
+        return True
 
     def load(self, sha256: str) -> Any:
         """The artifact stored as blob ``sha256``, verified against that name (:class:`CorruptBlobError` if not)."""
