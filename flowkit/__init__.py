@@ -21,6 +21,8 @@ _EXPORTS: dict[str, str] = {
     "FlowSpec": "flowkit.authoring.flow",
     "step": "flowkit.authoring.step",
     "Parameter": "flowkit.authoring.parameter",
+    "JSONType": "flowkit.authoring.parameter",
+    "IncludeFile": "flowkit.authoring.include_file",
     "current": "flowkit.authoring.current",
     "kubernetes": "flowkit.authoring.decorators",
     "resources": "flowkit.authoring.decorators",
@@ -29,6 +31,9 @@ _EXPORTS: dict[str, str] = {
     "environment": "flowkit.authoring.decorators",
     "catch": "flowkit.authoring.decorators",
     "conda": "flowkit.authoring.decorators",
+    "conda_base": "flowkit.authoring.decorators",
+    "pypi": "flowkit.authoring.decorators",
+    "pypi_base": "flowkit.authoring.decorators",
     "argo": "flowkit.authoring.decorators",
     "schedule": "flowkit.authoring.decorators",
     "card": "flowkit.authoring.card",
@@ -54,6 +59,8 @@ __all__ = [
     "FlowDefinitionError",
     "FlowSpec",
     "FlowkitError",
+    "IncludeFile",
+    "JSONType",
     "Metaflow",
     "Parameter",
     "Run",
@@ -64,6 +71,7 @@ __all__ = [
     "card",
     "catch",
     "conda",
+    "conda_base",
     "current",
     "default_namespace",
     "environment",
@@ -72,6 +80,8 @@ __all__ = [
     "kubernetes",
     "namespace",
     "project",
+    "pypi",
+    "pypi_base",
     "resources",
     "retry",
     "schedule",
@@ -86,16 +96,20 @@ if TYPE_CHECKING:
         argo,
         catch,
         conda,
+        conda_base,
         environment,
         kubernetes,
         project,
+        pypi,
+        pypi_base,
         resources,
         retry,
         schedule,
         timeout,
     )
     from flowkit.authoring.flow import Flow, FlowSpec
-    from flowkit.authoring.parameter import Parameter
+    from flowkit.authoring.include_file import IncludeFile
+    from flowkit.authoring.parameter import JSONType, Parameter
     from flowkit.authoring.step import step
     from flowkit.client import (
         DataArtifact,

@@ -39,11 +39,24 @@ _Spec = TypeVar("_Spec", bound=SpecModel)
 class SpecDecorator(Generic[_Spec]):
     """A decorator that validates its keywords into `model` and records the spec on a step or a flow class."""
 
-    def __init__(self, name: str, model: type[_Spec], *, class_level: bool, step_level: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        model: type[_Spec],
+        *,
+        class_level: bool,
+        step_level: bool,
+        stores_as: str | None = None,
+        translate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
+        """`stores_as` and `translate` make Metaflow's other spelling of a decorator (``@pypi`` for ``@conda``):
+        the spec is recorded under `stores_as`, from the keywords `translate` maps onto `model`'s fields."""
         self.name = name
         self.model = model
         self.class_level = class_level
         self.step_level = step_level
+        self.key = stores_as or name
+        self.translate = translate
         self.__doc__ = f"@{name}: {model.__doc__}"
 
     def __repr__(self) -> str:
@@ -63,6 +76,8 @@ class SpecDecorator(Generic[_Spec]):
         return self._apply(target, {})
 
     def _apply(self, target: _Target, fields: dict[str, Any]) -> _Target:
+        if self.translate is not None:
+            fields = self.translate(fields)
         if isinstance(target, type):
             self._decorate_class(target, fields)
         elif isinstance(target, FunctionType):
@@ -84,15 +99,15 @@ class SpecDecorator(Generic[_Spec]):
             )
         spec = validate_spec(self.model, fields, flow=flow, step=step, decorator=self.name, lineno=lineno)
         specs: dict[str, SpecModel] = dict(getattr(function, STEP_SPECS_ATTR, {}))
-        if self.name in specs:
+        if self.key in specs:
             raise FlowDefinitionError(
-                "is applied twice; merge the keywords into one decorator",
+                f"is applied twice (@{self.key} and its other spellings count as one); merge the keywords",
                 flow=flow,
                 step=step,
                 decorator=self.name,
                 lineno=lineno,
             )
-        specs[self.name] = spec
+        specs[self.key] = spec
         setattr(function, STEP_SPECS_ATTR, specs)
 
     def _decorate_class(self, flow_cls: type, fields: dict[str, Any]) -> None:
@@ -101,11 +116,13 @@ class SpecDecorator(Generic[_Spec]):
             raise FlowDefinitionError("applies to a step only, not to the flow class", flow=flow, decorator=self.name)
         spec = validate_spec(self.model, fields, flow=flow, step=None, decorator=self.name)
         specs: dict[str, SpecModel] = dict(vars(flow_cls).get(CLASS_SPECS_ATTR, {}))
-        if self.name in specs:
+        if self.key in specs:
             raise FlowDefinitionError(
-                "is applied twice to the class; merge the keywords into one decorator", flow=flow, decorator=self.name
+                f"is applied twice to the class (@{self.key} and its other spellings count as one); merge the keywords",
+                flow=flow,
+                decorator=self.name,
             )
-        specs[self.name] = spec
+        specs[self.key] = spec
         setattr(flow_cls, CLASS_SPECS_ATTR, specs)
         # The class's defaults changed: anything derived from them is stale (@argo(on_exit=...) shapes the graph).
         for cache in (RESOLVED_SPECS_ATTR, GRAPH_CACHE_ATTR):
@@ -139,3 +156,30 @@ conda = spec_decorator("conda", CondaSpec)
 argo = spec_decorator("argo", ArgoSpec, step_level=False)
 schedule = spec_decorator("schedule", ScheduleSpec, step_level=False)
 project = spec_decorator("project", ProjectSpec, step_level=False)
+
+
+def _pypi_as_conda(fields: dict[str, Any]) -> dict[str, Any]:
+    """Metaflow's ``@pypi(packages={"pandas": "2.1.1"}, python="3.11")`` as `CondaSpec` fields (pip requirements).
+
+    A bare version means ``==`` as in Metaflow; one that starts with a comparison (``>=2``) is kept as written.
+    """
+    translated = dict(fields)
+    packages = translated.pop("packages", None)
+    if isinstance(packages, dict):
+        translated["pip"] = [
+            name + (version if version[:1] in "<>=!~" else f"=={version}") if version else name
+            for name, version in packages.items()
+        ]
+    elif packages is not None:
+        translated["pip"] = packages  # not a mapping: let CondaSpec's validation say what is wrong
+    return translated
+
+
+conda_base = SpecDecorator("conda_base", CondaSpec, class_level=True, step_level=False, stores_as="conda")
+"""Metaflow's class-level ``@conda_base(libraries=..., python=...)``: ``@conda`` on the flow class."""
+pypi = SpecDecorator("pypi", CondaSpec, class_level=True, step_level=True, stores_as="conda", translate=_pypi_as_conda)
+"""Metaflow's ``@pypi(packages=..., python=...)``: a conda environment with those pip packages."""
+pypi_base = SpecDecorator(
+    "pypi_base", CondaSpec, class_level=True, step_level=False, stores_as="conda", translate=_pypi_as_conda
+)
+"""Metaflow's class-level ``@pypi_base``."""

@@ -15,14 +15,36 @@ from flowkit.errors import ParameterError
 
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})
-_JSON_TYPES = (dict, list)
+
+
+class JSONTypeClass:
+    """The type of a parameter whose value is any JSON document (Metaflow's ``JSONType``).
+
+    The CLI text and a ``str`` default are decoded as JSON, so ``default='{"a": 1}'`` gives the step ``{"a": 1}``.
+    """
+
+    __name__ = "JSON"
+
+    def __call__(self, text: str) -> Any:
+        return json.loads(text)
+
+    def __repr__(self) -> str:
+        return "JSONType"
+
+
+JSONType = JSONTypeClass()
+"""Use as ``Parameter("config", type=JSONType, default='{"depth": 3}')``."""
+
+_JSON_TYPES = (dict, list, JSONType)
 
 
 class Parameter:
     """A flow parameter, declared as a class attribute: ``lr = Parameter("lr", default=0.01, help="...")``.
 
-    ``type`` defaults to the type of ``default`` (``str`` when there is none); ``dict`` and ``list`` read JSON.
-    Inside a step, ``self.lr`` is the run's value; assigning it raises :class:`ParameterError`.
+    ``type`` defaults to the type of ``default`` (``str`` when there is none); ``dict``, ``list`` and `JSONType` read
+    JSON. With ``separator``, the value is a list: the CLI text (and a ``str`` default) is split on it and each part
+    read as ``type``, as Metaflow does. The name may contain ``-`` (``--learning-rate``); the value is the class
+    attribute's. Inside a step, ``self.lr`` is the run's value; assigning it raises :class:`ParameterError`.
     """
 
     def __init__(
@@ -32,10 +54,13 @@ class Parameter:
         type: Callable[..., Any] | None = None,  # Metaflow's keyword names, shadowing builtins on purpose
         help: str | None = None,
         required: bool = False,
+        separator: str | None = None,
     ) -> None:
         self.name = name
         self.default = default
-        self.type: Callable[..., Any] = type if type is not None else _type_of_default(default)
+        self.separator = separator
+        inferred = str if separator is not None else _type_of_default(default)
+        self.type: Callable[..., Any] = type if type is not None else inferred
         self.help = help
         self.required = required
         self.attribute = name
@@ -45,6 +70,8 @@ class Parameter:
     def __set_name__(self, owner: type, attribute: str) -> None:
         self.attribute = attribute
         self.flow_name = owner.__name__
+        if isinstance(self.default, str) and (self.separator is not None or self.type is JSONType):
+            self.default = self.parse(self.default)  # Metaflow reads such a default as it reads the CLI text
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
@@ -62,7 +89,15 @@ class Parameter:
 
     # -- text forms ----------------------------------------------------------------------------------------------
     def parse(self, text: str) -> Any:
-        """Read a CLI value: int, float, bool (true/false/yes/no/on/off/1/0), str, or JSON for dict/list."""
+        """Read a CLI value: int, float, bool (true/false/yes/no/on/off/1/0), str, or JSON for dict/list/JSONType.
+
+        With a ``separator``, a list of such values.
+        """
+        if self.separator is not None:
+            return [self._parse_one(part) for part in text.split(self.separator)]
+        return self._parse_one(text)
+
+    def _parse_one(self, text: str) -> Any:
         try:
             if self.type is bool:
                 word = text.strip().lower()
@@ -70,7 +105,7 @@ class Parameter:
                     return word in _TRUE_WORDS
                 raise ValueError(f"{text!r} is not a boolean (use true or false)")
             if self.type in _JSON_TYPES:
-                return self._checked(json.loads(text))
+                return self._checked_one(json.loads(text))
             return self.type(text)
         except (TypeError, ValueError) as error:
             raise ParameterError(f"cannot read {text!r} as {self.type_name}: {error}", **self._where()) from None
@@ -95,6 +130,13 @@ class Parameter:
 
     def _checked(self, value: Any) -> Any:
         """Reject a value of the wrong JSON kind (a str for an int parameter); None always means 'unset'."""
+        if self.separator is not None and value is not None:
+            if not isinstance(value, list):
+                raise TypeError(f"expected a list of {self.type_name} (the parameter has a separator)")
+            return [self._checked_one(item) for item in value]
+        return self._checked_one(value)
+
+    def _checked_one(self, value: Any) -> Any:
         if value is None or self.type not in (bool, int, float, str, dict, list):
             return value
         if self.type is float and isinstance(value, int) and not isinstance(value, bool):

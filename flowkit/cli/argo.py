@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from flowkit.cli.group import project_branch_options
-from flowkit.cli.params import add_parameter_options
+from flowkit.cli.params import add_parameter_options, given_parameters
 
 _METAFLOW_NAME_KEY = "flowkit.argo_workflows_name"
 
@@ -160,7 +160,7 @@ def _trigger_command() -> click.Command:
         """Start a run of the deployed WorkflowTemplate and print the workflow's name."""
         from flowkit.compiler.api import argo_trigger
 
-        given = {key: value for key, value in parameter_values.items() if value is not None}
+        given = given_parameters(flow_cls, parameter_values)
         workflow = argo_trigger(flow_cls, given, **_target(name, namespace, kubeconfig, kube_context))
         click.echo(workflow)
 

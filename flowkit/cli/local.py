@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from flowkit.cli.group import project_branch_options
-from flowkit.cli.params import add_parameter_options
+from flowkit.cli.params import add_parameter_options, given_parameters
 from flowkit.cli.quickrun import RunArguments, finish, run_locally
 from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
 
@@ -85,7 +85,7 @@ def run_command(
     **parameter_values: Any,
 ) -> None:
     """Run the flow on this machine, each task in its own process."""
-    given = {name: value for name, value in parameter_values.items() if value is not None}
+    given = given_parameters(flow_cls, parameter_values)
     branch, production = project_branch_options()
     arguments = RunArguments(
         given,

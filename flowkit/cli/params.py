@@ -48,13 +48,30 @@ def parameter_options(flow_cls: type) -> list[click.Option]:
             help_text = f"{help_text} [default: {parameter.to_json(parameter.default)}]".strip()
         options.append(
             click.Option(
-                [f"--{parameter.name}", parameter.name],
+                [f"--{parameter.name}", option_destination(parameter)],
                 type=FlowParameterType(parameter),
                 required=bool(parameter.required) and parameter.default is None,
                 help=help_text or None,
             )
         )
     return options
+
+
+def option_destination(parameter: Parameter) -> str:
+    """The keyword a parameter's option reaches the command as: its name made an identifier (``learning-rate``)."""
+    return parameter.name.replace("-", "_")
+
+
+def given_parameters(flow_cls: type, option_values: dict[str, Any]) -> dict[str, Any]:
+    """The parameter values the user gave (by parameter name) among a command's keyword arguments."""
+    from flowkit.authoring.parameter import flow_parameters
+
+    given = {}
+    for name, parameter in flow_parameters(flow_cls).items():
+        value = option_values.get(option_destination(parameter))
+        if value is not None:
+            given[name] = value
+    return given
 
 
 def add_parameter_options(command: click.Command, flow_cls: type) -> click.Command:

@@ -16,7 +16,7 @@ import re
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from flowkit.specs.base import SpecModel
 
@@ -49,7 +49,9 @@ class CondaSpec(SpecModel):
     )
     python: str | None = Field(default=None, description="Python version of an inline environment, e.g. '3.10'")
     packages: dict[str, str] = Field(
-        default_factory=dict, description="conda package name -> version spec ('' for any version)"
+        default_factory=dict,
+        description="conda package name -> version spec ('' for any version); Metaflow's `libraries=` too",
+        validation_alias=AliasChoices("packages", "libraries"),
     )
     channels: list[str] = Field(default_factory=lambda: ["conda-forge"], description="conda channels, in priority")
     pip: list[str] = Field(default_factory=list, description="pip requirement strings, e.g. 'requests==2.31.0'")
