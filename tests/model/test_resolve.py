@@ -249,7 +249,7 @@ def test_flow_options() -> None:
     class Plain:
         pass
 
-    assert flow_options(Plain) == (ArgoSpec(), None)
+    assert flow_options(Plain) == (ArgoSpec(), None, None)
 
     @argo(namespace="ml", parallelism=4)
     @schedule(cron="0 3 * * *", timezone="Europe/Paris")
@@ -263,3 +263,4 @@ def test_flow_options() -> None:
     options = flow_options(Renamed)
     assert (options.argo.name, options.argo.namespace, options.argo.parallelism) == ("nightly", "ml", 4)
     assert options.schedule == ScheduleSpec(cron="0 3 * * *", timezone="Europe/Paris")
+    assert options.project is None
