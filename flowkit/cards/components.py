@@ -13,6 +13,7 @@ import html
 import io
 import json
 import pprint
+import reprlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -154,14 +155,30 @@ class ProgressBar(CardComponent):
 
 
 def short_repr(value: Any, *, limit: int | None = 200) -> str:
-    """A readable repr (pretty-printed, at most ``limit`` characters); a repr that raises is reported, not raised."""
+    """A readable repr of at most ``limit`` characters; a repr that raises is reported, not raised.
+
+    With a limit, containers are abbreviated while the repr is built (`reprlib`), so a million-element list costs
+    what its first elements do; without one, the value is pretty-printed whole.
+    """
     try:
-        text = pprint.pformat(value, width=100, compact=True, sort_dicts=False)
+        if limit is None:
+            text = pprint.pformat(value, width=100, compact=True, sort_dicts=False)
+        else:
+            text = _abbreviating_repr(limit).repr(value)
     except Exception as error:
         text = f"<{type(value).__name__}: repr failed: {type(error).__name__}: {error}>"
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def _abbreviating_repr(limit: int) -> reprlib.Repr:
+    abbreviate = reprlib.Repr()
+    abbreviate.maxlevel = 4
+    abbreviate.maxlist = abbreviate.maxtuple = abbreviate.maxset = abbreviate.maxfrozenset = abbreviate.maxdeque = 30
+    abbreviate.maxdict = 20
+    abbreviate.maxstring = abbreviate.maxother = abbreviate.maxlong = limit
+    return abbreviate
 
 
 def render_components(components: Iterable[CardComponent]) -> str:

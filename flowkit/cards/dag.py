@@ -31,7 +31,7 @@ _STEP_TINTS = {
     "retrying": "#fff3e0",
     "pending": "#fafafa",
 }
-_NODE_WIDTH, _HEADER_HEIGHT, _COLUMN_GAP, _ROW_GAP, _PAD = 168, 40, 56, 22, 12
+_NODE_WIDTH, _HEADER_HEIGHT, _COLUMN_GAP, _ROW_GAP, _PAD = 148, 40, 40, 22, 12
 
 
 @dataclass(frozen=True)
@@ -107,13 +107,9 @@ def _layout(graph: FlowGraph, tasks: Mapping[str, Sequence[TaskCell]]) -> dict[s
         columns.setdefault(rank[name], []).append(name)
     sized = {name: _cell_grid(len(tasks.get(name, ()))) for name in graph.steps}
     heights = {name: _HEADER_HEIGHT + _grid_height(len(tasks.get(name, ())), *sized[name]) for name in graph.steps}
-    column_heights = {
-        column: sum(heights[name] for name in names) + _ROW_GAP * (len(names) - 1) for column, names in columns.items()
-    }
-    tallest = max(column_heights.values(), default=0)
     boxes: dict[str, _Box] = {}
     for column, names in sorted(columns.items()):
-        y = _PAD + (tallest - column_heights[column]) / 2
+        y = float(_PAD)  # top-aligned: the main line stays straight, branches hang below it
         for name in names:
             size, per_row = sized[name]
             x = _PAD + column * (_NODE_WIDTH + _COLUMN_GAP)
@@ -141,12 +137,14 @@ def _edges(box: _Box, boxes: dict[str, _Box]) -> list[str]:
     for child in node.out:
         target = boxes[child]
         end_x, end_y = target.x, target.y + _HEADER_HEIGHT / 2
-        bend = (end_x - start_x) / 2
+        # An edge skipping columns runs level at its source's height, then bends into the target over the last gap.
+        level_to = max(start_x, end_x - _COLUMN_GAP)
+        bend = (end_x - level_to) / 2
         dashed = ' stroke-dasharray="5,3"' if node.transition == "foreach" else ""
         parts.append(
-            f'<path class="fk-edge" d="M{start_x:.1f},{start_y:.1f} C{start_x + bend:.1f},{start_y:.1f} '
-            f'{end_x - bend:.1f},{end_y:.1f} {end_x:.1f},{end_y:.1f}" fill="none" stroke="#78909c" '
-            f'stroke-width="1.5"{dashed} marker-end="url(#fk-arrow)"/>'
+            f'<path class="fk-edge" d="M{start_x:.1f},{start_y:.1f} L{level_to:.1f},{start_y:.1f} '
+            f'C{level_to + bend:.1f},{start_y:.1f} {end_x - bend:.1f},{end_y:.1f} {end_x:.1f},{end_y:.1f}" '
+            f'fill="none" stroke="#78909c" stroke-width="1.5"{dashed} marker-end="url(#fk-arrow)"/>'
         )
     return parts
 

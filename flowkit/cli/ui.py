@@ -25,12 +25,13 @@ DEFAULT_PORT = 8325
 def ui_command(datastore_root: Path | None, host: str, port: int) -> None:
     """Browse flows, runs, tasks, logs, artifacts and cards in a web browser."""
     try:
-        import uvicorn
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
     except ImportError:
         raise FlowkitError("flowkit ui needs the ui extra: pip install 'flowkit[ui]'") from None
     from flowkit.datastore import resolve_datastore_root
-    from flowkit.ui.app import create_app
+    from flowkit.ui.server import serve
 
     root = resolve_datastore_root(datastore_root)
     click.echo(f"flowkit ui: {root} at http://{host}:{port}/ (Ctrl-C to stop)")
-    uvicorn.run(create_app(root), host=host, port=port, log_level="warning")
+    serve(root, host, port)

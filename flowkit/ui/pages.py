@@ -6,6 +6,7 @@ A page of a run that is still going reloads itself every few seconds; a finished
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import quote
@@ -20,6 +21,7 @@ from flowkit.ui.runs import RunView, TaskView
 from flowkit.ui.timeline import TimelineBar, render_timeline
 
 REFRESH_SECONDS = 3
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 _UI_STYLE = """
 nav { background: #263238; padding: 10px 24px; color: #cfd8dc; }
 nav a { color: #fff; font-weight: bold; } nav span.sep { margin: 0 6px; color: #78909c; }
@@ -222,4 +224,5 @@ def _time(value: datetime | None) -> str:
 
 
 def _url(part: str) -> str:
-    return quote(part, safe="")
+    """One path segment of a link (step names and task ids are already safe, and a run page links thousands)."""
+    return part if _SAFE_SEGMENT.match(part) else quote(part, safe="")

@@ -7,7 +7,7 @@ import html
 import pytest
 
 from flowkit.cards import Artifact, Image, Table, VegaChart
-from flowkit.cards.components import render_components
+from flowkit.cards.components import render_components, short_repr
 from flowkit.cards.markdown import markdown_to_html
 
 
@@ -94,7 +94,8 @@ def test_images_are_checked_and_components_that_fail_say_so() -> None:
         def __repr__(self) -> str:
             raise RuntimeError("no repr")
 
-    assert "repr failed: RuntimeError: no repr" in Artifact(Exploding()).render()
+    assert "&lt;Exploding instance at" in Artifact(Exploding()).render()  # abbreviated repr: names the type
+    assert "repr failed: RuntimeError: no repr" in Artifact(Exploding(), compressed=False).render()
     broken = Table([[1]])
     broken.data = None  # type: ignore[assignment]
     assert "Table failed to render" in render_components([broken])
@@ -107,3 +108,9 @@ def test_matplotlib_figures_are_saved_as_png() -> None:
             buffer.write(b"\x89PNG\r\n\x1a\n...")
 
     assert "data:image/png;base64," in Image.from_matplotlib(Figure(), label="plot").render()
+
+
+def test_short_reprs_of_large_values_are_abbreviated_while_built() -> None:
+    text = short_repr(list(range(1_000_000)))
+    assert text.startswith("[0, 1, 2,") and text.endswith("...]") and len(text) <= 200
+    assert short_repr("x" * 1000, limit=50) == "'" + "x" * 22 + "..." + "x" * 23 + "'"
