@@ -182,3 +182,21 @@ def test_code_that_renders_cards_in_a_task_imports_only_the_standard_library(mod
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             imported.add(node.module.split(".")[0])
     assert imported - set(sys.stdlib_module_names) - {"flowkit"} == set()
+
+
+def test_a_run_without_cards_never_loads_the_card_modules(tmp_path: Path) -> None:
+    """What "a task without @card pays nothing" means: not even an import (checked in a fresh interpreter)."""
+    import subprocess
+
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tests.execution import flows\n"
+        "from tests.execution.conftest import execute_flow\n"
+        f"results = execute_flow(flows.ForeachFlow, Path({str(tmp_path)!r}), parameters={{'width': '2'}})\n"
+        "assert all(result.succeeded for step in results.values() for result in step)\n"
+        "print(sorted(name for name in sys.modules if name.startswith('flowkit.cards')))\n"
+    )
+    output = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert output.stdout.strip() == "[]"
+    assert not list(tmp_path.rglob("cards"))
