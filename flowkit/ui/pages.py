@@ -43,6 +43,7 @@ def flows_page(flows: Sequence[tuple[str, RunView | None, int]]) -> str:
 
 
 def runs_page(flow: str, runs: Sequence[RunView]) -> str:
+    """The flow's runs, newest first: status, start, duration, tags and size."""
     rows = [
         [
             _Html(_run_link(run)),
@@ -63,6 +64,7 @@ def runs_page(flow: str, runs: Sequence[RunView]) -> str:
 
 
 def run_page(run: RunView, parameters: dict[str, object]) -> str:
+    """Summary, the DAG with every task as a linked cell, the timeline of every attempt, and counts per step."""
     base = f"/runs/{_url(run.flow)}/{_url(run.run_id)}"
     cells = {
         step: [TaskCell(task.task_id, task.status, f"{base}/{_url(step)}/{_url(task.task_id)}") for task in tasks]

@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
+from flowkit.cli.main import main as console_main
 from flowkit.cli.ui import ui_command
 from flowkit.client import Run
 from flowkit.datastore import DataStore, RunRecord
@@ -82,8 +83,11 @@ def test_notebook_display_of_run_step_and_task(served: Served) -> None:
     assert "<td>square</td><td>int</td><td>5 B</td><td>4</td>" in task_html and "attempt 0" in task_html
 
 
-def test_ui_binds_to_this_machine_only_by_default() -> None:
+def test_ui_binds_to_this_machine_only_by_default(capsys: pytest.CaptureFixture[str]) -> None:
     options = {option.name: option.default for option in ui_command.params}
     assert options["host"] == "127.0.0.1"
     help_text = CliRunner().invoke(ui_command, ["--help"]).output
     assert "--datastore-root" in help_text and "--port" in help_text
+    with pytest.raises(SystemExit) as exit_status:  # the console script routes `flowkit ui` without a flow file
+        console_main(["ui", "--help"])
+    assert exit_status.value.code == 0 and "Browse flows, runs, tasks" in capsys.readouterr().out
