@@ -1,4 +1,4 @@
-"""Developer sessions: `nox` runs the default ones (tests, lint, docs), as CI does; `nox -s benchmark` is separate.
+"""Developer sessions: `nox` runs the default ones (tests, lint, docs), as CI does; benchmark and chaos are apart.
 
 Every session needs nothing but python3 and pip on a fresh machine: nox builds each virtualenv and installs flowkit
 with the extras the session needs. A new default session is a decorated function plus its name in
@@ -85,6 +85,14 @@ def check_page(page: Path) -> list[str]:
             line = text.count("\n", 0, link.start()) + 1
             problems.append(f"{page.relative_to(ROOT)}:{line}: link to missing file {target}")
     return problems
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """Hundreds of chaos trials (random SIGKILLs of the scheduler and of tasks, then resume), reporting trials,
+    resumes, wrong reads and leftover files; `nox -s chaos -- --trials 50 --seed 7` for fewer or a replay."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.chaos.chaos", *(session.posargs or ["--trials", "300"]))
 
 
 @nox.session

@@ -94,10 +94,14 @@ def publish(temp: Path, final: Path, *, replace: bool = True) -> bool:
     return True
 
 
-def write_file_atomically(path: Path, data: bytes, *, replace: bool = True) -> bool:
-    """Write ``data`` as ``path`` so that no reader ever sees a partial file (a failed write leaves no file)."""
+def write_file_atomically(path: Path, data: bytes, *, replace: bool = True, temp_dir: Path | None = None) -> bool:
+    """Write ``data`` as ``path`` so that no reader ever sees a partial file (a failed write leaves no file).
+
+    ``temp_dir`` (on the same filesystem) holds the temporary file instead of ``path``'s own directory: where
+    abandoned writes are looked for (the blob tree keeps them all in its top directory).
+    """
     ensure_dir(path.parent)
-    temp = temp_path_beside(path)
+    temp = temp_path_beside(path) if temp_dir is None else temp_dir / temp_path_beside(path).name
     with storage_errors("write", path):
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:

@@ -3,7 +3,8 @@
 Blobs are immutable and named by the sha256 of their bytes (the format is in :mod:`flowkit.datastore.serialization`),
 so an unchanged artifact is stored once however many tasks carry it, and concurrent writers of the same blob publish
 identical bytes under one name (the first rename wins; later writers drop their temporary copy). No lock is ever
-taken.
+taken. Every temporary blob file is written in ``blobs/sha256`` itself, not in a shard, so the blobs a killed task
+left half-written are found by listing one directory (`DataStore.sweep_abandoned_writes`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class BlobStore:
         sha256 = sink.sha.hexdigest()
         final = self.path(sha256)
         if in_memory is not None:
-            created = not final.exists() and write_file_atomically(final, in_memory, replace=False)
+            created = not final.exists() and write_file_atomically(
+                final, in_memory, replace=False, temp_dir=self.directory
+            )
         else:
             assert sink.temp_path is not None
             ensure_dir(final.parent)
