@@ -77,8 +77,9 @@ class CardFanout(Flow):
 def write_big_run(root: Path, tasks: int) -> str:
     """A finished run of ``tasks`` tasks (start, a foreach of tasks - 3, join, end) with records as the executor
     writes them. Written directly, without the executor's fsync per file: only reading them is measured."""
-    from flowkit.datastore import DataStore, RunRecord, TaskCoordinates, TaskRecord, utc_now
+    from flowkit.datastore import DataStore, RunRecord, TaskRecord, utc_now
     from flowkit.graph import build_graph
+    from flowkit.identity import TaskRef
     from flowkit.specs import resolve_step_specs
 
     store = DataStore(root)
@@ -90,7 +91,7 @@ def write_big_run(root: Path, tasks: int) -> str:
     began = utc_now()
     paths = [("start", ()), *(("work", (index,)) for index in range(tasks - 3)), ("join", ()), ("end", ())]
     for number, (step_name, index_path) in enumerate(paths):
-        coords = TaskCoordinates("PlainFanout", run_id, step_name, index_path)
+        coords = TaskRef("PlainFanout", run_id, step_name, index_path)
         started = began + timedelta(milliseconds=20 * number)
         record = TaskRecord(
             flow="PlainFanout",
@@ -133,8 +134,9 @@ def time_one_card(samples: int = 200) -> float:
     """Median seconds to render and write one default card of a foreach task (what @card adds to each task)."""
     from flowkit.cards.declaration import CardDeclaration
     from flowkit.cards.task import TaskCards
-    from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord, utc_now
+    from flowkit.datastore import DataStore, TaskRecord, utc_now
     from flowkit.graph import build_graph
+    from flowkit.identity import TaskRef
 
     graph = build_graph(CardFanout)
     with tempfile.TemporaryDirectory(prefix="card-one-") as directory:
@@ -143,7 +145,7 @@ def time_one_card(samples: int = 200) -> float:
         artifacts["square"] = store.put_artifact(49)
         timings = []
         for index in range(samples):
-            coords = TaskCoordinates("CardFanout", "r", "work", (index,))
+            coords = TaskRef("CardFanout", "r", "work", (index,))
             started = utc_now()
             cards = TaskCards([CardDeclaration()], store, coords, 0, graph, ["width"], started)
             record = TaskRecord(

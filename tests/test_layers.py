@@ -55,6 +55,20 @@ def test_layer_never_imports_what_the_contract_forbids(layer: str, forbidden: li
     assert offences == []
 
 
+STDLIB_ONLY = {
+    # A pod reads its task's identity and command line before anything else of flowkit is imported.
+    "flowkit/identity.py": set(),
+    "flowkit/invocation.py": {"flowkit.identity"},
+}
+
+
+@pytest.mark.parametrize(("module", "allowed"), sorted(STDLIB_ONLY.items()))
+def test_task_identity_and_invocation_need_only_the_standard_library(module: str, allowed: set[str]) -> None:
+    imported = imported_modules(REPO_ROOT / module)
+    outside = sorted(name for name in imported if name.split(".")[0] not in sys.stdlib_module_names)
+    assert set(outside) <= allowed, outside
+
+
 def loaded_after(code: str, cwd: Path) -> list[str]:
     """Run `code` in a fresh interpreter and list which heavy libraries it loaded."""
     probe = f"""

@@ -11,14 +11,15 @@ import html
 
 from flowkit.cards.components import Table, short_repr
 from flowkit.cards.dag import render_dag
-from flowkit.datastore import ArtifactRef, DataStore, TaskCoordinates, TaskRecord
+from flowkit.datastore import ArtifactRef, DataStore, TaskRecord
 from flowkit.graph.model import FlowGraph
+from flowkit.identity import TaskRef
 
 REPR_LOAD_LIMIT = 256 * 1024
 """Artifacts whose stored size exceeds this many bytes are listed without loading them for a repr."""
 
 
-def task_heading(coords: TaskCoordinates, status: str, detail: str) -> str:
+def task_heading(coords: TaskRef, status: str, detail: str) -> str:
     pathspec = html.escape(f"{coords.flow}/{coords.run_id}/{coords.step}/{coords.task_id}")
     return (
         f'<h1>{html.escape(coords.step)} <span class="fk-status fk-status-{status}">{html.escape(status)}</span></h1>'
@@ -29,7 +30,7 @@ def task_heading(coords: TaskCoordinates, status: str, detail: str) -> str:
 def default_card_body(
     store: DataStore, record: TaskRecord, graph: FlowGraph, parameter_names: list[str], components: str
 ) -> str:
-    coords = TaskCoordinates(record.flow, record.run_id, record.step, tuple(record.index_path))
+    coords = TaskRef(record.flow, record.run_id, record.step, tuple(record.index_path))
     retries = ((record.spec or {}).get("retry") or {}).get("times", 0)
     duration = (record.finished_at - record.started_at).total_seconds()
     parts = [
@@ -83,7 +84,7 @@ def format_duration(seconds: float) -> str:
     return f"{int(hours)} h {int(minutes)} min {seconds:.0f} s" if hours else f"{int(minutes)} min {seconds:.0f} s"
 
 
-def artifact_text(store: DataStore, coords: TaskCoordinates, name: str, ref: ArtifactRef) -> str:
+def artifact_text(store: DataStore, coords: TaskRef, name: str, ref: ArtifactRef) -> str:
     """A short repr of the artifact, or why it is not shown (too large to load for a glance, or not loadable)."""
     if ref.size > REPR_LOAD_LIMIT:
         return f"(not loaded: {format_size(ref.size)})"

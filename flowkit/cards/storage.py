@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowkit.cards.declaration import CardDeclaration
-from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.datastore import DataStore
 from flowkit.datastore.atomic import ensure_dir, is_temp_name, publish, temp_path_beside
+from flowkit.identity import TaskRef
 
 CARDS_DIR = "cards"
 
@@ -35,7 +36,7 @@ class StoredCard:
         return self.path.read_text(encoding="utf-8")
 
 
-def card_path(store: DataStore, coords: TaskCoordinates, attempt: int, declaration: CardDeclaration) -> Path:
+def card_path(store: DataStore, coords: TaskRef, attempt: int, declaration: CardDeclaration) -> Path:
     return store.task_dir(coords) / CARDS_DIR / f"{attempt}.{declaration.file_stem}.html"
 
 
@@ -46,7 +47,7 @@ def write_card(path: Path, page: str) -> None:
     publish(temp, path)
 
 
-def list_cards(store: DataStore, coords: TaskCoordinates) -> list[StoredCard]:
+def list_cards(store: DataStore, coords: TaskRef) -> list[StoredCard]:
     """Every card of the task, by attempt, the default card first, then by type and id."""
     directory = store.task_dir(coords) / CARDS_DIR
     try:

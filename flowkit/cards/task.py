@@ -18,8 +18,9 @@ from flowkit.cards.declaration import CardDeclaration
 from flowkit.cards.default import default_card_body, task_heading
 from flowkit.cards.page import html_page
 from flowkit.cards.storage import card_path, write_card
-from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord, utc_now
+from flowkit.datastore import DataStore, TaskRecord, utc_now
 from flowkit.graph.model import FlowGraph
+from flowkit.identity import TaskRef
 
 
 class TaskCards:
@@ -29,7 +30,7 @@ class TaskCards:
         self,
         declarations: list[CardDeclaration],
         store: DataStore,
-        coords: TaskCoordinates,
+        coords: TaskRef,
         attempt: int,
         graph: FlowGraph,
         parameter_names: list[str],

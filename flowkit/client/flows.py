@@ -15,8 +15,8 @@ from datetime import datetime
 from flowkit.client.namespaces import get_namespace
 from flowkit.client.objects import RootArg, Run
 from flowkit.datastore import DataStore
-from flowkit.datastore.identity import checked_name
 from flowkit.errors import DataStoreError
+from flowkit.identity import checked_name
 
 
 class Flow:

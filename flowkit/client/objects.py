@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flowkit.client.artifacts import DataArtifact, TaskArtifacts
-from flowkit.datastore import DataStore, RunRecord, TaskCoordinates, TaskRecord, index_path_of_task_id
-from flowkit.datastore.identity import checked_name, checked_task_id
+from flowkit.datastore import DataStore, RunRecord, TaskRecord
 from flowkit.datastore.tags import RunTags, validate_tag
 from flowkit.errors import DataStoreError, ExceptionWrapper
+from flowkit.identity import TaskRef, checked_name, checked_task_id, index_path_of_task_id
 
 if TYPE_CHECKING:
     from flowkit.client.code import RunCode
@@ -66,7 +66,7 @@ class Task:
         if attempt is not None and attempt < 0:
             raise ValueError(f"attempt must be >= 0, got {attempt}")
         self._store = DataStore(datastore_root)
-        self.coordinates = TaskCoordinates(flow, run_id, step, index_path_of_task_id(task_id))
+        self.coordinates = TaskRef(flow, run_id, step, index_path_of_task_id(task_id))
         self.pathspec = pathspec
         self.id = task_id
         if attempt is None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from flowkit.compiler.names import dns_label
 from flowkit.compiler.pods import PodPlan
+from flowkit.invocation import TaskInvocation
 from flowkit.specs.argo import PackageCache
 
 if TYPE_CHECKING:
@@ -83,24 +84,20 @@ def input_value(name: str) -> str:
 
 def task_argv(plan: PodPlan, context: PodContext) -> list[str]:
     """The `python -m flowkit.task` arguments of a task of this plan, with per-task values as placeholders."""
-    argv = [
-        "--datastore-root", context.datastore_mount,
-        "--run-id", "{{workflow.name}}",
-        "--step", input_value(STEP_INPUT),
-        "--index-path", input_value(INDEX_PATH_INPUT),
-        "--tee-logs",
-    ]  # fmt: skip
-    if plan.retry.times > 0:
+    return TaskInvocation(
+        datastore_root=context.datastore_mount,
+        run_id="{{workflow.name}}",
+        step=input_value(STEP_INPUT),
+        index_path=input_value(INDEX_PATH_INPUT),
         # {{retries}} only exists in templates that have a retryStrategy.
-        argv += ["--attempt", "{{retries}}"]
-    if plan.role.passes_parameters:
-        for name in context.parameter_names:
-            argv += ["--param", f"{name}={{{{workflow.parameters.{name}}}}}"]
-    if plan.role.writes_splits:
-        argv += ["--split-output", SPLITS_PATH]
-    if plan.role.exit_handler:
-        argv += ["--workflow-status", "{{workflow.status}}"]
-    return argv
+        attempt="{{retries}}" if plan.retry.times > 0 else 0,
+        params={name: f"{{{{workflow.parameters.{name}}}}}" for name in context.parameter_names}
+        if plan.role.passes_parameters
+        else {},
+        split_output=SPLITS_PATH if plan.role.writes_splits else None,
+        workflow_status="{{workflow.status}}" if plan.role.exit_handler else None,
+        tee_logs=True,
+    ).to_argv()
 
 
 def _resources(plan: PodPlan) -> m.ResourceRequirements | None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal, TypeVar
 
-from flowkit.datastore.identity import TaskCoordinates
 from flowkit.errors import DataStoreError
+from flowkit.identity import TaskRef
 
 _R = TypeVar("_R", bound="_Record")
 
@@ -174,8 +174,9 @@ class TaskRecord(_Record):
         return self.status == "succeeded"
 
     @property
-    def coordinates(self) -> TaskCoordinates:
-        return TaskCoordinates(self.flow, self.run_id, self.step, tuple(self.index_path))
+    def coordinates(self) -> TaskRef:
+        """The task this is a record of."""
+        return TaskRef(self.flow, self.run_id, self.step, tuple(self.index_path))
 
 
 @dataclass(kw_only=True)

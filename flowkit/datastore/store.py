@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 from flowkit.datastore.atomic import is_temp_name, storage_errors, write_file_atomically
 from flowkit.datastore.blobs import BlobStore
-from flowkit.datastore.identity import TaskCoordinates, checked_name
 from flowkit.datastore.logs import LogWriter
 from flowkit.datastore.records import ArtifactRef, RunRecord, TaskRecord
 from flowkit.datastore.sweep import Swept, sweep_temporary_files
 from flowkit.errors import DataStoreError
+from flowkit.identity import TaskRef, checked_name
 
 DATASTORE_ROOT_ENV = "FLOWKIT_DATASTORE_ROOT"
 DEFAULT_DATASTORE_DIR = ".flowkit"
@@ -83,13 +83,13 @@ class DataStore:
     def step_dir(self, flow: str, run_id: str, step: str) -> Path:
         return self.run_dir(flow, run_id) / checked_name("step name", step)
 
-    def task_dir(self, coords: TaskCoordinates) -> Path:
+    def task_dir(self, coords: TaskRef) -> Path:
         return self.step_dir(coords.flow, coords.run_id, coords.step) / coords.task_id
 
-    def record_path(self, coords: TaskCoordinates, attempt: int) -> Path:
+    def record_path(self, coords: TaskRef, attempt: int) -> Path:
         return self.task_dir(coords) / f"{attempt}.json"
 
-    def log_path(self, coords: TaskCoordinates, attempt: int, stream: LogStream) -> Path:
+    def log_path(self, coords: TaskRef, attempt: int, stream: LogStream) -> Path:
         return self.task_dir(coords) / f"{attempt}.{stream}"
 
     # -- runs --------------------------------------------------------------------------------------------------
@@ -147,18 +147,18 @@ class DataStore:
             )
         return path
 
-    def list_attempts(self, coords: TaskCoordinates) -> list[int]:
+    def list_attempts(self, coords: TaskRef) -> list[int]:
         """Committed attempts of a task, ascending."""
         names = _visible_entries(self.task_dir(coords))
         return sorted(int(name[: -len(".json")]) for name in names if name.endswith(".json"))
 
-    def read_record(self, coords: TaskCoordinates, attempt: int) -> TaskRecord:
+    def read_record(self, coords: TaskRef, attempt: int) -> TaskRecord:
         record = self.committed_record(coords, attempt)
         if record is None:
             raise DataStoreError(f"task {coords} has no committed attempt {attempt} in {self.root}")
         return record
 
-    def committed_record(self, coords: TaskCoordinates, attempt: int) -> TaskRecord | None:
+    def committed_record(self, coords: TaskRef, attempt: int) -> TaskRecord | None:
         """Attempt ``attempt``'s record if it was committed, else None (a reader that knows which attempt it wants)."""
         path = self.record_path(coords, attempt)
         try:
@@ -167,12 +167,12 @@ class DataStore:
         except FileNotFoundError:
             return None
 
-    def latest_record(self, coords: TaskCoordinates) -> TaskRecord | None:
+    def latest_record(self, coords: TaskRef) -> TaskRecord | None:
         """The latest committed attempt of a task (succeeded or failed), or None if none committed."""
         attempts = self.list_attempts(coords)
         return self.read_record(coords, attempts[-1]) if attempts else None
 
-    def successful_record(self, coords: TaskCoordinates) -> TaskRecord:
+    def successful_record(self, coords: TaskRef) -> TaskRecord:
         """The record a downstream task reads: the latest attempt, which must have succeeded."""
         record = self.latest_record(coords)
         if record is None or not record.succeeded:
@@ -200,14 +200,14 @@ class DataStore:
         return sweep_temporary_files(directories[:1]) + sweep_temporary_files(directories[1:], recursive=True)
 
     # -- captured output ---------------------------------------------------------------------------------------
-    def log_writer(self, coords: TaskCoordinates, attempt: int, stream: LogStream) -> LogWriter:
+    def log_writer(self, coords: TaskRef, attempt: int, stream: LogStream) -> LogWriter:
         return LogWriter(self.log_path(coords, attempt, stream))
 
-    def log_writers(self, coords: TaskCoordinates, attempt: int) -> dict[str, LogWriter]:
+    def log_writers(self, coords: TaskRef, attempt: int) -> dict[str, LogWriter]:
         """Writers of both captured streams ("out", "err"), for a scheduler that starts a task."""
         return {stream: self.log_writer(coords, attempt, stream) for stream in ("out", "err")}
 
-    def read_log(self, coords: TaskCoordinates, attempt: int, stream: LogStream) -> str:
+    def read_log(self, coords: TaskRef, attempt: int, stream: LogStream) -> str:
         try:
             return self.log_path(coords, attempt, stream).read_text(errors="replace")
         except FileNotFoundError:

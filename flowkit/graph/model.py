@@ -58,6 +58,11 @@ class FlowGraph:
     end_step: str = "end"
     """The last step: named ``end``, or marked ``@step(end=True)``."""
 
+    @property
+    def exit_handler(self) -> str | None:
+        """The step Argo runs after the workflow (`@argo(on_exit=...)`), if the flow has one."""
+        return next((node.name for node in self.steps.values() if node.is_exit_handler), None)
+
     def topological_order(self) -> list[str]:
         """Step names such that every step comes after all of its parents."""
         return list(self.steps)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from flowkit.packaging.bootstrap_script import BootstrapOptions
 from flowkit.packaging.publish import PackageRef
 
 SCRIPT_PATH = Path(__file__).with_name("bootstrap_script.py")
@@ -36,17 +37,15 @@ def bootstrap_command(
     it. ``cache_dir`` is where extractions are cached (an emptyDir or node-local directory); by default the
     bootstrap uses ``$FLOWKIT_PACKAGE_CACHE`` or ``$TMPDIR/flowkit-packages``.
     """
-    options = {
-        "--datastore-root": datastore_mount,
-        "--package-id": ref.package_id,
-        "--archive": ref.archive_path,
-        "--archive-sha256": ref.archive_sha256,
-        "--payload": ref.payload_path,
-        "--payload-sha256": ref.payload_sha256,
-        "--python-version": ref.python_version,
-        "--cloudpickle-version": ref.cloudpickle_version,
-    }
-    if cache_dir is not None:
-        options["--cache-dir"] = cache_dir
-    flat = [item for pair in options.items() for item in pair]
-    return [python, "-c", bootstrap_script(), *flat, "--", *task_argv]
+    options = BootstrapOptions(
+        datastore_root=datastore_mount,
+        package_id=ref.package_id,
+        archive=ref.archive_path,
+        archive_sha256=ref.archive_sha256,
+        payload=ref.payload_path,
+        payload_sha256=ref.payload_sha256,
+        python_version=ref.python_version,
+        cloudpickle_version=ref.cloudpickle_version,
+        cache_dir=cache_dir,
+    )
+    return [python, "-c", bootstrap_script(), *options.to_argv(task_argv)]

@@ -14,12 +14,14 @@ holds no flowkit of its own; flowkit and cloudpickle come out of the package bei
 5. only then the payload is unpickled and ``flowkit.task.cli.main`` runs the task.
 
 Usage: ``python -c <this file> --datastore-root R --package-id ID --archive PATH --archive-sha256 H --payload PATH
---payload-sha256 H --python-version X.Y --cloudpickle-version V [--cache-dir D] -- <task argv>``.
+--payload-sha256 H --python-version X.Y --cloudpickle-version V [--cache-dir D] -- <task argv>``; `BootstrapOptions`
+declares these options once, for the builder of the command (`flowkit.packaging.bootstrap`) and for this parser.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -36,24 +38,47 @@ MANIFEST_NAME = "manifest.json"
 CODE_DIR = "code"  # the user's project
 LIB_DIR = "lib"  # the shipped runtime: flowkit and cloudpickle
 ALLOWED_TOP_DIRS = (CODE_DIR, LIB_DIR)
-REQUIRED_OPTIONS = (
-    "datastore-root",
-    "package-id",
-    "archive",
-    "archive-sha256",
-    "payload",
-    "payload-sha256",
-    "python-version",
-    "cloudpickle-version",
-)
-OPTIONAL_OPTIONS = ("cache-dir",)
 
 
 class BootstrapError(Exception):
     """The package cannot be run safely here; the message says why and what to change."""
 
 
-def parse_arguments(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+@dataclasses.dataclass(frozen=True)
+class BootstrapOptions:
+    """The bootstrap's own options: each field is a ``--field-name value`` pair before the ``--``.
+
+    Everything the bootstrap trusts is here, i.e. in the workflow spec; ``cache_dir`` alone is optional.
+    """
+
+    datastore_root: str
+    package_id: str
+    archive: str
+    """The archive's path below ``datastore_root``."""
+    archive_sha256: str
+    payload: str
+    """The pickled flow class's path below ``datastore_root``."""
+    payload_sha256: str
+    python_version: str
+    cloudpickle_version: str
+    cache_dir: str | None = None
+    """Where extractions are cached (default ``$FLOWKIT_PACKAGE_CACHE`` or ``$TMPDIR/flowkit-packages``)."""
+
+    def to_argv(self, task_argv: list[str]) -> list[str]:
+        """The script's command-line arguments: these options, ``--``, then the task's own arguments."""
+        words: list[str] = []
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if value is not None:
+                words += [_flag(item.name), value]
+        return [*words, "--", *task_argv]
+
+
+def _flag(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def parse_arguments(argv: list[str]) -> tuple[BootstrapOptions, list[str]]:
     """Split ``--name value`` pairs before ``--`` from the task's own arguments after it."""
     if "--" not in argv:
         raise BootstrapError("missing '--' between the bootstrap options and the task arguments")
@@ -61,19 +86,21 @@ def parse_arguments(argv: list[str]) -> tuple[dict[str, str], list[str]]:
     own, task_argv = argv[:split], argv[split + 1 :]
     if len(own) % 2:
         raise BootstrapError(f"bootstrap options must come in '--name value' pairs, got {own}")
+    declared = {_flag(item.name): item for item in dataclasses.fields(BootstrapOptions)}
     options: dict[str, str] = {}
     # Plain indexing rather than zip(strict=...): this must parse and run on any Python far enough to report a
     # version mismatch cleanly.
     for position in range(0, len(own), 2):
         flag, value = own[position], own[position + 1]
-        name = flag[2:] if flag.startswith("--") else ""
-        if name not in REQUIRED_OPTIONS + OPTIONAL_OPTIONS:
+        if flag not in declared:
             raise BootstrapError(f"unknown bootstrap option {flag!r}")
-        options[name] = value
-    missing = [name for name in REQUIRED_OPTIONS if name not in options]
+        options[declared[flag].name] = value
+    missing = [
+        flag for flag, item in declared.items() if item.name not in options and item.default is dataclasses.MISSING
+    ]
     if missing:
-        raise BootstrapError(f"missing bootstrap options: {', '.join('--' + name for name in missing)}")
-    return options, task_argv
+        raise BootstrapError(f"missing bootstrap options: {', '.join(missing)}")
+    return BootstrapOptions(**options), task_argv
 
 
 def check_python_version(expected: str) -> None:
@@ -351,18 +378,18 @@ def check_runtime(expected_cloudpickle: str, target: str) -> None:
 
 def run(argv: list[str]) -> int:
     options, task_argv = parse_arguments(argv)
-    check_python_version(options["python-version"])
-    root = options["datastore-root"]
-    package_id = options["package-id"]
-    payload = read_verified("payload", os.path.join(root, options["payload"]), options["payload-sha256"])
+    check_python_version(options.python_version)
+    root = options.datastore_root
+    package_id = options.package_id
+    payload = read_verified("payload", os.path.join(root, options.payload), options.payload_sha256)
     default_cache = os.path.join(os.environ.get("TMPDIR", "/tmp"), "flowkit-packages")
-    cache_root = options.get("cache-dir") or os.environ.get("FLOWKIT_PACKAGE_CACHE") or default_cache
-    archive_path = os.path.join(root, options["archive"])
-    target, entries = ensure_extracted(os.path.abspath(cache_root), package_id, archive_path, options["archive-sha256"])
+    cache_root = options.cache_dir or os.environ.get("FLOWKIT_PACKAGE_CACHE") or default_cache
+    archive_path = os.path.join(root, options.archive)
+    target, entries = ensure_extracted(os.path.abspath(cache_root), package_id, archive_path, options.archive_sha256)
     # The working directory that `python -c` puts first would let whatever lies there shadow the shipped code.
     sys.path[:] = [os.path.join(target, entry) for entry in entries] + [entry for entry in sys.path if entry]
     os.environ["FLOWKIT_CODE_PACKAGE_ID"] = package_id
-    check_runtime(options["cloudpickle-version"], target)
+    check_runtime(options.cloudpickle_version, target)
     import pickle
 
     flow_cls = pickle.loads(payload)

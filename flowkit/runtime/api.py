@@ -18,10 +18,10 @@ from flowkit.authoring.run_context import RunContext
 from flowkit.datastore import DataStore, RunRecord
 from flowkit.datastore.atomic import ensure_dir
 from flowkit.errors import FlowkitError, ParameterError
+from flowkit.identity import TaskRef
 from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
 from flowkit.runtime.launch import TaskLauncher
 from flowkit.runtime.output import Progress, RunConsole
-from flowkit.runtime.plan import TaskKey, TaskPlanner
 from flowkit.runtime.scheduler import RunOutcome, Scheduler
 from flowkit.runtime.worker import forking_context
 
@@ -94,14 +94,12 @@ def run_flow(
         except OSError as error:
             raise FlowkitError(f"cannot write the run id to --run-id-file {run_id_file}: {error.strerror}") from error
 
-    planner = TaskPlanner(graph)
     workers = max_workers or os.cpu_count() or 1
     progress = Progress()
     console = RunConsole(f"{graph.flow_name}/{run_id}", progress)
     launcher = TaskLauncher(
         flow_cls,
         store,
-        run_id,
         specs,
         parameters=parameter_json,
         use_conda=environment == "conda",
@@ -113,16 +111,15 @@ def run_flow(
     reuse = None if resume is None else partial(resume.clone_if_reusable, store, run_id=run_id)
     try:
         with forking_context():
-            outcome = Scheduler(planner, launcher, console, progress, max_workers=workers, reuse=reuse).run(
-                planner.first_tasks()
-            )
+            start = TaskRef(graph.flow_name, run_id, graph.start_step)
+            outcome = Scheduler(graph, launcher, console, progress, max_workers=workers, reuse=reuse).run([start])
             if resume is not None:
                 console.message(resume.summary())
-            _report_failures(console, store, launcher, outcome)
-            exit_handler = planner.exit_handler()
-            if exit_handler is not None:
+            _report_failures(console, store, outcome)
+            if graph.exit_handler is not None:
                 launcher.workflow_status = "Succeeded" if outcome.successful else "Failed"
-                Scheduler(planner, launcher, console, progress, max_workers=1).run([TaskKey(exit_handler)])
+                exit_task = start.sibling(graph.exit_handler, ())
+                Scheduler(graph, launcher, console, progress, max_workers=1).run([exit_task])
     finally:
         console.close()
     return Run(f"{graph.flow_name}/{run_id}", datastore_root=store.root)
@@ -160,11 +157,11 @@ def _started_message(flow: str, run_id: str, resume: ResumePlan | None, request:
     )
 
 
-def _report_failures(console: RunConsole, store: DataStore, launcher: TaskLauncher, outcome: RunOutcome) -> None:
+def _report_failures(console: RunConsole, store: DataStore, outcome: RunOutcome) -> None:
     """Print each failed task's step, id, error and traceback (what a user needs to fix it)."""
     for task in outcome.failed:
-        record = store.latest_record(launcher.coordinates(task))
+        record = store.latest_record(task)
         error = record.error if record is not None else None
-        console.message(f"Task {task.step}/{task.task_id} failed", error=True)
+        console.message(f"Task {task.label} failed", error=True)
         if error is not None:  # a traceback ends with the error itself; a dead process has only a reason
             console.message(error.traceback.rstrip() or f"{error.type}: {error.message}", error=True)

@@ -1,7 +1,7 @@
 """How the local runtime starts one task attempt and learns its outcome.
 
-`TaskLauncher` is the bridge between the scheduler (which only knows task keys and processes) and the layers that
-run a task: it builds the task's coordinates, forks `flowkit.task.executor.execute_task` (or spawns the step's own
+`TaskLauncher` is the bridge between the scheduler (which only knows tasks and processes) and the layers that
+run a task: it forks `flowkit.task.executor.execute_task` (or spawns the step's own
 interpreter for `--environment conda`), captures output through the datastore's log writers, and turns a process
 that died without committing into a failed record via `record_process_failure`.
 """
@@ -16,16 +16,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flowkit.datastore import (
-    AlreadyCommittedError,
-    DataStore,
-    LogWriter,
-    TaskCoordinates,
-    TaskRecord,
-    format_index_path,
-)
+from flowkit.datastore import AlreadyCommittedError, DataStore, LogWriter, TaskRecord
 from flowkit.errors import EXIT_STORAGE, FlowkitError
-from flowkit.runtime.plan import TaskKey
+from flowkit.identity import TaskRef
+from flowkit.invocation import TaskInvocation
 from flowkit.runtime.worker import TaskProcess, fork_task, spawn_task
 from flowkit.task.watchdog import death_reason
 
@@ -41,13 +35,12 @@ class StorageStoppedRun(FlowkitError):
 
 
 class TaskLauncher:
-    """Starts the attempts of one run's tasks, all with the same flow, run id and datastore."""
+    """Starts the attempts of one run's tasks, all with the same flow and datastore."""
 
     def __init__(
         self,
         flow_cls: type,
         store: DataStore,
-        run_id: str,
         specs: Mapping[str, StepSpec],
         *,
         parameters: Mapping[str, str],
@@ -60,7 +53,6 @@ class TaskLauncher:
         """`run_environment`: variables every task of the run gets (its `RunContext`); a step's `@environment` wins."""
         self.flow_cls = flow_cls
         self.store = store
-        self.run_id = run_id
         self.specs = specs
         self.parameters = dict(parameters)
         self.use_conda = use_conda
@@ -69,16 +61,12 @@ class TaskLauncher:
         self.run_environment = dict(run_environment or {})
         self.start_step = start_step
         """The step whose task receives the run's parameters."""
-        self._logs: dict[tuple[TaskKey, int], dict[str, LogWriter]] = {}
+        self._logs: dict[tuple[TaskRef, int], dict[str, LogWriter]] = {}
         self._environments: dict[str, LocalEnvironment] = {}  # per step: resolved once, reused by every task
 
-    def coordinates(self, task: TaskKey) -> TaskCoordinates:
-        return TaskCoordinates(self.flow_cls.__name__, self.run_id, task.step, task.index_path)
-
-    def start(self, task: TaskKey, attempt: int) -> TaskProcess:
+    def start(self, task: TaskRef, attempt: int) -> TaskProcess:
         """Start `attempt` of `task` in its own process."""
         spec = self.specs[task.step]
-        coords = self.coordinates(task)
         environment = {**self.run_environment, **spec.environment_vars}
         if self.use_conda and spec.conda is not None:
             process = self._spawn_in_environment(task, attempt, spec, environment)
@@ -89,31 +77,30 @@ class TaskLauncher:
                 execute_task,
                 self.flow_cls,
                 self.store.root,
-                coords,
+                task,
                 attempt=attempt,
                 parameters=self.parameters if task.step == self.start_step else None,
                 workflow_status=self.workflow_status,
                 max_num_splits=self.max_num_splits,
             )
             process = fork_task(run, environment)
-        self._logs[(task, attempt)] = self.store.log_writers(coords, attempt)
+        self._logs[(task, attempt)] = self.store.log_writers(task, attempt)
         return process
 
-    def capture(self, task: TaskKey, attempt: int, stream: str, data: bytes) -> None:
+    def capture(self, task: TaskRef, attempt: int, stream: str, data: bytes) -> None:
         """Append a chunk of the attempt's output to its log in the datastore."""
         self._logs[(task, attempt)][stream].write(data)
 
-    def outcome(self, task: TaskKey, attempt: int, exit_code: int, *, timed_out: bool) -> TaskRecord:
+    def outcome(self, task: TaskRef, attempt: int, exit_code: int, *, timed_out: bool) -> TaskRecord:
         """Publish the attempt's logs and return its commit record, writing a failed one if the process left none."""
         for writer in self._logs.pop((task, attempt)).values():
             writer.close()
-        coords = self.coordinates(task)
-        record = self.store.committed_record(coords, attempt)  # one read, no listing: the attempt is known
+        record = self.store.committed_record(task, attempt)  # one read, no listing: the attempt is known
         if record is not None:
             return record
         if exit_code == EXIT_STORAGE:
             raise StorageStoppedRun(
-                f"task {coords} stopped because the datastore's storage refused an operation (its line above says "
+                f"task {task} stopped because the datastore's storage refused an operation (its line above says "
                 "which); everything committed is kept: fix the storage, then resume"
             )
         from flowkit.task.executor import record_process_failure
@@ -122,23 +109,23 @@ class TaskLauncher:
         with contextlib.suppress(AlreadyCommittedError):
             record_process_failure(
                 self.store.root,
-                coords,
+                task,
                 attempt,
                 exit_code,
                 death_reason(exit_code, self.timeout_seconds(task), timed_out),
                 self.flow_cls,
             )
-        return self.store.read_record(coords, attempt)
+        return self.store.read_record(task, attempt)
 
-    def timeout_seconds(self, task: TaskKey) -> float | None:
+    def timeout_seconds(self, task: TaskRef) -> float | None:
         timeout = self.specs[task.step].timeout
         return None if timeout is None else timeout.total_seconds
 
-    def retry_times(self, task: TaskKey) -> int:
+    def retry_times(self, task: TaskRef) -> int:
         return self.specs[task.step].retry.times
 
     def _spawn_in_environment(
-        self, task: TaskKey, attempt: int, spec: StepSpec, environment: dict[str, str]
+        self, task: TaskRef, attempt: int, spec: StepSpec, environment: dict[str, str]
     ) -> TaskProcess:
         from flowkit.environments.local import ensure_local_environment
 
@@ -148,34 +135,19 @@ class TaskLauncher:
                 self.flow_cls, spec, datastore_root=self.store.root
             )
         module_name, module_dir = _importable_module(self.flow_cls)
-        argv = [
-            str(local.python),
-            "-m",
-            "flowkit.task",
-            "--datastore-root",
-            str(self.store.root),
-            "--flow",
-            f"{module_name}:{self.flow_cls.__qualname__}",
-            "--run-id",
-            self.run_id,
-            "--step",
-            task.step,
-            "--index-path",
-            format_index_path(task.index_path),
-            "--attempt",
-            str(attempt),
-        ]
-        if task.step == self.start_step:
-            for name, value in self.parameters.items():
-                argv += ["--param", f"{name}={value}"]
-        if self.workflow_status is not None:
-            argv += ["--workflow-status", self.workflow_status]
-        if self.max_num_splits is not None:
-            argv += ["--max-num-splits", str(self.max_num_splits)]
+        invocation = TaskInvocation.for_task(
+            task,
+            attempt,
+            datastore_root=str(self.store.root),
+            flow=f"{module_name}:{self.flow_cls.__qualname__}",
+            params=self.parameters if task.step == self.start_step else {},
+            workflow_status=self.workflow_status,
+            max_num_splits=self.max_num_splits,
+        )
         flowkit_dir = Path(__file__).resolve().parents[2]
         search_path = os.pathsep.join(filter(None, [str(module_dir), str(flowkit_dir), os.environ.get("PYTHONPATH")]))
         environment.update({"PYTHONPATH": search_path, "FLOWKIT_ENVIRONMENT_ID": local.env_id})
-        return spawn_task(argv, environment)
+        return spawn_task(invocation.command(str(local.python)), environment)
 
 
 def _importable_module(flow_cls: type) -> tuple[str, Path]:

@@ -15,9 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord
+from flowkit.datastore import DataStore, TaskRecord
 from flowkit.errors import FlowkitError
-from flowkit.runtime.plan import TaskKey
+from flowkit.identity import TaskRef
 
 if TYPE_CHECKING:
     from flowkit.graph import FlowGraph
@@ -52,12 +52,12 @@ class ResumePlan:
     forced_steps: frozenset[str]
     """The step named by ``resume STEP`` and its descendants: run whatever the origin holds for them."""
     code_hashes: dict[str, str]
-    reused: set[TaskKey] = field(default_factory=set)
+    reused: set[TaskRef] = field(default_factory=set)
     decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(step, reason) -> number of tasks decided so."""
 
     def clone_if_reusable(
-        self, store: DataStore, task: TaskKey, parents: list[TaskKey], *, run_id: str
+        self, store: DataStore, task: TaskRef, parents: list[TaskRef], *, run_id: str
     ) -> TaskRecord | None:
         """Clone `task` from the origin into `run_id` if it would compute the same again; None means run it."""
         reason, record = self._decide(store, task, parents)
@@ -67,12 +67,12 @@ class ResumePlan:
         self.reused.add(task)
         return store.clone_task(record, run_id)
 
-    def _decide(self, store: DataStore, task: TaskKey, parents: list[TaskKey]) -> tuple[str, TaskRecord | None]:
+    def _decide(self, store: DataStore, task: TaskRef, parents: list[TaskRef]) -> tuple[str, TaskRecord | None]:
         if task.step in self.forced_steps:
             return RESUMED_FROM, None
         if any(parent not in self.reused for parent in parents):
             return INPUT_RERUNS, None
-        record = store.latest_record(TaskCoordinates(self.flow, self.origin_run_id, task.step, task.index_path))
+        record = store.latest_record(task.in_run(self.origin_run_id))
         if record is None:
             return NOT_IN_ORIGIN, None
         if not record.succeeded:

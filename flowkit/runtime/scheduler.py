@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING
 
 from flowkit.runtime.launch import TaskLauncher
 from flowkit.runtime.output import Progress, RunConsole, TaskOutput
-from flowkit.runtime.plan import TaskKey, TaskPlanner
 from flowkit.runtime.worker import TaskProcess
 
 if TYPE_CHECKING:
     from flowkit.datastore.records import TaskRecord
+    from flowkit.graph import FlowGraph
+    from flowkit.identity import TaskRef
 
 IDLE_WAIT_SECONDS = 0.1
 REAP_WAIT_SECONDS = 0.005
@@ -33,7 +34,7 @@ READ_BYTES = 1 << 16
 
 @dataclass
 class RunningTask:
-    task: TaskKey
+    task: TaskRef
     attempt: int
     process: TaskProcess
     output: TaskOutput
@@ -46,8 +47,8 @@ class RunningTask:
 class RunOutcome:
     """What the scheduler learned: tasks that succeeded (with their split counts) and tasks that failed for good."""
 
-    succeeded: dict[TaskKey, int | None] = field(default_factory=dict)
-    failed: list[TaskKey] = field(default_factory=list)
+    succeeded: dict[TaskRef, int | None] = field(default_factory=dict)
+    failed: list[TaskRef] = field(default_factory=list)
 
     @property
     def successful(self) -> bool:
@@ -63,30 +64,30 @@ class Scheduler:
 
     def __init__(
         self,
-        planner: TaskPlanner,
+        graph: FlowGraph,
         launcher: TaskLauncher,
         console: RunConsole,
         progress: Progress,
         *,
         max_workers: int,
-        reuse: Callable[[TaskKey, list[TaskKey]], TaskRecord | None] | None = None,
+        reuse: Callable[[TaskRef, list[TaskRef]], TaskRecord | None] | None = None,
     ) -> None:
-        self.planner = planner
+        self.graph = graph
         self.launcher = launcher
         self.console = console
         self.progress = progress
         self.max_workers = max_workers
         self.reuse = reuse
         self.outcome = RunOutcome()
-        self.ready: deque[TaskKey] = deque()
-        self.known: set[TaskKey] = set()
-        self.missing_parents: dict[TaskKey, int] = {}
-        self.retries: deque[tuple[TaskKey, int]] = deque()
+        self.ready: deque[TaskRef] = deque()
+        self.known: set[TaskRef] = set()
+        self.missing_parents: dict[TaskRef, int] = {}
+        self.retries: deque[tuple[TaskRef, int]] = deque()
         """Failed attempts to run again: (task, next attempt), started before any task of `ready`."""
         self.running: dict[int, RunningTask] = {}
         self.selector = selectors.DefaultSelector()
 
-    def run(self, first_tasks: list[TaskKey]) -> RunOutcome:
+    def run(self, first_tasks: list[TaskRef]) -> RunOutcome:
         """Run from `first_tasks` until every reachable task succeeded, or one failed and the running ones finished."""
         try:
             self._offer(first_tasks)
@@ -105,7 +106,7 @@ class Scheduler:
             self.selector.close()
         return self.outcome
 
-    def _offer(self, candidates: list[TaskKey]) -> None:
+    def _offer(self, candidates: list[TaskRef]) -> None:
         """Queue each candidate whose last parent just succeeded (cloning it instead when `reuse` can).
 
         Every success is counted the moment it happens (`_count_arrival`), before any other task is cloned, so the
@@ -116,17 +117,17 @@ class Scheduler:
             task = unblocked.popleft()
             reused = None
             if self.reuse is not None:
-                reused = self.reuse(task, self.planner.parents(task, self.outcome.succeeded) or [])
+                reused = self.reuse(task, task.parents(self.graph, self.outcome.succeeded.get) or [])
             if reused is None:
                 self.ready.append(task)
                 continue
             self.outcome.succeeded[task] = reused.num_splits
             self.progress.done += 1
             unblocked.extend(
-                child for child in self.planner.children(task, reused.num_splits) if self._count_arrival(child)
+                child for child in task.children(self.graph, reused.num_splits) if self._count_arrival(child)
             )
 
-    def _count_arrival(self, task: TaskKey) -> bool:
+    def _count_arrival(self, task: TaskRef) -> bool:
         """Note that one more parent of `task` succeeded; True once, when `task` has become ready."""
         if task in self.known:
             return False
@@ -135,10 +136,10 @@ class Scheduler:
             self.known.add(task)
         return ready
 
-    def _last_parent_arrived(self, task: TaskKey) -> bool:
+    def _last_parent_arrived(self, task: TaskRef) -> bool:
         missing = self.missing_parents.get(task)
         if missing is None:
-            parents = self.planner.parents(task, self.outcome.succeeded)
+            parents = task.parents(self.graph, self.outcome.succeeded.get)
             if parents is None:  # a foreach join whose width is not known yet
                 return False
             missing = sum(parent not in self.outcome.succeeded for parent in parents)
@@ -161,11 +162,11 @@ class Scheduler:
         while self.ready and len(self.running) < self.max_workers:
             self._start(self.ready.popleft(), 0)
 
-    def _start(self, task: TaskKey, attempt: int) -> None:
+    def _start(self, task: TaskRef, attempt: int) -> None:
         process = self.launcher.start(task, attempt)
         timeout = self.launcher.timeout_seconds(task)
         running = RunningTask(
-            task, attempt, process, TaskOutput(str(task)), None if timeout is None else time.monotonic() + timeout
+            task, attempt, process, TaskOutput(task.label), None if timeout is None else time.monotonic() + timeout
         )
         self.running[process.pid] = running
         self.selector.register(process.stdout_fd, selectors.EVENT_READ, (running, "out"))
@@ -244,12 +245,12 @@ class Scheduler:
         if record.succeeded:
             self.outcome.succeeded[task] = record.num_splits
             self.progress.done += 1
-            self._offer(self.planner.children(task, record.num_splits))
+            self._offer(task.children(self.graph, record.num_splits))
             return
         if attempt < self.launcher.retry_times(task) and not self.outcome.failed:
             self.retries.append((task, attempt + 1))
             self.progress.retrying += 1
-            self.console.message(f"[{task}] attempt {attempt} failed; retrying", error=True)
+            self.console.message(f"[{task.label}] attempt {attempt} failed; retrying", error=True)
             return
         self.progress.failed += 1
         self.outcome.failed.append(task)

@@ -25,12 +25,12 @@ from flowkit.datastore import (
     DataStore,
     ErrorInfo,
     RunRecord,
-    TaskCoordinates,
     TaskRecord,
     utc_now,
 )
 from flowkit.datastore.atomic import write_file_atomically
 from flowkit.errors import ExceptionWrapper, FlowkitError, StorageError, TaskFailedError
+from flowkit.identity import TaskRef
 from flowkit.task.inputs import TaskInputs, gather_inputs
 from flowkit.task.scope import StepScope
 
@@ -66,7 +66,7 @@ class _Attempt:
     """What every record of this attempt shares."""
 
     store: DataStore
-    coords: TaskCoordinates
+    coords: TaskRef
     attempt: int
     spec: StepSpec
     code_hash: str
@@ -106,7 +106,7 @@ class _Attempt:
 def execute_task(
     flow_cls: type[Flow],
     datastore_root: str | os.PathLike[str],
-    coords: TaskCoordinates,
+    coords: TaskRef,
     *,
     attempt: int = 0,
     parameters: dict[str, str] | None = None,
@@ -166,7 +166,7 @@ def execute_task(
             "succeeded", exit_code=0, artifacts=scope.artifacts, num_splits=num_splits, foreach=inputs.foreach
         )
         if num_splits is not None and split_output is not None:
-            _write_split_output(split_output, num_splits)  # before the commit: the record is always written last
+            write_split_list(split_output, num_splits)  # before the commit: the record is always written last
         return run.commit(record)
     finally:
         current._clear()
@@ -174,7 +174,7 @@ def execute_task(
 
 def record_process_failure(
     datastore_root: str | os.PathLike[str],
-    coords: TaskCoordinates,
+    coords: TaskRef,
     attempt: int,
     exit_code: int,
     reason: str,
@@ -198,7 +198,7 @@ def record_process_failure(
     return run.commit(run.record("failed", exit_code=exit_code, error=info))
 
 
-def _step_node(flow_cls: type[Flow], coords: TaskCoordinates) -> StepNode:
+def _step_node(flow_cls: type[Flow], coords: TaskRef) -> StepNode:
     """The graph node of the task's step; a step name the flow lacks is the caller's mistake, reported as such."""
     from flowkit.graph import build_graph
 
@@ -223,7 +223,7 @@ def _task_cards(flow_cls: type[Flow], run: _Attempt, node: StepNode) -> TaskCard
 
 
 def _task_inputs(
-    flow_cls: type[Flow], store: DataStore, coords: TaskCoordinates, node: StepNode, given: dict[str, str] | None
+    flow_cls: type[Flow], store: DataStore, coords: TaskRef, node: StepNode, given: dict[str, str] | None
 ) -> TaskInputs:
     """Start and the exit handler begin from the run's parameters; every other step from its parents."""
     from flowkit.graph import build_graph
@@ -239,7 +239,7 @@ def _task_inputs(
 
 
 def _start_parameters(
-    flow_cls: type[Flow], store: DataStore, coords: TaskCoordinates, given: dict[str, str] | None, end_step: str
+    flow_cls: type[Flow], store: DataStore, coords: TaskRef, given: dict[str, str] | None, end_step: str
 ) -> dict[str, ArtifactRef]:
     """Resolve the run's parameters, record them in run.json (all of them, defaults included) and store them."""
     from flowkit.graph import build_graph
@@ -306,7 +306,7 @@ def _commit_caught(
         artifacts[catch.var] = _store_exception(run.store, error)
     num_splits = 0 if node.transition == "foreach" else None
     if num_splits is not None and split_output is not None:
-        _write_split_output(split_output, num_splits)
+        write_split_list(split_output, num_splits)
     record = run.record(
         "succeeded",
         exit_code=exit_code,
@@ -323,8 +323,9 @@ def _store_exception(store: DataStore, error: BaseException) -> ArtifactRef:
     return store.put_artifact(ExceptionWrapper.of(error))
 
 
-def _write_split_output(path: str | os.PathLike[str], num_splits: int) -> None:
-    """The JSON list of split indices Argo's ``withParam`` fans out over."""
+def write_split_list(path: str | os.PathLike[str], num_splits: int) -> None:
+    """Write the JSON list of split indices (``[0,1,2]``) that Argo's ``withParam`` fans out over: the one writer of
+    ``--split-output``, for a foreach step that ran and for one whose failure ``@catch`` caught."""
     target = Path(path)
     write_file_atomically(target, ("[" + ",".join(map(str, range(num_splits))) + "]").encode())
 

@@ -11,28 +11,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowkit.datastore import ArtifactRef, DataStore, ForeachFrame, TaskCoordinates, TaskRecord
+from flowkit.datastore import ArtifactRef, DataStore, ForeachFrame, TaskRecord
+from flowkit.identity import TaskRef
 
 if TYPE_CHECKING:
     from flowkit.graph import FlowGraph
 
 
-def parent_coordinates(graph: FlowGraph, coords: TaskCoordinates, store: DataStore) -> list[TaskCoordinates]:
+def parent_tasks(graph: FlowGraph, task: TaskRef, store: DataStore) -> list[TaskRef]:
     """The tasks whose committed records this task reads, in the order a join's ``inputs`` lists them."""
-    node = graph.steps[coords.step]
-    path = coords.index_path
-    closes = graph.steps[node.joins] if node.is_join and node.joins is not None else None
-    if closes is not None and closes.transition == "foreach":
-        splits = store.successful_record(TaskCoordinates(coords.flow, coords.run_id, closes.name, path)).num_splits
-        return [
-            TaskCoordinates(coords.flow, coords.run_id, parent, (*path, index))
-            for parent in node.parents
-            for index in range(splits or 0)
-        ]
-    parents = []
-    for parent in node.parents:
-        parent_path = path[:-1] if graph.steps[parent].transition == "foreach" else path
-        parents.append(TaskCoordinates(coords.flow, coords.run_id, parent, parent_path))
+    parents = task.parents(graph, lambda foreach_task: store.successful_record(foreach_task).num_splits or 0)
+    assert parents is not None  # the split count above is never unknown: a missing record raises instead
     return parents
 
 
@@ -102,7 +91,7 @@ class TaskInputs:
 
 
 def gather_inputs(
-    graph: FlowGraph, coords: TaskCoordinates, store: DataStore, parameter_names: Iterable[str] = ()
+    graph: FlowGraph, coords: TaskRef, store: DataStore, parameter_names: Iterable[str] = ()
 ) -> TaskInputs:
     """Read the parents' records: a single parent passes everything on; a join starts from the parameters alone.
 
@@ -110,7 +99,7 @@ def gather_inputs(
     ``merge_artifacts`` or an explicit assignment, even when every input holds the same value.
     """
     node = graph.steps[coords.step]
-    records = [store.successful_record(parent) for parent in parent_coordinates(graph, coords, store)]
+    records = [store.successful_record(parent) for parent in parent_tasks(graph, coords, store)]
     if not records:
         return TaskInputs()
     if not node.is_join:
@@ -123,8 +112,7 @@ def gather_inputs(
     closes = graph.steps[node.joins] if node.joins is not None else None
     frame = records[0].foreach
     if closes is not None and closes.transition == "foreach":
-        split_task = TaskCoordinates(coords.flow, coords.run_id, closes.name, coords.index_path)
-        frame = store.successful_record(split_task).foreach
+        frame = store.successful_record(coords.sibling(closes.name, coords.index_path)).foreach
     parameters = records[0].artifacts  # read-only, so every input holds the same values
     return TaskInputs(
         artifacts={name: parameters[name] for name in parameter_names if name in parameters},

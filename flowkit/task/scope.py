@@ -13,8 +13,9 @@ import pickle
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flowkit.datastore import ArtifactRef, DataStore, TaskCoordinates
+from flowkit.datastore import ArtifactRef, DataStore
 from flowkit.errors import FlowDefinitionError, FlowkitError, StorageError
+from flowkit.identity import TaskRef
 from flowkit.task.inputs import JoinInputs, TaskInputs, agreed_artifacts
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class ArtifactError(FlowkitError):
 class StepScope:
     """One task's artifacts and recorded transition (implements `flowkit.authoring.flow.TaskScope`)."""
 
-    def __init__(self, store: DataStore, coords: TaskCoordinates, node: StepNode, inputs: TaskInputs) -> None:
+    def __init__(self, store: DataStore, coords: TaskRef, node: StepNode, inputs: TaskInputs) -> None:
         self.store = store
         self.coords = coords
         self.node = node
@@ -85,7 +86,7 @@ class StepScope:
         if frame is None:
             # Not an AttributeError: from a property that would fall through to Flow.__getattr__ and hide this text.
             raise self._definition_error("self.input and self.index exist only in the steps of a foreach")
-        split_task = TaskCoordinates(self.flow_name, self.coords.run_id, frame.step, self.coords.index_path[:-1])
+        split_task = self.coords.enclosing_foreach_task(frame.step)
         ref = self.store.successful_record(split_task).artifacts[frame.var]
         items = self.store.load_artifact(ref, artifact=frame.var, task=split_task)
         return items[frame.index], frame.index

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flowkit.datastore import DataStore, LogWriter, TaskCoordinates
+from flowkit.datastore import DataStore, LogWriter
+from flowkit.identity import TaskRef
 
 _READ_SIZE = 64 << 10
 _DRAIN_TIMEOUT_SECONDS = 10.0
@@ -21,7 +22,7 @@ _DRAIN_TIMEOUT_SECONDS = 10.0
 
 
 @contextmanager
-def tee_output(store: DataStore, coords: TaskCoordinates, attempt: int, *, enabled: bool = True) -> Iterator[None]:
+def tee_output(store: DataStore, coords: TaskRef, attempt: int, *, enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return

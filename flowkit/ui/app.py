@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowkit.cards.storage import list_cards
-from flowkit.datastore import TaskCoordinates, index_path_of_task_id
 from flowkit.errors import DataStoreError
+from flowkit.identity import TaskRef, index_path_of_task_id
 from flowkit.ui import pages
 from flowkit.ui.runs import RunReader
 
@@ -49,7 +49,7 @@ def create_app(datastore_root: str | Path | None) -> Starlette:
 
     def task(request: Request) -> Response:
         flow, run_id, step, task_id = (request.path_params[key] for key in ("flow", "run_id", "step", "task_id"))
-        coords = TaskCoordinates(flow, run_id, step, index_path_of_task_id(task_id))
+        coords = TaskRef(flow, run_id, step, index_path_of_task_id(task_id))
         view = reader.task(flow, run_id, step, task_id)
         attempt_text = request.query_params.get("attempt")
         attempt = int(attempt_text) if attempt_text and attempt_text.isdigit() else None
@@ -60,7 +60,7 @@ def create_app(datastore_root: str | Path | None) -> Starlette:
 
     def card(request: Request) -> Response:
         flow, run_id, step, task_id = (request.path_params[key] for key in ("flow", "run_id", "step", "task_id"))
-        coords = TaskCoordinates(flow, run_id, step, index_path_of_task_id(task_id))
+        coords = TaskRef(flow, run_id, step, index_path_of_task_id(task_id))
         name = request.path_params["name"]
         for stored in list_cards(reader.store, coords):  # only a listed card file is ever served
             if stored.path.name == name:

@@ -16,7 +16,8 @@ from flowkit.cards.dag import STATUS_COLOURS, TaskCell, render_dag
 from flowkit.cards.default import artifact_text, format_duration, format_size
 from flowkit.cards.page import html_page
 from flowkit.cards.storage import StoredCard
-from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord
+from flowkit.datastore import DataStore, TaskRecord
+from flowkit.identity import TaskRef
 from flowkit.ui.runs import RunView, TaskView
 from flowkit.ui.timeline import TimelineBar, render_timeline
 
@@ -116,7 +117,7 @@ def run_page(run: RunView, parameters: dict[str, object]) -> str:
 
 def task_page(
     store: DataStore,
-    coords: TaskCoordinates,
+    coords: TaskRef,
     task: TaskView,
     attempt: int | None,
     logs: dict[str, str],

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord
+from flowkit.datastore import DataStore, TaskRecord
+from flowkit.identity import TaskRef
 from tests.argo import watchdog_flows
 from tests.runtime.test_retry_timeout_catch import _alive
 
@@ -37,7 +38,7 @@ def _task(root: Path, flow: str, *arguments: str) -> subprocess.CompletedProcess
 
 
 def _record(root: Path, flow: str, step: str, attempt: int) -> TaskRecord:
-    return DataStore(root).read_record(TaskCoordinates(flow, "r1", step), attempt)
+    return DataStore(root).read_record(TaskRef(flow, "r1", step), attempt)
 
 
 def _wait_until(condition: object, seconds: float = 30.0) -> bool:
@@ -62,7 +63,7 @@ def test_an_overdue_task_fails_then_its_last_attempt_is_caught(tmp_path: Path) -
     assert failed.status == "failed" and failed.error is not None
     assert failed.error.message == "timed out after 1 seconds (@timeout); the task's processes were killed"
     assert not _alive(int(pid_file.read_text())), "what the task started dies with it"
-    coords = TaskCoordinates("CaughtTimeoutFlow", "r1", "slow")
+    coords = TaskRef("CaughtTimeoutFlow", "r1", "slow")
     assert "timed out after 1 seconds" in DataStore(root).read_log(coords, 0, "err")
 
     last = _task(root, "CaughtTimeoutFlow", "--step", "slow", "--attempt", "1")
@@ -105,4 +106,4 @@ def test_stopping_the_task_process_stops_the_step_and_records_nothing(tmp_path: 
     finally:
         process.kill()
         process.wait()
-    assert DataStore(root).list_attempts(TaskCoordinates("LongStepFlow", "r1", "start")) == []
+    assert DataStore(root).list_attempts(TaskRef("LongStepFlow", "r1", "start")) == []

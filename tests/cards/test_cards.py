@@ -15,9 +15,10 @@ from flowkit.cards.declaration import CardDeclaration
 from flowkit.cards.task import TaskCards
 from flowkit.cli.main import build_cli
 from flowkit.client import Task
-from flowkit.datastore import DataStore, TaskCoordinates, utc_now
+from flowkit.datastore import DataStore, utc_now
 from flowkit.errors import FlowDefinitionError
 from flowkit.graph import build_graph
+from flowkit.identity import TaskRef
 from flowkit.task.executor import execute_task
 from tests.cards import flows
 from tests.execution.conftest import execute_flow
@@ -67,14 +68,14 @@ def test_steps_without_card_write_nothing_and_drop_components(
     monkeypatch.setattr("flowkit.authoring.current._no_cards", None)  # it warns once per process
     execute_flow(flows.CardFlow, datastore_root, run_id="c3")
     store = DataStore(datastore_root)
-    join = TaskCoordinates("CardFlow", "c3", "join")
+    join = TaskRef("CardFlow", "c3", "join")
     assert not (store.task_dir(join) / "cards").exists()
     assert "no @card" in capfd.readouterr().err
     assert get_cards(Task("CardFlow/c3/join/0", datastore_root=datastore_root)) == []
 
 
 def test_failed_attempts_keep_their_cards_with_the_error(datastore_root: Path) -> None:
-    coords = TaskCoordinates("FailingCardFlow", "f1", "start")
+    coords = TaskRef("FailingCardFlow", "f1", "start")
     for attempt in (0, 1):
         assert not execute_task(flows.FailingCardFlow, datastore_root, coords, attempt=attempt).succeeded
     task = Task("FailingCardFlow/f1/start/0", datastore_root=datastore_root)
@@ -88,7 +89,7 @@ def test_failed_attempts_keep_their_cards_with_the_error(datastore_root: Path) -
 
 def test_refresh_writes_a_reloading_card_while_the_task_runs(tmp_path: Path) -> None:
     store = DataStore(tmp_path)
-    coords = TaskCoordinates("CardFlow", "live", "work", (0,))
+    coords = TaskRef("CardFlow", "live", "work", (0,))
     cards = TaskCards(
         [CardDeclaration(refresh_interval=2)], store, coords, 0, build_graph(flows.CardFlow), ["alpha"], utc_now()
     )
@@ -105,7 +106,7 @@ def test_refresh_writes_a_reloading_card_while_the_task_runs(tmp_path: Path) -> 
     assert '<progress max="4" value="1">' in card.read_text()
 
 
-def get_cards_of(store: DataStore, coords: TaskCoordinates) -> list[Path]:
+def get_cards_of(store: DataStore, coords: TaskRef) -> list[Path]:
     return sorted((store.task_dir(coords) / "cards").glob("*.html"))
 
 
@@ -113,7 +114,7 @@ def test_current_card_by_id_and_errors_naming_the_card() -> None:
     cards = TaskCards(
         [CardDeclaration(id="a"), CardDeclaration(id="b")],
         DataStore("/nonexistent"),
-        TaskCoordinates("F", "r", "s"),
+        TaskRef("F", "r", "s"),
         0,
         build_graph(flows.CardFlow),
         [],

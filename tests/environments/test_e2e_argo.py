@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.datastore import DataStore
 from flowkit.environments.lockfile import read_lockfile, render_environment
+from flowkit.identity import TaskRef
 from tests.environments.installer_double import install_standin
 from tests.support.argo_emulator import run_workflow_template
 
@@ -73,7 +74,7 @@ def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(tmp_pat
     run_record = store.read_run("CondaEnvFlow", run_dir.name)
     assert run_record is not None and run_record.environment_id == env_id
     for step in ("start", "summarize", "end"):
-        record = store.successful_record(TaskCoordinates("CondaEnvFlow", run_dir.name, step))
+        record = store.successful_record(TaskRef("CondaEnvFlow", run_dir.name, step))
         assert record.environment_id == env_id, step
-    summary = store.successful_record(TaskCoordinates("CondaEnvFlow", run_dir.name, "summarize"))
+    summary = store.successful_record(TaskRef("CondaEnvFlow", run_dir.name, "summarize"))
     assert store.blobs.load(summary.artifacts["report"].sha256) == "mean 500,000 over 11 values"

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.datastore import DataStore
 from flowkit.environments.local import current_platform
 from flowkit.environments.lockfile import read_lockfile, render_environment
+from flowkit.identity import TaskRef
 from tests.environments.installer_double import install_standin
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +55,7 @@ def test_example_runs_locally_in_its_environment(tmp_path: Path) -> None:
         run_record = store.read_run("CondaEnvFlow", run_dir.name)
         assert run_record is not None and run_record.environment_id == env_id
         for step in ("start", "summarize", "end"):
-            record = store.successful_record(TaskCoordinates("CondaEnvFlow", run_dir.name, step))
+            record = store.successful_record(TaskRef("CondaEnvFlow", run_dir.name, step))
             assert record.environment_id == env_id
 
 

@@ -13,10 +13,11 @@ import pytest
 import zstandard
 
 from flowkit.client import Task
-from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.datastore import DataStore
 from flowkit.datastore import serialization as blob_format
 from flowkit.datastore.serialization import FRAME_BYTES, STAGING_BYTES, ZSTD_MAGIC, CorruptBlobError
 from flowkit.errors import DataStoreError
+from flowkit.identity import TaskRef
 from flowkit.task.executor import execute_task
 from tests.execution import flows
 
@@ -120,10 +121,10 @@ def _corrupt_every_blob(root: Path) -> None:
 
 
 def test_a_downstream_step_fails_naming_artifact_task_and_blob(datastore_root: Path) -> None:
-    start = TaskCoordinates("LinearFlow", "r1", "start")
+    start = TaskRef("LinearFlow", "r1", "start")
     assert execute_task(flows.LinearFlow, datastore_root, start, parameters={}).record.succeeded
     _corrupt_every_blob(datastore_root)
-    middle = execute_task(flows.LinearFlow, datastore_root, TaskCoordinates("LinearFlow", "r1", "middle"))
+    middle = execute_task(flows.LinearFlow, datastore_root, TaskRef("LinearFlow", "r1", "middle"))
     assert not middle.record.succeeded and middle.record.error is not None
     message = middle.record.error.message
     assert "of task LinearFlow/r1/middle/0: blob " in message and "is corrupt" in message
@@ -131,7 +132,7 @@ def test_a_downstream_step_fails_naming_artifact_task_and_blob(datastore_root: P
 
 
 def test_the_client_refuses_a_corrupt_artifact(datastore_root: Path) -> None:
-    start = TaskCoordinates("LinearFlow", "r1", "start")
+    start = TaskRef("LinearFlow", "r1", "start")
     execute_task(flows.LinearFlow, datastore_root, start, parameters={})
     _corrupt_every_blob(datastore_root)
     task = Task("LinearFlow/r1/start/0", datastore_root=datastore_root)

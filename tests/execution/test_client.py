@@ -9,8 +9,9 @@ import pytest
 
 import flowkit
 from flowkit.client import Run, Step, Task
-from flowkit.datastore import DataStore, RunRecord, TaskCoordinates, utc_now
+from flowkit.datastore import DataStore, RunRecord, utc_now
 from flowkit.errors import DataStoreError
+from flowkit.identity import TaskRef
 from tests.execution import flows
 from tests.execution.conftest import execute_flow
 
@@ -43,7 +44,7 @@ def test_datastore_root_from_the_environment(datastore_root: Path) -> None:
 def test_stdout_stderr_and_failure_state(datastore_root: Path) -> None:
     store = DataStore(datastore_root)
     execute_flow(flows.UnpicklableFlow, datastore_root, run_id="f1")
-    coords = TaskCoordinates("UnpicklableFlow", "f1", "start")
+    coords = TaskRef("UnpicklableFlow", "f1", "start")
     with store.log_writer(coords, 0, "out") as out:
         out.write(b"printed\n")
     run = Run("UnpicklableFlow/f1", datastore_root=datastore_root)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from flowkit.client import Run, Step, Task
-from flowkit.datastore import DataStore, RunRecord, TaskCoordinates
+from flowkit.datastore import DataStore, RunRecord
 from flowkit.errors import DataStoreError
+from flowkit.identity import TaskRef
 from flowkit.task.executor import execute_task
 from tests.execution import flows
 
@@ -27,7 +28,7 @@ def test_path_components_are_checked_wherever_the_datastore_builds_a_path(datast
     with pytest.raises(ValueError, match=r"run id '\.\.'"):
         store.list_steps("F", "..")
     with pytest.raises(ValueError, match=r"step name '\.\./x'"):
-        store.task_dir(TaskCoordinates("F", "r", "../x"))
+        store.task_dir(TaskRef("F", "r", "../x"))
     with pytest.raises(ValueError, match=r"flow name '\.'"):
         store.write_run(RunRecord(flow=".", run_id="r"))
 
@@ -48,7 +49,7 @@ def test_arguments_of_the_wrong_type_raise_type_error_naming_the_argument(datast
 
 
 def test_a_task_that_does_not_exist_is_not_found_rather_than_running(datastore_root: Path) -> None:
-    execute_task(flows.LinearFlow, datastore_root, TaskCoordinates("LinearFlow", "r1", "start"), parameters={})
+    execute_task(flows.LinearFlow, datastore_root, TaskRef("LinearFlow", "r1", "start"), parameters={})
     assert Task("LinearFlow/r1/start/0", datastore_root=datastore_root).status == "succeeded"
     for missing in ("LinearFlow/r1/start/0.1", "LinearFlow/r1/middle/0", "LinearFlow/nope/start/0"):
         with pytest.raises(DataStoreError, match=f"task {missing} not found"):

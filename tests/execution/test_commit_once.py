@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flowkit.datastore import AlreadyCommittedError, DataStore, TaskCoordinates, TaskRecord
+from flowkit.datastore import AlreadyCommittedError, DataStore, TaskRecord
+from flowkit.identity import TaskRef
 from flowkit.task.executor import execute_task
 from tests.execution import flows
 
@@ -35,7 +36,7 @@ def test_a_process_forked_by_a_step_cannot_rewrite_its_record(datastore_root: Pa
     pid = os.fork()
     if pid == 0:  # the task process; the step forks again, and both copies return here
         try:
-            execute_task(flows.ForkingFlow, datastore_root, TaskCoordinates("ForkingFlow", "r1", "start"))
+            execute_task(flows.ForkingFlow, datastore_root, TaskRef("ForkingFlow", "r1", "start"))
         except AlreadyCommittedError as error:
             outcome.write_text(str(error))
         finally:
@@ -46,5 +47,5 @@ def test_a_process_forked_by_a_step_cannot_rewrite_its_record(datastore_root: Pa
         time.sleep(0.05)
     assert "already committed" in outcome.read_text()
     store = DataStore(datastore_root)
-    record = store.read_record(TaskCoordinates("ForkingFlow", "r1", "start"), 0)
+    record = store.read_record(TaskRef("ForkingFlow", "r1", "start"), 0)
     assert store.load_artifact(record.artifacts["writer"], artifact="writer", task="start") == "parent"

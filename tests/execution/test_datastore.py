@@ -14,23 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from flowkit.datastore import (
-    DataStore,
-    RunRecord,
-    TaskCoordinates,
-    TaskRecord,
-    format_index_path,
-    index_path_of_task_id,
-    parse_index_path,
-    resolve_datastore_root,
-    task_id_for,
-    utc_now,
-)
+from flowkit.datastore import DataStore, RunRecord, TaskRecord, resolve_datastore_root, utc_now
 from flowkit.datastore.serialization import STAGING_BYTES, ZSTD_MAGIC
 from flowkit.errors import DataStoreError
+from flowkit.identity import TaskRef, format_index_path, index_path_of_task_id, parse_index_path, task_id_for
 
 
-def _record(coords: TaskCoordinates, attempt: int = 0, status: str = "succeeded", **fields: object) -> TaskRecord:
+def _record(coords: TaskRef, attempt: int = 0, status: str = "succeeded", **fields: object) -> TaskRecord:
     now = utc_now()
     return TaskRecord(
         flow=coords.flow,
@@ -58,7 +48,7 @@ def test_task_identity_text_forms() -> None:
     assert parse_index_path("") == ()
     assert format_index_path((3, 1)) == "3.1"
     assert index_path_of_task_id("0.3.1") == (3, 1)
-    assert TaskCoordinates("F", "r1", "train", (2,)).task_id == "0.2"
+    assert TaskRef("F", "r1", "train", (2,)).task_id == "0.2"
     with pytest.raises(ValueError, match=r"3\.x"):
         parse_index_path("3.x")
 
@@ -160,7 +150,8 @@ def test_concurrent_writers_of_one_blob(datastore_root: Path) -> None:
 _KILLED_WRITER = textwrap.dedent(
     """
     import os, sys
-    from flowkit.datastore import DataStore, TaskCoordinates
+    from flowkit.datastore import DataStore
+    from flowkit.identity import TaskRef
     from flowkit.datastore import serialization
 
     class Slow:
@@ -193,8 +184,8 @@ def test_writer_killed_mid_write_leaves_nothing_trusted(datastore_root: Path) ->
 
 def test_records_attempts_and_listings(datastore_root: Path) -> None:
     store = DataStore(datastore_root)
-    first = TaskCoordinates("F", "r1", "train", (10,))
-    second = TaskCoordinates("F", "r1", "train", (2,))
+    first = TaskRef("F", "r1", "train", (10,))
+    second = TaskRef("F", "r1", "train", (2,))
     store.commit(_record(first, 0, "failed"))
     store.commit(_record(first, 1))
     store.commit(_record(second))
@@ -203,14 +194,14 @@ def test_records_attempts_and_listings(datastore_root: Path) -> None:
     latest = store.latest_record(first)
     assert latest is not None and latest.attempt == 1 and latest.succeeded
     assert store.list_task_ids("F", "r1", "train") == ["0.2", "0.10"]
-    assert store.latest_record(TaskCoordinates("F", "r1", "train", (99,))) is None
+    assert store.latest_record(TaskRef("F", "r1", "train", (99,))) is None
     with pytest.raises(DataStoreError, match=r"F/r1/train/0\.99"):
-        store.successful_record(TaskCoordinates("F", "r1", "train", (99,)))
+        store.successful_record(TaskRef("F", "r1", "train", (99,)))
 
 
 def test_failed_latest_attempt_is_not_usable(datastore_root: Path) -> None:
     store = DataStore(datastore_root)
-    coords = TaskCoordinates("F", "r1", "start")
+    coords = TaskRef("F", "r1", "start")
     store.commit(_record(coords, 0, "failed"))
     with pytest.raises(DataStoreError, match="failed"):
         store.successful_record(coords)
@@ -231,7 +222,7 @@ def test_run_record_written_once_and_runs_listed_newest_first(datastore_root: Pa
 
 def test_logs_only_when_non_empty(datastore_root: Path) -> None:
     store = DataStore(datastore_root)
-    coords = TaskCoordinates("F", "r1", "start")
+    coords = TaskRef("F", "r1", "start")
     with store.log_writer(coords, 0, "out") as out, store.log_writer(coords, 0, "err") as err:
         out.write(b"hello\n")
         err.write(b"")
@@ -243,7 +234,7 @@ def test_logs_only_when_non_empty(datastore_root: Path) -> None:
 
 def test_clone_task_reuses_blobs(datastore_root: Path) -> None:
     store = DataStore(datastore_root)
-    coords = TaskCoordinates("F", "old", "train", (1,))
+    coords = TaskRef("F", "old", "train", (1,))
     ref = store.put_artifact([1, 2, 3])
     store.commit(_record(coords, 2, artifacts={"x": ref}))
     with store.log_writer(coords, 2, "out") as out:
@@ -252,7 +243,7 @@ def test_clone_task_reuses_blobs(datastore_root: Path) -> None:
     original = store.latest_record(coords)
     assert original is not None
     clone = store.clone_task(original, "new")
-    target = TaskCoordinates("F", "new", "train", (1,))
+    target = TaskRef("F", "new", "train", (1,))
     reread = store.latest_record(target)
     assert reread == clone and reread.origin_run_id == "old" and reread.artifacts == {"x": ref}
     assert store.read_log(target, 2, "out") == "trained\n"

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord
+from flowkit.datastore import DataStore, TaskRecord
 from flowkit.errors import ExceptionWrapper, FlowDefinitionError
+from flowkit.identity import TaskRef
 from flowkit.task.executor import execute_task, record_process_failure
 from tests.execution import flows
 from tests.execution.conftest import execute_flow
@@ -76,7 +77,7 @@ def test_nested_foreach_uses_the_innermost_frame(datastore_root: Path) -> None:
 
 
 def test_foreach_writes_split_output(datastore_root: Path, tmp_path: Path) -> None:
-    coords = TaskCoordinates("ForeachFlow", "r1", "start")
+    coords = TaskRef("ForeachFlow", "r1", "start")
     output = tmp_path / "splits.json"
     result = execute_task(flows.ForeachFlow, datastore_root, coords, parameters={"width": "3"}, split_output=output)
     assert result.num_splits == 3
@@ -128,7 +129,7 @@ def test_missing_required_parameter_fails_the_start_task(datastore_root: Path) -
 
 
 def test_catch_on_last_attempt_stores_the_exception(datastore_root: Path) -> None:
-    coords = TaskCoordinates("CatchFlow", "r1", "start")
+    coords = TaskRef("CatchFlow", "r1", "start")
     first = execute_task(flows.CatchFlow, datastore_root, coords, attempt=0, parameters={})
     assert first.record.status == "failed", "@catch applies only once retries are exhausted"
     caught = execute_task(flows.CatchFlow, datastore_root, coords, attempt=1, parameters={})
@@ -145,7 +146,7 @@ def test_catch_on_last_attempt_stores_the_exception(datastore_root: Path) -> Non
 def test_record_holds_resolved_spec_and_environment_ids(datastore_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWKIT_ENVIRONMENT_ID", "env-123")
     monkeypatch.setenv("FLOWKIT_CODE_PACKAGE_ID", "pkg-456")
-    record = execute_task(flows.CatchFlow, datastore_root, TaskCoordinates("CatchFlow", "r1", "start")).record
+    record = execute_task(flows.CatchFlow, datastore_root, TaskRef("CatchFlow", "r1", "start")).record
     assert record.spec is not None
     assert record.spec["kubernetes"]["image"] == "python:3.11-slim" and record.spec["kubernetes"]["gpu"] == 1
     assert record.spec["retry"]["times"] == 1
@@ -158,7 +159,7 @@ def test_record_holds_resolved_spec_and_environment_ids(datastore_root: Path, mo
 
 @pytest.mark.parametrize(("mode", "message"), [("twice", "more than once"), ("none", "must end with self.next")])
 def test_transition_is_checked_at_runtime(datastore_root: Path, mode: str, message: str) -> None:
-    coords = TaskCoordinates("RuntimeTransitionFlow", "r1", "start")
+    coords = TaskRef("RuntimeTransitionFlow", "r1", "start")
     record = execute_task(flows.RuntimeTransitionFlow, datastore_root, coords, parameters={"mode": json.dumps(mode)})
     assert record.record.error is not None and message in record.record.error.message
     assert "RuntimeTransitionFlow.start" in record.record.error.message
@@ -166,14 +167,14 @@ def test_transition_is_checked_at_runtime(datastore_root: Path, mode: str, messa
 
 def test_exit_handler_sees_parameters_and_workflow_status_only(datastore_root: Path) -> None:
     execute_flow(flows.ExitHandlerFlow, datastore_root, parameters={"who": '"me"'})
-    coords = TaskCoordinates("ExitHandlerFlow", "r1", "notify")
+    coords = TaskRef("ExitHandlerFlow", "r1", "notify")
     result = execute_task(flows.ExitHandlerFlow, datastore_root, coords, workflow_status="Failed")
     assert result.succeeded
     assert _data(datastore_root, result.record)["report"] == ("me", "Failed", False)
 
 
 def test_record_process_failure_without_and_with_catch(datastore_root: Path) -> None:
-    coords = TaskCoordinates("CatchFlow", "r1", "start")
+    coords = TaskRef("CatchFlow", "r1", "start")
     failed = record_process_failure(datastore_root, coords, 0, -9, "killed by SIGKILL", flows.CatchFlow)
     assert failed.record.status == "failed" and failed.record.exit_code == -9
     assert failed.record.error is not None and failed.record.error.message == "killed by SIGKILL"
@@ -196,8 +197,8 @@ def test_unchanged_artifact_is_stored_once_across_tasks(datastore_root: Path) ->
 def test_a_task_setting_one_artifact_writes_few_files(datastore_root: Path) -> None:
     execute_flow(flows.OneArtifactFlow, datastore_root)
     before = {path for path in datastore_root.rglob("*") if path.is_file()}
-    coords = TaskCoordinates("OneArtifactFlow", "r2", "work")
-    execute_task(flows.OneArtifactFlow, datastore_root, TaskCoordinates("OneArtifactFlow", "r2", "start"))
+    coords = TaskRef("OneArtifactFlow", "r2", "work")
+    execute_task(flows.OneArtifactFlow, datastore_root, TaskRef("OneArtifactFlow", "r2", "start"))
     after_start = {path for path in datastore_root.rglob("*") if path.is_file()}
     execute_task(flows.OneArtifactFlow, datastore_root, coords)
     written = {path for path in datastore_root.rglob("*") if path.is_file()} - after_start
@@ -212,7 +213,7 @@ def test_foreach_input_outside_foreach_is_a_clear_error(datastore_root: Path) ->
     from flowkit.task.inputs import TaskInputs
     from flowkit.task.scope import StepScope
 
-    coords = TaskCoordinates("LinearFlow", "r1", "start")
+    coords = TaskRef("LinearFlow", "r1", "start")
     scope = StepScope(DataStore(datastore_root), coords, build_graph(flows.LinearFlow).steps["start"], TaskInputs())
     flow: Flow = flows.LinearFlow._flowkit_for_task(scope)
     with pytest.raises(FlowDefinitionError, match=r"LinearFlow\.start .*self\.input"):
@@ -269,7 +270,7 @@ def test_only_read_artifacts_that_can_change_in_place_are_digested(datastore_roo
         "unread": store.put_artifact({}),
     }
     node = build_graph(flows.LinearFlow).steps["middle"]
-    scope = StepScope(store, TaskCoordinates("LinearFlow", "r1", "middle"), node, TaskInputs(artifacts=inherited))
+    scope = StepScope(store, TaskRef("LinearFlow", "r1", "middle"), node, TaskInputs(artifacts=inherited))
     flow = flows.LinearFlow._flowkit_for_task(scope)
     assert flow.blob == b"x" * 1000 and flow.rows == [1]
     assert set(scope.loaded_digests) == {"rows"}, "bytes cannot change in place; unread artifacts are not touched"

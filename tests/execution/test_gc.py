@@ -11,9 +11,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from flowkit.client import Run
-from flowkit.datastore import DataStore, RunRecord, TaskCoordinates, TaskRecord
+from flowkit.datastore import DataStore, RunRecord, TaskRecord
 from flowkit.datastore.atomic import HOST
 from flowkit.datastore.gc import EXTRACTED_PACKAGES_DIR, collect_garbage
+from flowkit.identity import TaskRef
 from flowkit.runtime.api import run_flow
 from tests.execution import flows
 from tests.runtime.cli_runner import REPO_ROOT, write_flow
@@ -101,7 +102,7 @@ def test_extracted_packages_no_remaining_run_uses_are_deleted(datastore_root: Pa
     report = collect_garbage(store, older_than=timedelta(days=30), grace=timedelta(hours=1))
     assert report.packages == ["unused"] and report.package_bytes == 6
     assert sorted(os.listdir(cache)) == ["recent", "used"]
-    assert store.committed_record(TaskCoordinates("F", "r", "start"), 0) is not None
+    assert store.committed_record(TaskRef("F", "r", "start"), 0) is not None
 
 
 def test_storing_an_existing_blob_again_renews_it_for_the_grace_period(datastore_root: Path) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowkit.datastore import DataStore, TaskCoordinates, TaskRecord, utc_now
+from flowkit.datastore import DataStore, TaskRecord, utc_now
+from flowkit.identity import TaskRef
 
 
-def _committed(store: DataStore, coords: TaskCoordinates, attempt: int) -> TaskRecord:
+def _committed(store: DataStore, coords: TaskRef, attempt: int) -> TaskRecord:
     now = utc_now()
     record = TaskRecord(
         flow=coords.flow,
@@ -26,7 +27,7 @@ def _committed(store: DataStore, coords: TaskCoordinates, attempt: int) -> TaskR
 
 def test_committed_record_is_the_attempts_record_or_none(datastore_root: Path) -> None:
     store = DataStore(datastore_root)
-    coords = TaskCoordinates("F", "r1", "train", (2,))
+    coords = TaskRef("F", "r1", "train", (2,))
     assert store.committed_record(coords, 0) is None  # not even the task's directory exists
     written = _committed(store, coords, 1)
     assert store.committed_record(coords, 0) is None
@@ -37,7 +38,7 @@ def test_committed_record_is_the_attempts_record_or_none(datastore_root: Path) -
 
 def test_log_writers_publish_both_streams_where_reads_find_them(datastore_root: Path) -> None:
     store = DataStore(datastore_root)
-    coords = TaskCoordinates("F", "r1", "train", (0,))
+    coords = TaskRef("F", "r1", "train", (0,))
     writers = store.log_writers(coords, 3)
     assert sorted(writers) == ["err", "out"]
     writers["out"].write(b"to out\n")

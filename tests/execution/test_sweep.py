@@ -9,9 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.datastore import DataStore
 from flowkit.datastore.atomic import HOST, temp_path_beside, temp_writer
 from flowkit.datastore.sweep import STALE_TEMP_SECONDS, sweep_temporary_files
+from flowkit.identity import TaskRef
 from flowkit.runtime.api import run_flow
 from flowkit.runtime.resume import ResumeFrom
 from tests.execution import flows
@@ -65,7 +66,7 @@ def test_a_run_sweeps_half_written_blobs_and_a_resume_its_origin_records_and_log
     blob = _temp(store.blobs.directory, f".tmp-incoming~{HOST}~{dead}~0", size=4096)
     first = run_flow(flows.LinearFlow, {}, datastore_root=datastore_root, max_workers=1)
     assert not blob.exists(), "the next run swept the blob a dead writer left"
-    task_dir = store.task_dir(TaskCoordinates("LinearFlow", first.id, "middle"))
+    task_dir = store.task_dir(TaskRef("LinearFlow", first.id, "middle"))
     log = _temp(task_dir, f".tmp-1.out~{HOST}~{dead}~3")
     other_run_log = _temp(store.run_dir("LinearFlow", "other") / "start" / "0", f".tmp-0.err~{HOST}~{dead}~4")
     run_flow(

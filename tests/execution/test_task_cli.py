@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.datastore import DataStore
+from flowkit.identity import TaskRef
 from flowkit.task.cli import load_flow_class, main
 from tests.execution import flows
 
@@ -31,7 +32,7 @@ def test_tasks_run_as_processes_with_tee_logs(datastore_root: Path, tmp_path: Pa
     assert work.returncode == 0, work.stderr
     assert work.stdout == "out\n" and work.stderr == "err\n", "output still reaches the process's own streams"
     store = DataStore(datastore_root)
-    coords = TaskCoordinates("OneArtifactFlow", "p1", "work")
+    coords = TaskRef("OneArtifactFlow", "p1", "work")
     assert store.read_log(coords, 0, "out") == "out\n"
     assert store.read_log(coords, 0, "err") == "err\n"
     record = store.latest_record(coords)
@@ -55,7 +56,7 @@ def test_module_form_params_split_output_and_failure_exit_code(datastore_root: P
         "--index-path", "2", "--attempt", "1",
     )  # fmt: skip
     assert body.returncode == 0, body.stderr
-    record = DataStore(datastore_root).latest_record(TaskCoordinates("ForeachFlow", "p2", "work", (2,)))
+    record = DataStore(datastore_root).latest_record(TaskRef("ForeachFlow", "p2", "work", (2,)))
     assert record is not None and record.attempt == 1 and record.task_id == "0.2"
     failing = _task(
         datastore_root, "--flow", "tests.execution.flows:UnpicklableFlow", "--run-id", "p3", "--step", "start"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.datastore import DataStore
+from flowkit.identity import TaskRef
 from flowkit.task import tee
 
 LEFTOVER = "import sys; print('early', flush=True); sys.stdin.readline(); print('late', flush=True)"
@@ -28,7 +29,7 @@ def test_output_of_a_leftover_process_never_lands_in_a_file_opened_after_stop(
 ) -> None:
     monkeypatch.setattr(tee, "_DRAIN_TIMEOUT_SECONDS", 0.05)
     store = DataStore(datastore_root)
-    coords = TaskCoordinates("F", "r1", "work")
+    coords = TaskRef("F", "r1", "work")
     target = tmp_path / "container-stream"
     target_fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o644)
     copy = tee._FdCopy(target_fd, store.log_writer(coords, 0, "out"))

@@ -18,6 +18,7 @@ from flowkit.packaging import PackageRef, Payload, bootstrap_command, build_pack
 from flowkit.packaging.bootstrap_script import (
     EXIT_BOOTSTRAP_FAILED,
     BootstrapError,
+    BootstrapOptions,
     ensure_extracted,
     parse_arguments,
 )
@@ -260,16 +261,18 @@ def test_the_command_passes_the_script_options_and_task_argv(published: tuple[Pa
     assert "{{" not in command[2] and "}}" not in command[2]
     options, task_argv = parse_arguments(command[3:])
     assert task_argv == ["--step", "start"]
-    assert options == {
-        "datastore-root": "/flowkit",
-        "package-id": ref.package_id,
-        "archive": ref.archive_path,
-        "archive-sha256": ref.archive_sha256,
-        "payload": ref.payload_path,
-        "payload-sha256": ref.payload_sha256,
-        "python-version": ref.python_version,
-        "cloudpickle-version": ref.cloudpickle_version,
-    }
+    assert options == BootstrapOptions(
+        datastore_root="/flowkit",
+        package_id=ref.package_id,
+        archive=ref.archive_path,
+        archive_sha256=ref.archive_sha256,
+        payload=ref.payload_path,
+        payload_sha256=ref.payload_sha256,
+        python_version=ref.python_version,
+        cloudpickle_version=ref.cloudpickle_version,
+    )
+    with_cache = bootstrap_command(ref, [], datastore_mount="/flowkit", cache_dir="/cache")
+    assert parse_arguments(with_cache[3:])[0].cache_dir == "/cache"
 
 
 def test_a_missing_archive_is_reported_clearly(published: tuple[PackageRef, Path, Path], tmp_path: Path) -> None:

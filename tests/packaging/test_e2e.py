@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from flowkit.datastore import DataStore, TaskCoordinates
+from flowkit.datastore import DataStore
+from flowkit.identity import TaskRef
 from flowkit.packaging import PackageRef, bootstrap_command, build_package, build_payload, publish_to_dir
 
 ImportFlow = Callable[..., type]
@@ -37,7 +38,7 @@ def _run_steps(ref: PackageRef, datastore: Path, steps: list[str], params: dict[
 
 def _artifact(datastore: Path, flow: str, step: str, name: str) -> object:
     store = DataStore(datastore)
-    record = store.successful_record(TaskCoordinates(flow, "r1", step))
+    record = store.successful_record(TaskRef(flow, "r1", step))
     return store.blobs.load(record.artifacts[name].sha256)
 
 
@@ -55,7 +56,7 @@ def test_multifile_example_imported_as_a_module_runs_from_the_package(tmp_path: 
     ref = publish_to_dir(package, build_payload(flow_cls, project), datastore)
     _run_steps(ref, datastore, ["start", "end"], {"degree": "3"}, tmp_path / "pod")
     assert _artifact(datastore, "MultiFileFlow", "end", "column_sums") == [5.0, 7.5, 12.5]
-    record = DataStore(datastore).successful_record(TaskCoordinates("MultiFileFlow", "r1", "end"))
+    record = DataStore(datastore).successful_record(TaskRef("MultiFileFlow", "r1", "end"))
     assert record.code_package_id == package.package_id
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowkit.runtime.plan import TaskKey, TaskPlanner
+from flowkit.identity import IndexPath, TaskRef
 
 
 @dataclass
@@ -42,54 +42,58 @@ def nested_foreach_graph() -> Graph:
     return Graph({node.name: node for node in nodes})
 
 
+def T(step: str, index_path: IndexPath = ()) -> TaskRef:
+    """A task of one run of the test graph."""
+    return TaskRef("NestedFlow", "r1", step, index_path)
+
+
 def test_foreach_children_get_one_index_per_split_and_nested_paths_extend() -> None:
-    planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
-    assert planner.children(TaskKey("start"), 2) == [TaskKey("outer", (0,)), TaskKey("outer", (1,))]
-    assert planner.children(TaskKey("outer", (1,)), 3) == [TaskKey("inner", (1, i)) for i in range(3)]
-    assert planner.children(TaskKey("inner", (1, 2)), None) == [TaskKey("inner_join", (1,))]
-    assert planner.children(TaskKey("inner_join", (1,)), None) == [TaskKey("outer_join", ())]
+    graph: Any = nested_foreach_graph()
+    assert T("start").children(graph, 2) == [T("outer", (0,)), T("outer", (1,))]
+    assert T("outer", (1,)).children(graph, 3) == [T("inner", (1, i)) for i in range(3)]
+    assert T("inner", (1, 2)).children(graph, None) == [T("inner_join", (1,))]
+    assert T("inner_join", (1,)).children(graph, None) == [T("outer_join", ())]
 
 
 def test_foreach_join_waits_for_every_split_of_its_own_foreach_task() -> None:
-    planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
-    done: dict[TaskKey, int | None] = {TaskKey("start"): 2, TaskKey("outer", (0,)): 2}
-    join = TaskKey("inner_join", (0,))
-    assert planner.parents(join, done) == [TaskKey("inner", (0, 0)), TaskKey("inner", (0, 1))]
-    assert planner.parents(TaskKey("inner_join", (1,)), done) is None  # outer/0.1 has not recorded its width yet
+    graph: Any = nested_foreach_graph()
+    done: dict[TaskRef, int | None] = {T("start"): 2, T("outer", (0,)): 2}
+    join = T("inner_join", (0,))
+    assert join.parents(graph, done.get) == [T("inner", (0, 0)), T("inner", (0, 1))]
+    assert T("inner_join", (1,)).parents(graph, done.get) is None  # outer/0.1 has not recorded its width yet
 
 
 def test_static_join_needs_every_branch_and_body_step_follows_its_foreach_task() -> None:
-    planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
-    assert planner.parents(TaskKey("join"), {}) == [TaskKey("a"), TaskKey("b")]
-    assert planner.parents(TaskKey("outer", (1,)), {}) == [TaskKey("start")]
-    assert planner.parents(TaskKey("inner", (1, 0)), {}) == [TaskKey("outer", (1,))]
+    graph: Any = nested_foreach_graph()
+    assert T("join").parents(graph, {}.get) == [T("a"), T("b")]
+    assert T("outer", (1,)).parents(graph, {}.get) == [T("start")]
+    assert T("inner", (1, 0)).parents(graph, {}.get) == [T("outer", (1,))]
 
 
 def test_empty_foreach_goes_straight_to_its_join() -> None:
-    planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
-    assert planner.children(TaskKey("outer", (0,)), 0) == [TaskKey("inner_join", (0,))]
-    assert planner.parents(TaskKey("inner_join", (0,)), {TaskKey("outer", (0,)): 0}) == []
+    graph: Any = nested_foreach_graph()
+    assert T("outer", (0,)).children(graph, 0) == [T("inner_join", (0,))]
+    assert T("inner_join", (0,)).parents(graph, {T("outer", (0,)): 0}.get) == []
 
 
 def test_exit_handler_is_not_scheduled_by_the_graph_walk() -> None:
-    planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
-    assert planner.exit_handler() == "on_exit"
-    assert planner.children(TaskKey("end"), None) == []
-    assert TaskKey("start").task_id == "0" and TaskKey("inner", (1, 2)).task_id == "0.1.2"
+    graph: Any = nested_foreach_graph()
+    assert T("end").children(graph, None) == []
+    assert T("start").task_id == "0" and T("inner", (1, 2)).task_id == "0.1.2"
 
 
 def test_scheduler_releases_a_join_only_when_its_last_parent_succeeds() -> None:
     from flowkit.runtime.output import Progress
     from flowkit.runtime.scheduler import Scheduler
 
-    planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
+    graph: Any = nested_foreach_graph()
     # Only the bookkeeping is exercised: nothing is launched, so no launcher or console is needed.
-    scheduler = Scheduler(planner, None, None, Progress(), max_workers=1)  # type: ignore[arg-type]
+    scheduler = Scheduler(graph, None, None, Progress(), max_workers=1)  # type: ignore[arg-type]
     succeeded = scheduler.outcome.succeeded
-    succeeded.update({TaskKey("start"): 1, TaskKey("outer", (0,)): 3})
-    join = TaskKey("inner_join", (0,))
+    succeeded.update({T("start"): 1, T("outer", (0,)): 3})
+    join = T("inner_join", (0,))
     for index in range(3):
-        succeeded[TaskKey("inner", (0, index))] = None
+        succeeded[T("inner", (0, index))] = None
         scheduler._offer([join])
         assert (join in scheduler.ready) == (index == 2)
     scheduler._offer([join])
@@ -104,14 +108,14 @@ def test_cloned_parents_count_once_each_during_resume() -> None:
     class Cloned:
         num_splits = None
 
-    planner = TaskPlanner(nested_foreach_graph())  # type: ignore[arg-type]
-    reusable = {TaskKey("inner", (0, 0)), TaskKey("inner", (0, 1))}
+    graph: Any = nested_foreach_graph()
+    reusable = {T("inner", (0, 0)), T("inner", (0, 1))}
 
-    def clone(task: TaskKey, parents: list[TaskKey]) -> Any:
-        assert parents == [TaskKey("outer", (0,))]
+    def clone(task: TaskRef, parents: list[TaskRef]) -> Any:
+        assert parents == [T("outer", (0,))]
         return Cloned() if task in reusable else None
 
-    scheduler = Scheduler(planner, None, None, Progress(), max_workers=1, reuse=clone)  # type: ignore[arg-type]
-    scheduler.outcome.succeeded.update({TaskKey("start"): 1, TaskKey("outer", (0,)): 3})
-    scheduler._offer(planner.children(TaskKey("outer", (0,)), 3))
-    assert list(scheduler.ready) == [TaskKey("inner", (0, 2))], "the join waits for the one task not cloned"
+    scheduler = Scheduler(graph, None, None, Progress(), max_workers=1, reuse=clone)  # type: ignore[arg-type]
+    scheduler.outcome.succeeded.update({T("start"): 1, T("outer", (0,)): 3})
+    scheduler._offer(T("outer", (0,)).children(graph, 3))
+    assert list(scheduler.ready) == [T("inner", (0, 2))], "the join waits for the one task not cloned"

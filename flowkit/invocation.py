@@ -1,0 +1,189 @@
+"""The ``python -m flowkit.task`` command line: the one builder and the one parser.
+
+The local runtime (a step in its conda interpreter) and the Argo compiler (every pod) build the command line of a
+task through `TaskInvocation.to_argv`, and the task entry point reads it back with `TaskInvocation.from_argv`, so an
+option is declared once, in `_OPTIONS`, and the three can never disagree on its spelling or text form.
+
+A value may be given as text that the command line carries verbatim: the compiler passes Argo placeholders such as
+``{{inputs.parameters.index-path}}`` or ``{{retries}}``, which Argo replaces when it starts the pod.
+
+Standard library only: a pod parses its command line before it imports anything else of flowkit.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal
+
+from flowkit.identity import IndexPath, TaskRef, format_index_path, parse_index_path
+
+TASK_MODULE = "flowkit.task"
+"""Run with ``python -m``: the task entry point (`flowkit.task.cli.main`)."""
+
+
+OptionKind = Literal["value", "switch", "pairs"]
+"""A ``--flag VALUE``; a ``--flag`` alone (a bool field); a repeated ``--flag NAME=VALUE`` (a mapping field)."""
+
+
+@dataclass(frozen=True)
+class _Option:
+    """One option of the command line, named after the `TaskInvocation` field it carries."""
+
+    field: str
+    help: str
+    kind: OptionKind = "value"
+    required: bool = False
+    metavar: str | None = None
+    to_text: Callable[[Any], str] = str
+    from_text: Callable[[str], Any] = str
+    singular: str | None = None
+    """The flag's name when it differs from the field's (one ``--param`` per entry of ``params``)."""
+
+    @property
+    def flag(self) -> str:
+        return "--" + (self.singular or self.field).replace("_", "-")
+
+    def words(self, value: Any) -> list[str]:
+        """How ``value`` is written on the command line."""
+        if self.kind == "switch":
+            return [self.flag]
+        if self.kind == "pairs":
+            return [word for name, text in value.items() for word in (self.flag, f"{name}={self.to_text(text)}")]
+        return [self.flag, self.to_text(value)]
+
+    def value(self, parsed: Any) -> Any:
+        """The field's value from what argparse collected for this option."""
+        if self.kind == "switch":
+            return parsed
+        if self.kind == "pairs":
+            return dict(_pair(self.flag, text) for text in parsed)
+        return self.from_text(parsed)
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        if self.kind == "switch":
+            parser.add_argument(self.flag, dest=self.field, action="store_true", help=self.help)
+        else:
+            action = "append" if self.kind == "pairs" else "store"
+            parser.add_argument(
+                self.flag, dest=self.field, action=action, required=self.required, metavar=self.metavar, help=self.help
+            )
+
+
+def _index_path_text(value: IndexPath | str) -> str:
+    return value if isinstance(value, str) else format_index_path(value)
+
+
+def _whole_number(flag: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{flag} must be a whole number, got {text!r}") from None
+
+
+def _pair(flag: str, text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise ValueError(f"{flag} takes NAME=JSON, got {text!r}")
+    return name, value
+
+
+_OPTIONS: tuple[_Option, ...] = (
+    _Option("datastore_root", "datastore root (default: $FLOWKIT_DATASTORE_ROOT or ./.flowkit)"),
+    _Option("flow", "the flow class: 'package.module:Class' or 'path/to/file.py:Class'"),
+    _Option("run_id", "the run the task belongs to", required=True),
+    _Option("step", "the step the task runs", required=True),
+    _Option(
+        "index_path",
+        "foreach positions, dot-joined ('3.1'; '' for none)",
+        to_text=_index_path_text,
+        from_text=parse_index_path,
+    ),
+    _Option("attempt", "the attempt number (0 first)", from_text=partial(_whole_number, "--attempt")),
+    _Option("params", "a parameter (start only), repeatable", kind="pairs", metavar="NAME=JSON", singular="param"),
+    _Option("split_output", "foreach step: write the JSON list of split indices here"),
+    _Option("workflow_status", "exit-handler step: the workflow's final status"),
+    _Option(
+        "max_num_splits",
+        "foreach step: fail if it yields more splits than this",
+        from_text=partial(_whole_number, "--max-num-splits"),
+    ),
+    _Option("tee_logs", "also copy stdout/stderr into the datastore", kind="switch"),
+)
+
+
+@dataclass(frozen=True)
+class TaskInvocation:
+    """Everything ``python -m flowkit.task`` is told about the task attempt it runs.
+
+    ``index_path`` and ``attempt`` may be text (placeholders a scheduler fills in later); `from_argv` always
+    returns parsed values. An option equal to its default is left off the command line.
+    """
+
+    run_id: str
+    step: str
+    index_path: IndexPath | str = ()
+    attempt: int | str = 0
+    datastore_root: str | None = None
+    flow: str | None = None
+    """``module:Class`` or ``file.py:Class``; None when the entry point is handed the class (the package bootstrap)."""
+    params: Mapping[str, str] = field(default_factory=dict)
+    """Parameter name -> JSON text (start task only)."""
+    split_output: str | None = None
+    workflow_status: str | None = None
+    max_num_splits: int | None = None
+    tee_logs: bool = False
+
+    @classmethod
+    def for_task(cls, task: TaskRef, attempt: int, **options: Any) -> TaskInvocation:
+        """The invocation of ``attempt`` of ``task``; ``options`` are the other fields."""
+        return cls(run_id=task.run_id, step=task.step, index_path=task.index_path, attempt=attempt, **options)
+
+    def task_ref(self, flow: str) -> TaskRef:
+        """The task this invocation runs, in flow ``flow``."""
+        path = parse_index_path(self.index_path) if isinstance(self.index_path, str) else self.index_path
+        return TaskRef(flow, self.run_id, self.step, path)
+
+    @property
+    def attempt_number(self) -> int:
+        return _whole_number("--attempt", self.attempt) if isinstance(self.attempt, str) else self.attempt
+
+    def to_argv(self) -> list[str]:
+        """The command line's arguments (what follows ``python -m flowkit.task``)."""
+        defaults = TaskInvocation(run_id="", step="")
+        argv: list[str] = []
+        for option in _OPTIONS:
+            value = getattr(self, option.field)
+            if option.required or value != getattr(defaults, option.field):
+                argv += option.words(value)
+        return argv
+
+    def command(self, python: str) -> list[str]:
+        """The whole command that runs this task with interpreter ``python``."""
+        return [python, "-m", TASK_MODULE, *self.to_argv()]
+
+    @classmethod
+    def from_argv(cls, argv: Sequence[str] | None = None) -> TaskInvocation:
+        """Parse a command line; a malformed one exits with argparse's usage message (status 2), a badly formed
+        value raises ValueError naming the option."""
+        parsed = vars(argument_parser().parse_args(argv))
+        return cls(
+            **{option.field: option.value(parsed[option.field]) for option in _OPTIONS if option.field in parsed}
+        )
+
+
+def argument_parser() -> argparse.ArgumentParser:
+    """The parser of the task command line (also what ``python -m flowkit.task --help`` prints).
+
+    Options left off are absent from the parsed namespace, so the dataclass's defaults apply.
+    """
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {TASK_MODULE}",
+        description="Run one task of a flowkit flow.",
+        argument_default=argparse.SUPPRESS,
+    )
+    for option in _OPTIONS:
+        option.add_to(parser)
+    return parser

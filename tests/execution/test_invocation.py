@@ -1,0 +1,83 @@
+"""The task command line: what a scheduler builds is exactly what the task entry point reads back."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from flowkit.identity import TaskRef
+from flowkit.invocation import TaskInvocation, argument_parser
+
+
+def test_every_field_survives_the_round_trip_through_the_command_line() -> None:
+    invocation = TaskInvocation(
+        run_id="r1",
+        step="train",
+        index_path=(3, 1),
+        attempt=2,
+        datastore_root="/data/store",
+        flow="pkg.flows:TrainFlow",
+        params={"alpha": "0.5", "text": '"a=b --step x"', "none": "null"},
+        split_output="/tmp/splits.json",
+        workflow_status="Failed",
+        max_num_splits=10_000,
+        tee_logs=True,
+    )
+    unset = [item.name for item in dataclasses.fields(invocation) if getattr(invocation, item.name) in (None, {}, ())]
+    assert unset == [], "the example must set every field to prove each one crosses the command line"
+    assert TaskInvocation.from_argv(invocation.to_argv()) == invocation
+
+
+def test_options_at_their_defaults_are_left_off() -> None:
+    invocation = TaskInvocation(run_id="r1", step="start")
+    assert invocation.to_argv() == ["--run-id", "r1", "--step", "start"]
+    assert TaskInvocation.from_argv(invocation.to_argv()) == invocation
+
+
+def test_placeholders_pass_through_verbatim() -> None:
+    argv = TaskInvocation(
+        run_id="{{workflow.name}}",
+        step="{{inputs.parameters.step}}",
+        index_path="{{inputs.parameters.index-path}}",
+        attempt="{{retries}}",
+        params={"alpha": "{{workflow.parameters.alpha}}"},
+    ).to_argv()
+    assert argv == [
+        "--run-id", "{{workflow.name}}",
+        "--step", "{{inputs.parameters.step}}",
+        "--index-path", "{{inputs.parameters.index-path}}",
+        "--attempt", "{{retries}}",
+        "--param", "alpha={{workflow.parameters.alpha}}",
+    ]  # fmt: skip
+    substituted = [word.replace("{{inputs.parameters.index-path}}", "4.0").replace("{{retries}}", "1") for word in argv]
+    parsed = TaskInvocation.from_argv(substituted)
+    assert (parsed.index_path, parsed.attempt) == ((4, 0), 1)
+
+
+def test_a_task_ref_and_an_attempt_make_an_invocation_and_back() -> None:
+    task = TaskRef("TrainFlow", "r1", "train", (2, 5))
+    invocation = TaskInvocation.for_task(task, 3, tee_logs=True)
+    parsed = TaskInvocation.from_argv(invocation.to_argv())
+    assert parsed.task_ref("TrainFlow") == task and parsed.attempt_number == 3
+    assert invocation.command("/env/bin/python")[:3] == ["/env/bin/python", "-m", "flowkit.task"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--index-path", "1.x"], "index path '1.x' must be dot-separated integers"),
+        (["--attempt", "two"], "--attempt must be a whole number, got 'two'"),
+        (["--param", "novalue"], "--param takes NAME=JSON, got 'novalue'"),
+    ],
+)
+def test_badly_formed_values_are_named(argv: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TaskInvocation.from_argv(["--run-id", "r1", "--step", "start", *argv])
+
+
+def test_the_help_lists_every_option() -> None:
+    text = argument_parser().format_help()
+    for field in dataclasses.fields(TaskInvocation):
+        flag = "--param" if field.name == "params" else "--" + field.name.replace("_", "-")
+        assert flag in text, f"TaskInvocation.{field.name} has no command-line option"
