@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from flowkit.cli.params import datastore_root_option
+
 if TYPE_CHECKING:
     from flowkit.client.cards import Card
 
@@ -15,20 +17,12 @@ def register(group: click.Group) -> None:
     group.add_command(card_group)
 
 
-_datastore_option = click.option(
-    "--datastore-root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Datastore directory [default: $FLOWKIT_DATASTORE_ROOT or ./.flowkit].",
-)
-
-
 def _filter_options(command: Any) -> Any:
     for option in (
         click.option("--attempt", type=int, default=None, help="A given attempt [default: the latest]."),
         click.option("--id", "card_id", default=None, help="Only the card with this id."),
         click.option("--type", "card_type", default=None, help="Only cards of this type (default, blank)."),
-        _datastore_option,
+        datastore_root_option,
     ):
         command = option(command)
     return command
@@ -41,7 +35,7 @@ def card_group() -> None:
 
 @card_group.command("list")
 @click.argument("pathspec", required=False)
-@_datastore_option
+@datastore_root_option
 @click.pass_obj
 def list_command(flow_cls: type, pathspec: str | None, datastore_root: Path | None) -> None:
     """Cards of RUN/STEP/TASK, of every task of RUN/STEP or RUN [default: the latest run]."""

@@ -16,6 +16,7 @@ import click
 COMMAND_MODULES = (
     "flowkit.cli.local",
     "flowkit.cli.cards",
+    "flowkit.cli.inspect",
     "flowkit.cli.package",
     "flowkit.cli.env",
     "flowkit.cli.argo",
@@ -24,14 +25,15 @@ COMMAND_MODULES = (
 
 
 _BRANCH_KEY = "flowkit.project_branch"
+_QUIET_KEY = "flowkit.quiet"
 
 
 class FlowGroup(click.Group):
     """The command group of one flow: `python myflow.py --help` lists what can be done with it.
 
-    A `@project` flow's group takes Metaflow's top-level `--branch NAME` and `--production`
-    (`python myflow.py --branch x run`); the commands that start or deploy runs read them back through
-    `project_branch_options`.
+    It takes Metaflow's top-level options: `--quiet`, `--with DECORATOR` (attached to every step for this command)
+    and, for a `@project` flow, `--branch NAME` and `--production` (`python myflow.py --branch x run`); the
+    commands that start or deploy runs read them back through `project_branch_options` and `quiet_option`.
     """
 
     def __init__(self, flow_cls: type, **kwargs: Any) -> None:
@@ -39,8 +41,8 @@ class FlowGroup(click.Group):
             name=flow_cls.__name__,
             help=inspect.getdoc(flow_cls) or f"Commands for the flow {flow_cls.__name__}.",
             context_settings={"obj": flow_cls, "help_option_names": ["-h", "--help"]},
-            params=_project_options(flow_cls),
-            callback=_remember_branch,
+            params=[*_project_options(flow_cls), *_general_options()],
+            callback=_apply_group_options,
             **kwargs,
         )
         self.flow_cls = flow_cls
@@ -57,8 +59,32 @@ def _project_options(flow_cls: type) -> list[click.Parameter]:
     ]
 
 
-def _remember_branch(branch: str | None = None, production: bool = False) -> None:
-    click.get_current_context().meta[_BRANCH_KEY] = (branch, production)
+def _general_options() -> list[click.Parameter]:
+    return [
+        click.Option(["--quiet"], is_flag=True, help="Print only task output and errors."),
+        click.Option(
+            ["--with", "decorators"],
+            multiple=True,
+            metavar="DECORATOR[:KEY=VALUE,...]",
+            help="Attach a step decorator to every step that lacks it (repeatable), e.g. --with retry:times=2.",
+        ),
+    ]
+
+
+def _apply_group_options(
+    quiet: bool, decorators: tuple[str, ...], branch: str | None = None, production: bool = False
+) -> None:
+    from flowkit.cli.attach import attached_decorators
+
+    context = click.get_current_context()
+    context.meta[_BRANCH_KEY] = (branch, production)
+    context.meta[_QUIET_KEY] = quiet
+    context.with_resource(attached_decorators(context.obj, decorators))
+
+
+def quiet_option() -> bool:
+    """Whether the group's `--quiet` was given."""
+    return bool(click.get_current_context().meta.get(_QUIET_KEY, False))
 
 
 def project_branch_options() -> tuple[str | None, bool]:

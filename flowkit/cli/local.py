@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from flowkit.cli.group import project_branch_options
+from flowkit.cli.group import project_branch_options, quiet_option
 from flowkit.cli.params import add_parameter_options, given_parameters
 from flowkit.cli.quickrun import RunArguments, finish, run_locally
 from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
@@ -65,6 +65,13 @@ def _execution_options(command: Any) -> Any:
                 multiple=True,
                 help="Tag the new run (repeatable); the client's run.tags and Flow(...).runs(tag) see it.",
             ),
+            click.option(
+                "--with",
+                "decorators",
+                multiple=True,
+                metavar="DECORATOR[:KEY=VALUE,...]",
+                help="Attach a step decorator to every step that lacks it (repeatable), e.g. --with retry:times=2.",
+            ),
         ]
     ):
         command = option(command)
@@ -82,9 +89,12 @@ def run_command(
     run_id_file: Path | None,
     environment: str,
     tags: tuple[str, ...],
+    decorators: tuple[str, ...],
     **parameter_values: Any,
 ) -> None:
     """Run the flow on this machine, each task in its own process."""
+    from flowkit.cli.attach import attached_decorators
+
     given = given_parameters(flow_cls, parameter_values)
     branch, production = project_branch_options()
     arguments = RunArguments(
@@ -97,8 +107,10 @@ def run_command(
         tags=tags,
         branch=branch,
         production=production,
+        quiet=quiet_option(),
     )
-    run_locally(flow_cls, arguments)
+    with attached_decorators(flow_cls, decorators):
+        run_locally(flow_cls, arguments)
 
 
 @click.command("resume")
@@ -116,26 +128,29 @@ def resume_command(
     run_id_file: Path | None,
     environment: str,
     tags: tuple[str, ...],
+    decorators: tuple[str, ...],
 ) -> None:
     """Start a new run that reuses every unchanged task of the origin run (or those before STEP) and runs the rest."""
     from flowkit.authoring.run_context import start_context
+    from flowkit.cli.attach import attached_decorators
     from flowkit.runtime.api import run_flow
     from flowkit.runtime.resume import ResumeFrom
 
     branch, production = project_branch_options()
-
-    run = run_flow(
-        flow_cls,
-        None,
-        max_workers=max_workers,
-        datastore_root=datastore_root,
-        resume_from=ResumeFrom(origin_run_id=origin_run_id, step=step),
-        run_id_file=run_id_file,
-        environment=environment,
-        max_num_splits=max_num_splits,
-        context=start_context(flow_cls, tags=tags, branch=branch, production=production),
-    )
-    finish(run)
+    with attached_decorators(flow_cls, decorators):
+        run = run_flow(
+            flow_cls,
+            None,
+            max_workers=max_workers,
+            datastore_root=datastore_root,
+            resume_from=ResumeFrom(origin_run_id=origin_run_id, step=step),
+            run_id_file=run_id_file,
+            environment=environment,
+            max_num_splits=max_num_splits,
+            context=start_context(flow_cls, tags=tags, branch=branch, production=production),
+            quiet=quiet_option(),
+        )
+    finish(run, quiet=quiet_option())
 
 
 @click.command("show")

@@ -7,6 +7,7 @@ the JSON text of `Parameter.to_json`, because that is how parameters cross every
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -55,6 +56,15 @@ def parameter_options(flow_cls: type) -> list[click.Option]:
             )
         )
     return options
+
+
+datastore_root_option = click.option(
+    "--datastore-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Datastore directory [default: $FLOWKIT_DATASTORE_ROOT or the nearest .flowkit].",
+)
+"""`--datastore-root` of the commands that read runs (`logs`, `dump`, `card ...`)."""
 
 
 def option_destination(parameter: Parameter) -> str:

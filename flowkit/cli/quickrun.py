@@ -36,6 +36,8 @@ class RunArguments:
     branch: str | None = None
     """`--branch` and `--production` (before the command, as in Metaflow): a `@project` flow's branch."""
     production: bool = False
+    quiet: bool = False
+    """`--quiet` (before the command): only task output and errors."""
 
 
 def parse_run_arguments(flow_cls: type, arguments: Sequence[str]) -> RunArguments | None:
@@ -111,12 +113,14 @@ def run_locally(flow_cls: type, arguments: RunArguments) -> None:
         environment=arguments.environment,
         max_num_splits=arguments.max_num_splits,
         context=context,
+        quiet=arguments.quiet,
     )
-    finish(run)
+    finish(run, quiet=arguments.quiet)
 
 
-def finish(run: Any) -> None:
-    """Report a finished run (`run` or `resume`) the way both commands always have."""
+def finish(run: Any, *, quiet: bool = False) -> None:
+    """Report a finished run (`run` or `resume`) the way both commands always have (silent on success if quiet)."""
     if not run.successful:
         raise TaskFailedError(f"run {run.pathspec} failed")
-    print(f"Run {run.pathspec} succeeded.", flush=True)
+    if not quiet:
+        print(f"Run {run.pathspec} succeeded.", flush=True)

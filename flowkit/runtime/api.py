@@ -41,13 +41,15 @@ def run_flow(
     environment: str = "local",
     max_num_splits: int = DEFAULT_MAX_NUM_SPLITS,
     context: RunContext | None = None,
+    quiet: bool = False,
 ) -> Run:
     """Run `flow_cls` locally with `parameters` (name -> Python value) and return the finished run.
 
     `resume_from` makes this a resume of an earlier run (its parameters are reused, so none may be given);
     `environment="conda"` runs steps that declare `@conda` in their environment's interpreter; a foreach task that
     yields more than `max_num_splits` splits fails. `context` carries the run's tags and `@project` branch to its
-    tasks (default: this user, no tags, the default branch). A failed run is returned, not raised:
+    tasks (default: this user, no tags, the default branch); `quiet` prints only task output and errors. A failed
+    run is returned, not raised:
     `run.successful` is False and the failures were printed.
     """
     from flowkit.client import Run
@@ -96,7 +98,7 @@ def run_flow(
 
     workers = max_workers or os.cpu_count() or 1
     progress = Progress()
-    console = RunConsole(f"{graph.flow_name}/{run_id}", progress)
+    console = RunConsole(f"{graph.flow_name}/{run_id}", progress, quiet=quiet)
     launcher = TaskLauncher(
         flow_cls,
         store,

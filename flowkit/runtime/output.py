@@ -50,13 +50,15 @@ class Progress:
 class RunConsole:
     """Writes prefixed task output and keeps a progress line on a terminal."""
 
-    def __init__(self, title: str, progress: Progress, stdout: IO[str] | None = None) -> None:
+    def __init__(self, title: str, progress: Progress, stdout: IO[str] | None = None, *, quiet: bool = False) -> None:
+        """`quiet` (``--quiet``): only task output and errors, no progress line and no runtime messages."""
         self.stdout = stdout or sys.stdout
         self.title = title
         self.progress = progress
+        self.quiet = quiet
         self._live: Any = None
         self._last_refresh = 0.0
-        if _is_terminal(self.stdout):
+        if _is_terminal(self.stdout) and not quiet:
             from rich.console import Console
             from rich.live import Live
 
@@ -76,6 +78,8 @@ class RunConsole:
 
     def message(self, text: str, *, error: bool = False) -> None:
         """A line from the runtime itself (run started, task failed, ...)."""
+        if self.quiet and not error:
+            return
         if self._live is not None:
             self._live.console.print(text, markup=False, highlight=False, style="bold red" if error else "bold")
             return
