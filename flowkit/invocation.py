@@ -111,6 +111,11 @@ _OPTIONS: tuple[_Option, ...] = (
         from_text=partial(_whole_number, "--max-num-splits"),
     ),
     _Option("tee_logs", "also copy stdout/stderr into the datastore", kind="switch"),
+    _Option(
+        "lifeline_fd",
+        "read end of a pipe: when its writer (the local scheduler) dies, this task dies with what it started",
+        from_text=partial(_whole_number, "--lifeline-fd"),
+    ),
 )
 
 
@@ -135,6 +140,8 @@ class TaskInvocation:
     workflow_status: str | None = None
     max_num_splits: int | None = None
     tee_logs: bool = False
+    lifeline_fd: int | None = None
+    """A descriptor inherited from the local scheduler (`flowkit.runtime.worker.spawn_task`)."""
 
     @classmethod
     def for_task(cls, task: TaskRef, attempt: int, **options: Any) -> TaskInvocation:

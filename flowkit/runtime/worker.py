@@ -133,9 +133,12 @@ def fork_task(run_task: Callable[[], object], environment: Mapping[str, str]) ->
 
 
 def spawn_task(argv: Sequence[str], environment: Mapping[str, str]) -> TaskProcess:
-    """Run `argv` (another interpreter) as a task process in a new session, sharing no state with the scheduler."""
+    """Run `argv` (another interpreter's ``python -m flowkit.task ...``) as a task process in a new session, sharing
+    no state with the scheduler; inside a `forking_context` it gets the lifeline too (``--lifeline-fd``)."""
+    lifeline_options = [] if _lifeline is None else ["--lifeline-fd", str(_lifeline[0])]
     popen = subprocess.Popen(
-        list(argv),
+        [*argv, *lifeline_options],
+        pass_fds=() if _lifeline is None else (_lifeline[0],),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -26,7 +26,7 @@ from flowkit.errors import EXIT_STORAGE, FlowkitError, StorageError
 from flowkit.identity import TaskRef
 from flowkit.invocation import TaskInvocation
 from flowkit.task.tee import tee_output
-from flowkit.task.watchdog import ChildExit, death_reason, supervise
+from flowkit.task.watchdog import ChildExit, death_reason, die_with_supervisor, supervise
 
 if TYPE_CHECKING:
     from flowkit.authoring.flow import Flow
@@ -47,6 +47,8 @@ def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) 
     except (FlowkitError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if invocation.lifeline_fd is not None:
+        die_with_supervisor(invocation.lifeline_fd)
     store = DataStore(invocation.datastore_root)
     attempt = invocation.attempt_number
     run = partial(_run_task, flow_cls, store, task, invocation)

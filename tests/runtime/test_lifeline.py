@@ -81,3 +81,36 @@ def test_tasks_die_when_the_scheduler_is_killed(tmp_path: Path, datastore_root: 
         for pid in started.values():
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.e2e
+def test_a_task_in_another_interpreter_dies_when_the_scheduler_closes_its_lifeline(
+    tmp_path: Path, datastore_root: Path
+) -> None:
+    """The `--environment conda` path: `python -m flowkit.task` spawned, not forked, with the lifeline passed on."""
+    from flowkit.runtime.worker import forking_context, spawn_task
+
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    flow_file = write_flow(tmp_path, STUCK_FLOW)
+    argv = [sys.executable, "-m", "flowkit.task", "--datastore-root", str(datastore_root)]
+    argv += ["--flow", f"{flow_file}:StuckFlow", "--run-id", "r1", "--step", "start", "--param", f'pids="{pids}"']
+    with forking_context():
+        process = spawn_task(argv, {"PYTHONPATH": str(REPO_ROOT)})
+        deadline = time.monotonic() + 60
+        while len(list(pids.glob("[!.]*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    started = {path.name: int(path.read_text()) for path in pids.glob("[!.]*")}
+    try:
+        assert set(started) == {"task", "grandchild"}
+        assert process.popen is not None
+        process.popen.wait(timeout=30)  # the lifeline closed with the context: the spawned task ends by itself
+        deadline = time.monotonic() + 10
+        while any(map(_alive, started.values())) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(_alive, started.values())), "the supervised task and its own child died too"
+    finally:
+        process.close()
+        for pid in started.values():
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
