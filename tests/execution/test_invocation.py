@@ -23,6 +23,7 @@ def test_every_field_survives_the_round_trip_through_the_command_line() -> None:
         workflow_status="Failed",
         max_num_splits=10_000,
         tee_logs=True,
+        lifeline_fd=7,
     )
     unset = [item.name for item in dataclasses.fields(invocation) if getattr(invocation, item.name) in (None, {}, ())]
     assert unset == [], "the example must set every field to prove each one crosses the command line"
