@@ -2,15 +2,18 @@
 # End-to-end check of flowkit on a real Kubernetes cluster: kind (Kubernetes in Docker) + Argo Workflows.
 #
 # Needs Docker and python3 with flowkit installed (pip install -e .). Installs kind and kubectl into
-# ./.e2e/bin when they are missing, creates a kind cluster, installs Argo's quick-start manifests, creates the
-# datastore PVC, builds a small runtime image (Python + flowkit's runtime dependencies; no flowkit, no user code),
-# then deploys a flow with a parameter, a foreach and a join, runs it and waits for it to succeed.
+# ./.e2e/bin when they are missing, creates a kind cluster, installs Argo's quick-start manifests (server-side
+# apply: Argo v4's full CRDs exceed the 256 KiB annotation a client-side apply would store), prepares the namespace
+# with `flowkit cluster-setup` (service account, executor role, datastore claim), builds a small runtime image
+# (Python + flowkit's runtime dependencies; no flowkit, no user code), then deploys a flow with a parameter, a
+# foreach and a join, runs it, and stops as soon as it succeeds or fails.
 #
-# Usage: scripts/kind-e2e.sh            (KEEP_CLUSTER=1 keeps the cluster afterwards; ARGO_VERSION=... overrides)
+# Usage: scripts/kind-e2e.sh            (KEEP_CLUSTER=1 keeps the cluster afterwards; ARGO_VERSION=... overrides;
+#                                        WORKFLOW_TIMEOUT=seconds bounds the wait, POLL_SECONDS its pace)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-WORK="$ROOT/.e2e"
+WORK="${E2E_WORK:-$ROOT/.e2e}"
 CLUSTER="${CLUSTER:-flowkit-e2e}"
 NAMESPACE="argo"
 ARGO_VERSION="${ARGO_VERSION:-v4.1.2}"
@@ -18,6 +21,8 @@ KIND_VERSION="${KIND_VERSION:-v0.24.0}"
 KUBECTL_VERSION="${KUBECTL_VERSION:-v1.31.0}"
 IMAGE="flowkit-runtime:e2e"
 PYTHON="${PYTHON:-python3}"
+WORKFLOW_TIMEOUT="${WORKFLOW_TIMEOUT:-600}"
+POLL_SECONDS="${POLL_SECONDS:-5}"
 # The pod's Python must match the client's: the package bootstrap refuses a different minor version.
 PY_MINOR="$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
 
@@ -54,26 +59,20 @@ create_cluster() {
 }
 
 install_argo() {
-  log "installing Argo Workflows $ARGO_VERSION (quick-start)"
+  log "installing Argo Workflows $ARGO_VERSION (quick-start, server-side apply)"
   kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f -
-  kubectl apply -n "$NAMESPACE" \
+  # Server-side: a client-side apply stores the whole object in an annotation, and Argo v4's full CRDs are larger
+  # than the 256 KiB an annotation may hold. --force-conflicts takes over fields an earlier client-side apply owned.
+  kubectl apply --server-side --force-conflicts -n "$NAMESPACE" \
     -f "https://github.com/argoproj/argo-workflows/releases/download/$ARGO_VERSION/quick-start-minimal.yaml"
   kubectl -n "$NAMESPACE" rollout status deployment/workflow-controller --timeout=300s
 }
 
-create_datastore() {
-  log "creating the datastore PVC flowkit-datastore"
-  kubectl apply -n "$NAMESPACE" -f - <<'YAML'
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata:
-  name: flowkit-datastore
-spec:
-  accessModes: [ReadWriteOnce]  # kind has one node, so every pod of the run can mount it
-  resources:
-    requests:
-      storage: 1Gi
-YAML
+prepare_namespace() {
+  log "preparing namespace $NAMESPACE: service account, executor role, datastore claim"
+  # kind has one node, so a ReadWriteOnce claim (all its default storage class offers) serves every pod of a run.
+  "$PYTHON" -c 'from flowkit.cli.main import main; main()' cluster-setup --namespace "$NAMESPACE" \
+    --access-mode ReadWriteOnce --size 1Gi | kubectl apply -n "$NAMESPACE" -f -
 }
 
 build_image() {
@@ -91,7 +90,7 @@ write_flow() {
 from flowkit import Flow, Parameter, argo, kubernetes, step
 
 
-@argo(namespace="argo")
+@argo(namespace="argo", service_account="flowkit")
 @kubernetes(image="flowkit-runtime:e2e", image_pull_policy="Never", cpu="100m", memory="256Mi")
 class KindE2EFlow(Flow):
     greeting = Parameter("greeting", default="hello")
@@ -130,16 +129,34 @@ run_flow() {
   log "argo-trigger"
   run="$("$PYTHON" "$flow" argo-trigger --greeting "it's \"quoted\"" | tail -n 1)"
   echo "workflow: $run"
-  if ! kubectl -n "$NAMESPACE" wait --for=jsonpath='{.status.phase}'=Succeeded "workflow/$run" --timeout=600s; then
-    kubectl -n "$NAMESPACE" get workflow "$run" -o yaml || true
-    kubectl -n "$NAMESPACE" logs -l "workflows.argoproj.io/workflow=$run" --all-containers --tail=50 || true
-    echo "FAILED: workflow $run did not succeed" >&2
-    exit 1
-  fi
+  wait_for_workflow "$run"
   kubectl -n "$NAMESPACE" logs -l "workflows.argoproj.io/workflow=$run" --all-containers --tail=-1 \
     | grep -F "greeting=it's \"quoted\" total=14"
   "$PYTHON" "$flow" argo-list-runs
   "$PYTHON" "$flow" argo-delete
+}
+
+# Poll the workflow's phase until it is final: Succeeded returns, Failed or Error stops the script at once (with the
+# workflow and its pods' logs), and so does a workflow still running after WORKFLOW_TIMEOUT seconds.
+wait_for_workflow() {
+  local run="$1" phase="" waited=0
+  while true; do
+    phase="$(kubectl -n "$NAMESPACE" get workflow "$run" -o 'jsonpath={.status.phase}')"
+    case "$phase" in
+      Succeeded) return 0 ;;
+      Failed | Error) break ;;
+    esac
+    if ((waited >= WORKFLOW_TIMEOUT)); then
+      phase="${phase:-Pending} after ${WORKFLOW_TIMEOUT}s"
+      break
+    fi
+    sleep "$POLL_SECONDS"
+    waited=$((waited + POLL_SECONDS))
+  done
+  kubectl -n "$NAMESPACE" get workflow "$run" -o yaml || true
+  kubectl -n "$NAMESPACE" logs -l "workflows.argoproj.io/workflow=$run" --all-containers --tail=50 || true
+  echo "FAILED: workflow $run is $phase" >&2
+  exit 1
 }
 
 cleanup() {
@@ -155,7 +172,7 @@ main() {
   trap cleanup EXIT
   create_cluster
   install_argo
-  create_datastore
+  prepare_namespace
   build_image
   write_flow
   run_flow

@@ -147,6 +147,7 @@ Run any command of a flow file, exactly like `python FILE COMMAND [OPTIONS]`.
 CLASS is needed only when FILE defines more than one Flow subclass.
 --debug anywhere (or FLOWKIT_DEBUG=1) shows full tracebacks instead of one-line errors.
 
+`flowkit cluster-setup --namespace NS [--apply]` prints (or creates) what a namespace needs before flows run in it.
 `flowkit ui [--datastore-root DIR] [--port N] [--host ADDR]` serves the web UI over a datastore.
 `flowkit gc [--datastore-root DIR] [--older-than DAYS] [--grace-hours H] [--dry-run]` deletes old runs, then the
 blobs and extracted packages no remaining run refers to.
@@ -159,7 +160,11 @@ Examples:
 
 
 # Console-script commands that take no flow file, as "module:attribute" of their click command (imported on use).
-FLOWLESS_COMMANDS = {"ui": "flowkit.cli.ui:ui_command", "gc": "flowkit.cli.gc:gc_command"}
+FLOWLESS_COMMANDS = {
+    "ui": "flowkit.cli.ui:ui_command",
+    "gc": "flowkit.cli.gc:gc_command",
+    "cluster-setup": "flowkit.cli.cluster:cluster_setup_command",
+}
 
 
 def flowless_command(name: str) -> click.Command:

@@ -18,6 +18,7 @@ from flowkit.compiler.render import to_dicts
 if TYPE_CHECKING:
     from flowkit.authoring.run_context import RunContext
     from flowkit.deploy.config import ApiClientFactory
+    from flowkit.deploy.pod_exec import HelperPodSpec
     from flowkit.deploy.runs import WorkflowRun
     from flowkit.deploy.templates import DeletedObjects, DeployResult
     from flowkit.packaging import BuiltPackage, PackageRef, Payload
@@ -67,6 +68,30 @@ def to_argo(
     )
 
 
+def upload_pod_spec(flow_cls: type) -> HelperPodSpec:
+    """The package upload pod as the flow's own pods run: same claim, user, fsGroup and service account (so what it
+    writes is theirs to read), admitted under "restricted", and scheduled and pulled like the flow's pods: the
+    flow-wide `@kubernetes` node selector and tolerations, `@argo`'s pull secrets and upload image."""
+    from flowkit.deploy.pod_exec import HelperPodSpec
+    from flowkit.specs import flow_options
+    from flowkit.specs.kubernetes import KubernetesSpec
+    from flowkit.specs.resolve import class_level_specs
+
+    argo = flow_options(flow_cls).argo
+    kubernetes = class_level_specs(flow_cls).get("kubernetes")
+    flow_pods = kubernetes if isinstance(kubernetes, KubernetesSpec) else KubernetesSpec()
+    return HelperPodSpec(
+        claim=argo.datastore_claim,
+        mount_path=argo.datastore_mount,
+        image=argo.upload_image,
+        service_account=argo.service_account,
+        security_context=argo.pod_security_context(),
+        image_pull_secrets=tuple(argo.image_pull_secrets),
+        node_selector=dict(flow_pods.node_selector),
+        tolerations=[toleration.to_kubernetes() for toleration in flow_pods.tolerations],
+    )
+
+
 def _upload(
     factory: ApiClientFactory, namespace: str, flow_cls: type, package: BuiltPackage, payload: Payload
 ) -> PackageRef:
@@ -75,9 +100,7 @@ def _upload(
 
     from flowkit.deploy.upload import FileUpload, upload_files
     from flowkit.packaging import archive_relpath, manifest_relpath, package_ref, payload_relpath
-    from flowkit.specs import flow_options
 
-    argo = flow_options(flow_cls).argo
     archive = archive_relpath(package.package_id)
     files = [
         FileUpload(
@@ -88,15 +111,7 @@ def _upload(
         FileUpload(payload_relpath(payload.sha256), payload.data, payload.sha256),
         FileUpload(archive, package.archive, package.archive_sha256),
     ]
-    stored = upload_files(
-        factory,
-        namespace,
-        files,
-        claim=argo.datastore_claim,
-        mount_path=argo.datastore_mount,
-        service_account=argo.service_account,
-        run_as_user=argo.run_as_user if argo.run_as_non_root else None,
-    )
+    stored = upload_files(factory, namespace, files, upload_pod_spec(flow_cls))
     return package_ref(package, payload, archive_sha256=stored[archive].sha256)
 
 

@@ -184,12 +184,9 @@ def _workflow_options(argo: ArgoSpec) -> dict[str, Any]:
         )
     if argo.pod_gc is not None:
         options["pod_gc"] = m.PodGC(strategy=argo.pod_gc)
-    if argo.run_as_non_root or argo.fs_group is not None:
-        options["security_context"] = m.PodSecurityContext(
-            run_as_non_root=True if argo.run_as_non_root else None,
-            run_as_user=argo.run_as_user if argo.run_as_non_root else None,
-            fs_group=argo.fs_group,
-        )
+    options["security_context"] = m.PodSecurityContext.model_validate(argo.pod_security_context())
+    if argo.image_pull_secrets:
+        options["image_pull_secrets"] = [m.LocalObjectReference(name=name) for name in argo.image_pull_secrets]
     if argo.service_account is not None:
         options["service_account_name"] = argo.service_account
     return options

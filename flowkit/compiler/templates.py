@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from flowkit.compiler.names import dns_label
 from flowkit.compiler.pods import PodPlan
 from flowkit.invocation import TaskInvocation
-from flowkit.specs.argo import PackageCache
+from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE
+from flowkit.specs.argo import CONTAINER_SECURITY_CONTEXT, PackageCache
+from flowkit.specs.quantity import add_byte_quantities
 
 if TYPE_CHECKING:
     from hera.workflows import Container, RetryStrategy
@@ -35,19 +37,26 @@ EXTRACTED_PACKAGES_DIR = "packages/extracted"
 """Below the datastore mount: the 'volume' package cache, shared by every pod of every run on the claim."""
 LABEL_PREFIX = "flowkit.io"
 
-DEADLINE_GRACE_SECONDS = 60
+STARTUP_ALLOWANCE_SECONDS = 3600
 """How much longer than its ``@timeout`` a pod may run before Argo kills it (``activeDeadlineSeconds``).
 
-The task process enforces the step's timeout itself, so that an overrunning step still ends with a commit record
-(a failed one, or with ``@catch`` the caught one that lets the flow go on). Argo killing the pod at exactly the
-timeout would race that: the pod would die before the record is written, and ``@catch`` could never apply. The
-deadline therefore stays only as a backstop for a task process that hangs past its own timeout (stuck in native
-code, or in the bootstrap); 60 s leaves ample time to stop the step, persist artifacts and write the record even
-on a slow shared volume, while still bounding what a hung pod costs.
+The step's timeout is enforced inside the pod, by the task supervisor, from the moment the step's code starts, so
+that an overrunning step still ends with a commit record (a failed one, or with ``@catch`` the caught one that lets
+the flow go on) and gets its whole ``@timeout``. Argo's deadline counts from the pod's start instead: pulling a
+multi-GB GPU image, waiting for the volume and unpacking the code package all come out of it. It therefore stays
+only as a generous backstop for a pod that hangs past its own timeout (stuck in native code, or in the bootstrap):
+an hour covers a slow image pull and a cold package extraction on a busy node, while still bounding what a hung pod
+costs.
 """
 
 BootstrapCommand = Callable[[list[str]], list[str]]
 """Turns the executor's argv into the container command that bootstraps the code package and runs it."""
+
+
+DEFAULT_CPU = "1"
+DEFAULT_MEMORY = "4Gi"
+"""Requests of a step that asks for none (Metaflow's defaults): a pod without requests is BestEffort, evicted first,
+and refused outright in a namespace with a ResourceQuota."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,8 @@ class PodContext:
     package_cache_host_path: str = ""
     run_environment: Mapping[str, str] = field(default_factory=dict)
     """Variables of the deployment's `RunContext` (user, tags, `@project` branch), under each step's own."""
+    default_cpu: str = DEFAULT_CPU
+    default_memory: str = DEFAULT_MEMORY
 
 
 def package_cache_dir(package_cache: PackageCache, datastore_mount: str) -> str:
@@ -100,22 +111,23 @@ def task_argv(plan: PodPlan, context: PodContext) -> list[str]:
     ).to_argv()
 
 
-def _resources(plan: PodPlan) -> m.ResourceRequirements | None:
+def _resources(plan: PodPlan, context: PodContext) -> m.ResourceRequirements:
+    """Requests equal to limits, so the pod is Guaranteed: placed where it truly fits, evicted last.
+
+    A memory-backed /dev/shm is charged to the container's memory, so its size is added to the memory the step asked
+    for: the step's code keeps all of its memory however much of /dev/shm it fills.
+    """
     from hera.workflows import models as m
 
     spec = plan.kubernetes
-    amounts: dict[str, str] = {}
-    if spec.cpu is not None:
-        amounts["cpu"] = str(spec.cpu)
-    if spec.memory is not None:
-        amounts["memory"] = str(spec.memory)
+    memory = spec.memory or context.default_memory
+    if spec.shared_memory is not None:
+        memory = add_byte_quantities(memory, spec.shared_memory)
+    amounts: dict[str, str] = {"cpu": spec.cpu or context.default_cpu, "memory": memory}
     if spec.disk is not None:
         amounts["ephemeral-storage"] = str(spec.disk)
     if spec.gpu:
         amounts[spec.gpu_resource_name] = str(spec.gpu)
-    if not amounts:
-        return None
-    # Requests equal limits: the scheduler places the pod where it truly fits, and GPUs must be limits anyway.
     quantities = {name: m.Quantity(value) for name, value in amounts.items()}
     return m.ResourceRequirements(requests=quantities, limits=dict(quantities))
 
@@ -158,11 +170,17 @@ def _retry_strategy(plan: PodPlan) -> RetryStrategy | None:
         factor = retry.backoff_factor
         backoff = m.Backoff(
             duration=f"{round(retry.minutes_between_retries * 60)}s",
-            # Argo's factor is an int-or-string: whole numbers as integers, anything else as its decimal text.
-            factor=None if factor is None else m.IntOrString(int(factor) if factor.is_integer() else str(factor)),
+            # An integer: Argo parses the int-or-string factor as one (RetrySpec refuses fractions).
+            factor=None if factor is None else m.IntOrString(factor),
         )
-    # "Always" also retries pods lost to node failures or evictions, not only a non-zero exit.
-    return RetryStrategy(limit=retry.times, retry_policy="Always", backoff=backoff)
+    # "Always" also retries pods lost to node failures or evictions, not only a non-zero exit; the expression keeps
+    # an unwritable datastore (a setup problem, explained once) from being retried as if it were the step's failure.
+    return RetryStrategy(
+        limit=retry.times,
+        retry_policy="Always",
+        backoff=backoff,
+        expression=f'lastRetry.exitCode != "{EXIT_DATASTORE_UNWRITABLE}"',
+    )
 
 
 def _metadata(plan: PodPlan) -> tuple[dict[str, str], dict[str, str]]:
@@ -196,23 +214,15 @@ def build_container(plan: PodPlan, context: PodContext) -> Container:
         outputs=outputs,
         env=[Env(name=name, value=value) for name, value in sorted({**context.run_environment, **plan.env}.items())]
         or None,
-        resources=_resources(plan),
+        resources=_resources(plan, context),
+        security_context=m.SecurityContext.model_validate(CONTAINER_SECURITY_CONTEXT),
         volumes=_volumes(plan, context),
         node_selector=dict(spec.node_selector) or None,
-        tolerations=[
-            m.Toleration(
-                key=toleration.key,
-                operator=toleration.operator,
-                value=toleration.value,
-                effect=toleration.effect,
-                toleration_seconds=toleration.toleration_seconds,
-            )
-            for toleration in spec.tolerations
-        ]
+        tolerations=[m.Toleration.model_validate(toleration.to_kubernetes()) for toleration in spec.tolerations]
         or None,
         service_account_name=spec.service_account,
         retry_strategy=_retry_strategy(plan),
-        active_deadline_seconds=None if timeout is None else timeout.total_seconds + DEADLINE_GRACE_SECONDS,
+        active_deadline_seconds=None if timeout is None else timeout.total_seconds + STARTUP_ALLOWANCE_SECONDS,
         labels=labels,
         annotations=annotations,
     )

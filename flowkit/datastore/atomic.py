@@ -20,6 +20,9 @@ from flowkit.errors import StorageError
 _TEMP_PREFIX = ".tmp-"
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK})
 """What ``link()`` fails with on filesystems (some FUSE and object-store mounts) that have no hard links."""
+SHARED_DIR_MODE = 0o2775
+"""Datastore directories are group-writable and setgid, whatever the umask: pods of different uids in one group (the
+pods' fsGroup) write beside each other, and everything created below keeps the directory's group."""
 _temp_counter = itertools.count()
 HOST = os.uname().nodename.replace("~", "-")
 """This machine (a pod, on a shared volume): a pid means something only on the host that issued it."""
@@ -62,9 +65,20 @@ def temp_writer(name: str) -> tuple[str, int] | None:
 
 
 def ensure_dir(path: Path) -> None:
-    """Create ``path`` and its parents; concurrent creators do not race each other into errors."""
+    """Create ``path`` and its missing parents as `SHARED_DIR_MODE`; concurrent creators do not race each other
+    into errors, and directories that exist are left as they are (they may not be ours to change)."""
     with storage_errors("create directory", path):
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            return
+        except FileNotFoundError:
+            ensure_dir(path.parent)
+            try:
+                path.mkdir()
+            except FileExistsError:
+                return
+        os.chmod(path, SHARED_DIR_MODE)  # mkdir applies the umask and never sets setgid itself
 
 
 def publish(temp: Path, final: Path, *, replace: bool = True) -> bool:

@@ -7,13 +7,16 @@ and stderr come back to the caller. The pod is deleted when the ``with`` block e
 
 from __future__ import annotations
 
+import copy
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from flowkit.deploy.errors import ApiTarget, DeployError, api_call
+from flowkit.specs.argo import CONTAINER_SECURITY_CONTEXT
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -22,6 +25,25 @@ STDOUT, STDERR, STATUS = 1, 2, 3
 STDIN_CHUNK = 1024 * 1024
 POLL_SECONDS = 0.2
 LABELS = {"app.kubernetes.io/managed-by": "flowkit", "app.kubernetes.io/component": "datastore-upload"}
+HELPER_RESOURCES = {"cpu": "100m", "memory": "128Mi"}
+
+
+@dataclass(frozen=True)
+class HelperPodSpec:
+    """What the helper pod must look like to be admitted and scheduled where the flow's own pods are."""
+
+    claim: str
+    mount_path: str = "/flowkit"
+    image: str = "busybox:1.36"
+    """Any image with a POSIX shell, head, sha256sum, mv and sync."""
+    service_account: str | None = None
+    security_context: Mapping[str, Any] = field(default_factory=dict)
+    """The pod-level securityContext, in Kubernetes' spelling (`ArgoSpec.pod_security_context`): the same user and
+    fsGroup as the flow's pods, so files it writes are theirs to read."""
+    image_pull_secrets: Sequence[str] = ()
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: Sequence[Mapping[str, Any]] = ()
+    """In Kubernetes' spelling (``tolerationSeconds``)."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +59,8 @@ class HelperPod:
         self,
         client: ApiClient,
         namespace: str,
+        spec: HelperPodSpec,
         *,
-        claim: str,
-        mount_path: str,
-        image: str,
-        service_account: str | None,
-        run_as_user: int | None,
         timeout_seconds: float,
     ) -> None:
         from kubernetes.client import CoreV1Api
@@ -52,7 +70,7 @@ class HelperPod:
         self.namespace = namespace
         self.timeout_seconds = timeout_seconds
         self.name = ""
-        self._manifest = _pod_manifest(claim, mount_path, image, service_account, run_as_user, timeout_seconds)
+        self._manifest = _pod_manifest(spec, timeout_seconds)
 
     def _target(self, verb: str, resource: str = "pods") -> ApiTarget:
         return ApiTarget(verb, resource, "", "Pod", self.name or None, self.namespace, self._host)
@@ -168,36 +186,34 @@ def _why_not_running(pod: Any) -> str:
     return ": " + "; ".join(reasons) if reasons else ""
 
 
-def _pod_manifest(
-    claim: str,
-    mount_path: str,
-    image: str,
-    service_account: str | None,
-    run_as_user: int | None,
-    timeout_seconds: float,
-) -> dict[str, Any]:
+def _pod_manifest(pod: HelperPodSpec, timeout_seconds: float) -> dict[str, Any]:
     lifetime = int(timeout_seconds * 3)
     spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "activeDeadlineSeconds": lifetime,
         "terminationGracePeriodSeconds": 0,
+        "securityContext": dict(pod.security_context),
         "containers": [
             {
                 "name": "upload",
-                "image": image,
+                "image": pod.image,
                 "command": ["sleep", str(lifetime)],
-                "volumeMounts": [{"name": "datastore", "mountPath": mount_path}],
-                # what the "restricted" Pod Security Standard requires, so the pod is admitted in such namespaces
-                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                "volumeMounts": [{"name": "datastore", "mountPath": pod.mount_path}],
+                "securityContext": copy.deepcopy(CONTAINER_SECURITY_CONTEXT),
+                # A pod with no requests is refused in a namespace with a ResourceQuota; this one only copies files.
+                "resources": {"requests": dict(HELPER_RESOURCES), "limits": dict(HELPER_RESOURCES)},
             }
         ],
-        "volumes": [{"name": "datastore", "persistentVolumeClaim": {"claimName": claim}}],
+        "volumes": [{"name": "datastore", "persistentVolumeClaim": {"claimName": pod.claim}}],
     }
-    if service_account:
-        spec["serviceAccountName"] = service_account
-    spec["securityContext"] = {"seccompProfile": {"type": "RuntimeDefault"}}
-    if run_as_user is not None:
-        spec["securityContext"].update(runAsUser=run_as_user, runAsNonRoot=run_as_user != 0)
+    if pod.service_account:
+        spec["serviceAccountName"] = pod.service_account
+    if pod.image_pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in pod.image_pull_secrets]
+    if pod.node_selector:
+        spec["nodeSelector"] = dict(pod.node_selector)
+    if pod.tolerations:
+        spec["tolerations"] = [dict(toleration) for toleration in pod.tolerations]
     return {
         "apiVersion": "v1",
         "kind": "Pod",

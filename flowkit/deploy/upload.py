@@ -2,8 +2,8 @@
 
 Public functions (``factory`` is a `flowkit.deploy.config.ApiClientFactory`):
 
-- ``upload_files(factory, namespace, files, *, claim, mount_path="/flowkit", image=..., service_account=None,
-  run_as_user=None, timeout_seconds=300.0) -> dict[str, StoredFile]``
+- ``upload_files(factory, namespace, files, pod: HelperPodSpec, *, timeout_seconds=300.0)
+  -> dict[str, StoredFile]``
 
 Each `FileUpload` names a path relative to the PVC root (the code package layout of `flowkit.packaging.publish`:
 ``packages/sha256/<id>/code.tar.gz`` ...), its bytes and their sha256. A short-lived pod mounts the claim, and
@@ -29,10 +29,7 @@ from dataclasses import dataclass
 
 from flowkit.deploy.config import ApiClientFactory
 from flowkit.deploy.errors import DeployError
-from flowkit.deploy.pod_exec import HelperPod
-
-DEFAULT_IMAGE = "busybox:1.36"
-"""Any image with a POSIX shell, head, sha256sum, mv and sync."""
+from flowkit.deploy.pod_exec import HelperPod, HelperPodSpec
 
 _SAFE_RELPATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
 
@@ -40,9 +37,11 @@ _SAFE_RELPATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-
 _LIST_PRESENT = 'cd "$1" && shift && for path in "$@"; do if [ -f "$path" ]; then sha256sum "$path"; fi; done'
 
 # $1 = PVC mount path, $2 = temporary path, $3 = size, $4 = sha256. Reads exactly `size` bytes: the v4 exec protocol
-# cannot signal the end of stdin.
+# cannot signal the end of stdin. Directories are made group-writable (under the fsGroup volume's setgid root they
+# keep its group), so pods of other uids in the group can add their own files beside the package.
 _RECEIVE = r"""
 set -eu
+umask 002
 cd "$1"; temp="$2"; size="$3"; expected="$4"
 mkdir -p "$(dirname "$temp")"
 head -c "$size" > "$temp"
@@ -104,29 +103,14 @@ def upload_files(
     factory: ApiClientFactory,
     namespace: str,
     files: Sequence[FileUpload],
+    pod_spec: HelperPodSpec,
     *,
-    claim: str,
-    mount_path: str = "/flowkit",
-    image: str = DEFAULT_IMAGE,
-    service_account: str | None = None,
-    run_as_user: int | None = None,
     timeout_seconds: float = 300.0,
 ) -> dict[str, StoredFile]:
-    """Write each file once at its path on the PVC ``claim``; return what is stored there, by relpath."""
+    """Write each file once at its path on the claim of ``pod_spec``; return what is stored there, by relpath."""
     _check_uploads(files)
-    with (
-        factory() as client,
-        HelperPod(
-            client,
-            namespace,
-            claim=claim,
-            mount_path=mount_path,
-            image=image,
-            service_account=service_account,
-            run_as_user=run_as_user,
-            timeout_seconds=timeout_seconds,
-        ) as pod,
-    ):
+    mount_path = pod_spec.mount_path
+    with factory() as client, HelperPod(client, namespace, pod_spec, timeout_seconds=timeout_seconds) as pod:
         listing = pod.run(["sh", "-c", _LIST_PRESENT, "sh", mount_path, *(f.relpath for f in files)])
         present = _parse_sha256sum(listing.stdout.decode())
         _transfer(pod, mount_path, [upload for upload in files if upload.relpath not in present])

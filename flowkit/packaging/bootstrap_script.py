@@ -29,6 +29,12 @@ import sys
 from typing import Any
 
 EXIT_BOOTSTRAP_FAILED = 3
+EXIT_DATASTORE_UNWRITABLE = 77
+"""A pod cannot write the datastore: a setup problem that no retry fixes, so the retryStrategy excludes this code
+(BSD's EX_NOPERM). The task CLI and the compiler import it from here: the bootstrap cannot import anything."""
+SHARED_UMASK = 0o002
+"""Pods create files and directories group-writable, so pods of other uids in the same group (the pods' fsGroup)
+can add beside them; the fsGroup-prepared volume's setgid directories keep that group on everything below."""
 READY_MARKER = ".flowkit-ready.json"
 ABANDONED_EXTRACTION_SECONDS = 3600
 LOCK_SUFFIX = ".lock"  # beside the package's directory: .<package id>.lock
@@ -42,6 +48,24 @@ ALLOWED_TOP_DIRS = (CODE_DIR, LIB_DIR)
 
 class BootstrapError(Exception):
     """The package cannot be run safely here; the message says why and what to change."""
+
+
+def unwritable_message(error: OSError) -> str:
+    """One line naming the directory that refused a write, its owner and mode, who tried, and the fix."""
+    path = str(error.filename or "")
+    directory = path if os.path.isdir(path) else os.path.dirname(path) or path
+    try:
+        status = os.stat(directory)
+        owner = f"owned by uid {status.st_uid} gid {status.st_gid}, mode {status.st_mode & 0o7777:04o}"
+    except OSError:
+        owner = "not readable either"
+    groups = ",".join(str(group) for group in sorted(os.getgroups())) or "none"
+    return (
+        f"flowkit: the datastore is not writable: {path} ({error.strerror}); {directory} is {owner}, and this pod "
+        f"runs as uid {os.getuid()} gid {os.getgid()} (groups: {groups}). Fix: give the pods a group that may write "
+        "it: @argo(fs_group=GID) on a block volume (the kubelet then makes the volume's root group-writable), or on "
+        f"NFS `chgrp -R GID {directory} && chmod -R g+rwX,g+s {directory}` once"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -377,6 +401,7 @@ def check_runtime(expected_cloudpickle: str, target: str) -> None:
 
 
 def run(argv: list[str]) -> int:
+    os.umask(SHARED_UMASK)
     options, task_argv = parse_arguments(argv)
     check_python_version(options.python_version)
     root = options.datastore_root
@@ -405,4 +430,7 @@ if __name__ == "__main__":
     except BootstrapError as error:
         print(f"flowkit bootstrap: {error}", file=sys.stderr)
         exit_code = EXIT_BOOTSTRAP_FAILED
+    except PermissionError as error:  # the package cache on the claim (package_cache="volume")
+        print(unwritable_message(error), file=sys.stderr)
+        exit_code = EXIT_DATASTORE_UNWRITABLE
     sys.exit(exit_code)

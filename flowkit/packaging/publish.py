@@ -8,6 +8,9 @@ Layout, relative to the datastore root (the PVC's mount point in a pod)::
 
 Every file is written once: to a temporary name in its final directory, fsynced, then renamed, and a file that is
 already there is left alone. Concurrent deploys of the same code therefore neither clash nor leave a torn file.
+A file that is already there is checked first, never trusted for its name: the manifest and the payload must have
+the sha256 their names promise, and an archive must hold the manifest whose sha256 is the package id (its own bytes
+may differ from this build's, as compressors do, while holding the same files).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from flowkit.datastore.atomic import write_file_atomically
+from flowkit.errors import DataStoreError
+from flowkit.packaging.bootstrap_script import MANIFEST_NAME
 from flowkit.packaging.build import BuiltPackage
 from flowkit.packaging.payload import Payload
 
@@ -78,12 +83,46 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _foreign_file(path: Path, found: str) -> DataStoreError:
+    return DataStoreError(
+        f"{path} already exists but is not what this package needs ({found}); it was damaged or written by "
+        "something else: move it away and publish again"
+    )
+
+
+def _check_existing(path: Path, expected_sha256: str) -> None:
+    """A content-addressed file that was already in place must have the digest its name promises."""
+    actual = _file_sha256(path)
+    if actual != expected_sha256:
+        raise _foreign_file(path, f"sha256 {actual}, expected {expected_sha256}")
+
+
+def _existing_archive_sha256(path: Path, package_id: str) -> str:
+    """The sha256 of an archive that was already in place, once it is known to hold this package's manifest."""
+    import tarfile
+
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            member = tar.extractfile(MANIFEST_NAME)
+            manifest = member.read() if member is not None else b""
+    except (OSError, tarfile.TarError, KeyError) as error:
+        raise _foreign_file(path, f"not a readable package archive: {error}") from error
+    if hashlib.sha256(manifest).hexdigest() != package_id:
+        raise _foreign_file(path, f"its {MANIFEST_NAME} is not package {package_id}'s")
+    return _file_sha256(path)
+
+
 def publish_to_dir(package: BuiltPackage, payload: Payload, datastore_root: str | Path) -> PackageRef:
-    """Write ``package`` and ``payload`` under ``datastore_root`` (a local directory or a PVC mount point)."""
+    """Write ``package`` and ``payload`` under ``datastore_root`` (a local directory or a PVC mount point), checking
+    what was already there; raises `DataStoreError` naming a file that is there but is not this package's."""
     root = Path(datastore_root)
-    write_file_atomically(root / manifest_relpath(package.package_id), package.manifest_json, replace=False)
-    write_file_atomically(root / payload_relpath(payload.sha256), payload.data, replace=False)
+    manifest_path = root / manifest_relpath(package.package_id)
+    if not write_file_atomically(manifest_path, package.manifest_json, replace=False):
+        _check_existing(manifest_path, package.package_id)
+    payload_path = root / payload_relpath(payload.sha256)
+    if not write_file_atomically(payload_path, payload.data, replace=False):
+        _check_existing(payload_path, payload.sha256)
     archive_path = root / archive_relpath(package.package_id)
     if write_file_atomically(archive_path, package.archive, replace=False):
         return package_ref(package, payload)
-    return package_ref(package, payload, archive_sha256=_file_sha256(archive_path))
+    return package_ref(package, payload, archive_sha256=_existing_archive_sha256(archive_path, package.package_id))

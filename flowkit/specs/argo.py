@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
 from flowkit.specs.base import SpecModel
 from flowkit.specs.validation import check_annotation_keys, check_dns_label, check_dns_subdomain, check_labels
+
+CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+"""The container-level part of Pod Security "restricted", on every container flowkit creates."""
 
 PackageCache = Literal["volume", "node", "pod"]
 """Where pods cache the extracted code package: see `ArgoSpec.package_cache`."""
@@ -32,13 +35,34 @@ class ArgoSpec(SpecModel):
     ttl_seconds_after_success: int | None = Field(default=None, ge=0)
     ttl_seconds_after_failure: int | None = Field(default=None, ge=0)
     pod_gc: PodGCStrategy | None = None
-    archive_logs: bool | None = None
+    archive_logs: bool | None = Field(
+        default=None,
+        description="Have Argo archive each pod's logs. Needs an artifact repository configured for the cluster "
+        "(artifactRepository in workflow-controller-configmap, or the namespace's artifact-repositories ConfigMap): "
+        "without one every pod fails as it finishes. Step output is kept in the datastore either way.",
+    )
     parallelism: int | None = Field(default=None, ge=1, description="Most pods of one workflow running at once.")
     on_exit: str | None = Field(default=None, description="A step run as the exit handler, whatever the outcome.")
     run_as_non_root: bool = True
     run_as_user: int | None = Field(default=1000, ge=0)
     fs_group: int | None = Field(
-        default=None, ge=0, description="Group that owns the pods' volumes, so a non-root user can write the PVCs."
+        default=1000,
+        ge=0,
+        description="Group the kubelet gives the pods' volumes (and the pods as a supplementary group), so that "
+        "non-root pods of any uid in it can write the datastore claim; None leaves volumes as they are.",
+    )
+    cluster_assigns_ids: bool = Field(
+        default=False,
+        description="Leave runAsUser and fsGroup unset, for clusters that assign them per namespace (OpenShift's "
+        "restricted-v2 refuses a uid outside the namespace's range).",
+    )
+    image_pull_secrets: list[str] = Field(
+        default_factory=list, description="Secrets every pod pulls its image with (private or air-gapped registries)."
+    )
+    upload_image: str = Field(
+        default="busybox:1.36",
+        description="Image of the pod that copies the code package onto the claim: any image with a POSIX shell, "
+        "head, sha256sum, mv and sync (a mirror of busybox on a registry allow-list).",
     )
     datastore_claim: str = Field(default="flowkit-datastore", min_length=1)
     datastore_mount: str = "/flowkit"
@@ -64,6 +88,39 @@ class ArgoSpec(SpecModel):
     @classmethod
     def _object_name(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else check_dns_subdomain(value, str(info.field_name).replace("_", " "))
+
+    @field_validator("image_pull_secrets")
+    @classmethod
+    def _secret_names(cls, names: list[str]) -> list[str]:
+        return [check_dns_subdomain(name, "image pull secret") for name in names]
+
+    @field_validator("upload_image")
+    @classmethod
+    def _upload_image_reference(cls, image: str) -> str:
+        if not image or any(char.isspace() for char in image):
+            raise ValueError(f"{image!r} is not an image reference such as 'busybox:1.36'")
+        return image
+
+    def pod_security_context(self) -> dict[str, Any]:
+        """The pod-level securityContext of every pod flowkit creates (tasks, exit handler, package upload), in
+        Kubernetes' spelling: the pod-level part of Pod Security "restricted" unless ``run_as_non_root=False``.
+
+        fsGroup makes the kubelet give a freshly provisioned volume (root-owned, mode 0755) to that group,
+        group-writable and setgid, and adds the group to every container's process: that is what lets non-root pods
+        of any uid write the datastore claim. ``OnRootMismatch`` changes ownership only when the volume's root is not
+        already right, so a large datastore is not walked at every pod start. With ``cluster_assigns_ids`` both are
+        left to the cluster (OpenShift assigns them from the namespace's range).
+        """
+        context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+        if self.run_as_non_root:
+            context["runAsNonRoot"] = True
+        if self.cluster_assigns_ids:
+            return context
+        if self.run_as_non_root and self.run_as_user is not None:
+            context["runAsUser"] = self.run_as_user
+        if self.fs_group is not None:
+            context.update(fsGroup=self.fs_group, fsGroupChangePolicy="OnRootMismatch")
+        return context
 
     @field_validator("labels")
     @classmethod

@@ -47,6 +47,17 @@ class Toleration(SpecModel):
     def _key_is_label_key(cls, key: str | None) -> str | None:
         return None if key is None else check_label_key(key, "toleration key")
 
+    def to_kubernetes(self) -> dict[str, Any]:
+        """The toleration in a pod spec's spelling (``tolerationSeconds``), unset fields left out."""
+        fields = {
+            "key": self.key,
+            "operator": self.operator,
+            "value": self.value,
+            "effect": self.effect,
+            "tolerationSeconds": self.toleration_seconds,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
     @model_validator(mode="after")
     def _consistent(self) -> Toleration:
         if self.operator == "Exists" and self.value:

@@ -74,3 +74,13 @@ def larger_quantity(first: str | None, second: str | None) -> str | None:
     if first is None or second is None:
         return first if second is None else second
     return second if parse_quantity(second) > parse_quantity(first) else first
+
+
+def add_byte_quantities(first: str, second: str) -> str:
+    """``first + second`` as a quantity, in the largest binary unit that holds it exactly ("4Gi" + "1Gi" = "5Gi");
+    a fraction of a byte rounds up, since the sum is a limit that must hold both."""
+    total = int((parse_quantity(first) + parse_quantity(second)).to_integral_value(rounding="ROUND_CEILING"))
+    for suffix, power in sorted(_BINARY_SUFFIXES.items(), key=lambda item: -item[1]):
+        if total % (1024**power) == 0:
+            return f"{total // 1024**power}{suffix}"
+    return str(total)

@@ -240,13 +240,15 @@ def resolve_step_specs(flow_cls: type) -> dict[str, StepSpec]:
     cached: dict[str, StepSpec] | None = vars(flow_cls).get(RESOLVED_SPECS_ATTR)
     if cached is not None:
         return cached
-    defaults = class_level_specs(flow_cls)
+    class_defaults = class_level_specs(flow_cls)
+    on_exit = exit_handler(flow_cls)
     resolved = {}
     for name, function in find_steps(flow_cls).items():
         declared = declared_step_specs(function)
-        if not defaults and not declared:
+        if not class_defaults and not declared:
             resolved[name] = StepSpec(name)
             continue
+        defaults = _without_gpus(class_defaults, flow_cls.__name__) if name == on_exit else class_defaults
         merged = dict(defaults)
         for decorator, spec in declared.items():
             merged[decorator] = merge_specs(
@@ -255,6 +257,21 @@ def resolve_step_specs(flow_cls: type) -> dict[str, StepSpec]:
         resolved[name] = _step_spec(flow_cls.__name__, name, merged, lineno=function.__code__.co_firstlineno)
     setattr(flow_cls, RESOLVED_SPECS_ATTR, resolved)
     return resolved
+
+
+def _without_gpus(defaults: Mapping[str, SpecModel], flow: str) -> dict[str, SpecModel]:
+    """The class-level defaults minus their GPUs, for the exit handler: a notification step would otherwise hold a
+    GPU (and wait for a GPU node) because the flow's training steps need one. A GPU the exit handler's own decorator
+    asks for still applies."""
+    from flowkit.specs.validation import validate_spec
+
+    stripped = dict(defaults)
+    for decorator in ("kubernetes", "resources"):
+        spec = defaults.get(decorator)
+        if spec is not None and "gpu" in spec.model_fields_set:
+            fields = {name: value for name, value in _set_fields(spec).items() if name != "gpu"}
+            stripped[decorator] = validate_spec(type(spec), fields, flow=flow, step=None, decorator=decorator)
+    return stripped
 
 
 def _step_spec(flow: str, step: str, specs: Mapping[str, SpecModel], *, lineno: int) -> StepSpec:

@@ -13,6 +13,7 @@ exactly as in a local run. Argo's ``activeDeadlineSeconds`` (the timeout plus a 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowkit.datastore import DataStore, TaskRecord
+from flowkit.datastore.atomic import ensure_dir
 from flowkit.errors import EXIT_STORAGE, FlowkitError, StorageError
 from flowkit.identity import TaskRef
 from flowkit.invocation import TaskInvocation
@@ -34,8 +36,10 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) -> int:
     """Run the task described by ``argv``; 0 when it succeeded (or ``@catch`` caught its failure), 1 when it failed,
-    2 on bad arguments, 128 + N when this process was stopped by signal N (nothing is recorded then), and
-    ``EXIT_STORAGE`` (74) when the datastore's storage refused a write or read (full, read-only, not ours)."""
+    2 on bad arguments, 128 + N when this process was stopped by signal N (nothing is recorded then),
+    ``EXIT_STORAGE`` (74) when the datastore's storage refused a write or read (full, read-only, not ours), and 77
+    when the datastore cannot be written at all (checked first, by creating the task's directory: a setup problem
+    that retrying cannot fix, explained in one line with the fix)."""
     try:
         invocation = TaskInvocation.from_argv(argv)
         if flow_cls is None:
@@ -50,7 +54,12 @@ def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) 
     if invocation.lifeline_fd is not None:
         die_with_supervisor(invocation.lifeline_fd)
     store = DataStore(invocation.datastore_root)
-    attempt = invocation.attempt_number
+    try:
+        ensure_dir(store.task_dir(task))
+        attempt = _unused_attempt(store, task, invocation.attempt_number)
+    except StorageError as error:
+        return _report_unusable_datastore(error)
+    invocation = dataclasses.replace(invocation, attempt=attempt)
     run = partial(_run_task, flow_cls, store, task, invocation)
     try:
         with tee_output(store, task, attempt, enabled=invocation.tee_logs):
@@ -72,6 +81,31 @@ def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) 
 def _exit_status(error: FlowkitError) -> int:
     """A full, read-only or foreign datastore has its own status; any other refusal is a bad invocation."""
     return EXIT_STORAGE if isinstance(error, StorageError) else 2
+
+
+def _unused_attempt(store: DataStore, task: TaskRef, attempt: int) -> int:
+    """``attempt``, or the next number after the task's committed attempts when ``attempt`` is already committed.
+
+    `argo retry` runs a failed step again with Argo's retry counter back at 0, while records 0, 1, ... of the first
+    run are still there and are never replaced. The re-run therefore takes the next free number: it commits, and as
+    the highest attempt it is the one the next steps read.
+    """
+    committed = store.list_attempts(task)
+    return attempt if attempt not in committed else committed[-1] + 1
+
+
+def _report_unusable_datastore(error: StorageError) -> int:
+    """One line on stderr and the exit status: a datastore the pod may not write gets the line that names its owner,
+    the pod's user and groups and the fix, and the status the retryStrategy excludes; other storage failures (full,
+    read-only) keep theirs."""
+    from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE, unwritable_message
+
+    cause = error.__cause__
+    if isinstance(cause, PermissionError):
+        print(unwritable_message(cause), file=sys.stderr)
+        return EXIT_DATASTORE_UNWRITABLE
+    print(f"error: {error}", file=sys.stderr)
+    return EXIT_STORAGE
 
 
 def _run_task(flow_cls: type[Flow], store: DataStore, task: TaskRef, invocation: TaskInvocation) -> int:

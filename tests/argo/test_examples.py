@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from flowkit.cli.main import load_flow_class
-from flowkit.compiler.templates import DEADLINE_GRACE_SECONDS
-from flowkit.specs import KubernetesSpec
+from flowkit.compiler.templates import STARTUP_ALLOWANCE_SECONDS
+from flowkit.specs import KubernetesSpec, flow_options
 from flowkit.specs.resolve import class_level_specs
 from tests.argo.conftest import EXAMPLE_FILES, EXAMPLES, compile_manifests, step_tasks
 from tests.support.argo_schema import validate_manifest
@@ -27,6 +27,7 @@ def test_example_compiles_and_every_pod_carries_the_class_level_spec(path: Path)
         validate_manifest(manifest)
     class_spec = class_level_specs(flow_cls).get("kubernetes", KubernetesSpec())
     assert isinstance(class_spec, KubernetesSpec)
+    exit_handler = flow_options(flow_cls).argo.on_exit
     steps = set()
     for step, _, template in step_tasks(manifests[0]):
         steps.add(step)
@@ -34,7 +35,7 @@ def test_example_compiles_and_every_pod_carries_the_class_level_spec(path: Path)
         if class_spec.image is not None:
             assert container["image"] == class_spec.image, step
         assert container["image"], step
-        if class_spec.gpu:
+        if class_spec.gpu and step != exit_handler:  # the exit handler takes no flow-wide GPU
             assert container["resources"]["limits"][class_spec.gpu_resource_name] == str(class_spec.gpu), step
         claims = {
             volume["persistentVolumeClaim"]["claimName"]: volume["name"]
@@ -57,7 +58,7 @@ def test_the_train_pipeline_has_what_our_users_asked_for() -> None:
     by_step = {step: template for step, _, template in step_tasks(manifest)}
     assert by_step["start"]["container"]["image"] == "continuumio/miniconda3:23.3.1-0"
     assert by_step["train"]["retryStrategy"]["backoff"] == {"duration": "30s", "factor": 2}
-    assert by_step["train"]["activeDeadlineSeconds"] == 1800 + DEADLINE_GRACE_SECONDS
+    assert by_step["train"]["activeDeadlineSeconds"] == 1800 + STARTUP_ALLOWANCE_SECONDS
     assert by_step["train"]["container"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert by_step["prepare_data"]["retryStrategy"]["limit"] == 3
     fan_outs = [task for template in spec["templates"] for task in template.get("dag", {}).get("tasks", [])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import flowkit
-from flowkit.compiler.templates import DEADLINE_GRACE_SECONDS
+from flowkit.compiler.templates import STARTUP_ALLOWANCE_SECONDS
 from flowkit.graph import build_graph
 from tests.argo.conftest import PACKAGE, command_option, compile_manifests, step_tasks
-from tests.argo.flows import IMAGE, SHAPES, LinearFlow, OperatedFlow
+from tests.argo.flows import IMAGE, SHAPES, BranchFlow, LinearFlow, OperatedFlow
 
 
 def _mounts(template: dict) -> dict[str, str]:
@@ -22,13 +22,16 @@ def _volumes(template: dict) -> dict[str, dict]:
 @pytest.mark.parametrize("flow_cls", SHAPES, ids=lambda flow_cls: flow_cls.__name__)
 def test_every_pod_has_the_image_gpu_pvc_and_datastore(flow_cls: type) -> None:
     manifest = compile_manifests(flow_cls)[0]
+    exit_handler = flowkit.specs.flow_options(flow_cls).argo.on_exit
     seen = set()
     for step, _, template in step_tasks(manifest):
         seen.add(step)
         container = template["container"]
         assert container["image"] == IMAGE, step
-        assert container["resources"]["limits"]["nvidia.com/gpu"] == "1", step
-        assert container["resources"]["requests"]["nvidia.com/gpu"] == "1", step
+        # The flow-wide GPU is every step's but the exit handler's, which only reports.
+        gpus = None if step == exit_handler else "1"
+        assert container["resources"]["limits"].get("nvidia.com/gpu") == gpus, step
+        assert container["resources"]["requests"].get("nvidia.com/gpu") == gpus, step
         volumes = _volumes(template)
         mounts = _mounts(template)
         claims = {volume["persistentVolumeClaim"]["claimName"]: mounts[name] for name, volume in volumes.items()
@@ -42,9 +45,10 @@ def test_resources_shm_and_step_overrides() -> None:
     manifest = compile_manifests(OperatedFlow)[0]
     by_step = {step: template for step, _, template in step_tasks(manifest)}
     fetch, work = by_step["fetch"], by_step["work"]
-    assert fetch["container"]["resources"]["requests"] == {"cpu": "1500m", "memory": "3Gi", "nvidia.com/gpu": "1"}
+    # The 1Gi memory-backed /dev/shm is charged to the container: it comes on top of the memory asked for.
+    assert fetch["container"]["resources"]["requests"] == {"cpu": "1500m", "memory": "4Gi", "nvidia.com/gpu": "1"}
     assert fetch["container"]["resources"]["limits"] == fetch["container"]["resources"]["requests"]
-    assert work["container"]["resources"]["requests"] == {"cpu": "4", "memory": "8Gi", "nvidia.com/gpu": "1"}
+    assert work["container"]["resources"]["requests"] == {"cpu": "4", "memory": "9Gi", "nvidia.com/gpu": "1"}
     assert work["nodeSelector"] == {"pool": "big"}
     assert "nodeSelector" not in fetch
     shm = _volumes(fetch)["dshm"]
@@ -59,10 +63,11 @@ def test_retry_and_timeout_become_retry_strategy_and_deadline() -> None:
         "limit": 2,
         "retryPolicy": "Always",
         "backoff": {"duration": "90s", "factor": 3},
+        "expression": 'lastRetry.exitCode != "77"',  # an unwritable datastore is not the step's failure
     }
     assert command_option(by_step["fetch"], "--attempt") == ["{{retries}}"]
     # @timeout(minutes=5): the task process stops the step at 300 s; Argo's deadline is only the backstop.
-    assert by_step["work"]["activeDeadlineSeconds"] == 300 + DEADLINE_GRACE_SECONDS == 360
+    assert by_step["work"]["activeDeadlineSeconds"] == 300 + STARTUP_ALLOWANCE_SECONDS
     assert "retryStrategy" not in by_step["work"]
     # {{retries}} exists only in templates with a retryStrategy: Argo would reject it elsewhere.
     assert command_option(by_step["work"], "--attempt") == []
@@ -88,27 +93,75 @@ def test_flow_level_argo_options() -> None:
     assert spec["archiveLogs"] is True
     assert spec["parallelism"] == 3
     assert spec["serviceAccountName"] == "flowkit-runner"
-    assert spec["securityContext"] == {"runAsNonRoot": True, "runAsUser": 1000}
+    assert "imagePullSecrets" not in spec
 
 
-def test_pods_run_as_non_root_unless_the_flow_opts_out() -> None:
-    assert compile_manifests(LinearFlow)[0]["spec"]["securityContext"] == {"runAsNonRoot": True, "runAsUser": 1000}
+RESTRICTED_POD = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "fsGroup": 1000,
+    "fsGroupChangePolicy": "OnRootMismatch",
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
+
+def test_pods_are_restricted_with_a_volume_group_by_default() -> None:
+    manifest = compile_manifests(LinearFlow)[0]
+    assert manifest["spec"]["securityContext"] == RESTRICTED_POD
+    for step, _, template in step_tasks(manifest):
+        assert template["container"]["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        }, step
+
+
+def test_security_options_change_the_pod_security_context() -> None:
     class RootFlow(LinearFlow):
         pass
 
     flowkit.argo(run_as_non_root=False)(RootFlow)
-    assert "securityContext" not in compile_manifests(RootFlow)[0]["spec"]
+    assert compile_manifests(RootFlow)[0]["spec"]["securityContext"] == {
+        "fsGroup": 1000,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
     class GroupFlow(LinearFlow):
         pass
 
-    flowkit.argo(fs_group=2000)(GroupFlow)
+    flowkit.argo(fs_group=2000, run_as_user=2001)(GroupFlow)
     assert compile_manifests(GroupFlow)[0]["spec"]["securityContext"] == {
-        "runAsNonRoot": True,
-        "runAsUser": 1000,
+        **RESTRICTED_POD,
+        "runAsUser": 2001,
         "fsGroup": 2000,
     }
+
+    class OpenShiftFlow(LinearFlow):
+        pass
+
+    # OpenShift's restricted-v2 assigns the uid and fsGroup from the namespace's range and refuses others.
+    flowkit.argo(cluster_assigns_ids=True)(OpenShiftFlow)
+    assert compile_manifests(OpenShiftFlow)[0]["spec"]["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def test_pull_secrets_reach_every_pod() -> None:
+    class PrivateRegistryFlow(LinearFlow):
+        pass
+
+    flowkit.argo(image_pull_secrets=["registry-a", "registry-b"])(PrivateRegistryFlow)
+    spec = compile_manifests(PrivateRegistryFlow)[0]["spec"]
+    assert spec["imagePullSecrets"] == [{"name": "registry-a"}, {"name": "registry-b"}]
+
+
+def test_a_step_without_requests_gets_metaflows_defaults() -> None:
+    manifest = compile_manifests(BranchFlow)[0]
+    for step, _, template in step_tasks(manifest):
+        resources = template["container"]["resources"]
+        assert resources["requests"]["cpu"] == "1" and resources["requests"]["memory"] == "4Gi", step
+        assert resources["limits"] == resources["requests"], step
 
 
 def test_labels_and_annotations_name_flow_step_package_and_version() -> None:
@@ -167,3 +220,28 @@ def test_pod_settings_from_kubernetes_and_environment_decorators() -> None:
         assert template["tolerations"] == [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
         assert template["metadata"]["labels"]["team"] == "ml"
         assert template["metadata"]["annotations"]["owner"] == "ml-team@example.com"
+
+
+def test_a_whole_float_backoff_factor_is_emitted_as_the_integer_argo_parses() -> None:
+    class WholeFactorFlow(LinearFlow):
+        @flowkit.retry(times=1, backoff_factor=2.0)
+        @flowkit.step
+        def middle(self):
+            self.next(self.end)
+
+    by_step = {step: template for step, _, template in step_tasks(compile_manifests(WholeFactorFlow)[0])}
+    assert by_step["middle"]["retryStrategy"]["backoff"]["factor"] == 2
+
+
+def test_the_upload_pod_is_placed_and_pulled_like_the_flows_pods() -> None:
+    from flowkit.compiler.api import upload_pod_spec
+
+    class PlacedFlow(LinearFlow):
+        pass
+
+    toleration = {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}
+    flowkit.kubernetes(node_selector={"pool": "ml"}, tolerations=[toleration])(PlacedFlow)
+    flowkit.argo(upload_image="mirror.internal/busybox:1.36", image_pull_secrets=["mirror"])(PlacedFlow)
+    pod = upload_pod_spec(PlacedFlow)
+    assert (pod.image, pod.image_pull_secrets) == ("mirror.internal/busybox:1.36", ("mirror",))
+    assert (pod.node_selector, pod.tolerations) == ({"pool": "ml"}, [toleration])

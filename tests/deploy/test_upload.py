@@ -10,6 +10,7 @@ import pytest
 
 from flowkit.deploy.config import ApiClientFactory
 from flowkit.deploy.errors import DeployError
+from flowkit.deploy.pod_exec import HelperPodSpec
 from flowkit.deploy.upload import FileUpload, upload_files
 from tests.support.argo_schema import validate_kubernetes_object
 from tests.support.fake_kube import FakeKube
@@ -18,6 +19,7 @@ CLAIM = "flowkit-datastore"
 PACKAGE_ID = "ab" * 32
 ARCHIVE = f"packages/sha256/{PACKAGE_ID}/code.tar.gz"
 PAYLOAD = "packages/payloads/cd.pkl"
+POD = HelperPodSpec(claim=CLAIM)
 
 
 def file_upload(relpath: str, data: bytes) -> FileUpload:
@@ -43,9 +45,7 @@ def test_files_arrive_byte_identical_and_the_pod_is_deleted(exec_kube: FakeKube,
     archive = os.urandom(3 * 1024 * 1024 + 17)  # several stdin chunks and WebSocket frames
     payload = os.urandom(1000)
 
-    stored = upload_files(
-        factory, "default", [file_upload(ARCHIVE, archive), file_upload(PAYLOAD, payload)], claim=CLAIM
-    )
+    stored = upload_files(factory, "default", [file_upload(ARCHIVE, archive), file_upload(PAYLOAD, payload)], POD)
 
     pvc = exec_kube.pvc_dir(CLAIM)
     assert (pvc / ARCHIVE).read_bytes() == archive
@@ -59,29 +59,41 @@ def test_files_arrive_byte_identical_and_the_pod_is_deleted(exec_kube: FakeKube,
 
 
 def test_the_helper_pod_mounts_the_claim_and_cannot_outlive_its_job(kube: FakeKube, factory: ApiClientFactory) -> None:
-    upload_files(factory, "default", [file_upload(ARCHIVE, b"x")], claim=CLAIM, mount_path="/data", run_as_user=1000)
+    security = {"runAsUser": 1000, "runAsNonRoot": True, "fsGroup": 1000, "seccompProfile": {"type": "RuntimeDefault"}}
+    toleration = {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}
+    pod = HelperPodSpec(
+        claim=CLAIM,
+        mount_path="/data",
+        image="registry.internal/mirror/busybox:1.36",
+        security_context=security,
+        image_pull_secrets=("internal-registry",),
+        node_selector={"pool": "ml"},
+        tolerations=(toleration,),
+    )
+    upload_files(factory, "default", [file_upload(ARCHIVE, b"x")], pod)
 
     created = next(r.body for r in kube.requests if r.method == "POST" and r.path.endswith("/pods"))
     spec = created["spec"]
     assert spec["volumes"] == [{"name": "datastore", "persistentVolumeClaim": {"claimName": CLAIM}}]
-    assert spec["containers"][0]["volumeMounts"] == [{"name": "datastore", "mountPath": "/data"}]
+    (container,) = spec["containers"]
+    assert container["volumeMounts"] == [{"name": "datastore", "mountPath": "/data"}]
+    assert container["image"] == "registry.internal/mirror/busybox:1.36"
+    assert container["resources"]["requests"] == container["resources"]["limits"]  # admitted under a ResourceQuota
     assert spec["activeDeadlineSeconds"] > 0 and spec["restartPolicy"] == "Never"
-    assert spec["securityContext"] == {
-        "runAsUser": 1000,
-        "runAsNonRoot": True,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    assert spec["securityContext"] == security
+    assert spec["imagePullSecrets"] == [{"name": "internal-registry"}]
+    assert (spec["nodeSelector"], spec["tolerations"]) == ({"pool": "ml"}, [toleration])
     validate_kubernetes_object(created)
 
 
 def test_a_second_upload_sends_nothing_and_changes_nothing(exec_kube: FakeKube, factory: ApiClientFactory) -> None:
     archive = os.urandom(5000)
-    upload_files(factory, "default", [file_upload(ARCHIVE, archive)], claim=CLAIM)
+    upload_files(factory, "default", [file_upload(ARCHIVE, archive)], POD)
     target = exec_kube.pvc_dir(CLAIM) / ARCHIVE
     before = target.stat()
     execs_before = len(exec_requests(exec_kube))
 
-    stored = upload_files(factory, "default", [file_upload(ARCHIVE, archive)], claim=CLAIM)
+    stored = upload_files(factory, "default", [file_upload(ARCHIVE, archive)], POD)
 
     assert not stored[ARCHIVE].written
     assert len(exec_requests(exec_kube)) == execs_before + 1  # only the listing, no transfer
@@ -95,7 +107,7 @@ def test_an_existing_file_is_kept_and_its_own_hash_reported(kube: FakeKube, fact
     target.parent.mkdir(parents=True)
     target.write_bytes(earlier_build)
 
-    stored = upload_files(factory, "default", [file_upload(ARCHIVE, b"new bytes")], claim=CLAIM)
+    stored = upload_files(factory, "default", [file_upload(ARCHIVE, b"new bytes")], POD)
 
     assert target.read_bytes() == earlier_build
     assert stored[ARCHIVE].sha256 == hashlib.sha256(earlier_build).hexdigest()
@@ -109,7 +121,7 @@ def test_a_corrupted_transfer_is_rejected_and_nothing_is_moved_into_place(
     files = [file_upload(ARCHIVE, os.urandom(4096)), file_upload(PAYLOAD, os.urandom(100))]
 
     with pytest.raises(DeployError, match=rf"{relpath}: .*received bytes have sha256 .* \(corrupted transfer\)"):
-        upload_files(factory, "default", files, claim=CLAIM)
+        upload_files(factory, "default", files, POD)
 
     assert all_files(exec_kube.pvc_dir(CLAIM)) == []  # neither file, nor a temporary one
     assert len(exec_kube.deleted_pods) == 1
@@ -125,7 +137,7 @@ def test_a_pod_that_cannot_start_is_reported_and_deleted(kube: FakeKube, factory
     }
 
     with pytest.raises(DeployError, match=r"did not start \(phase Failed: Unschedulable: pvc \"x\" not found\)"):
-        upload_files(factory, "default", [file_upload(ARCHIVE, b"x")], claim=CLAIM)
+        upload_files(factory, "default", [file_upload(ARCHIVE, b"x")], POD)
 
     assert len(kube.deleted_pods) == 1
     assert exec_requests(kube) == []
@@ -135,14 +147,14 @@ def test_forbidden_exec_is_named_and_the_pod_deleted(kube: FakeKube, factory: Ap
     kube.fail("create", "pods/exec", 403)
 
     with pytest.raises(DeployError, match="may not create pods/exec in namespace 'default'"):
-        upload_files(factory, "default", [file_upload(ARCHIVE, b"x")], claim=CLAIM)
+        upload_files(factory, "default", [file_upload(ARCHIVE, b"x")], POD)
 
     assert len(kube.deleted_pods) == 1
 
 
 def test_a_missing_namespace_creates_no_pod(kube: FakeKube, factory: ApiClientFactory) -> None:
     with pytest.raises(DeployError, match="namespace 'nowhere' does not exist"):
-        upload_files(factory, "nowhere", [file_upload(ARCHIVE, b"x")], claim=CLAIM)
+        upload_files(factory, "nowhere", [file_upload(ARCHIVE, b"x")], POD)
 
     assert kube.objects == {}
 
@@ -160,6 +172,6 @@ def test_bad_uploads_are_refused_before_any_request(
     kube: FakeKube, factory: ApiClientFactory, upload: FileUpload, message: str
 ) -> None:
     with pytest.raises(DeployError, match=message):
-        upload_files(factory, "default", [upload], claim=CLAIM)
+        upload_files(factory, "default", [upload], POD)
 
     assert kube.requests == []

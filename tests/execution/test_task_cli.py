@@ -88,3 +88,52 @@ def test_bad_arguments(datastore_root: Path, capsys: pytest.CaptureFixture[str])
 def test_load_flow_class_from_a_file_path() -> None:
     loaded = load_flow_class(f"{FLOWS_FILE}:BranchFlow")
     assert loaded.__name__ == "BranchFlow"
+
+
+RETRIED_FLOW = """
+import os
+
+from flowkit import Flow, step
+
+
+class RetriedFlow(Flow):
+    @step
+    def start(self):
+        if os.path.exists(os.environ["FAIL_MARKER"]):
+            raise RuntimeError("the service is down")
+        self.value = "from the re-run"
+        self.next(self.end)
+
+    @step
+    def end(self):
+        print(self.value)
+"""
+
+
+@pytest.mark.e2e
+def test_after_argo_retry_the_rerun_commits_a_new_attempt_that_children_read(tmp_path: Path) -> None:
+    """`argo retry` runs a step that used up its retries again with Argo's counter back at 0; records 0-2 of the
+    first run are still there and are never replaced, so the re-run commits as attempt 3, the one `end` reads."""
+    flow_file = tmp_path / "retried_flow.py"
+    flow_file.write_text(RETRIED_FLOW)
+    marker = tmp_path / "down"
+    marker.touch()
+    os.environ["FAIL_MARKER"] = str(marker)
+    root = tmp_path / "datastore"
+    flow = ("--flow", f"{flow_file}:RetriedFlow", "--run-id", "w1")
+    try:
+        for attempt in range(3):
+            assert _task(root, *flow, "--step", "start", "--attempt", str(attempt)).returncode == 1
+        marker.unlink()
+        rerun = _task(root, *flow, "--step", "start", "--attempt", "0")
+        end = _task(root, *flow, "--step", "end")
+    finally:
+        del os.environ["FAIL_MARKER"]
+
+    assert rerun.returncode == 0, rerun.stderr
+    store = DataStore(root)
+    start = TaskCoordinates("RetriedFlow", "w1", "start")
+    assert store.list_attempts(start) == [0, 1, 2, 3]
+    assert [store.read_record(start, n).status for n in range(4)] == ["failed"] * 3 + ["succeeded"]
+    assert end.returncode == 0, end.stderr
+    assert end.stdout == "from the re-run\n"

@@ -264,3 +264,44 @@ def test_flow_options() -> None:
     assert (options.argo.name, options.argo.namespace, options.argo.parallelism) == ("nightly", "ml", 4)
     assert options.schedule == ScheduleSpec(cron="0 3 * * *", timezone="Europe/Paris")
     assert options.project is None
+
+
+def test_the_exit_handler_gets_no_flow_wide_gpu_unless_it_asks() -> None:
+    @argo(on_exit="notify")
+    @resources(gpu=2)
+    @kubernetes(gpu=1, cpu="2")
+    class GpuFlow(Flow):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+        @step
+        def notify(self):
+            pass
+
+    specs = resolve_step_specs(GpuFlow)
+    assert (specs["start"].kubernetes.gpu, specs["end"].kubernetes.gpu) == (2, 2)
+    assert specs["notify"].kubernetes.gpu == 0
+    assert specs["notify"].kubernetes.cpu == "2"  # only the GPU is dropped
+
+    @argo(on_exit="notify")
+    @kubernetes(gpu=1)
+    class GpuNotifyFlow(Flow):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+        @resources(gpu=1)
+        @step
+        def notify(self):
+            pass
+
+    assert resolve_step_specs(GpuNotifyFlow)["notify"].kubernetes.gpu == 1

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from flowkit.errors import DataStoreError
 from flowkit.packaging import build_package, build_payload, publish_to_dir
 
 ImportFlow = Callable[..., type]
@@ -54,9 +58,26 @@ def test_an_earlier_archive_of_the_same_package_is_kept_and_referenced(
     flow_cls = import_flow(project)
     package, payload = build_package(flow_cls, project), build_payload(flow_cls, project)
     root = tmp_path / "datastore"
-    earlier = b"earlier build of the same content"
+    earlier = gzip.compress(gzip.decompress(package.archive), compresslevel=1, mtime=0)
+    assert earlier != package.archive
     earlier_package = replace(package, archive=earlier, archive_sha256=hashlib.sha256(earlier).hexdigest())
     publish_to_dir(earlier_package, payload, root)
     ref = publish_to_dir(package, payload, root)
     assert (root / ref.archive_path).read_bytes() == earlier
     assert ref.archive_sha256 == hashlib.sha256(earlier).hexdigest()
+
+
+@pytest.mark.parametrize("which", ["archive", "manifest", "payload"])
+def test_a_file_already_there_is_checked_not_adopted(
+    project: Path, import_flow: ImportFlow, tmp_path: Path, which: str
+) -> None:
+    """A file of the right name but the wrong content (damaged, or another package's) stops the publish."""
+    flow_cls = import_flow(project)
+    package, payload = build_package(flow_cls, project), build_payload(flow_cls, project)
+    root = tmp_path / "datastore"
+    ref = publish_to_dir(package, payload, root)
+    path = root / {"archive": ref.archive_path, "manifest": ref.manifest_path, "payload": ref.payload_path}[which]
+    path.write_bytes(b"not what the name promises")
+    with pytest.raises(DataStoreError, match="already exists but is not what this package needs") as raised:
+        publish_to_dir(package, payload, root)
+    assert str(path) in str(raised.value)

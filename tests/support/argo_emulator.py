@@ -56,6 +56,7 @@ def run_workflow_template(
     env: Mapping[str, str] | None = None,
     timeout: float = 600.0,
     node_dir: Path | None = None,
+    pod_users: bool = False,
 ) -> EmulatedRun:
     """Execute ``manifest``'s entrypoint and its onExit handler locally and return what happened.
 
@@ -70,6 +71,9 @@ def run_workflow_template(
       container's own ``env`` comes on top).
     - ``node_dir``: the directory standing for the one node every pod runs on; a hostPath volume shows its
       subdirectory of the same path (default: ``<workdir>/node``).
+    - ``pod_users``: run each pod as the user its securityContext names (runAsUser, runAsGroup), with fsGroup as a
+      supplementary group and applied to its claims as the kubelet applies it; by default pods run as this
+      process's user (root), which every other manifest field is indifferent to.
     - ``timeout``: wall-clock limit for the run (or the manifest's ``activeDeadlineSeconds``, if shorter); running
       containers are killed and the run fails when it passes (the onExit handler does not run then).
 
@@ -107,6 +111,8 @@ def run_workflow_template(
         namespace=namespace,
         host_paths=(str(workdir), str(interpreter.parents[1]), str(interpreter.resolve().parents[1])),
         node_dir=Path(node_dir) if node_dir is not None else workdir / "node",
+        security_context=spec.get("securityContext", {}),
+        pod_users=pod_users,
     )
     time_limit = min(timeout, float(spec.get("activeDeadlineSeconds", timeout)))
     engine = WorkflowEngine(templates, pod, max_parallel=max_parallel, deadline_at=time.monotonic() + time_limit)

@@ -4,7 +4,8 @@ Semantics followed (Argo's): a DAG task starts when every dependency Succeeded (
 empty list); a task whose dependency failed is Omitted; once a task fails, a fail-fast DAG (the default) starts
 nothing new and fails. A fan-out's children run independently and the group fails if any child fails. A container
 attempt that exits non-zero is retried up to ``retryStrategy.limit`` times unless the policy is OnError or
-OnTransientError (which retry only infrastructure errors, never seen here); backoff delays are not waited for.
+OnTransientError (which retry only infrastructure errors, never seen here) or the ``expression`` excludes its exit
+code; backoff delays are not waited for.
 At most ``max_parallel`` containers run at once across the whole workflow.
 """
 
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.support.argo_features import check_enum, parse_depends
+from tests.support.argo_features import check_enum, excluded_exit_codes, parse_depends
 from tests.support.argo_pod import PodEnvironment, PodResult, run_pod
 from tests.support.argo_records import FAILED, OMITTED, SKIPPED, SUCCEEDED, NodeRecord
 from tests.support.argo_substitution import (
@@ -73,6 +74,7 @@ class WorkflowEngine:
         retries_allowed = (
             int(retry.get("limit", 0)) if retry.get("retryPolicy", "OnFailure") in _RETRIED_POLICIES else 0
         )
+        not_retried = excluded_exit_codes(retry["expression"], where=where) if "expression" in retry else set()
         body = {key: value for key, value in template.items() if key != "retryStrategy"}
         for attempt in range(retries_allowed + 1):
             pod_name = (
@@ -85,7 +87,7 @@ class WorkflowEngine:
                 node.phase, node.outputs = SUCCEEDED, result.outputs
                 break
             node.message = result.error or f"exit code {result.exit_code}"
-            if self.stopped():
+            if self.stopped() or result.exit_code in not_retried:
                 break
         return self._record(node)
 

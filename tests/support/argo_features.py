@@ -41,11 +41,12 @@ _CONTAINER_CLUSTER_ONLY: Fields = frozenset(
 _DAG_TASK_FIELDS: Fields = frozenset(
     {"name", "template", "arguments", "dependencies", "depends", "withParam", "withItems"}
 )
-_RETRY_FIELDS: Fields = frozenset({"limit", "retryPolicy", "backoff", "affinity"})
+_RETRY_FIELDS: Fields = frozenset({"limit", "retryPolicy", "backoff", "affinity", "expression"})
 _RETRY_POLICIES = frozenset({"Always", "OnFailure", "OnError", "OnTransientError"})
 _HOST_PATH_TYPES = frozenset({"", "Directory", "DirectoryOrCreate"})
 """hostPath types the emulator implements: directories on the one emulated node."""
 _DEPENDS_TERM = re.compile(r"^\s*([A-Za-z0-9_-]+)(\.Succeeded)?\s*$")
+_RETRY_EXPRESSION_TERM = re.compile(r'^\s*lastRetry\.exitCode\s*!=\s*"(-?[0-9]+)"\s*$')
 
 
 def check_supported(spec: Mapping[str, Any]) -> None:
@@ -69,6 +70,21 @@ def parse_depends(expression: str, *, where: str) -> list[str]:
             raise UnsupportedManifestFeature(f"{where}: depends {expression!r}: only 'a && b.Succeeded' is supported")
         names.append(match.group(1))
     return names
+
+
+def excluded_exit_codes(expression: str, *, where: str) -> set[int]:
+    """The exit codes a retryStrategy ``expression`` of the form ``lastRetry.exitCode != "77" && ...`` refuses
+    to retry; any other expression is refused, since its meaning is not emulated."""
+    codes = set()
+    for term in expression.split("&&"):
+        match = _RETRY_EXPRESSION_TERM.match(term)
+        if match is None:
+            raise UnsupportedManifestFeature(
+                f"{where}: retryStrategy.expression {expression!r}: only 'lastRetry.exitCode != \"N\" && ...' is "
+                "supported"
+            )
+        codes.add(int(match.group(1)))
+    return codes
 
 
 def check_enum(parameter: Mapping[str, Any], value: str, where: str) -> None:
@@ -106,6 +122,11 @@ def _template_problems(template: Mapping[str, Any], where: str) -> Iterator[str]
     yield from _unknown(retry, _RETRY_FIELDS, f"{where}.retryStrategy")
     if retry.get("retryPolicy", "OnFailure") not in _RETRY_POLICIES:
         yield f"{where}.retryStrategy.retryPolicy {retry['retryPolicy']!r}"
+    if "expression" in retry:
+        try:
+            excluded_exit_codes(retry["expression"], where=where)
+        except UnsupportedManifestFeature as error:
+            yield str(error)
     if "container" in template:
         yield from _container_problems(template["container"], f"{where}.container")
     elif "dag" in template:

@@ -42,6 +42,11 @@ class PodEnvironment:
     """Host paths pods must still see under their private /tmp (the shim, the working directory, the interpreter)."""
     node_dir: Path | None = None
     """The root of the one node every pod runs on: a hostPath volume's path is this directory's subdirectory."""
+    security_context: Mapping[str, Any] = field(default_factory=dict)
+    """The workflow's pod-level securityContext (a template's own replaces it)."""
+    pod_users: bool = False
+    """Run each pod as its securityContext's runAsUser / runAsGroup, with fsGroup as a supplementary group and
+    applied to its claims as the kubelet applies it (`apply_fs_group`); otherwise as this process's user."""
 
 
 @dataclass
@@ -86,7 +91,8 @@ def run_pod(
     root_dir = attempt_dir / "root"
     results_dir.mkdir()
     root_dir.mkdir()
-    binds, tmpfs = _mounts(pod, template, container.get("volumeMounts", []), where)
+    context = template.get("securityContext") or pod.security_context if pod.pod_users else {}
+    binds, tmpfs = _mounts(pod, template, container.get("volumeMounts", []), where, context.get("fsGroup"))
     spec = {
         "root": str(root_dir),
         "results_dir": str(results_dir),
@@ -96,6 +102,8 @@ def run_pod(
         "cwd": container.get("workingDir") or pod.default_cwd,
         "argv": argv,
         "env": _environment(pod, container.get("env", []), pod_name, where),
+        "user": _process_identity(context),
+        "traversable": list(pod.host_paths),
     }
     spec_path = attempt_dir / "spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
@@ -160,10 +168,44 @@ def _collect_outputs(
         result.outputs[name] = value.removesuffix("\n")
 
 
+def _process_identity(context: Mapping[str, Any]) -> dict[str, Any] | None:
+    """uid, gid and supplementary groups of the pod's processes, as a container runtime sets them (None: no
+    runAsUser, the image's user, which is this process's here). The primary group is runAsGroup, else 0 (an image
+    user given only by number has no passwd entry); fsGroup and supplementalGroups are supplementary groups."""
+    if context.get("runAsUser") is None:
+        return None
+    groups = [context["fsGroup"]] if context.get("fsGroup") is not None else []
+    groups += context.get("supplementalGroups", [])
+    return {"uid": context["runAsUser"], "gid": context.get("runAsGroup", 0), "groups": groups}
+
+
+def apply_fs_group(volume_root: Path, fs_group: int) -> None:
+    """What the kubelet does to a volume that supports ownership management before a pod with ``fsGroup`` starts:
+    everything below gets that group, group read-write (and group search on directories), directories setgid, so
+    that what the pod creates keeps the group. With ``fsGroupChangePolicy: OnRootMismatch`` it skips a volume whose
+    root already has the group and those bits, which is also the only case where redoing it would change nothing.
+    """
+    root = volume_root.stat()
+    if root.st_gid == fs_group and root.st_mode & 0o2070 == 0o2070:
+        return
+    for path in [volume_root, *volume_root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        os.chown(path, -1, fs_group)
+        mode = path.stat().st_mode
+        extra = 0o2070 if path.is_dir() else 0o060
+        os.chmod(path, (mode | extra) & 0o7777)
+
+
 def _mounts(
-    pod: PodEnvironment, template: Mapping[str, Any], volume_mounts: list[dict[str, Any]], where: str
+    pod: PodEnvironment,
+    template: Mapping[str, Any],
+    volume_mounts: list[dict[str, Any]],
+    where: str,
+    fs_group: int | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Resolve volumeMounts to (bind mounts of local directories, tmpfs mount paths).
+    """Resolve volumeMounts to (bind mounts of local directories, tmpfs mount paths); with ``fs_group``, claims get
+    it first (`apply_fs_group`).
 
     Unless a volume is mounted there, ``/tmp`` is a fresh tmpfs, as a container's own /tmp is private: pods do not
     share files through it and leave nothing in the host's. The emulator's own host paths stay visible through it.
@@ -195,6 +237,8 @@ def _mounts(
         if mount.get("subPath"):
             source = source / mount["subPath"]
             source.mkdir(parents=True, exist_ok=True)
+        if fs_group is not None:
+            apply_fs_group(source, fs_group)
         binds.append({"source": str(source), "target": target, "read_only": bool(mount.get("readOnly"))})
     if PRIVATE_TMP not in tmpfs and all(bind["target"] != PRIVATE_TMP for bind in binds):
         tmpfs.insert(0, PRIVATE_TMP)

@@ -3,7 +3,12 @@
 Usage: ``python argo_pod_launcher.py SPEC.json``. The spec (written by :mod:`tests.support.argo_pod`) says:
 ``root`` an empty host directory that becomes the pod's root, ``binds`` [{source, target, read_only}] for volume
 mounts, ``tmpfs`` [target] for emptyDirs, ``outputs`` [path] (output-parameter files) to copy out after the command
-exits into ``results_dir`` (file ``<index>``), ``cwd``, ``argv`` and ``env``.
+exits into ``results_dir`` (file ``<index>``), ``cwd``, ``argv``, ``env``, ``user`` (null, or {uid, gid, groups}
+to run the command as) and ``traversable`` (host paths the pod uses: the interpreter, the working directory).
+
+A pod running as another user must be able to reach the interpreter and the working directory, as it could in an
+image; the host's directories on the way there may be private to root (``/root`` holding pyenv's interpreters, a
+0700 temporary directory), so those directories are rebuilt in the pod's root, where they are world-searchable.
 
 Why a new root instead of bind-mounting straight onto the host's paths: a mount path such as ``/flowkit`` usually
 does not exist on the host, and creating it there would leave a directory behind. The new root is a tmpfs holding
@@ -55,6 +60,8 @@ def _dirs_to_rebuild(spec: dict) -> set[str]:
     """Host directories whose entries must be replicated one by one rather than bind-mounted whole."""
     rebuild: set[str] = set()
     wanted = [bind["target"] for bind in spec["binds"]] + spec["tmpfs"] + [spec["cwd"]] + spec["outputs"]
+    if spec.get("user"):
+        rebuild.update(parent for path in spec["traversable"] for parent in _ancestors(path) if os.path.isdir(parent))
     for path in wanted:
         if any(_is_within(path, fresh) for fresh in spec["tmpfs"] if fresh != path):
             continue  # created inside a fresh tmpfs, which hides the host's directory anyway
@@ -132,8 +139,10 @@ def main(spec_path: str) -> int:
     results_fd = os.open(spec["results_dir"], os.O_RDONLY | os.O_DIRECTORY)
     os.chroot(spec["root"])
     os.chdir(spec["cwd"])
+    user = spec.get("user") or {}
+    identity = {"user": user["uid"], "group": user["gid"], "extra_groups": user["groups"]} if user else {}
     try:
-        returncode = subprocess.run(spec["argv"], env=spec["env"], check=False).returncode
+        returncode = subprocess.run(spec["argv"], env=spec["env"], check=False, **identity).returncode
     except OSError as error:
         print(f"cannot start {spec['argv'][0]!r}: {error}", file=sys.stderr)
         return 127

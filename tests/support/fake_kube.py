@@ -46,6 +46,11 @@ _ARGO_PATH = re.compile(
     r"(?:/(?P<name>[^/]+))?$"
 )
 _POD_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<resource>pods)(?:/(?P<name>[^/]+))?(?P<exec>/exec)?$")
+_SETUP_PATH = re.compile(
+    r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/namespaces/(?P<ns>[^/]+)"
+    r"/(?P<resource>serviceaccounts|persistentvolumeclaims|roles|rolebindings)(?:/(?P<name>[^/]+))?$"
+)
+"""What `flowkit cluster-setup` creates: stored as sent, without validation."""
 _NAMESPACE_PATH = re.compile(r"^/api/v1/namespaces/(?P<name>[^/]+)$")
 _REASONS = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 422: "Invalid"}
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "DELETE": "delete"}
@@ -217,6 +222,8 @@ class FakeKube:
     def _replace(self, resource: str, namespace: str, name: str, body: dict[str, Any], query: dict[str, list[str]]):
         current = self._existing(resource, namespace, name)
         version = body.get("metadata", {}).get("resourceVersion")
+        if resource not in ARGO_KIND_BY_RESOURCE:
+            version = version or current["metadata"]["resourceVersion"]  # built-in kinds allow unconditional updates
         if not version:
             cause = {"reason": "FieldValueInvalid", "field": "metadata.resourceVersion",
                      "message": "Invalid value: 0x0: must be specified for an update"}  # fmt: skip
@@ -224,7 +231,9 @@ class FakeKube:
         if version != current["metadata"]["resourceVersion"]:
             message = f'Operation cannot be fulfilled on {resource}.argoproj.io "{name}": the object has been modified'
             raise ApiFailure(409, f"{message}; please apply your changes to the latest version and try again")
-        self._validate(ARGO_KIND_BY_RESOURCE[resource], body, query.get("fieldValidation") == ["Strict"])
+        if resource in ARGO_KIND_BY_RESOURCE:
+            self._validate(ARGO_KIND_BY_RESOURCE[resource], body, query.get("fieldValidation") == ["Strict"])
+        body.setdefault("metadata", {})
         kept = {key: current["metadata"][key] for key in ("uid", "creationTimestamp", "namespace")}
         body["metadata"].update(kept, resourceVersion=str(next(self._versions)),
                                 generation=current["metadata"]["generation"] + 1)  # fmt: skip
@@ -261,7 +270,11 @@ class FakeKube:
                 if match["name"] not in self.namespaces:
                     raise ApiFailure(404, f'namespaces "{match["name"]}" not found', {"kind": "namespaces"})
                 return 200, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": match["name"]}}
-            match = (_ARGO_PATH.match(path) if self.argo_installed else None) or _POD_PATH.match(path)
+            match = (
+                (_ARGO_PATH.match(path) if self.argo_installed else None)
+                or _POD_PATH.match(path)
+                or _SETUP_PATH.match(path)
+            )
             if match is None:
                 raise ApiFailure(404, "the server could not find the requested resource")
             resource, namespace, name = match["resource"], match["ns"], match["name"]
