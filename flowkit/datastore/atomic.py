@@ -23,6 +23,11 @@ _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.
 SHARED_DIR_MODE = 0o2775
 """Datastore directories are group-writable and setgid, whatever the umask: pods of different uids in one group (the
 pods' fsGroup) write beside each other, and everything created below keeps the directory's group."""
+BLOB_FILE_MODE = 0o664
+"""Blobs are group-writable (under the pods' umask 002): a run storing a blob that already exists marks it as used
+again (``os.utime``, which garbage collection reads), which only the owner or a writer may do, so pods of another
+uid in the datastore's group need write access. Nothing is ever written into a finished blob, and every load
+verifies a blob against its name."""
 _temp_counter = itertools.count()
 HOST = os.uname().nodename.replace("~", "-")
 """This machine (a pod, on a shared volume): a pid means something only on the host that issued it."""
@@ -108,8 +113,11 @@ def publish(temp: Path, final: Path, *, replace: bool = True) -> bool:
     return True
 
 
-def write_file_atomically(path: Path, data: bytes, *, replace: bool = True, temp_dir: Path | None = None) -> bool:
-    """Write ``data`` as ``path`` so that no reader ever sees a partial file (a failed write leaves no file).
+def write_file_atomically(
+    path: Path, data: bytes, *, replace: bool = True, temp_dir: Path | None = None, mode: int = 0o644
+) -> bool:
+    """Write ``data`` as ``path`` so that no reader ever sees a partial file (a failed write leaves no file); the
+    file gets ``mode`` as the umask allows.
 
     ``temp_dir`` (on the same filesystem) holds the temporary file instead of ``path``'s own directory: where
     abandoned writes are looked for (the blob tree keeps them all in its top directory).
@@ -117,7 +125,7 @@ def write_file_atomically(path: Path, data: bytes, *, replace: bool = True, temp
     ensure_dir(path.parent)
     temp = temp_path_beside(path) if temp_dir is None else temp_dir / temp_path_beside(path).name
     with storage_errors("write", path):
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
             view = memoryview(data)
             while view:

@@ -13,7 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flowkit.datastore.atomic import ensure_dir, publish, storage_errors, temp_path_beside, write_file_atomically
+from flowkit.datastore.atomic import (
+    BLOB_FILE_MODE,
+    ensure_dir,
+    publish,
+    storage_errors,
+    temp_path_beside,
+    write_file_atomically,
+)
 from flowkit.datastore.records import ArtifactRef
 from flowkit.datastore.serialization import BlobSink, dump_artifact, load_blob
 from flowkit.errors import DataStoreError
@@ -51,7 +58,7 @@ class BlobStore:
         final = self.path(sha256)
         if in_memory is not None:
             created = not final.exists() and write_file_atomically(
-                final, in_memory, replace=False, temp_dir=self.directory
+                final, in_memory, replace=False, temp_dir=self.directory, mode=BLOB_FILE_MODE
             )
         else:
             assert sink.temp_path is not None

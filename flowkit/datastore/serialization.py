@@ -52,6 +52,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from flowkit.datastore.atomic import BLOB_FILE_MODE
 from flowkit.datastore.pages import advise_huge_pages
 from flowkit.errors import DataStoreError
 
@@ -185,12 +186,12 @@ class _DirectFile:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         self._direct = hasattr(os, "O_DIRECT")
         try:
-            self.fd = os.open(path, flags | (os.O_DIRECT if self._direct else 0), 0o644)
+            self.fd = os.open(path, flags | (os.O_DIRECT if self._direct else 0), BLOB_FILE_MODE)
         except OSError as error:
             if error.errno != errno.EINVAL:
                 raise
             self._direct = False
-            self.fd = os.open(path, flags, 0o644)
+            self.fd = os.open(path, flags, BLOB_FILE_MODE)
         self._staging = borrow_staging()
         self._fill = 0
 
