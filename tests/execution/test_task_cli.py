@@ -132,7 +132,7 @@ def test_after_argo_retry_the_rerun_commits_a_new_attempt_that_children_read(tmp
 
     assert rerun.returncode == 0, rerun.stderr
     store = DataStore(root)
-    start = TaskCoordinates("RetriedFlow", "w1", "start")
+    start = TaskRef("RetriedFlow", "w1", "start")
     assert store.list_attempts(start) == [0, 1, 2, 3]
     assert [store.read_record(start, n).status for n in range(4)] == ["failed"] * 3 + ["succeeded"]
     assert end.returncode == 0, end.stderr
