@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "step": "flowkit.authoring.step",
     "Parameter": "flowkit.authoring.parameter",
     "JSONType": "flowkit.authoring.parameter",
+    "Config": "flowkit.authoring.config",
+    "config_expr": "flowkit.authoring.config",
     "IncludeFile": "flowkit.authoring.include_file",
     "current": "flowkit.authoring.current",
     "kubernetes": "flowkit.authoring.decorators",
@@ -53,6 +55,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "Config",
     "DataArtifact",
     "ExceptionWrapper",
     "Flow",
@@ -72,6 +75,7 @@ __all__ = [
     "catch",
     "conda",
     "conda_base",
+    "config_expr",
     "current",
     "default_namespace",
     "environment",
@@ -91,6 +95,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from flowkit.authoring.card import card
+    from flowkit.authoring.config import Config, config_expr
     from flowkit.authoring.current import current
     from flowkit.authoring.decorators import (
         argo,

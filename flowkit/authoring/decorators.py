@@ -16,7 +16,8 @@ from collections.abc import Callable
 from types import FunctionType
 from typing import Any, Generic, TypeVar, overload
 
-from flowkit.authoring.step import CLASS_SPECS_ATTR, STEP_SPECS_ATTR
+from flowkit.authoring.config import ConfigExpr, evaluate_config_exprs
+from flowkit.authoring.step import CLASS_SPECS_ATTR, PENDING_SPECS_ATTR, STEP_SPECS_ATTR
 from flowkit.errors import FlowDefinitionError
 from flowkit.graph.model import GRAPH_CACHE_ATTR
 from flowkit.specs.argo import ArgoSpec, ScheduleSpec
@@ -76,6 +77,12 @@ class SpecDecorator(Generic[_Spec]):
         return self._apply(target, {})
 
     def _apply(self, target: _Target, fields: dict[str, Any]) -> _Target:
+        if isinstance(target, FunctionType) and any(isinstance(value, ConfigExpr) for value in fields.values()):
+            # A step's decorator runs before its class exists, and with it the configs: wait for the class.
+            setattr(target, PENDING_SPECS_ATTR, [*getattr(target, PENDING_SPECS_ATTR, []), (self, fields)])
+            return target
+        if isinstance(target, type):
+            fields = evaluate_config_exprs(fields, target, what=f"@{self.name}")
         if self.translate is not None:
             fields = self.translate(fields)
         if isinstance(target, type):
@@ -183,3 +190,12 @@ pypi_base = SpecDecorator(
     "pypi_base", CondaSpec, class_level=True, step_level=False, stores_as="conda", translate=_pypi_as_conda
 )
 """Metaflow's class-level ``@pypi_base``."""
+
+
+def apply_pending_specs(flow_cls: type) -> None:
+    """Apply the step decorators of `flow_cls` that waited for its configs (see `SpecDecorator._apply`)."""
+    from flowkit.authoring.step import find_steps
+
+    for name, function in find_steps(flow_cls).items():
+        for decorator, fields in vars(function).pop(PENDING_SPECS_ATTR, []):
+            decorator(**evaluate_config_exprs(fields, flow_cls, what=f"{name} @{decorator.name}"))(function)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flowkit.authoring.parameter import Parameter
-from flowkit.authoring.step import CLASS_SPECS_ATTR, is_step
+from flowkit.authoring.step import CLASS_SPECS_ATTR, PENDING_SPECS_ATTR, is_step
 from flowkit.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
@@ -59,6 +59,10 @@ class Flow:
         time. A flow without class-level decorators anywhere skips this (nothing to merge, nothing imported).
         """
         super().__init_subclass__(**kwargs)
+        if any(PENDING_SPECS_ATTR in vars(function) for function in vars(cls).values() if is_step(function)):
+            from flowkit.authoring.decorators import apply_pending_specs
+
+            apply_pending_specs(cls)
         if any(CLASS_SPECS_ATTR in vars(base) for base in cls.__mro__[1:]):
             _check_inherited_specs(cls)
 

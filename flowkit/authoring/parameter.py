@@ -61,6 +61,7 @@ class Parameter:
         self.separator = separator
         inferred = str if separator is not None else _type_of_default(default)
         self.type: Callable[..., Any] = type if type is not None else inferred
+        self._type_given = type is not None
         self.help = help
         self.required = required
         self.attribute = name
@@ -70,6 +71,12 @@ class Parameter:
     def __set_name__(self, owner: type, attribute: str) -> None:
         self.attribute = attribute
         self.flow_name = owner.__name__
+        if type(self.default).__name__ == "ConfigExpr":  # a default computed from the Configs declared above
+            from flowkit.authoring.config import evaluate_config_exprs
+
+            self.default = evaluate_config_exprs({"default": self.default}, owner, what=self.name)["default"]
+            if not self._type_given and self.separator is None:
+                self.type = _type_of_default(self.default)
         if isinstance(self.default, str) and (self.separator is not None or self.type is JSONType):
             self.default = self.parse(self.default)  # Metaflow reads such a default as it reads the CLI text
 

@@ -29,6 +29,9 @@ STEP_ROLE_ATTR = "__flowkit_step_role__"
 CLASS_SPECS_ATTR = "__flowkit_class_specs__"
 """On a flow class (its own ``__dict__`` only): ``dict[decorator name, SpecModel]`` declared on that class."""
 
+PENDING_SPECS_ATTR = "__flowkit_pending_specs__"
+"""On a step function: ``[(decorator, fields)]`` whose fields hold a `config_expr`, applied once the class exists."""
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
 
 _BRANCH_KEY = "flowkit.project_branch"
 _QUIET_KEY = "flowkit.quiet"
+_CONFIGS_KEY = "flowkit.configs"
 
 
 class FlowGroup(click.Group):
@@ -68,18 +69,63 @@ def _general_options() -> list[click.Parameter]:
             metavar="DECORATOR[:KEY=VALUE,...]",
             help="Attach a step decorator to every step that lacks it (repeatable), e.g. --with retry:times=2.",
         ),
+        click.Option(
+            ["--config", "config_files"],
+            type=(str, click.Path(exists=True, dir_okay=False)),
+            multiple=True,
+            metavar="NAME PATH",
+            help="Read the Config NAME from the file PATH for this run (repeatable).",
+        ),
+        click.Option(
+            ["--config-value", "config_values"],
+            type=(str, str),
+            multiple=True,
+            metavar="NAME JSON",
+            help="Give the Config NAME as JSON text for this run (repeatable).",
+        ),
     ]
 
 
 def _apply_group_options(
-    quiet: bool, decorators: tuple[str, ...], branch: str | None = None, production: bool = False
+    quiet: bool,
+    decorators: tuple[str, ...],
+    config_files: tuple[tuple[str, str], ...],
+    config_values: tuple[tuple[str, str], ...],
+    branch: str | None = None,
+    production: bool = False,
 ) -> None:
     from flowkit.cli.attach import attached_decorators
 
     context = click.get_current_context()
     context.meta[_BRANCH_KEY] = (branch, production)
     context.meta[_QUIET_KEY] = quiet
+    context.meta[_CONFIGS_KEY] = _read_configs(context.obj, config_files, config_values)
     context.with_resource(attached_decorators(context.obj, decorators))
+
+
+def _read_configs(
+    flow_cls: type, files: tuple[tuple[str, str], ...], values: tuple[tuple[str, str], ...]
+) -> dict[str, Any]:
+    """The Config values given by `--config NAME PATH` and `--config-value NAME JSON`, by Config name."""
+    from flowkit.authoring.config import Config
+    from flowkit.authoring.parameter import flow_parameters
+
+    configs = {name: p for name, p in flow_parameters(flow_cls).items() if isinstance(p, Config)}
+
+    def config(name: str) -> Config:
+        if name not in configs:
+            raise click.BadParameter(f"{flow_cls.__name__} has no Config {name!r} (configs: {sorted(configs)})")
+        return configs[name]
+
+    read: dict[str, Any] = {name: config(name).read_file(path) for name, path in files}
+    read.update({name: config(name).parse(text) for name, text in values})
+    return read
+
+
+def config_options() -> dict[str, Any]:
+    """The Config values given before the command, by Config name."""
+    configs: dict[str, Any] = click.get_current_context().meta.get(_CONFIGS_KEY, {})
+    return configs
 
 
 def quiet_option() -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from flowkit.cli.group import project_branch_options, quiet_option
+from flowkit.cli.group import config_options, project_branch_options, quiet_option
 from flowkit.cli.params import add_parameter_options, given_parameters
 from flowkit.cli.quickrun import RunArguments, finish, run_locally
 from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
@@ -95,7 +95,7 @@ def run_command(
     """Run the flow on this machine, each task in its own process."""
     from flowkit.cli.attach import attached_decorators
 
-    given = given_parameters(flow_cls, parameter_values)
+    given = {**config_options(), **given_parameters(flow_cls, parameter_values)}
     branch, production = project_branch_options()
     arguments = RunArguments(
         given,
