@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any, Literal
 
 from flowkit.identity import IndexPath, TaskRef, format_index_path, parse_index_path
+from flowkit.settings import DATASTORE_ROOT
 
 TASK_MODULE = "flowkit.task"
 """Run with ``python -m``: the task entry point (`flowkit.task.cli.main`)."""
@@ -91,7 +92,7 @@ def _pair(flag: str, text: str) -> tuple[str, str]:
 
 
 _OPTIONS: tuple[_Option, ...] = (
-    _Option("datastore_root", "datastore root (default: $FLOWKIT_DATASTORE_ROOT or ./.flowkit)"),
+    _Option("datastore_root", f"datastore root (default: {DATASTORE_ROOT.describe_default()})"),
     _Option("flow", "the flow class: 'package.module:Class' or 'path/to/file.py:Class'"),
     _Option("run_id", "the run the task belongs to", required=True),
     _Option("step", "the step the task runs", required=True),

@@ -58,12 +58,13 @@ def test_layer_never_imports_what_the_contract_forbids(layer: str, forbidden: li
 STDLIB_ONLY = {
     # A pod reads its task's identity and command line before anything else of flowkit is imported.
     "flowkit/identity.py": set(),
-    "flowkit/invocation.py": {"flowkit.identity"},
+    "flowkit/invocation.py": {"flowkit.identity", "flowkit.settings"},
+    "flowkit/settings.py": set(),
 }
 
 
 @pytest.mark.parametrize(("module", "allowed"), sorted(STDLIB_ONLY.items()))
-def test_task_identity_and_invocation_need_only_the_standard_library(module: str, allowed: set[str]) -> None:
+def test_task_identity_invocation_and_settings_need_only_the_standard_library(module: str, allowed: set[str]) -> None:
     imported = imported_modules(REPO_ROOT / module)
     outside = sorted(name for name in imported if name.split(".")[0] not in sys.stdlib_module_names)
     assert set(outside) <= allowed, outside

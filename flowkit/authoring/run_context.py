@@ -14,26 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
+from flowkit import settings
 from flowkit.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
     from flowkit.specs.project import ProjectSpec
 
-USER_ENV = "FLOWKIT_USER"
-RUN_TAGS_ENV = "FLOWKIT_RUN_TAGS"
-PROJECT_BRANCH_ENV = "FLOWKIT_PROJECT_BRANCH"
-
-_USER_VARIABLES = (USER_ENV, "METAFLOW_USER", "SUDO_USER", "USERNAME", "USER")
-"""Where the user name is looked up, first match wins (Metaflow's order, after flowkit's own variable)."""
-
 
 def current_user() -> str:
-    """The name runs are attributed to and the default namespace is made of."""
-    for variable in _USER_VARIABLES:
-        value = os.environ.get(variable)
-        if value:
-            return value
-    return "unknown"
+    """The name runs are attributed to and the default namespace is made of (the `USER` setting)."""
+    return settings.value(settings.USER) or settings.USER.default or ""
 
 
 def branch_name(*, branch: str | None, production: bool, user: str) -> str:
@@ -78,20 +68,21 @@ class RunContext:
     """The resolved branch (``test.x``); None outside a `@project` flow or when the default applies."""
 
     def to_environment(self) -> dict[str, str]:
-        environment = {USER_ENV: self.user}
+        environment = {settings.USER.env_var: self.user}
         if self.tags:
-            environment[RUN_TAGS_ENV] = json.dumps(list(self.tags))
+            environment[settings.RUN_TAGS.env_var] = json.dumps(list(self.tags))
         if self.project_branch is not None:
-            environment[PROJECT_BRANCH_ENV] = self.project_branch
+            environment[settings.PROJECT_BRANCH.env_var] = self.project_branch
         return environment
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] = os.environ) -> RunContext:
-        tags = json.loads(environment.get(RUN_TAGS_ENV) or "[]")
+        layers = [settings.EnvironmentLayer(environment)]
+        tags = json.loads(settings.resolve(settings.RUN_TAGS, layers=layers).value or "[]")
         return cls(
-            user=environment.get(USER_ENV) or current_user(),
+            user=settings.resolve(settings.USER, layers=layers).value or current_user(),
             tags=tuple(str(tag) for tag in tags),
-            project_branch=environment.get(PROJECT_BRANCH_ENV) or None,
+            project_branch=settings.resolve(settings.PROJECT_BRANCH, layers=layers).value,
         )
 
     def project(self, flow_cls: type) -> ProjectIdentity | None:

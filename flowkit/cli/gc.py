@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from flowkit.settings import DATASTORE_ROOT
+
 MIB = 1 << 20
 
 
@@ -15,7 +17,7 @@ MIB = 1 << 20
     "--datastore-root",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Datastore directory, local or a mounted PVC [default: $FLOWKIT_DATASTORE_ROOT or ./.flowkit].",
+    help=f"Datastore directory, local or a mounted PVC [default: {DATASTORE_ROOT.describe_default()}].",
 )
 @click.option(
     "--older-than",

@@ -11,6 +11,7 @@ from flowkit.cli.group import config_options, project_branch_options, quiet_opti
 from flowkit.cli.params import add_parameter_options, given_parameters
 from flowkit.cli.quickrun import RunArguments, finish, run_locally
 from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
+from flowkit.settings import DATASTORE_ROOT
 
 
 def register(group: click.Group) -> None:
@@ -44,7 +45,7 @@ def _execution_options(command: Any) -> Any:
                 "--datastore-root",
                 type=click.Path(file_okay=False, path_type=Path),
                 default=None,
-                help="Datastore directory [default: $FLOWKIT_DATASTORE_ROOT or ./.flowkit].",
+                help=f"Datastore directory [default: {DATASTORE_ROOT.describe_default()}].",
             ),
             click.option(
                 "--run-id-file",

@@ -16,8 +16,9 @@ from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn
 
 from flowkit.cli.quickrun import RunArguments, parse_run_arguments, run_locally
-from flowkit.cli.user_errors import DEBUG_ENV, DEBUG_FLAG, debug_enabled, describe_user_error, without_debug_flag
+from flowkit.cli.user_errors import DEBUG_FLAG, debug_enabled, describe_user_error, without_debug_flag
 from flowkit.errors import FlowkitError
+from flowkit.settings import DEBUG
 
 if TYPE_CHECKING:
     import click
@@ -85,7 +86,7 @@ def _report(error: FlowkitError) -> NoReturn:
 def _take_debug_flag(arguments: list[str]) -> list[str]:
     """Remove the global ``--debug`` switch from the command line, remembering it for every later report."""
     if DEBUG_FLAG in arguments:
-        os.environ[DEBUG_ENV] = "1"
+        os.environ[DEBUG.env_var] = "1"
     return without_debug_flag(arguments)
 
 
@@ -141,11 +142,11 @@ def _import_file(path: Path) -> ModuleType:
     return module
 
 
-CONSOLE_USAGE = """Usage: flowkit COMMAND FILE[:CLASS] [OPTIONS]
+CONSOLE_USAGE = f"""Usage: flowkit COMMAND FILE[:CLASS] [OPTIONS]
 
 Run any command of a flow file, exactly like `python FILE COMMAND [OPTIONS]`.
 CLASS is needed only when FILE defines more than one Flow subclass.
---debug anywhere (or FLOWKIT_DEBUG=1) shows full tracebacks instead of one-line errors.
+--debug anywhere (or {DEBUG.env_var}=1) shows full tracebacks instead of one-line errors.
 
 `flowkit cluster-setup --namespace NS [--apply]` prints (or creates) what a namespace needs before flows run in it.
 `flowkit ui [--datastore-root DIR] [--port N] [--host ADDR]` serves the web UI over a datastore.

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from flowkit.errors import ParameterError
+from flowkit.settings import DATASTORE_ROOT
 
 if TYPE_CHECKING:
     from flowkit.authoring.parameter import Parameter
@@ -62,7 +63,7 @@ datastore_root_option = click.option(
     "--datastore-root",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Datastore directory [default: $FLOWKIT_DATASTORE_ROOT or the nearest .flowkit].",
+    help=f"Datastore directory [default: {DATASTORE_ROOT.describe_default()}].",
 )
 """`--datastore-root` of the commands that read runs (`logs`, `dump`, `card ...`)."""
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from flowkit.errors import FlowkitError
+from flowkit.settings import DATASTORE_ROOT
 
 DEFAULT_PORT = 8325
 
@@ -16,7 +17,7 @@ DEFAULT_PORT = 8325
     "--datastore-root",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Datastore directory, local or a mounted PVC [default: $FLOWKIT_DATASTORE_ROOT or ./.flowkit].",
+    help=f"Datastore directory, local or a mounted PVC [default: {DATASTORE_ROOT.describe_default()}].",
 )
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only)."

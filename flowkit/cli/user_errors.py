@@ -5,7 +5,7 @@ own file: what they need is where and what, ``flow.py:12: FlowDefinitionError: T
 Under ``python flow.py ...`` such an error is raised while Python runs the file, before flowkit's command line
 exists, so `install_script_hook` (called by ``import flowkit``) puts a ``sys.excepthook`` in place for scripts; the
 ``flowkit FILE`` console script imports the file itself and reports the same line (`describe_user_error`). The full
-traceback stays one switch away: ``--debug`` anywhere on the command line, or ``FLOWKIT_DEBUG=1``. In a notebook or
+traceback stays one switch away: ``--debug`` anywhere on the command line, or the `DEBUG` setting. In a notebook or
 an interactive interpreter nothing is installed, so the errors raise as usual.
 
 Standard library only: ``import flowkit`` loads this module.
@@ -17,14 +17,14 @@ import os
 import sys
 from types import TracebackType
 
-DEBUG_ENV = "FLOWKIT_DEBUG"
+from flowkit import settings
+
 DEBUG_FLAG = "--debug"
-_FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
 def debug_enabled() -> bool:
-    """Whether full tracebacks were asked for (``--debug`` on the command line or ``FLOWKIT_DEBUG`` set)."""
-    return DEBUG_FLAG in sys.argv[1:] or os.environ.get(DEBUG_ENV, "").strip().lower() not in _FALSE_WORDS
+    """Whether full tracebacks were asked for (``--debug`` on the command line or the `DEBUG` setting)."""
+    return DEBUG_FLAG in sys.argv[1:] or settings.enabled(settings.DEBUG)
 
 
 def without_debug_flag(arguments: list[str]) -> list[str]:

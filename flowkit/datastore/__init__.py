@@ -2,10 +2,10 @@
 
 from flowkit.datastore.logs import LogWriter
 from flowkit.datastore.records import ArtifactRef, ErrorInfo, ForeachFrame, RunRecord, TaskRecord, utc_now
-from flowkit.datastore.store import DATASTORE_ROOT_ENV, AlreadyCommittedError, DataStore, resolve_datastore_root
+from flowkit.datastore.store import AlreadyCommittedError, DataStore
+from flowkit.settings import resolve_datastore_root
 
 __all__ = [
-    "DATASTORE_ROOT_ENV",
     "AlreadyCommittedError",
     "ArtifactRef",
     "DataStore",

@@ -24,33 +24,13 @@ from flowkit.datastore.records import ArtifactRef, RunRecord, TaskRecord
 from flowkit.datastore.sweep import Swept, sweep_temporary_files
 from flowkit.errors import DataStoreError
 from flowkit.identity import TaskRef, checked_name
+from flowkit.settings import resolve_datastore_root
 
-DATASTORE_ROOT_ENV = "FLOWKIT_DATASTORE_ROOT"
-DEFAULT_DATASTORE_DIR = ".flowkit"
 LogStream = Literal["out", "err"]
 
 
 class AlreadyCommittedError(DataStoreError):
     """A task attempt that already has a commit record was committed again; the first record stands."""
-
-
-def resolve_datastore_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The explicit root, else ``$FLOWKIT_DATASTORE_ROOT``, else the nearest ``.flowkit``; always absolute.
-
-    The nearest ``.flowkit`` is searched in the current directory and then its parents, as Metaflow searches for
-    its ``.metaflow``: a notebook in a project's subfolder sees the runs started from the project's root. When none
-    exists, ``./.flowkit`` (created by the first run).
-    """
-    if root is not None and not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"datastore_root must be a path (str or os.PathLike), got {type(root).__name__} {root!r}")
-    chosen = root if root is not None else os.environ.get(DATASTORE_ROOT_ENV)
-    if chosen:
-        return Path(chosen).expanduser().absolute()
-    here = Path.cwd()
-    for directory in (here, *here.parents):
-        if (directory / DEFAULT_DATASTORE_DIR).is_dir():
-            return directory / DEFAULT_DATASTORE_DIR
-    return here / DEFAULT_DATASTORE_DIR
 
 
 class DataStore:

@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowkit.environments.env_id import ENVIRONMENT_ID_ENV_VAR, image_reference
+from flowkit.environments.env_id import image_reference
 from flowkit.environments.lockfile import RenderedEnvironment
 from flowkit.errors import FlowkitError
+from flowkit.settings import ENVIRONMENT_ID
 
 DEFAULT_BASE_IMAGE = "continuumio/miniconda3:24.7.1-0"
 ENVIRONMENT_PREFIX = "/opt/flowkit/env"
@@ -58,7 +59,7 @@ COPY {EXPLICIT_FILE} {PIP_FILE} /tmp/flowkit-env/
 RUN {run_install}
 ENV PATH={ENVIRONMENT_PREFIX}/bin:$PATH \\
     CONDA_PREFIX={ENVIRONMENT_PREFIX} \\
-    {ENVIRONMENT_ID_ENV_VAR}={environment.env_id}
+    {ENVIRONMENT_ID.env_var}={environment.env_id}
 USER {IMAGE_USER_ID}
 WORKDIR /home/flowkit
 """

@@ -3,7 +3,7 @@
 An environment is named by what gets installed: the sha256 of its rendered explicit files (see
 `materialize_script.environment_id`), not by conda-lock's input hash, which changes with the declaration's wording
 and stays the same when a re-lock picks newer builds. The same id names the image tag, the directory on the PVC, the
-pod label/annotation and the `FLOWKIT_ENVIRONMENT_ID` every run and task records.
+pod label/annotation and the `ENVIRONMENT_ID` setting every run and task records (`flowkit.settings`).
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ from flowkit.environments.materialize_script import environment_id
 
 __all__ = [
     "ENVIRONMENT_ID_ANNOTATION",
-    "ENVIRONMENT_ID_ENV_VAR",
     "ENVIRONMENT_ID_LABEL",
     "environment_id",
     "image_reference",
     "short_id",
 ]
 
-ENVIRONMENT_ID_ENV_VAR = "FLOWKIT_ENVIRONMENT_ID"
 ENVIRONMENT_ID_ANNOTATION = "flowkit.io/environment-id"
 ENVIRONMENT_ID_LABEL = "flowkit.io/environment-id"
 

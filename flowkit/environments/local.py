@@ -6,7 +6,6 @@ The environment is built by the same code as in pods (`materialize_script.materi
 
 from __future__ import annotations
 
-import os
 import platform as host
 import sys
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from flowkit.environments.declaration import target_for_step
 from flowkit.environments.locking import locked_environment
 from flowkit.environments.materialize_script import MaterializeError, materialize, python_of
 from flowkit.errors import FlowDefinitionError, FlowkitError
+from flowkit.settings import resolve_datastore_root
 
 if TYPE_CHECKING:
     from flowkit.specs import StepSpec
@@ -52,7 +52,7 @@ def ensure_local_environment(
 ) -> LocalEnvironment:
     """Build (once per id) or reuse the step's locked environment under `<datastore root>/envs/`.
 
-    `datastore_root` defaults to `$FLOWKIT_DATASTORE_ROOT`, then `./.flowkit`, as for every command.
+    `datastore_root` defaults to the `DATASTORE_ROOT` setting, as for every command.
     """
     flow = flow_cls.__name__
     if step_spec.conda is None:
@@ -60,7 +60,7 @@ def ensure_local_environment(
             "declares no @conda environment to run in", flow=flow, step=step_spec.step, decorator="conda"
         )
     environment = locked_environment(target_for_step(flow_cls, step_spec.step), current_platform())
-    root = datastore_root or Path(os.environ.get("FLOWKIT_DATASTORE_ROOT") or ".flowkit")
+    root = resolve_datastore_root(datastore_root)
     try:
         prefix = materialize(
             root / "envs", environment.env_id, environment.conda_explicit, environment.pip_requirements

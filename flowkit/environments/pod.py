@@ -6,8 +6,8 @@ Which image a conda step's pod runs:
 - otherwise `materialize="image"` runs `<image_repository>:<environment id>`, the image `image` builds;
 - otherwise `materialize="pvc"` runs the stock Miniconda base image and wraps the task command so the environment is
   built once on the PVC and the task runs with its Python.
-Every conda pod gets the id as `FLOWKIT_ENVIRONMENT_ID` (which the executor records), as an annotation, and (shortened
-to fit) as a label.
+Every conda pod gets the id in the variable of the `ENVIRONMENT_ID` setting (which the executor records), as an
+annotation, and (shortened to fit) as a label.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from flowkit.environments.declaration import target_for_step
 from flowkit.environments.dockerfile import DEFAULT_BASE_IMAGE
 from flowkit.environments.env_id import (
     ENVIRONMENT_ID_ANNOTATION,
-    ENVIRONMENT_ID_ENV_VAR,
     ENVIRONMENT_ID_LABEL,
     image_reference,
     short_id,
@@ -27,6 +26,7 @@ from flowkit.environments.env_id import (
 from flowkit.environments.locking import locked_environment
 from flowkit.environments.materialize import materialize_command
 from flowkit.errors import FlowDefinitionError
+from flowkit.settings import ENVIRONMENT_ID
 
 if TYPE_CHECKING:
     from flowkit.specs import StepSpec
@@ -63,7 +63,7 @@ def plan_pod_environment(step_spec: StepSpec, flow_cls: type, *, datastore_mount
     return PodEnvironmentPlan(
         image=image,
         command_wrapper=wrapper,
-        env={ENVIRONMENT_ID_ENV_VAR: env_id},
+        env={ENVIRONMENT_ID.env_var: env_id},
         labels={ENVIRONMENT_ID_LABEL: short_id(env_id)},
         annotations={ENVIRONMENT_ID_ANNOTATION: env_id},
         environment_id=env_id,

@@ -35,7 +35,7 @@ def bootstrap_command(
 
     ``datastore_mount`` is where the datastore volume is mounted in the container; the ref's paths are relative to
     it. ``cache_dir`` is where extractions are cached (an emptyDir or node-local directory); by default the
-    bootstrap uses ``$FLOWKIT_PACKAGE_CACHE`` or ``$TMPDIR/flowkit-packages``.
+    bootstrap uses the `PACKAGE_CACHE` setting (`flowkit.settings`).
     """
     options = BootstrapOptions(
         datastore_root=datastore_mount,

@@ -21,6 +21,7 @@ from flowkit.errors import EXIT_STORAGE, FlowkitError
 from flowkit.identity import TaskRef
 from flowkit.invocation import TaskInvocation
 from flowkit.runtime.worker import TaskProcess, fork_task, spawn_task
+from flowkit.settings import ENVIRONMENT_ID
 from flowkit.task.watchdog import death_reason
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class TaskLauncher:
         )
         flowkit_dir = Path(__file__).resolve().parents[2]
         search_path = os.pathsep.join(filter(None, [str(module_dir), str(flowkit_dir), os.environ.get("PYTHONPATH")]))
-        environment.update({"PYTHONPATH": search_path, "FLOWKIT_ENVIRONMENT_ID": local.env_id})
+        environment.update({"PYTHONPATH": search_path, ENVIRONMENT_ID.env_var: local.env_id})
         return spawn_task(invocation.command(str(local.python)), environment)
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowkit import settings
 from flowkit.authoring.current import current
 from flowkit.authoring.parameter import flow_parameters, parameter_values
 from flowkit.authoring.run_context import RunContext
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from flowkit.graph import StepNode
     from flowkit.specs import StepSpec
 
-ENVIRONMENT_ID_ENV = "FLOWKIT_ENVIRONMENT_ID"
-CODE_PACKAGE_ID_ENV = "FLOWKIT_CODE_PACKAGE_ID"
 ARGO_NODE_ENV = "ARGO_NODE_ID"
 """Set by Argo in every workflow pod: tells the start task which scheduler started the run."""
 
@@ -86,8 +85,8 @@ class _Attempt:
             started_at=self.started_at,
             finished_at=utc_now(),
             spec=self.spec.model_dump(mode="json"),
-            environment_id=os.environ.get(ENVIRONMENT_ID_ENV),
-            code_package_id=os.environ.get(CODE_PACKAGE_ID_ENV),
+            environment_id=settings.value(settings.ENVIRONMENT_ID),
+            code_package_id=settings.value(settings.CODE_PACKAGE_ID),
             code_hash=self.code_hash,
             **fields,
         )
@@ -254,8 +253,8 @@ def _start_parameters(
             flow=coords.flow,
             run_id=coords.run_id,
             parameters={p.name: p.to_json(values[p.attribute]) for p in flow_parameters(flow_cls).values()},
-            code_package_id=os.environ.get(CODE_PACKAGE_ID_ENV),
-            environment_id=os.environ.get(ENVIRONMENT_ID_ENV),
+            code_package_id=settings.value(settings.CODE_PACKAGE_ID),
+            environment_id=settings.value(settings.ENVIRONMENT_ID),
             scheduler="argo" if os.environ.get(ARGO_NODE_ENV) else "local",
             graph=build_graph(flow_cls).to_dict(),
             tags=list(context.tags),

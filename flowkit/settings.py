@@ -1,0 +1,186 @@
+"""Every setting flowkit reads from its surroundings, declared once: name, ``FLOWKIT_*`` variable, default, meaning.
+
+A value is looked up through an ordered list of layers, the first that has one wins: a value given explicitly (a
+command-line option, a function argument), then the process environment, then the built-in default. `Resolved`
+says which layer a value came from, so a command can show where each value came from, and another layer (a
+configuration file) slots in between the environment and the defaults without changing any caller.
+
+Standard library only: the task entry point in a pod reads its settings before anything else of flowkit loads.
+Two scripts cannot import this module because they run before flowkit is on ``sys.path`` (the package bootstrap
+and the conda materializer); they spell the variables they read or set themselves, and a test holds those
+spellings to the declarations here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+ENV_PREFIX = "FLOWKIT_"
+DATASTORE_DIR = ".flowkit"
+"""The datastore's directory name when no root is configured."""
+_FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: read from ``FLOWKIT_<NAME>`` (then from ``also_read``, in order), else its default.
+
+    ``default`` is a fixed value; ``compute_default`` computes one when it depends on where flowkit runs, and
+    ``default_text`` says in words what the default is (for help texts). A setting flowkit sets for the processes
+    it starts (a task's environment id, a run's tags) is marked ``set_by_flowkit``.
+    """
+
+    name: str
+    meaning: str
+    default: str | None = None
+    default_text: str | None = None
+    compute_default: Callable[[], str] | None = None
+    also_read: tuple[str, ...] = ()
+    set_by_flowkit: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    def describe_default(self) -> str:
+        """The default as help texts show it, e.g. ``$FLOWKIT_DATASTORE_ROOT or ./.flowkit``."""
+        fallback = self.default_text or self.default or "none"
+        return f"${self.env_var} or {fallback}"
+
+
+def _nearest_datastore() -> str:
+    """The nearest ``.flowkit`` in the current directory or its parents (as Metaflow finds its ``.metaflow``, so a
+    notebook in a project's subfolder sees the runs started from the project's root), else ``./.flowkit``."""
+    here = Path.cwd()
+    for directory in (here, *here.parents):
+        if (directory / DATASTORE_DIR).is_dir():
+            return str(directory / DATASTORE_DIR)
+    return str(here / DATASTORE_DIR)
+
+
+DATASTORE_ROOT = Setting(
+    "datastore_root",
+    "where runs, artifacts, code packages and environments are stored (a local directory or a volume's mount)",
+    default_text="the nearest .flowkit",
+    compute_default=_nearest_datastore,
+)
+PACKAGE_CACHE = Setting(
+    "package_cache",
+    "where a pod's bootstrap caches extracted code packages when the workflow names no cache directory",
+    default_text="$TMPDIR/flowkit-packages",
+)
+USER = Setting(
+    "user",
+    "the user runs are attributed to (tag user:NAME) and whose namespace the client reads by default",
+    default="unknown",
+    default_text="$METAFLOW_USER, $SUDO_USER, $USERNAME, $USER or 'unknown'",
+    also_read=("METAFLOW_USER", "SUDO_USER", "USERNAME", "USER"),
+)
+DEBUG = Setting(
+    "debug",
+    "show full tracebacks instead of one-line errors (any value but 0, false, no, off)",
+    default="0",
+)
+RUN_TAGS = Setting(
+    "run_tags", "the run's user tags, a JSON list (set for each task of a run)", default="[]", set_by_flowkit=True
+)
+PROJECT_BRANCH = Setting(
+    "project_branch", "the @project branch a run belongs to (set for each task of a run)", set_by_flowkit=True
+)
+CODE_PACKAGE_ID = Setting(
+    "code_package_id",
+    "the code package a task runs from (set by the package bootstrap; recorded in run and task records)",
+    set_by_flowkit=True,
+)
+ENVIRONMENT_ID = Setting(
+    "environment_id",
+    "the locked conda environment a task runs in (set when a step runs in one; recorded in run and task records)",
+    set_by_flowkit=True,
+)
+
+SETTINGS: dict[str, Setting] = {
+    setting.name: setting
+    for setting in (
+        DATASTORE_ROOT,
+        PACKAGE_CACHE,
+        USER,
+        DEBUG,
+        RUN_TAGS,
+        PROJECT_BRANCH,
+        CODE_PACKAGE_ID,
+        ENVIRONMENT_ID,
+    )
+}
+"""Every setting by name."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A setting's value and the layer it came from (``argument``, ``environment ($FLOWKIT_...)``, ``default``)."""
+
+    setting: Setting
+    value: str | None
+    source: str
+
+
+class SettingsLayer(Protocol):
+    """One place settings may come from."""
+
+    def lookup(self, setting: Setting) -> Resolved | None:
+        """The setting's value in this layer, or None when this layer does not set it."""
+
+
+@dataclass(frozen=True)
+class EnvironmentLayer:
+    """The process environment (``os.environ`` unless another mapping is given); an empty variable is unset."""
+
+    environ: Mapping[str, str] | None = None
+
+    def lookup(self, setting: Setting) -> Resolved | None:
+        environ = os.environ if self.environ is None else self.environ
+        for variable in (setting.env_var, *setting.also_read):
+            value = environ.get(variable)
+            if value:
+                return Resolved(setting, value, f"environment (${variable})")
+        return None
+
+
+def default_layers() -> list[SettingsLayer]:
+    """The layers consulted after an explicit value and before the built-in defaults."""
+    return [EnvironmentLayer()]
+
+
+def resolve(setting: Setting, explicit: object = None, layers: Sequence[SettingsLayer] | None = None) -> Resolved:
+    """The value of ``setting``: ``explicit`` if given (not None), else the first layer's, else the default."""
+    if explicit is not None:
+        return Resolved(setting, str(explicit), "argument")
+    for layer in default_layers() if layers is None else layers:
+        found = layer.lookup(setting)
+        if found is not None:
+            return found
+    default = setting.compute_default() if setting.compute_default is not None else setting.default
+    return Resolved(setting, default, "default")
+
+
+def value(setting: Setting, explicit: object = None) -> str | None:
+    """Shorthand for ``resolve(setting, explicit).value``."""
+    return resolve(setting, explicit).value
+
+
+def enabled(setting: Setting) -> bool:
+    """A yes/no setting: on unless unset or one of 0, false, no, off."""
+    return (value(setting) or "").strip().lower() not in _FALSE_WORDS
+
+
+def resolve_datastore_root(root: str | os.PathLike[str] | None = None) -> Path:
+    """The datastore root, always absolute: ``root``, else ``$FLOWKIT_DATASTORE_ROOT``, else the nearest
+    ``.flowkit`` (see `DATASTORE_ROOT`)."""
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"datastore_root must be a path (str or os.PathLike), got {type(root).__name__} {root!r}")
+    chosen = value(DATASTORE_ROOT, os.fspath(root) if root else None)
+    assert chosen is not None  # the setting computes a default
+    return Path(chosen).expanduser().absolute()
