@@ -39,6 +39,8 @@ class _Node(Protocol):
     def matching_join(self) -> str | None: ...
     @property
     def is_exit_handler(self) -> bool: ...
+    @property
+    def parent_groups(self) -> Sequence[Sequence[str]]: ...
 
 
 class StepGraph(Protocol):
@@ -133,12 +135,13 @@ class TaskRef:
         """The same task in another run (what resume clones)."""
         return replace(self, run_id=run_id)
 
-    def parents(self, graph: StepGraph, split_count: SplitCount) -> list[TaskRef] | None:
-        """The tasks whose records this task reads, in the order a join's ``inputs`` lists them.
+    def parent_groups(self, graph: StepGraph, split_count: SplitCount) -> list[list[TaskRef]] | None:
+        """The tasks whose records this task may read, grouped so that exactly one task of each group runs.
 
         Start has none; a step after a foreach step F has (F, path[:-1]); any other non-join step has (P, path);
         a join closing a static split has (P, path) for each parent P; a join closing foreach F has
-        (P, path + (i,)) for i in range(splits recorded by (F, path)). None while that count is unknown.
+        (P, path + (i,)) for i in range(splits recorded by (F, path)). None while that count is unknown. The
+        parents a switch's branches end in share a group: only the branch the switch took has a task.
         """
         node = graph.steps[self.step]
         path = self.index_path
@@ -146,19 +149,44 @@ class TaskRef:
             width = split_count(self.sibling(node.joins, path))
             if width is None:
                 return None
-            return [self.sibling(parent, (*path, index)) for parent in node.parents for index in range(width)]
+            (group,) = node.parent_groups  # a foreach has one branch (its ends may be a switch's)
+            return [[self.sibling(parent, (*path, index)) for parent in group] for index in range(width)]
         return [
-            self.sibling(parent, path[:-1] if graph.steps[parent].transition == "foreach" else path)
-            for parent in node.parents
+            [
+                self.sibling(parent, path[:-1] if graph.steps[parent].transition == "foreach" else path)
+                for parent in group
+            ]
+            for group in node.parent_groups
         ]
 
-    def children(self, graph: StepGraph, num_splits: int | None) -> list[TaskRef]:
-        """The tasks that may become ready once this one succeeded, having recorded ``num_splits`` splits.
+    def parents(
+        self, graph: StepGraph, split_count: SplitCount, ran: Callable[[TaskRef], bool] | None = None
+    ) -> list[TaskRef] | None:
+        """The tasks whose records this task reads, in the order a join's ``inputs`` lists them: of each of
+        :meth:`parent_groups`, its only task, or the one ``ran`` says ran (the switch's branch taken)."""
+        groups = self.parent_groups(graph, split_count)
+        if groups is None:
+            return None
+        return [
+            group[0] if len(group) == 1 else next((t for t in group if ran and ran(t)), group[0]) for group in groups
+        ]
+
+    def _parent(self, graph: StepGraph, step: str) -> TaskRef:
+        """The task of ``step`` this (non-foreach-join) task follows: one frame up after a foreach step."""
+        return self.sibling(
+            step, self.index_path[:-1] if graph.steps[step].transition == "foreach" else self.index_path
+        )
+
+    def children(self, graph: StepGraph, num_splits: int | None, chosen: str | None = None) -> list[TaskRef]:
+        """The tasks that may become ready once this one succeeded, having recorded ``num_splits`` splits (or, for
+        a switch, ``chosen``: the branch it took, the only child that runs).
 
         The exit handler is no task's child: a scheduler starts it after the run.
         """
         node = graph.steps[self.step]
         path = self.index_path
+        if node.transition == "switch":
+            return [self.sibling(chosen, path)] if chosen is not None else []
         if node.transition == "foreach":
             if not num_splits:
                 # An empty foreach: nothing runs in the body, so its join is next (with no inputs).

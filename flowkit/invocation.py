@@ -106,6 +106,7 @@ _OPTIONS: tuple[_Option, ...] = (
     _Option("params", "a parameter (start only), repeatable", kind="pairs", metavar="NAME=JSON", singular="param"),
     _Option("split_output", "foreach step: write the JSON list of split indices here"),
     _Option("workflow_status", "exit-handler step: the workflow's final status"),
+    _Option("branch_output", "switch step: write the name of the branch it took here"),
     _Option(
         "max_num_splits",
         "foreach step: fail if it yields more splits than this",
@@ -138,6 +139,7 @@ class TaskInvocation:
     params: Mapping[str, str] = field(default_factory=dict)
     """Parameter name -> JSON text (start task only)."""
     split_output: str | None = None
+    branch_output: str | None = None
     workflow_status: str | None = None
     max_num_splits: int | None = None
     tee_logs: bool = False

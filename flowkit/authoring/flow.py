@@ -40,7 +40,8 @@ class TaskScope(Protocol):
 
     def deleted(self, name: str) -> None: ...
 
-    def record_next(self, targets: list[str], foreach: str | None) -> None: ...
+    def record_next(self, targets: list[str], foreach: str | None, *, chosen: str | None = None) -> None:
+        """The transition the step took; `chosen` is the branch a switch picked among `targets`."""
 
     def foreach_position(self) -> tuple[Any, int]:
         """(``self.input``, ``self.index``) of the innermost foreach frame."""
@@ -145,21 +146,37 @@ class Flow:
         return scope
 
     # -- the step API ----------------------------------------------------------------------------------------------
-    def next(self, *steps: Any, foreach: str | None = None) -> None:
-        """Name the step(s) that follow this one: one step, several (a static split), or one per item of ``foreach``."""
+    def next(self, *steps: Any, foreach: str | None = None, condition: str | None = None) -> None:
+        """Name the step(s) that follow this one: one step, several (a static split), one per item of ``foreach``,
+        or, with a dict of cases and ``condition``, the one case matching that artifact's value (a switch)."""
         scope = self._flowkit_task_scope()
-        targets = []
-        for target in steps:
-            function = getattr(target, "__func__", None)
-            if getattr(target, "__self__", None) is not self or not is_step(function):
+        if condition is not None:
+            cases = steps[0] if len(steps) == 1 and isinstance(steps[0], dict) else {}
+            names = {value: self._flowkit_step_name(scope, target) for value, target in cases.items()}
+            value = getattr(self, condition)
+            if value not in names:
                 raise FlowDefinitionError(
-                    f"self.next() takes steps of this flow such as self.end, got {target!r}",
+                    f"switch: self.{condition} is {value!r}, which is none of its cases {list(names)}",
                     flow=scope.flow_name,
                     step=scope.step_name,
-                    field="next",
+                    field=condition,
                 )
-            targets.append(target.__name__)
-        scope.record_next(targets, foreach)
+            scope.record_next(list(dict.fromkeys(names.values())), None, chosen=names[value])
+            return
+        scope.record_next([self._flowkit_step_name(scope, target) for target in steps], foreach)
+
+    def _flowkit_step_name(self, scope: TaskScope, target: Any) -> str:
+        """The name of ``target``, which must be a step of this flow such as ``self.end``."""
+        function = getattr(target, "__func__", None)
+        if getattr(target, "__self__", None) is not self or not is_step(function):
+            raise FlowDefinitionError(
+                f"self.next() takes steps of this flow such as self.end, got {target!r}",
+                flow=scope.flow_name,
+                step=scope.step_name,
+                field="next",
+            )
+        name: str = target.__name__
+        return name
 
     @property
     def input(self) -> Any:

@@ -108,6 +108,7 @@ def _roles(graph: FlowGraph) -> dict[str, TaskRole]:
         name: TaskRole(
             passes_parameters=name == graph.start_step,
             writes_splits=node.transition == "foreach",
+            writes_branch=node.transition == "switch",
             exit_handler=node.is_exit_handler,
         )
         for name, node in graph.steps.items()
@@ -137,6 +138,7 @@ def _hera_dag(layout: DagLayout) -> DAG:
             arguments=[Parameter(name=key, value=value) for key, value in task.arguments.items()],
             dependencies=task.dependencies or None,
             with_param=task.with_param,
+            when=task.when,
         )
         for task in layout.tasks
     ]

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flowkit.compiler.names import dns_label, label_value
-from flowkit.compiler.templates import INDEX_PATH_INPUT, SPLITS_OUTPUT, STEP_INPUT, STEP_LABEL_INPUT, input_value
+from flowkit.compiler.templates import (
+    BRANCH_OUTPUT,
+    INDEX_PATH_INPUT,
+    SPLITS_OUTPUT,
+    STEP_INPUT,
+    STEP_LABEL_INPUT,
+    input_value,
+)
+from flowkit.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
     from flowkit.graph import FlowGraph
@@ -32,6 +40,8 @@ class TaskLayout:
     arguments: dict[str, str]
     dependencies: list[str] = field(default_factory=list)
     with_param: str | None = None
+    when: str | None = None
+    """Argo's condition on a task after a switch: true when the switches before it took a branch leading here."""
 
 
 @dataclass
@@ -113,6 +123,7 @@ def lay_out(graph: FlowGraph, template_of: dict[str, str]) -> list[DagLayout]:
                 step=name,
                 arguments=_step_arguments(name, dag.index_path),
                 dependencies=sorted(d for d in dependencies if d is not None),
+                when=_when(graph, name, dag.frame),
             )
         )
         if node.transition == "foreach":
@@ -127,6 +138,39 @@ def lay_out(graph: FlowGraph, template_of: dict[str, str]) -> list[DagLayout]:
                 )
             )
     return list(dags.values())
+
+
+def _when(graph: FlowGraph, step: str, frame: str | None) -> str | None:
+    """The ``when`` of ``step``'s task in the DAG of ``frame``: its `StepNode.runs_if`, over the switches of that DAG.
+
+    A task skipped by ``when`` counts as done for the tasks that depend on it (Argo's ``dependencies``), so every
+    task of a branch carries the condition, not only the first, and a step where branches meet runs if any of them
+    ran. Switches of an enclosing DAG are left out: the body task that fans out into this DAG carries them.
+    The branch names are step names (identifiers), so quoting them in govaluate's single quotes is exact.
+    """
+    node = graph.steps[step]
+    alternatives = []
+    for alternative in node.runs_if:
+        choices = [(switch, branch) for switch, branch in alternative if enclosing_foreach(graph, switch) == frame]
+        if not choices:
+            return None  # one way of reaching the step needs no switch of this DAG: it always runs here
+        alternatives.append(
+            " && ".join(
+                f"'{{{{tasks.{task_name(switch)}.outputs.parameters.{BRANCH_OUTPUT}}}}}' == '{branch}'"
+                for switch, branch in choices
+            )
+        )
+    if node.transition == "foreach" and alternatives:
+        raise FlowDefinitionError(
+            "a foreach on a branch of a switch cannot run on Argo, which expands the fan-out (withParam) before it "
+            "checks the branch's condition; start the foreach after the switch's branches meet",
+            flow=graph.flow_name,
+            step=step,
+            lineno=node.lineno,
+        )
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return " || ".join(f"({alternative})" for alternative in alternatives) or None
 
 
 def exit_layout(step: str, template: str) -> DagLayout:

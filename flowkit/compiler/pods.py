@@ -32,6 +32,8 @@ class TaskRole:
     """The start step receives the flow parameters as ``--param NAME=<json>``."""
     writes_splits: bool = False
     """A foreach step writes the JSON list of split indices for Argo's ``withParam``."""
+    writes_branch: bool = False
+    """A switch step writes the name of the branch it took, which the ``when`` of the tasks after it read."""
     exit_handler: bool = False
     """The onExit step learns the workflow's final status."""
 
@@ -42,6 +44,8 @@ class TaskRole:
             return "exit"
         if self.writes_splits:
             return "foreach"
+        if self.writes_branch:
+            return "switch"
         return "start" if self.passes_parameters else "task"
 
 
@@ -64,7 +68,9 @@ class PodPlan:
             "timeout": None if self.timeout is None else self.timeout.total_seconds,
             "vars": self.environment_vars,
             "environment": asdict(self.environment),
-            "role": [self.role.passes_parameters, self.role.writes_splits, self.role.exit_handler],
+            # writes_branch is listed only when set, so the templates of flows without a switch keep their names.
+            "role": [self.role.passes_parameters, self.role.writes_splits, self.role.exit_handler]
+            + ([self.role.writes_branch] if self.role.writes_branch else []),
         }
         object.__setattr__(self, "key", json.dumps(canonical, sort_keys=True))
 

@@ -171,6 +171,7 @@ def _split(dag: DagLayout, limit: int, numbers: Iterator[int]) -> tuple[DagLayou
                     arguments={key: cut.carry(value, index) for key, value in task.arguments.items()},
                     dependencies=[name for name in task.dependencies if cut.segment_of[name] == index],
                     with_param=None if task.with_param is None else cut.carry(task.with_param, index),
+                    when=None if task.when is None else cut.carry(task.when, index),
                 )
             )
     for index, caller in enumerate(cut.callers):

@@ -28,6 +28,8 @@ STEP_LABEL_INPUT = "step-label"
 INDEX_PATH_INPUT = "index-path"
 SPLITS_OUTPUT = "splits"
 SPLITS_PATH = "/tmp/flowkit-splits.json"
+BRANCH_OUTPUT = "branch"
+BRANCH_PATH = "/tmp/flowkit-branch.txt"
 SHM_VOLUME = "dshm"
 DATASTORE_VOLUME = "flowkit-datastore"
 PACKAGE_CACHE_VOLUME = "flowkit-package-cache"
@@ -106,6 +108,7 @@ def task_argv(plan: PodPlan, context: PodContext) -> list[str]:
         if plan.role.passes_parameters
         else {},
         split_output=SPLITS_PATH if plan.role.writes_splits else None,
+        branch_output=BRANCH_PATH if plan.role.writes_branch else None,
         workflow_status="{{workflow.status}}" if plan.role.exit_handler else None,
         tee_logs=True,
     ).to_argv()
@@ -204,6 +207,8 @@ def build_container(plan: PodPlan, context: PodContext) -> Container:
     outputs = None
     if plan.role.writes_splits:
         outputs = [Parameter(name=SPLITS_OUTPUT, value_from=m.ValueFrom(path=SPLITS_PATH))]
+    if plan.role.writes_branch:
+        outputs = [Parameter(name=BRANCH_OUTPUT, value_from=m.ValueFrom(path=BRANCH_PATH))]
     timeout = plan.timeout
     return Container(
         name=plan.template_name,

@@ -160,6 +160,8 @@ class TaskRecord(_Record):
     code_package_id: str | None = None
     origin_run_id: str | None = None
     """Set when the record was cloned from an earlier run by resume."""
+    next_step: str | None = None
+    """For a switch step: the branch its condition picked (the only child task that runs)."""
     code_hash: str | None = None
     """The step's `code_hash` (its code and its parents' names) when the task ran: resume reuses the task only if
     the flow's step still has the same one."""

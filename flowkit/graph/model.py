@@ -6,14 +6,14 @@ user input, so there is nothing to validate, and `python myflow.py run` should n
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 GRAPH_CACHE_ATTR = "__flowkit_graph__"
 """Cache of `build_graph` in the flow class's own ``__dict__``: a class pickled by value carries its graph into a
 pod, where its source cannot be read again."""
 
-Transition = Literal["linear", "split", "foreach", "end"]
+Transition = Literal["linear", "split", "foreach", "switch", "end"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,9 +22,13 @@ class StepNode:
 
     name: str
     transition: Transition
-    """"linear" (one target), "split" (static branches), "foreach" (one target, once per item), "end" (no next)."""
+    """"linear" (one target), "split" (static branches), "foreach" (one target, once per item), "switch" (one of
+    its targets, picked at run time by the value of `condition`), "end" (no next)."""
     out: list[str]
     parents: list[str]
+    parent_groups: list[list[str]] = field(default_factory=list)
+    """`parents` grouped so that exactly one parent of each group runs (for each task): a group of several is the
+    ends of a switch's branches; usually every parent is a group of its own."""
     is_join: bool
     """The step takes `inputs`: it closes the split or foreach named by `joins`."""
     joins: str | None = None
@@ -41,6 +45,13 @@ class StepNode:
     doc: str | None = None
     is_exit_handler: bool = False
     """Run by Argo after the workflow, whatever its outcome (`@argo(on_exit=...)`); not part of the DAG."""
+    condition: str | None = None
+    """For a switch: the artifact whose value picks the branch."""
+    switch_cases: list[tuple[str | int | float | bool, str]] = field(default_factory=list)
+    """For a switch: (value of `condition`, step it leads to), in source order."""
+    runs_if: list[list[tuple[str, str]]] = field(default_factory=lambda: [[]])
+    """When this step's tasks run: any of these lists of (switch, branch taken) choices, all of one list made;
+    ``[[]]`` (the usual case) is always. The Argo compiler turns it into ``when``."""
     code_hash: str = ""
     """sha256 of the step's code and of the steps it follows (its parents), recorded with each of its tasks: resume
     reuses a task only while this is unchanged, so an edited step, or a step whose parents changed because a step

@@ -3,7 +3,8 @@
 The source is read per step FUNCTION, never per class: a class defined in a notebook cell or a kernel's `__main__`
 has no findable class source, but its functions' code objects still point at the cell's linecache entry. Only
 literal transitions are accepted (`self.next(self.a)`, `self.next(self.a, self.b)`,
-`self.next(self.a, foreach="items")`), because the graph must be known before anything runs.
+`self.next(self.a, foreach="items")`, and Metaflow's switch `self.next({"x": self.a, "y": self.b}, condition="var")`),
+because the graph must be known before anything runs.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import ast
 import hashlib
 import inspect
 import linecache
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FunctionType
 
 from flowkit.errors import FlowDefinitionError
+
+SwitchKey = str | int | float | bool
+"""A switch case: a literal the condition artifact is compared with (``==``, as a dict lookup does)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,10 @@ class ParsedStep:
     targets: tuple[str, ...]
     """Steps named by its `self.next` call, in order; empty when it has none."""
     foreach_var: str | None
+    condition: str | None
+    """For a switch: the artifact whose value picks the branch."""
+    switch_cases: tuple[tuple[SwitchKey, str], ...]
+    """For a switch: (literal value of the condition, step it leads to), in source order."""
     calls_next: bool
     takes_inputs: bool
     lineno: int
@@ -58,22 +67,24 @@ def parse_step(flow: str, name: str, function: FunctionType) -> ParsedStep:
     if len(calls) > 1:
         lines = ", ".join(str(call.lineno) for call in calls)
         raise FlowDefinitionError(
-            f"calls {self_name}.next {len(calls)} times (lines {lines}); conditional transitions are not supported: "
-            "a step has exactly one self.next call, and branches are static splits joined later",
+            f"calls {self_name}.next {len(calls)} times (lines {lines}); a step has exactly one self.next call: "
+            f"to choose between steps at run time, use a switch, {self_name}.next({{'a': {self_name}.a, "
+            f"'b': {self_name}.b}}, condition='choice')",
             flow=flow,
             step=name,
             lineno=calls[1].lineno,
         )
-    targets: tuple[str, ...] = ()
-    foreach_var = None
+    transition = _Transition()
     next_lineno = None
     if calls:
         next_lineno = calls[0].lineno
-        targets, foreach_var = _transition(flow, name, self_name, calls[0], next_lineno)
+        transition = _transition(flow, name, self_name, calls[0], next_lineno)
     return ParsedStep(
         name=name,
-        targets=targets,
-        foreach_var=foreach_var,
+        targets=transition.targets,
+        foreach_var=transition.foreach_var,
+        condition=transition.condition,
+        switch_cases=transition.switch_cases,
         calls_next=bool(calls),
         takes_inputs=len(arguments) >= 2,
         lineno=lineno,
@@ -119,6 +130,7 @@ def _function_ast(flow: str, name: str, function: FunctionType) -> ast.FunctionD
 
 
 _FunctionIndex = dict[tuple[str, int], "ast.FunctionDef | ast.AsyncFunctionDef"]
+_ErrorFactory = Callable[[str], FlowDefinitionError]
 _parsed_files: dict[str, tuple[list[str], _FunctionIndex]] = {}
 """Per source file: the lines that were parsed (as ``linecache`` holds them) and the index built from them."""
 
@@ -141,59 +153,74 @@ def _definitions(filename: str, module_globals: dict[str, object]) -> _FunctionI
     return index
 
 
-def _transition(
-    flow: str, name: str, self_name: str, call: ast.Call, lineno: int
-) -> tuple[tuple[str, ...], str | None]:
-    """(targets, foreach variable) of one `self.next(...)` call, all of them literal."""
-    targets: list[str] = []
-    for argument in call.args:
-        if not (
-            isinstance(argument, ast.Attribute)
-            and isinstance(argument.value, ast.Name)
-            and argument.value.id == self_name
-        ):
-            raise FlowDefinitionError(
-                f"{self_name}.next({ast.unparse(argument)}) has a computed target; name steps literally, "
-                f"as in {self_name}.next({self_name}.train)",
-                flow=flow,
-                step=name,
-                lineno=lineno,
-            )
-        if argument.attr in targets:
-            raise FlowDefinitionError(
-                f"{self_name}.next names step {argument.attr!r} twice", flow=flow, step=name, lineno=lineno
-            )
-        targets.append(argument.attr)
-    if not targets:
-        raise FlowDefinitionError(f"{self_name}.next() names no step", flow=flow, step=name, lineno=lineno)
-    foreach_var = None
+@dataclass(frozen=True)
+class _Transition:
+    targets: tuple[str, ...] = ()
+    foreach_var: str | None = None
+    condition: str | None = None
+    switch_cases: tuple[tuple[SwitchKey, str], ...] = ()
+
+
+def _transition(flow: str, name: str, self_name: str, call: ast.Call, lineno: int) -> _Transition:
+    """What one `self.next(...)` call says, all of it literal."""
+
+    def error(message: str) -> FlowDefinitionError:
+        return FlowDefinitionError(message, flow=flow, step=name, lineno=lineno)
+
+    keywords: dict[str, str] = {}
     for keyword in call.keywords:
-        if keyword.arg != "foreach":
+        if keyword.arg not in ("foreach", "condition"):
             shown = f"{keyword.arg}=" if keyword.arg else "**"
-            raise FlowDefinitionError(
-                f"{self_name}.next does not accept {shown}...; only foreach='artifact_name'",
-                flow=flow,
-                step=name,
-                lineno=lineno,
-            )
+            raise error(f"{self_name}.next does not accept {shown}...; only foreach= or condition='artifact_name'")
         if not (isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str)):
-            raise FlowDefinitionError(
-                f"foreach={ast.unparse(keyword.value)} must be a string literal naming an artifact, e.g. "
-                "foreach='items'",
-                flow=flow,
-                step=name,
-                lineno=lineno,
+            raise error(
+                f"{keyword.arg}={ast.unparse(keyword.value)} must be a string literal naming an artifact, e.g. "
+                f"{keyword.arg}='items'"
             )
         if not keyword.value.value.isidentifier():
-            raise FlowDefinitionError(
-                f"foreach={keyword.value.value!r} is not an artifact name", flow=flow, step=name, lineno=lineno
-            )
-        foreach_var = keyword.value.value
+            raise error(f"{keyword.arg}={keyword.value.value!r} is not an artifact name")
+        keywords[keyword.arg] = keyword.value.value
+    if "foreach" in keywords and "condition" in keywords:
+        raise error("a transition is a foreach or a switch, not both")
+    if "condition" in keywords or (len(call.args) == 1 and isinstance(call.args[0], ast.Dict)):
+        return _switch(error, self_name, call, keywords.get("condition"))
+    targets: list[str] = []
+    for argument in call.args:
+        targets.append(_step_reference(error, self_name, argument))
+        if targets.count(targets[-1]) > 1:
+            raise error(f"{self_name}.next names step {targets[-1]!r} twice")
+    if not targets:
+        raise error(f"{self_name}.next() names no step")
+    foreach_var = keywords.get("foreach")
     if foreach_var is not None and len(targets) > 1:
-        raise FlowDefinitionError(
-            f"a foreach transitions to exactly one step, got {len(targets)} ({', '.join(targets)})",
-            flow=flow,
-            step=name,
-            lineno=lineno,
+        raise error(f"a foreach transitions to exactly one step, got {len(targets)} ({', '.join(targets)})")
+    return _Transition(targets=tuple(targets), foreach_var=foreach_var)
+
+
+def _step_reference(error: _ErrorFactory, self_name: str, node: ast.expr) -> str:
+    """The step named by ``self.<step>``; anything computed is refused."""
+    if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == self_name):
+        raise error(
+            f"{self_name}.next({ast.unparse(node)}) has a computed target; name steps literally, "
+            f"as in {self_name}.next({self_name}.train)"
         )
-    return tuple(targets), foreach_var
+    return node.attr
+
+
+def _switch(error: _ErrorFactory, self_name: str, call: ast.Call, condition: str | None) -> _Transition:
+    """``self.next({value: self.step, ...}, condition="var")``: literal values, each leading to one step."""
+    example = f"{self_name}.next({{'a': {self_name}.step_a, 'b': {self_name}.step_b}}, condition='choice')"
+    if condition is None or len(call.args) != 1 or not isinstance(call.args[0], ast.Dict):
+        raise error(f"a switch takes one dict of cases and condition='artifact_name', as in {example}")
+    cases: list[tuple[SwitchKey, str]] = []
+    for key, value in zip(call.args[0].keys, call.args[0].values, strict=True):
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, (str, int, float, bool))):
+            shown = "**" if key is None else ast.unparse(key)
+            raise error(f"switch case {shown} is not a literal string or number, as in {example}")
+        if any(known == key.value and type(known) is type(key.value) for known, _ in cases):
+            raise error(f"switch case {key.value!r} appears twice")
+        cases.append((key.value, _step_reference(error, self_name, value)))
+    targets = tuple(dict.fromkeys(step for _, step in cases))
+    if len(cases) < 2:
+        raise error(f"a switch needs at least two cases, as in {example}")
+    return _Transition(targets=targets, condition=condition, switch_cases=tuple(cases))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from flowkit.authoring.flow import FLOW_API_NAMES
 from flowkit.errors import FlowDefinitionError
+from flowkit.graph.conditions import ALWAYS, Condition, after_transition, as_lists, exclusive, merge
 from flowkit.graph.model import FlowGraph, StepNode, Transition
 from flowkit.graph.parse import ParsedStep
 
@@ -25,6 +26,8 @@ class _Placement:
     joins: str | None = None
     matching_join: str | None = None
     parents: list[str] = field(default_factory=list)
+    parent_groups: list[list[str]] = field(default_factory=list)
+    condition: Condition = ALWAYS
 
 
 def validate_graph(
@@ -138,6 +141,10 @@ def _check_step_kinds(flow: str, parsed: dict[str, ParsedStep], exit_handler: st
                 problem = f"self.next(self.{target}): the exit handler {target!r} is run by Argo, not by a step"
             elif _opens_split(step) and parsed[target].takes_inputs:
                 problem = f"the branch {target!r} takes 'inputs', but a branch of a split cannot be its join"
+            elif step.condition is not None and target == step.name:
+                problem = f"the switch leads back to {target!r} itself; loops are not supported, a flow is acyclic"
+            elif step.condition is not None and parsed[target].takes_inputs:
+                problem = f"the switch leads straight to the join {target!r}; put a step between, where the branch ends"
             if problem:
                 raise FlowDefinitionError(problem, flow=flow, step=step.name, lineno=step.next_lineno)
 
@@ -191,25 +198,35 @@ def _place(flow: str, dag: dict[str, ParsedStep], order: list[str]) -> dict[str,
     for name in order:
         for target in dag[name].targets:
             parents[target].append(name)
+    switch_branches = {name: list(step.targets) for name, step in dag.items() if step.condition is not None}
     placements: dict[str, _Placement] = {}
     for name in order:
         step = dag[name]
         incoming = [_stack_after(dag[parent], placements[parent]) for parent in parents[name]]
+        conditions = [
+            after_transition(placements[parent].condition, parent if dag[parent].condition else None, name)
+            for parent in parents[name]
+        ]
         if not incoming:
             placement = _Placement(split_stack=[])
         elif step.takes_inputs:
-            placement = _close_split(flow, dag, step, parents[name], incoming, placements)
-        elif len(incoming) > 1:
-            raise FlowDefinitionError(
-                f"has several parents ({', '.join(parents[name])}) but takes no 'inputs'; the step that merges "
-                f"branches must be a join: def {name}(self, inputs)",
-                flow=flow,
-                step=name,
-                lineno=step.lineno,
-            )
+            groups = _exclusive_groups(parents[name], conditions)
+            placement = _close_split(flow, dag, step, parents[name], groups, incoming, placements)
+            by_parent = dict(zip(parents[name], conditions, strict=True))
+            if len({merge([by_parent[p] for p in group], switch_branches) for group in groups}) > 1:
+                raise FlowDefinitionError(
+                    f"joins {', '.join(parents[name])}, which do not all run: every branch of "
+                    f"{placement.joins} must reach this join whichever way its switches go",
+                    flow=flow,
+                    step=name,
+                    lineno=step.lineno,
+                )
+            placement.parent_groups = groups
         else:
-            placement = _Placement(split_stack=incoming[0])
+            placement = _merge_branches(flow, step, parents[name], incoming, conditions)
+            placement.parent_groups = [parents[name]] if parents[name] else []
         placement.parents = parents[name]
+        placement.condition = merge(conditions, switch_branches) if conditions else ALWAYS
         placements[name] = placement
     for name in order:
         if _opens_split(dag[name]) and placements[name].matching_join is None:
@@ -223,11 +240,49 @@ def _place(flow: str, dag: dict[str, ParsedStep], order: list[str]) -> dict[str,
     return placements
 
 
+def _merge_branches(
+    flow: str, step: ParsedStep, parents: list[str], incoming: list[list[str]], conditions: list[Condition]
+) -> _Placement:
+    """The placement of a step that is not a join: one parent, or the ends of a switch's branches (only one runs)."""
+    for first in range(len(parents)):
+        for second in range(first + 1, len(parents)):
+            if not exclusive(conditions[first], conditions[second]):
+                raise FlowDefinitionError(
+                    f"has several parents ({parents[first]}, {parents[second]}) that can both run, but takes no "
+                    f"'inputs'; the step that merges the branches of a split must be a join: def {step.name}(self, "
+                    "inputs) (only a switch's branches, of which one runs, meet in a plain step)",
+                    flow=flow,
+                    step=step.name,
+                    lineno=step.lineno,
+                )
+    if any(stack != incoming[0] for stack in incoming):
+        raise FlowDefinitionError(
+            f"is reached from {', '.join(parents)}, which lie inside different splits or foreach; a switch's "
+            "branches must meet inside the split they started in",
+            flow=flow,
+            step=step.name,
+            lineno=step.lineno,
+        )
+    return _Placement(split_stack=incoming[0])
+
+
+def _exclusive_groups(parents: list[str], conditions: list[Condition]) -> list[list[str]]:
+    """The parents of a join grouped so that exactly one parent of each group runs: the ends of one switch's branches
+    share a group (they exclude each other), every other parent is a group of its own."""
+    groups: list[list[int]] = []
+    for index in range(len(parents)):
+        linked = [group for group in groups if any(exclusive(conditions[index], conditions[i]) for i in group)]
+        merged = [index] + [i for group in linked for i in group]
+        groups = [group for group in groups if group not in linked] + [sorted(merged)]
+    return [[parents[i] for i in group] for group in sorted(groups)]
+
+
 def _close_split(
     flow: str,
     dag: dict[str, ParsedStep],
     join: ParsedStep,
     parents: list[str],
+    groups: list[list[str]],
     incoming: list[list[str]],
     placements: dict[str, _Placement],
 ) -> _Placement:
@@ -252,7 +307,7 @@ def _close_split(
         )
     split = dag[incoming[0][-1]]
     branches = 1 if split.foreach_var else len(split.targets)
-    if len(parents) != branches:
+    if len(groups) != branches:
         kind = "foreach" if split.foreach_var else f"split into {branches} branches"
         raise FlowDefinitionError(
             f"joins {len(parents)} parent(s) ({', '.join(parents)}) but closes {split.name!r}, a {kind}; "
@@ -267,8 +322,8 @@ def _close_split(
 
 
 def _opens_split(step: ParsedStep) -> bool:
-    """Whether `step` is a static split or a foreach, which a later join must close."""
-    return step.foreach_var is not None or len(step.targets) > 1
+    """Whether `step` is a static split or a foreach, which a later join must close (a switch is neither)."""
+    return step.foreach_var is not None or (step.condition is None and len(step.targets) > 1)
 
 
 def _stack_after(step: ParsedStep, placement: _Placement) -> list[str]:
@@ -285,6 +340,8 @@ def _node(
     transition: Transition
     if not step.targets:
         transition = "end"
+    elif step.condition is not None:
+        transition = "switch"
     elif step.foreach_var:
         transition = "foreach"
     elif len(step.targets) > 1:
@@ -296,6 +353,7 @@ def _node(
         transition=transition,
         out=list(step.targets),
         parents=placement.parents,
+        parent_groups=placement.parent_groups,
         is_join=step.takes_inputs,
         joins=placement.joins,
         foreach_var=step.foreach_var,
@@ -305,5 +363,8 @@ def _node(
         lineno=step.lineno,
         doc=step.doc,
         is_exit_handler=is_exit_handler,
+        condition=step.condition,
+        switch_cases=list(step.switch_cases),
+        runs_if=as_lists(placement.condition),
         code_hash=hashlib.sha256(" ".join([step.code_digest, *placement.parents]).encode()).hexdigest(),
     )

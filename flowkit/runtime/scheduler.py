@@ -117,15 +117,15 @@ class Scheduler:
             task = unblocked.popleft()
             reused = None
             if self.reuse is not None:
-                reused = self.reuse(task, task.parents(self.graph, self.outcome.succeeded.get) or [])
+                succeeded = self.outcome.succeeded
+                reused = self.reuse(task, task.parents(self.graph, succeeded.get, succeeded.__contains__) or [])
             if reused is None:
                 self.ready.append(task)
                 continue
             self.outcome.succeeded[task] = reused.num_splits
             self.progress.done += 1
-            unblocked.extend(
-                child for child in task.children(self.graph, reused.num_splits) if self._count_arrival(child)
-            )
+            children = task.children(self.graph, reused.num_splits, reused.next_step)
+            unblocked.extend(child for child in children if self._count_arrival(child))
 
     def _count_arrival(self, task: TaskRef) -> bool:
         """Note that one more parent of `task` succeeded; True once, when `task` has become ready."""
@@ -139,12 +139,13 @@ class Scheduler:
     def _last_parent_arrived(self, task: TaskRef) -> bool:
         missing = self.missing_parents.get(task)
         if missing is None:
-            parents = task.parents(self.graph, self.outcome.succeeded.get)
-            if parents is None:  # a foreach join whose width is not known yet
+            groups = task.parent_groups(self.graph, self.outcome.succeeded.get)
+            if groups is None:  # a foreach join whose width is not known yet
                 return False
-            missing = sum(parent not in self.outcome.succeeded for parent in parents)
+            succeeded = self.outcome.succeeded
+            missing = sum(not any(parent in succeeded for parent in group) for group in groups)
         else:
-            missing -= 1
+            missing -= 1  # exactly one task of each group arrives
         if missing:
             self.missing_parents[task] = missing
             return False
@@ -245,7 +246,7 @@ class Scheduler:
         if record.succeeded:
             self.outcome.succeeded[task] = record.num_splits
             self.progress.done += 1
-            self._offer(task.children(self.graph, record.num_splits))
+            self._offer(task.children(self.graph, record.num_splits, record.next_step))
             return
         if attempt < self.launcher.retry_times(task) and not self.outcome.failed:
             self.retries.append((task, attempt + 1))

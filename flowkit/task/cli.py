@@ -122,6 +122,7 @@ def _run_task(flow_cls: type[Flow], store: DataStore, task: TaskRef, invocation:
             split_output=invocation.split_output,
             workflow_status=invocation.workflow_status,
             max_num_splits=invocation.max_num_splits,
+            branch_output=invocation.branch_output,
         )
     except FlowkitError as error:  # the task could not start, or could not commit
         print(f"error: {error}", file=sys.stderr)

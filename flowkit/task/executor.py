@@ -112,11 +112,13 @@ def execute_task(
     split_output: str | os.PathLike[str] | None = None,
     workflow_status: str | None = None,
     max_num_splits: int | None = None,
+    branch_output: str | os.PathLike[str] | None = None,
 ) -> TaskResult:
     """Run the task at ``coords`` and commit its record. ``parameters`` (name -> JSON text) is for the start task.
 
     ``max_num_splits`` (the local ``--max-num-splits``) fails a foreach task that fans out wider, whatever its
-    ``@catch``: a guard against a bug launching thousands of tasks, as in Metaflow.
+    ``@catch``: a guard against a bug launching thousands of tasks, as in Metaflow. ``branch_output``: for a
+    switch step, a path where the name of the branch it took is written (Argo's ``when`` reads it).
     """
     from flowkit.specs import resolve_step_specs
 
@@ -151,7 +153,7 @@ def execute_task(
             # say so. The attempt ends uncommitted, as if killed, so a resume once the disk is fixed runs it again.
             raise
         except (Exception, SystemExit) as error:
-            if run.spec.catch is not None and run.is_last:
+            if run.spec.catch is not None and run.is_last and node.transition != "switch":  # no branch to take
                 return _commit_caught(run, inputs, node, error, split_output)
             return run.commit(run.record("failed", exit_code=_exit_code(error), error=_error_info(error)))
         if num_splits is not None and max_num_splits is not None and num_splits > max_num_splits:
@@ -162,8 +164,15 @@ def execute_task(
             )
             return run.commit(run.record("failed", exit_code=1, error=_error_info(too_wide)))
         record = run.record(
-            "succeeded", exit_code=0, artifacts=scope.artifacts, num_splits=num_splits, foreach=inputs.foreach
+            "succeeded",
+            exit_code=0,
+            artifacts=scope.artifacts,
+            num_splits=num_splits,
+            foreach=inputs.foreach,
+            next_step=scope.chosen_step,
         )
+        if scope.chosen_step is not None and branch_output is not None:
+            write_file_atomically(Path(branch_output), scope.chosen_step.encode())
         if num_splits is not None and split_output is not None:
             write_split_list(split_output, num_splits)  # before the commit: the record is always written last
         return run.commit(record)
@@ -186,7 +195,7 @@ def record_process_failure(
     spec = resolve_step_specs(flow_cls)[coords.step]
     run = _Attempt(DataStore(datastore_root), coords, attempt, spec, node.code_hash, utc_now())
     error = TaskFailedError(f"{coords}: {reason}")
-    if run.spec.catch is not None and run.is_last:
+    if run.spec.catch is not None and run.is_last and node.transition != "switch":
         try:
             inputs = _task_inputs(flow_cls, run.store, coords, node, None)
         except Exception:  # the inputs are gone too: nothing to carry on with, so the failure stands

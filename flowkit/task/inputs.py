@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flowkit.datastore import ArtifactRef, DataStore, ForeachFrame, TaskRecord
@@ -20,9 +21,17 @@ if TYPE_CHECKING:
 
 def parent_tasks(graph: FlowGraph, task: TaskRef, store: DataStore) -> list[TaskRef]:
     """The tasks whose committed records this task reads, in the order a join's ``inputs`` lists them."""
-    parents = task.parents(graph, lambda foreach_task: store.successful_record(foreach_task).num_splits or 0)
+    parents = task.parents(
+        graph, lambda foreach_task: store.successful_record(foreach_task).num_splits or 0, partial(_succeeded, store)
+    )
     assert parents is not None  # the split count above is never unknown: a missing record raises instead
     return parents
+
+
+def _succeeded(store: DataStore, task: TaskRef) -> bool:
+    """Whether ``task`` committed a successful attempt: of a switch's branches, the one that ran."""
+    record = store.latest_record(task)
+    return record is not None and record.succeeded
 
 
 class ParentTask:

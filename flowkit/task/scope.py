@@ -50,6 +50,8 @@ class StepScope:
         self.loaded_digests: dict[str, bytes | None] = {}
         """Inherited artifacts the step read, with the digest of their pickle at load time (None: not picklable)."""
         self.next_call: tuple[list[str], str | None] | None = None
+        self.chosen_step: str | None = None
+        """For a switch: the branch its condition picked."""
 
     # -- TaskScope protocol ----------------------------------------------------------------------------------------
     def load(self, name: str) -> Any:
@@ -76,10 +78,11 @@ class StepScope:
         self.assigned_names.pop(name, None)
         self.artifacts.pop(name, None)
 
-    def record_next(self, targets: list[str], foreach: str | None) -> None:
+    def record_next(self, targets: list[str], foreach: str | None, *, chosen: str | None = None) -> None:
         if self.next_call is not None:
             raise self._definition_error("self.next() was called more than once in one step")
         self.next_call = (targets, foreach)
+        self.chosen_step = chosen
 
     def foreach_position(self) -> tuple[Any, int]:
         frame = self.inputs.foreach
@@ -127,6 +130,11 @@ class StepScope:
             raise self._definition_error(f"the step must end with self.next(...) to {', '.join(node.out)}")
         targets, foreach = self.next_call
         expected_foreach = node.foreach_var if node.transition == "foreach" else None
+        if (self.chosen_step is not None) != (node.transition == "switch"):
+            raise self._definition_error(
+                f"called self.next({'with' if self.chosen_step else 'without'} condition=, but the graph says the "
+                f"step is {'not ' if node.transition != 'switch' else ''}a switch"
+            )
         if targets != node.out or foreach != expected_foreach:
             called = ", ".join(f"self.{target}" for target in targets)
             suffix = f", foreach={foreach!r}" if foreach else ""

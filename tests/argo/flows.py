@@ -263,6 +263,63 @@ class CustomEndsFlow(Flow):
         self.final = f"{self.sentence}!"
 
 
+@kubernetes(image=IMAGE, gpu=1, pvc={"shared-data": "/data"})
+class SwitchFlow(Flow):
+    """A switch picked by a parameter, one branch two steps long, both meeting in a plain step; then a switch in
+    each task of a foreach, picked per item."""
+
+    mode = Parameter("mode", default="fast")
+
+    @step
+    def start(self):
+        self.next({"fast": self.fast, "slow": self.slow}, condition="mode")
+
+    @step
+    def fast(self):
+        self.path = ["fast"]
+        self.next(self.merged)
+
+    @step
+    def slow(self):
+        self.path = ["slow"]
+        self.next(self.slower)
+
+    @step
+    def slower(self):
+        self.path = [*self.path, "slower"]
+        self.next(self.merged)
+
+    @step
+    def merged(self):
+        self.numbers = [1, 2, 3]
+        self.next(self.classify, foreach="numbers")
+
+    @step
+    def classify(self):
+        self.parity = "even" if self.input % 2 == 0 else "odd"
+        self.next({"even": self.halve, "odd": self.triple}, condition="parity")
+
+    @step
+    def halve(self):
+        self.value = self.input // 2
+        self.next(self.gather)
+
+    @step
+    def triple(self):
+        self.value = self.input * 3
+        self.next(self.gather)
+
+    @step
+    def gather(self, inputs):
+        self.values = [task.value for task in inputs]
+        self.merge_artifacts(inputs, include=["path"])
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.summary = (self.path, self.values)
+
+
 SHAPES: list[type] = [
     LinearFlow,
     BranchFlow,
@@ -271,4 +328,5 @@ SHAPES: list[type] = [
     BranchInForeachFlow,
     OperatedFlow,
     CustomEndsFlow,
+    SwitchFlow,
 ]

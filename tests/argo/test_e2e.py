@@ -105,6 +105,16 @@ def test_custom_start_and_end_steps_run_like_a_local_run(tmp_path: Path) -> None
     assert argo_run.data.final == local_run.data.final == "HI WORLD!"
 
 
+@pytest.mark.parametrize("mode", ["fast", "slow"])
+def test_switches_take_the_same_branches_as_a_local_run(mode: str, tmp_path: Path) -> None:
+    local_run, argo_run = assert_same_as_local_run(shape("SwitchFlow"), tmp_path, mode=mode)
+    path = ["fast"] if mode == "fast" else ["slow", "slower"]
+    assert argo_run.data.summary == local_run.data.summary == (path, [3, 1, 9])
+    not_taken = {"slow", "slower"} if mode == "fast" else {"fast"}
+    assert not_taken.isdisjoint(step.name for step in argo_run), "the branch not taken left no task"
+    assert [task.data.parity for task in argo_run["classify"].tasks] == ["odd", "even", "odd"]
+
+
 def test_foreach_width_comes_from_the_run_not_the_manifest(tmp_path: Path) -> None:
     _, argo_run = assert_same_as_local_run(shape("ForeachFlow"), tmp_path, width=7)
     assert len(argo_run["square"].tasks) == 7

@@ -20,6 +20,7 @@ def test_every_field_survives_the_round_trip_through_the_command_line() -> None:
         flow="pkg.flows:TrainFlow",
         params={"alpha": "0.5", "text": '"a=b --step x"', "none": "null"},
         split_output="/tmp/splits.json",
+        branch_output="/tmp/branch.txt",
         workflow_status="Failed",
         max_num_splits=10_000,
         tee_logs=True,

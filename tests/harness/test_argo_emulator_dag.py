@@ -40,6 +40,27 @@ def test_diamond_runs_in_dependency_order(emulate: Emulate, pvc_dir: Path) -> No
     assert run.containers("log")[0].inputs["name"] == "a", "records are in completion order"
 
 
+def test_when_skips_a_task_and_its_dependents_run_as_after_a_success(emulate: Emulate, pvc_dir: Path) -> None:
+    branch = "'{{tasks.choose.outputs.parameters.branch}}'"
+    manifest = workflow_template(
+        dag(
+            "main",
+            task("choose", "choose"),
+            task("left", "touch-left", dependencies=["choose"], when=f"{branch} == 'left'"),
+            task("right", "touch-right", dependencies=["choose"], when=f"({branch} == 'right') || ({branch} == 'x')"),
+            task("after", "touch-after", dependencies=["left", "right"]),
+        ),
+        sh_step("choose", "printf right > /tmp/branch", outputs={"branch": "/tmp/branch"}),
+        sh_step("touch-left", f"touch {DATA_MOUNT}/left"),
+        sh_step("touch-right", f"touch {DATA_MOUNT}/right"),
+        sh_step("touch-after", f"touch {DATA_MOUNT}/after"),
+    )
+    run = emulate(manifest)
+    run.assert_succeeded()
+    assert sorted(path.name for path in pvc_dir.iterdir()) == ["after", "right"]
+    assert run.node("left").phase == "Skipped"
+
+
 def test_fan_out_over_output_parameter(emulate: Emulate, pvc_dir: Path) -> None:
     items = ["x", "y y", "zé"]
     manifest = workflow_template(

@@ -145,7 +145,7 @@ def test_python_resolves_to_the_given_interpreter(emulate: Emulate, pvc_dir: Pat
     [
         ({"script": {"image": "python", "source": "print(1)"}}, "only container and dag templates"),
         ({"steps": [[{"name": "a", "template": "b"}]]}, "only container and dag templates"),
-        ({"dag": {"tasks": [{"name": "a", "template": "b", "when": "1 == 1"}]}}, "when"),
+        ({"dag": {"tasks": [{"name": "a", "template": "b", "continueOn": {"failed": True}}]}}, "continueOn"),
         ({"dag": {"tasks": [{"name": "a", "template": "b", "depends": "x.Failed"}]}}, "depends"),
     ],
 )

@@ -100,7 +100,7 @@ class F:
 """
         + END,
         "start",
-        "conditional transitions are not supported",
+        "a step has exactly one self.next call: to choose between steps at run time, use a switch",
     ),
     "computed target with getattr": (
         """
@@ -303,7 +303,18 @@ class F:
         "b",
         "closes a cycle",
     ),
-    "keyword other than foreach": (
+    "keyword other than foreach or condition": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.end, retries=3)  # HERE
+"""
+        + END,
+        "start",
+        "does not accept retries=",
+    ),
+    "condition without a dict of cases": (
         """
 class F:
     @step
@@ -312,7 +323,60 @@ class F:
 """
         + END,
         "start",
-        "does not accept condition=",
+        "a switch takes one dict of cases and condition='artifact_name'",
+    ),
+    "switch case that is not a literal": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next({self.x: self.a, "b": self.end}, condition="x")  # HERE
+
+    @step
+    def a(self):
+        self.next(self.end)
+"""
+        + END,
+        "start",
+        "switch case self.x is not a literal string or number",
+    ),
+    "switch straight into a join": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.next({"x": self.join, "y": self.c}, condition="k")  # HERE
+
+    @step
+    def c(self):
+        self.next(self.join)
+
+    @step
+    def b(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+"""
+        + END,
+        "a",
+        "the switch leads straight to the join 'join'",
+    ),
+    "switch back to itself": (
+        """
+class F:
+    @step
+    def start(self):
+        self.next({"again": self.start, "done": self.end}, condition="k")  # HERE
+"""
+        + END,
+        "start",
+        "loops are not supported",
     ),
     "next without a target": (
         """
@@ -466,3 +530,54 @@ def test_start_and_end_marks_are_checked(load_flow: LoadFlow, source: str, step:
     with pytest.raises(FlowDefinitionError, match=message) as raised:
         build_graph(load_flow(source))
     assert (raised.value.flow, raised.value.step) == ("F", step)
+
+
+SWITCH = """
+class F:
+    @step
+    def start(self):
+        self.next({"fast": self.fast, "slow": self.slow, 3: self.other}, condition="mode")
+
+    @step
+    def fast(self):
+        self.next(self.merged)
+
+    @step
+    def slow(self):
+        self.next(self.slower)
+
+    @step
+    def slower(self):
+        self.next(self.merged)
+
+    @step
+    def other(self):
+        self.next(self.end)
+
+    @step
+    def merged(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+"""
+
+
+def test_a_switch_runs_one_branch_and_its_branches_meet_in_a_plain_step(load_flow: LoadFlow) -> None:
+    graph = build_graph(load_flow(SWITCH))
+    start = graph.steps["start"]
+    assert (start.transition, start.condition, start.out) == ("switch", "mode", ["fast", "slow", "other"])
+    assert start.switch_cases == [("fast", "fast"), ("slow", "slow"), (3, "other")]
+    assert graph.steps["merged"].parents == ["fast", "slower"] and not graph.steps["merged"].is_join
+    assert graph.steps["slower"].runs_if == [[("start", "slow")]]
+    assert graph.steps["merged"].runs_if == [[("start", "fast")], [("start", "slow")]]
+    assert graph.steps["end"].runs_if == [[]], "every branch meets at end: it always runs"
+    assert sorted(graph.steps["end"].parents) == ["merged", "other"]
+
+
+def test_branches_that_can_both_run_cannot_meet_in_a_plain_step(load_flow: LoadFlow) -> None:
+    source = SWITCH.replace("self.next(self.slower)", "self.next(self.slower, self.merged)")
+    with pytest.raises(FlowDefinitionError, match="that can both run, but takes no 'inputs'") as raised:
+        build_graph(load_flow(source))
+    assert raised.value.step == "merged"

@@ -18,6 +18,12 @@ class Node:
     joins: str | None = None
     matching_join: str | None = None
     is_exit_handler: bool = False
+    groups: list[list[str]] | None = None
+    """`parent_groups` when a switch's branches end here; else every parent is a group of its own."""
+
+    @property
+    def parent_groups(self) -> list[list[str]]:
+        return self.groups if self.groups is not None else [[parent] for parent in self.parents]
 
 
 @dataclass
@@ -107,6 +113,7 @@ def test_cloned_parents_count_once_each_during_resume() -> None:
 
     class Cloned:
         num_splits = None
+        next_step = None
 
     graph: Any = nested_foreach_graph()
     reusable = {T("inner", (0, 0)), T("inner", (0, 1))}
@@ -119,3 +126,17 @@ def test_cloned_parents_count_once_each_during_resume() -> None:
     scheduler.outcome.succeeded.update({T("start"): 1, T("outer", (0,)): 3})
     scheduler._offer(T("outer", (0,)).children(graph, 3))
     assert list(scheduler.ready) == [T("inner", (0, 2))], "the join waits for the one task not cloned"
+
+
+def test_a_switch_starts_its_chosen_branch_and_the_branch_that_ran_is_the_parent_where_they_meet() -> None:
+    nodes = [
+        Node("start", "switch", ["a", "b"]),
+        Node("a", "linear", ["merged"], ["start"]),
+        Node("b", "linear", ["merged"], ["start"]),
+        Node("merged", "linear", ["end"], ["a", "b"], groups=[["a", "b"]]),
+        Node("end", "end", [], ["merged"]),
+    ]
+    graph: Any = Graph({node.name: node for node in nodes})
+    assert T("start").children(graph, None, "b") == [T("b")], "a switch starts only the branch it took"
+    assert T("merged").parent_groups(graph, {}.get) == [[T("a"), T("b")]]
+    assert T("merged").parents(graph, {}.get, {T("b")}.__contains__) == [T("b")]

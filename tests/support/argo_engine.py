@@ -1,11 +1,11 @@
 """Execute an Argo workflow's templates locally: DAG scheduling, fan-out, parameters, retries, deadlines.
 
 Semantics followed (Argo's): a DAG task starts when every dependency Succeeded (or was Skipped: a fan-out over an
-empty list); a task whose dependency failed is Omitted; once a task fails, a fail-fast DAG (the default) starts
-nothing new and fails. A fan-out's children run independently and the group fails if any child fails. A container
-attempt that exits non-zero is retried up to ``retryStrategy.limit`` times unless the policy is OnError or
-OnTransientError (which retry only infrastructure errors, never seen here) or the ``expression`` excludes its exit
-code; backoff delays are not waited for.
+empty list, or a task whose ``when`` was false); a task whose dependency failed is Omitted; once a task fails, a
+fail-fast DAG (the default) starts nothing new and fails. A fan-out's children run independently and the group fails
+if any child fails. A container attempt that exits non-zero is retried up to ``retryStrategy.limit`` times unless
+the policy is OnError or OnTransientError (which retry only infrastructure errors, never seen here) or the
+``expression`` excludes its exit code; backoff delays are not waited for.
 At most ``max_parallel`` containers run at once across the whole workflow.
 """
 
@@ -29,6 +29,7 @@ from tests.support.argo_substitution import (
     substitute,
     substitute_all,
 )
+from tests.support.argo_when import evaluate_when
 
 Template = Mapping[str, Any]
 Scope = Mapping[str, str]
@@ -126,6 +127,8 @@ class WorkflowEngine:
     def run_task(self, task: Template, scope: Scope, node_name: str, globals_: Scope) -> NodeRecord:
         """One DAG task: a single call, or a fan-out over ``withItems`` / ``withParam`` run ``max_parallel`` wide."""
         where = f"task {node_name}"
+        if "when" in task and not evaluate_when(substitute(task["when"], scope, where=where), where=where):
+            return self._record(NodeRecord(node_name, task["template"], "skipped", SKIPPED, message="when is false"))
         if "withItems" in task:
             items = substitute_all(task["withItems"], scope, where=where)
         elif "withParam" in task:

@@ -1,7 +1,7 @@
 """The subset of Argo the emulator implements, checked before anything runs.
 
 Every field a manifest uses must be either executed by the emulator or listed here as meaningful only on a cluster
-(scheduling, images, security, garbage collection). Anything else — script/resource/steps templates, ``when``,
+(scheduling, images, security, garbage collection). Anything else — script/resource/steps templates,
 artifacts, ``continueOn``, expression tags — raises :class:`UnsupportedManifestFeature` naming every offending
 field, so an emulated run never passes a workflow whose behaviour it did not understand.
 """
@@ -39,7 +39,7 @@ _CONTAINER_CLUSTER_ONLY: Fields = frozenset(
      "terminationMessagePolicy"}
 )  # fmt: skip
 _DAG_TASK_FIELDS: Fields = frozenset(
-    {"name", "template", "arguments", "dependencies", "depends", "withParam", "withItems"}
+    {"name", "template", "arguments", "dependencies", "depends", "withParam", "withItems", "when"}
 )
 _RETRY_FIELDS: Fields = frozenset({"limit", "retryPolicy", "backoff", "affinity", "expression"})
 _RETRY_POLICIES = frozenset({"Always", "OnFailure", "OnError", "OnTransientError"})
