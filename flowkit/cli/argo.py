@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from flowkit.argo_versions import DEFAULT_ARGO_VERSION, SUPPORTED_ARGO_VERSIONS
 from flowkit.cli.group import project_branch_options
 from flowkit.cli.params import add_parameter_options, given_parameters
 
@@ -106,6 +107,13 @@ def _cluster(kubeconfig: str | None, kube_context: str | None) -> Any:
     help="Root of the code package [default: the flow file's git checkout or directory].",
 )
 @click.option("--tag", "tags", multiple=True, help="Tag every run of the deployed template (repeatable).")
+@click.option(
+    "--argo-version",
+    default=DEFAULT_ARGO_VERSION,
+    show_default=True,
+    help=f"Argo Workflows version of the cluster ({', '.join(SUPPORTED_ARGO_VERSIONS)}): 3.5 knows only a "
+    "CronWorkflow's `schedule`, 4.x only `schedules`.",
+)
 @click.pass_obj
 def create_command(
     flow_cls: type,
@@ -117,14 +125,30 @@ def create_command(
     package_dir: Path | None,
     project_root: Path | None,
     tags: tuple[str, ...],
+    argo_version: str,
 ) -> None:
-    """Compile the flow into an Argo WorkflowTemplate (and CronWorkflow) and create or update it."""
+    """Compile the flow into an Argo WorkflowTemplate (and CronWorkflow) and create or update it.
+
+    With --only-yaml nothing is sent: the manifests are printed, and with --package-dir the code package is
+    published into that directory first, the manifests referencing exactly what was published there.
+    """
     from flowkit.compiler import api
     from flowkit.compiler.render import to_yaml
 
     name, context = _template_name(name), _deployment_context(tags)
     if only_yaml:
-        manifests = api.to_argo(flow_cls, name=name, namespace=namespace, project_root=project_root, context=context)
+        ignored = [flag for flag, value in (("--kubeconfig", kubeconfig), ("--context", kube_context)) if value]
+        if ignored:
+            raise click.UsageError(f"{' and '.join(ignored)} would be ignored: --only-yaml contacts no cluster")
+        manifests = api.to_argo(
+            flow_cls,
+            name=name,
+            namespace=namespace,
+            project_root=project_root,
+            context=context,
+            package_dir=package_dir,
+            argo_version=argo_version,
+        )
         click.echo(to_yaml(manifests), nl=False)
         return
     result = api.argo_create(
@@ -135,6 +159,7 @@ def create_command(
         project_root=project_root,
         cluster=_cluster(kubeconfig, kube_context),
         context=context,
+        argo_version=argo_version,
     )
     for applied in (result.template, result.cron):
         if applied is not None:

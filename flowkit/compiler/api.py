@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowkit.argo_versions import DEFAULT_ARGO_VERSION
 from flowkit.compiler.compiler import ArgoManifests, compile_flow, deployment_target
 from flowkit.compiler.names import cron_workflow_name
 from flowkit.compiler.render import to_dicts
@@ -55,16 +56,26 @@ def to_argo(
     namespace: str | None = None,
     project_root: str | Path | None = None,
     context: RunContext | None = None,
+    package_dir: str | Path | None = None,
+    argo_version: str = DEFAULT_ARGO_VERSION,
 ) -> ArgoManifests:
-    """The Hera objects `argo-create` would deploy, referencing the flow's code package (built, not published).
+    """The Hera objects `argo-create` would deploy, for a cluster running ``argo_version``.
 
+    Without ``package_dir`` they reference the flow's code package as built, not published. With it (a local mount
+    of the datastore claim, or a directory synced to it) the package is published there first and the manifests
+    reference exactly what is there, so they can be handed to kubectl or a GitOps tool.
     `context` (here and below) is the deployment's user, run tags and `@project` branch (see `compile_flow`).
     """
-    from flowkit.packaging import package_ref
+    from flowkit.packaging import package_ref, publish_to_dir
 
     package, payload = _build(flow_cls, project_root)
+    ref = package_ref(package, payload)
+    if package_dir is not None:
+        # Compiled once first: a definition error must leave the directory untouched.
+        compile_flow(flow_cls, package=ref, name=name, namespace=namespace, context=context, argo_version=argo_version)
+        ref = publish_to_dir(package, payload, package_dir)
     return compile_flow(
-        flow_cls, package=package_ref(package, payload), name=name, namespace=namespace, context=context
+        flow_cls, package=ref, name=name, namespace=namespace, context=context, argo_version=argo_version
     )
 
 
@@ -124,6 +135,7 @@ def argo_create(
     project_root: str | Path | None = None,
     cluster: Cluster | None = None,
     context: RunContext | None = None,
+    argo_version: str = DEFAULT_ARGO_VERSION,
 ) -> DeployResult:
     """Publish the code package and create or update the WorkflowTemplate (and CronWorkflow) on the cluster.
 
@@ -138,7 +150,12 @@ def argo_create(
     package, payload = _build(flow_cls, project_root)
     # Compile once before sending anything: every definition error surfaces while the cluster is untouched.
     compiled = compile_flow(
-        flow_cls, package=package_ref(package, payload), name=name, namespace=namespace, context=context
+        flow_cls,
+        package=package_ref(package, payload),
+        name=name,
+        namespace=namespace,
+        context=context,
+        argo_version=argo_version,
     )
     target_namespace = cluster.namespace(compiled.workflow_template.namespace)
     factory = cluster.client_factory()
@@ -146,7 +163,11 @@ def argo_create(
         ref = publish_to_dir(package, payload, package_dir)
     else:
         ref = _upload(factory, target_namespace, flow_cls, package, payload)
-    manifests = to_dicts(compile_flow(flow_cls, package=ref, name=name, namespace=target_namespace, context=context))
+    manifests = to_dicts(
+        compile_flow(
+            flow_cls, package=ref, name=name, namespace=target_namespace, context=context, argo_version=argo_version
+        )
+    )
     template, cron = manifests[0], manifests[1] if len(manifests) > 1 else None
     stale_cron = None if cron is not None else cron_workflow_name(template["metadata"]["name"])
     return deploy_flow(factory, target_namespace, template, cron, stale_cron_name=stale_cron)

@@ -7,10 +7,11 @@ distinct plan). Nothing here talks to a cluster.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import flowkit
+from flowkit.argo_versions import DEFAULT_ARGO_VERSION, ArgoVersion
 from flowkit.authoring.run_context import RunContext
 from flowkit.compiler import validate
 from flowkit.compiler.layout import ENTRY_TEMPLATE, EXIT_TEMPLATE, DagLayout, exit_layout, lay_out
@@ -41,6 +42,8 @@ class ArgoManifests:
 
     workflow_template: WorkflowTemplate
     cron_workflow: CronWorkflow | None = None
+    argo_version: ArgoVersion = field(default_factory=lambda: ArgoVersion.parse(DEFAULT_ARGO_VERSION))
+    """The Argo version the rendered manifests are written for (`flowkit.compiler.render` adapts them)."""
 
     @property
     def objects(self) -> list[Any]:
@@ -236,8 +239,10 @@ def compile_flow(
     name: str | None = None,
     namespace: str | None = None,
     context: RunContext | None = None,
+    argo_version: str = DEFAULT_ARGO_VERSION,
 ) -> ArgoManifests:
-    """Build the Hera objects of ``flow_cls`` whose pods bootstrap from ``package`` on the datastore volume.
+    """Build the Hera objects of ``flow_cls`` whose pods bootstrap from ``package`` on the datastore volume, to be
+    rendered for ``argo_version`` (see `flowkit.argo_versions`).
 
     `context` is who deploys, with which run tags, on which `@project` branch; every run of the template
     carries it (default: this user, no tags, the default branch).
@@ -251,6 +256,7 @@ def compile_flow(
     from flowkit.packaging import bootstrap_command
     from flowkit.specs import flow_options, resolve_step_specs
 
+    version = ArgoVersion.parse(argo_version)  # before anything else: a typo must not cost a whole compile
     graph = build_graph(flow_cls)
     options = flow_options(flow_cls)
     argo, flow = options.argo, graph.flow_name
@@ -300,4 +306,4 @@ def compile_flow(
     cron = None
     if options.schedule is not None:
         cron = _cron_workflow(options.schedule, template_name, workflow_namespace, labels)
-    return ArgoManifests(workflow_template=template, cron_workflow=cron)
+    return ArgoManifests(workflow_template=template, cron_workflow=cron, argo_version=version)

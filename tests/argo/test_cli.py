@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,3 +132,35 @@ def test_trigger_from_python_encodes_values_and_rejects_unknown_parameters(kube:
     with pytest.raises(ParameterError, match="'missing'"):
         LinearFlow.argo_trigger(missing=1)
     assert len(kube.requests) == requests_before
+
+
+def _bootstrap_option(document: dict, option: str) -> str:
+    command = document["spec"]["templates"][0]["container"]["command"]
+    return command[command.index(option) + 1]
+
+
+def test_only_yaml_with_package_dir_publishes_and_references_what_it_published(tmp_path: Path) -> None:
+    """For GitOps: the package goes to a directory synced to (or mounted from) the claim, the YAML to kubectl."""
+    mount = tmp_path / "claim"
+    output = invoke(LinearFlow, "argo-create", *PROJECT, "--only-yaml", "--package-dir", str(mount))
+    template = next(yaml.safe_load_all(output))
+    archive = mount / _bootstrap_option(template, "--archive")
+    payload = mount / _bootstrap_option(template, "--payload")
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == _bootstrap_option(template, "--archive-sha256")
+    assert hashlib.sha256(payload.read_bytes()).hexdigest() == _bootstrap_option(template, "--payload-sha256")
+
+    # An archive of the same package already there (another build's compressed bytes) is what the YAML names.
+    earlier = gzip.compress(gzip.decompress(archive.read_bytes()), compresslevel=1, mtime=0)
+    archive.write_bytes(earlier)
+    again = next(
+        yaml.safe_load_all(invoke(LinearFlow, "argo-create", *PROJECT, "--only-yaml", "--package-dir", str(mount)))
+    )
+    assert _bootstrap_option(again, "--archive-sha256") == hashlib.sha256(earlier).hexdigest()
+
+
+def test_only_yaml_refuses_options_it_would_ignore(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        build_cli(LinearFlow), ["argo-create", *PROJECT, "--only-yaml", "--kubeconfig", str(tmp_path / "kubeconfig")]
+    )
+    assert result.exit_code == 2
+    assert "--kubeconfig would be ignored: --only-yaml contacts no cluster" in result.output
