@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
 if TYPE_CHECKING:
-    from flowkit.authoring.run_context import ProjectIdentity
+    from flowkit.authoring.run_context import RunContext
     from flowkit.cards.collector import CardCollector, NoCards
 
 
@@ -29,6 +29,12 @@ class Current:
     index_path: tuple[int, ...] | None = None
     workflow_status: str | None = None
     """Only in an exit-handler step: the workflow's final status (``Succeeded``, ``Failed``, ``Error``)."""
+    username: str | None = None
+    """Who started the run (or deployed its template)."""
+    tags: frozenset[str] | None = None
+    """The run's tags when it started: ``run --tag`` values and the system tags (``user:NAME``, ...)."""
+    namespace: str | None = None
+    """The default namespace of the run's user, ``user:NAME``."""
     project_name: str | None = None
     """The following are set in a `@project` flow only (see `flowkit.authoring.run_context.ProjectIdentity`)."""
     branch_name: str | None = None
@@ -82,7 +88,11 @@ class Current:
         self.retry_count, self.index_path, self.workflow_status = retry_count, index_path, workflow_status
         self._cards = cards
 
-    def _bind_project(self, project: ProjectIdentity | None) -> None:
+    def _bind_context(self, context: RunContext, flow_cls: type) -> None:
+        """The run's user, tags and `@project` identity, as the task learned them from its environment."""
+        self.username, self.namespace = context.user, f"user:{context.user}"
+        self.tags = frozenset([*context.tags, *context.system_tags(flow_cls)])
+        project = context.project(flow_cls)
         if project is not None:
             self.project_name, self.branch_name = project.project_name, project.branch_name
             self.is_production, self.is_user_branch = project.is_production, project.is_user_branch

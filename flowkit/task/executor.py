@@ -136,8 +136,7 @@ def execute_task(
         workflow_status=workflow_status if node.is_exit_handler else None,
         cards=run.cards.collector if run.cards is not None else None,
     )
-    context = RunContext.from_environment()
-    current._bind_project(context.project(flow_cls))
+    current._bind_context(RunContext.from_environment(), flow_cls)
     try:
         try:
             inputs = _task_inputs(flow_cls, run.store, coords, node, parameters)

@@ -32,7 +32,7 @@ def run_project_flow(datastore_root: Path, *top_level: str) -> tuple[str, dict[s
     )
     assert result.returncode == 0, describe(result)
     run = Run(f"ProjectStatsFlow/{run_id_file.read_text().strip()}", datastore_root=datastore_root)
-    names = ("seen_in_start", "project", "branch", "production", "user_branch", "full_name", "table")
+    names = ("seen_in_start", "who", "project", "branch", "production", "user_branch", "full_name", "table")
     return run.id, {name: getattr(run.data, name) for name in names}
 
 
@@ -51,6 +51,7 @@ def test_current_names_the_project_and_the_branch_chosen_on_the_command_line(
     run_id, data = run_project_flow(datastore_root, *options)
     assert data == {
         "seen_in_start": branch,
+        "who": ("alice", "user:alice", sorted(["user:alice", "project:movie_stats", f"project_branch:{branch}"])),
         "project": "movie_stats",
         "branch": branch,
         "production": production,

@@ -9,6 +9,7 @@ class ProjectStatsFlow(FlowSpec):
     @step
     def start(self):
         self.seen_in_start = current.branch_name
+        self.who = (current.username, current.namespace, sorted(current.tags))
         self.next(self.end)
 
     @step
