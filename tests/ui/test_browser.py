@@ -88,3 +88,27 @@ def test_a_card_with_every_component_renders(served: Served, browser: Any, conta
         assert progress.get_attribute("value") == "10" and progress.size["width"] > 100
     finally:
         browser.switch_to.default_content()
+
+
+def test_the_page_of_a_running_run_follows_it(served: Served, browser: Any) -> None:
+    """A task that commits while the page is open shows up without anyone reloading it."""
+    import time
+
+    from flowkit.datastore import DataStore, RunRecord
+    from flowkit.graph import build_graph
+    from flowkit.identity import TaskRef
+    from flowkit.task.executor import execute_task
+    from tests.ui import flows
+
+    store = DataStore(served.root)
+    graph = build_graph(flows.BranchForeachFlow).to_dict()
+    store.write_run(RunRecord(flow="BranchForeachFlow", run_id="live", graph=graph, parameters={"size": "2"}))
+    visit(browser, f"{served.url}/runs/BranchForeachFlow/live")
+    assert by_css(browser, '#dag g.fk-step[data-step="start"]')[0].get_attribute("data-status") == "pending"
+    start = TaskRef("BranchForeachFlow", "live", "start")
+    assert execute_task(flows.BranchForeachFlow, served.root, start, parameters={"size": "2"}).succeeded
+    deadline = time.monotonic() + 15
+    while by_css(browser, '#dag g.fk-step[data-step="start"]')[0].get_attribute("data-status") != "succeeded":
+        assert time.monotonic() < deadline, "the run page did not reload itself"
+        time.sleep(0.5)
+    assert "fk-status-running" in browser.page_source
