@@ -202,7 +202,8 @@ def _diagram(flow_cls: type, output_format: str) -> str:
     from flowkit.specs import resolve_step_specs
     from flowkit.specs.summary import pod_settings
 
-    settings = {name: pod_settings(spec) for name, spec in resolve_step_specs(flow_cls).items()}
+    specs = resolve_step_specs(flow_cls)
+    settings = {name: pod_settings(spec.model_dump(mode="json")) for name, spec in specs.items()}
     render = to_mermaid if output_format == "mermaid" else to_dot
     return render(build_graph(flow_cls), settings)
 

@@ -18,6 +18,7 @@ from flowkit.cards.page import html_page
 from flowkit.cards.storage import StoredCard
 from flowkit.datastore import DataStore, TaskRecord
 from flowkit.identity import TaskRef
+from flowkit.specs.summary import pod_settings
 from flowkit.ui.runs import RunView, TaskView
 from flowkit.ui.timeline import TimelineBar, render_timeline
 
@@ -74,7 +75,7 @@ def run_page(run: RunView, parameters: dict[str, object]) -> str:
     graph = run.graph
     step_links = {step: f"{base}/{_url(step)}/{_url(tasks[0].task_id)}" for step, tasks in run.steps.items() if tasks}
     if graph is not None:
-        dag = render_dag(graph, tasks=cells, step_links=step_links)
+        dag = render_dag(graph, tasks=cells, step_links=step_links, step_titles=_step_titles(run))
     else:
         dag = '<p class="fk-meta">This run\'s record carries no step graph (written by an older flowkit).</p>'
     bars = [
@@ -188,6 +189,16 @@ class _Html(str):
 
     def __html__(self) -> str:
         return str(self)
+
+
+def _step_titles(run: RunView) -> dict[str, str]:
+    """Each step's hover text: its name and the pod settings its tasks ran with (from their records)."""
+    titles = {}
+    for step, tasks in run.steps.items():
+        record = next((task.latest for task in tasks if task.latest is not None), None)
+        settings = pod_settings(record.spec) if record is not None and record.spec else []
+        titles[step] = "\n".join([step, *settings])
+    return titles
 
 
 def _attempt(task: TaskView, attempt: int | None) -> TaskRecord | None:

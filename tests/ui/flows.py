@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowkit import Flow, Parameter, card, current, step
+from flowkit import Flow, Parameter, card, current, kubernetes, step
 from flowkit.cards import Artifact, Image, Markdown, ProgressBar, Table, VegaChart
 from tests.cards.flows import BAR_SPEC, ONE_PIXEL_PNG
 
@@ -46,6 +46,7 @@ class BranchForeachFlow(Flow):
         self.squares = [task.square for task in inputs]
         self.next(self.join)
 
+    @kubernetes(cpu=2, memory="1Gi")
     @step
     def side(self):
         self.note = "the other branch"

@@ -41,6 +41,7 @@ def test_run_page_draws_tasks_by_status_and_every_attempt_on_the_timeline(served
     assert page.count('class="fk-bar"') == 9  # start, fan, 3 x work, gather, side, join, end
     assert f'href="/runs/BranchForeachFlow/{served.good_run}/work/0.2"' in page
     assert "size=3" in page and 'http-equiv="refresh"' not in page
+    assert "<title>side\ncpu 2\nmemory 1Gi</title>" in page  # a step's hover: the pod settings its task ran with
 
 
 def test_a_running_run_reloads_its_page(served: Served) -> None:
