@@ -113,7 +113,6 @@ def start_context(
     `branch` and `production` only apply to a `@project` flow; the decorator's own defaults fill what they leave out.
     """
     from flowkit.datastore.tags import validate_tag
-    from flowkit.specs.project import check_project_name
 
     for tag in tags:
         validate_tag(tag)
@@ -121,6 +120,8 @@ def start_context(
     spec = project_spec(flow_cls)
     if spec is None:
         return RunContext(user=user, tags=tuple(tags))
+    from flowkit.specs.project import check_project_name  # imports pydantic: only a @project flow pays for it
+
     if branch is not None:
         try:
             check_project_name(branch, what="branch name")

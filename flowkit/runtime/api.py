@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +109,7 @@ def run_flow(
         start_step=graph.start_step,
     )
     console.message(_started_message(graph.flow_name, run_id, resume, resume_from))
-    reuse = None if resume is None else partial(resume.clone_if_reusable, store, run_id=run_id)
+    reuse = None if resume is None else resume.reuse_into(store, run_id)
     try:
         with forking_context():
             start = TaskRef(graph.flow_name, run_id, graph.start_step)

@@ -14,7 +14,6 @@ import os
 import selectors
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,9 +22,9 @@ from flowkit.runtime.output import Progress, RunConsole, TaskOutput
 from flowkit.runtime.worker import TaskProcess
 
 if TYPE_CHECKING:
-    from flowkit.datastore.records import TaskRecord
     from flowkit.graph import FlowGraph
     from flowkit.identity import TaskRef
+    from flowkit.runtime.resume import TaskReuse
 
 IDLE_WAIT_SECONDS = 0.1
 REAP_WAIT_SECONDS = 0.005
@@ -70,7 +69,7 @@ class Scheduler:
         progress: Progress,
         *,
         max_workers: int,
-        reuse: Callable[[TaskRef, list[TaskRef]], TaskRecord | None] | None = None,
+        reuse: TaskReuse | None = None,
     ) -> None:
         self.graph = graph
         self.launcher = launcher
@@ -126,6 +125,8 @@ class Scheduler:
             self.progress.done += 1
             children = task.children(self.graph, reused.num_splits, reused.next_step)
             unblocked.extend(child for child in children if self._count_arrival(child))
+        if self.reuse is not None:
+            self.reuse.commit()  # before any task of this wave starts and reads its parents' records
 
     def _count_arrival(self, task: TaskRef) -> bool:
         """Note that one more parent of `task` succeeded; True once, when `task` has become ready."""

@@ -264,3 +264,23 @@ def test_forked_writers_do_not_share_staging_buffers(datastore_root: Path) -> No
     for sha256, first_byte in written:
         value = store.blobs.load(sha256)
         assert value == first_byte * len(value)
+
+
+def test_clone_tasks_writes_every_clone_pointing_at_the_same_blobs(datastore_root: Path) -> None:
+    from flowkit.identity import TaskRef
+
+    store = DataStore(datastore_root)
+    ref = store.put_artifact([1, 2, 3])
+    records = [
+        TaskRecord(
+            flow="F", run_id="origin", step="work", task_id=f"0.{index}", index_path=[index], status="succeeded",
+            started_at=utc_now(), finished_at=utc_now(), artifacts={"items": ref},
+        )
+        for index in range(40)
+    ]  # fmt: skip
+    for record in records:
+        store.commit(record)
+    store.clone_tasks(records, "resumed")
+    for index in range(40):
+        clone = store.successful_record(TaskRef("F", "resumed", "work", (index,)))
+        assert clone.origin_run_id == "origin" and clone.artifacts == {"items": ref}
