@@ -153,8 +153,11 @@ def test_card_arguments_are_checked_when_the_class_is_defined(cards: list[dict[s
             start = card(**arguments)(start) if arguments else card(start)
 
 
-def test_card_cli_lists_gets_and_explains_ambiguity(datastore_root: Path, tmp_path: Path) -> None:
+def test_card_cli_lists_gets_views_and_explains_ambiguity(
+    datastore_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     execute_flow(flows.CardFlow, datastore_root, run_id="cli1")
+    card_dir = datastore_root / "runs" / "CardFlow" / "cli1" / "work"
     runner = CliRunner()
     cli = build_cli(flows.CardFlow)
     listed = runner.invoke(cli, ["card", "list", "cli1/work"])
@@ -165,6 +168,10 @@ def test_card_cli_lists_gets_and_explains_ambiguity(datastore_root: Path, tmp_pa
     target = tmp_path / "card.html"
     written = runner.invoke(cli, ["card", "get", "CardFlow/cli1/work/0.1", str(target), "--id", "everything"])
     assert written.exit_code == 0 and "<progress" in target.read_text()
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    viewed = runner.invoke(cli, ["card", "view", "cli1/work/0.2", "--type", "blank"])
+    assert viewed.exit_code == 0 and opened == [(card_dir / "0.2" / "cards" / "0.blank.everything.html").as_uri()]
     missing = runner.invoke(cli, ["card", "get", "cli1/join/0"])
     assert missing.exit_code == 2 and "no card matches (its cards: none)" in missing.output
 

@@ -92,3 +92,13 @@ def test_ui_binds_to_this_machine_only_by_default(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as exit_status:  # the console script routes `flowkit ui` without a flow file
         console_main(["ui", "--help"])
     assert exit_status.value.code == 0 and "Browse flows, runs, tasks" in capsys.readouterr().out
+
+
+def test_run_records_carry_the_graph_the_ui_draws(served: Served) -> None:
+    from flowkit.graph import build_graph
+    from flowkit.graph.model import FlowGraph
+    from tests.ui import flows
+
+    record = DataStore(served.root).read_run("BranchForeachFlow", served.good_run)
+    assert record is not None and record.graph is not None
+    assert FlowGraph.from_dict(record.graph) == build_graph(flows.BranchForeachFlow)
