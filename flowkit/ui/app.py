@@ -51,6 +51,8 @@ def create_app(datastore_root: str | Path | None) -> Starlette:
         flow, run_id, step, task_id = (request.path_params[key] for key in ("flow", "run_id", "step", "task_id"))
         coords = TaskRef(flow, run_id, step, index_path_of_task_id(task_id))
         view = reader.task(flow, run_id, step, task_id)
+        if view.latest is None and not reader.store.task_dir(coords).is_dir():
+            raise DataStoreError(f"no task {coords} in {reader.store.root}")
         attempt_text = request.query_params.get("attempt")
         attempt = int(attempt_text) if attempt_text and attempt_text.isdigit() else None
         shown = attempt if attempt is not None else (view.latest.attempt if view.latest else 0)

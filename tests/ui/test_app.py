@@ -68,7 +68,17 @@ def test_cards_are_served_only_by_their_listed_names(served: Served) -> None:
     assert get(base + "/0.json")[0] == 404
 
 
-@pytest.mark.parametrize("path", ["/flows/NoSuchFlow", "/runs/NoSuchFlow/r1", "/runs/BranchForeachFlow/..", "/nope"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/flows/NoSuchFlow",
+        "/runs/NoSuchFlow/r1",
+        "/runs/BranchForeachFlow/..",
+        "/runs/FailingForeachFlow/no-run/work/0.1",
+        "/runs/FailingForeachFlow/no-run/work/not-a-task",
+        "/nope",
+    ],
+)
 def test_unknown_things_are_404_pages(served: Served, path: str) -> None:
     status, page = get(served.url + path)
     assert status == 404 and "<h1>Not found</h1>" in page
