@@ -14,6 +14,7 @@ re-evaluate these expressions.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,9 @@ def config_expr(expression: str) -> ConfigExpr:
 class Config(Parameter):
     """A flow configuration: ``Config("config", default="config.json")`` or ``Config("c", default_value={...})``.
 
-    `default` is a file path (read, relative to the current directory, when the flow is defined), `default_value`
-    the value itself (a mapping or JSON text). `parser` turns a file's text into a mapping (default: JSON).
+    `default` is a file path (read when the flow is defined, from the current directory or beside the flow's file),
+    `default_value` the value itself (a mapping or JSON text). `parser` turns a file's text into a mapping (default:
+    JSON).
     """
 
     def __init__(
@@ -94,8 +96,10 @@ class Config(Parameter):
         super().__set_name__(owner, attribute)
         if self.default_value is not None:
             self.default = self._value(self.default_value)
-        elif self.path is not None and Path(self.path).is_file():
-            self.default = self.read_file(self.path)
+        elif self.path is not None:
+            found = _config_file(self.path, owner)
+            if found is not None:
+                self.default = self.read_file(str(found))
 
     def read_file(self, path: str) -> ConfigValue:
         """The config in the file at `path` (`--config NAME PATH`)."""
@@ -121,6 +125,20 @@ class Config(Parameter):
         if not isinstance(data, Mapping):
             raise ParameterError(f"a config is a mapping, got {type(data).__name__}", **self._where())
         return ConfigValue(data)
+
+
+def _config_file(path: str, owner: type) -> Path | None:
+    """`path` as given (from the current directory), else beside the file defining the flow.
+
+    The second place is where a pod finds it: the code package ships the project's files, and a pod imports the
+    flow from there, in another working directory.
+    """
+    given = Path(path).expanduser()
+    if given.is_file():
+        return given
+    module_file = getattr(sys.modules.get(owner.__module__), "__file__", None)
+    beside = Path(module_file).parent / path if module_file else None
+    return beside if beside is not None and beside.is_file() else None
 
 
 def config_defaults(flow_cls: type) -> dict[str, Any]:

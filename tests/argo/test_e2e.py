@@ -16,6 +16,7 @@ import pytest
 
 from flowkit import Flow
 from flowkit.authoring.parameter import flow_parameters
+from flowkit.authoring.run_context import RunContext
 from flowkit.cli.main import load_flow_class
 from flowkit.client import Run
 from flowkit.compiler import compile_flow
@@ -48,15 +49,19 @@ def _artifacts(run: Run, steps: list[str]) -> dict[tuple[str, str], dict[str, An
 
 
 def emulate(
-    flow_cls: type, tmp_path: Path, project_root: Path | None = None, **parameters: Any
+    flow_cls: type,
+    tmp_path: Path,
+    project_root: Path | None = None,
+    context: RunContext | None = None,
+    **parameters: Any,
 ) -> tuple[EmulatedRun, Path]:
     """Publish the package (project root: the flow file's directory unless given) to the PVC directory, compile
-    against it, and run the template in the emulator."""
+    against it (deployed with `context`: user, tags, `@project` branch), and run the template in the emulator."""
     pvc = tmp_path / "pvc"
     project_root = project_root or Path(inspect.getfile(flow_cls)).parent
     package = build_package(flow_cls, project_root)
     package_ref = publish_to_dir(package, build_payload(flow_cls, project_root), pvc)
-    manifest = to_dicts(compile_flow(flow_cls, package=package_ref))[0]
+    manifest = to_dicts(compile_flow(flow_cls, package=package_ref, context=context))[0]
     declared = {parameter.name: parameter for parameter in flow_parameters(flow_cls).values()}
     claims = {
         volume["persistentVolumeClaim"]["claimName"]
