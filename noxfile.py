@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 from pathlib import Path
 
 import nox
@@ -68,13 +69,17 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
 def check_page(page: Path) -> list[str]:
-    """The problems of one Markdown page: python blocks that do not compile, relative links to missing files."""
+    """The problems of one Markdown page: python blocks that do not compile, relative links to missing files.
+
+    A block may be an excerpt of a class body (a step shown on its own, indented as in the flow), so it is dedented
+    before it is compiled.
+    """
     text = page.read_text()
     problems = []
     for block in CODE_BLOCK.finditer(text):
         line = text.count("\n", 0, block.start()) + 2
         try:
-            compile(block.group(1), f"{page.name}:{line}", "exec")
+            compile(textwrap.dedent(block.group(1)), f"{page.name}:{line}", "exec")
         except SyntaxError as error:
             problems.append(f"{page.relative_to(ROOT)}:{line}: python block does not compile: {error}")
     for link in LINK.finditer(text):
