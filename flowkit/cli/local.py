@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from flowkit.cli.group import config_options, project_branch_options, quiet_option
 from flowkit.cli.params import add_parameter_options, given_parameters
-from flowkit.cli.quickrun import RunArguments, finish, run_locally
-from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
-from flowkit.settings import DATASTORE_ROOT
+from flowkit.cli.quickrun import RUN_OPTIONS, RunArguments, run_locally
 
 
 def register(group: click.Group) -> None:
@@ -25,93 +22,19 @@ def register(group: click.Group) -> None:
 
 
 def _execution_options(command: Any) -> Any:
-    """Options shared by `run` and `resume`: where to store, how wide to run, where to report the run id."""
-    for option in reversed(
-        [
-            click.option(
-                "--max-workers",
-                type=click.IntRange(min=1),
-                default=None,
-                help="Tasks run at the same time [default: the number of CPUs].",
-            ),
-            click.option(
-                "--max-num-splits",
-                type=click.IntRange(min=0),
-                default=DEFAULT_MAX_NUM_SPLITS,
-                show_default=True,
-                help="The widest foreach allowed: a guard against a bug starting thousands of tasks.",
-            ),
-            click.option(
-                "--datastore-root",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=None,
-                help=f"Datastore directory [default: {DATASTORE_ROOT.describe_default()}].",
-            ),
-            click.option(
-                "--run-id-file",
-                type=click.Path(dir_okay=False, path_type=Path),
-                default=None,
-                help="Write the new run's id to this file as soon as the run starts.",
-            ),
-            click.option(
-                "--environment",
-                type=click.Choice(["local", "conda"]),
-                default="local",
-                show_default=True,
-                help="conda: run steps that declare @conda in their locked environment's interpreter.",
-            ),
-            click.option(
-                "--tag",
-                "tags",
-                multiple=True,
-                help="Tag the new run (repeatable); the client's run.tags and Flow(...).runs(tag) see it.",
-            ),
-            click.option(
-                "--with",
-                "decorators",
-                multiple=True,
-                metavar="DECORATOR[:KEY=VALUE,...]",
-                help="Attach a step decorator to every step that lacks it (repeatable), e.g. --with retry:times=2.",
-            ),
-        ]
-    ):
-        command = option(command)
+    """The options `run` and `resume` share, made from the one table the fast path parses too."""
+    for option in reversed(RUN_OPTIONS):
+        command = option.click_option()(command)
     return command
 
 
 @click.command("run", context_settings={"ignore_unknown_options": False})
 @_execution_options
 @click.pass_obj
-def run_command(
-    flow_cls: type,
-    max_workers: int | None,
-    max_num_splits: int,
-    datastore_root: Path | None,
-    run_id_file: Path | None,
-    environment: str,
-    tags: tuple[str, ...],
-    decorators: tuple[str, ...],
-    **parameter_values: Any,
-) -> None:
+def run_command(flow_cls: type, **values: Any) -> None:
     """Run the flow on this machine, each task in its own process."""
-    from flowkit.cli.attach import attached_decorators
-
-    given = {**config_options(), **given_parameters(flow_cls, parameter_values)}
-    branch, production = project_branch_options()
-    arguments = RunArguments(
-        given,
-        max_workers,
-        datastore_root,
-        run_id_file,
-        environment,
-        max_num_splits,
-        tags=tags,
-        branch=branch,
-        production=production,
-        quiet=quiet_option(),
-    )
-    with attached_decorators(flow_cls, decorators):
-        run_locally(flow_cls, arguments)
+    parameters = {**config_options(), **given_parameters(flow_cls, values)}
+    run_locally(flow_cls, _run_arguments(parameters, values))
 
 
 @click.command("resume")
@@ -119,39 +42,24 @@ def run_command(
 @click.option("--origin-run-id", default=None, help="The run to resume [default: the latest run of this flow].")
 @_execution_options
 @click.pass_obj
-def resume_command(
-    flow_cls: type,
-    step: str | None,
-    origin_run_id: str | None,
-    max_workers: int | None,
-    max_num_splits: int,
-    datastore_root: Path | None,
-    run_id_file: Path | None,
-    environment: str,
-    tags: tuple[str, ...],
-    decorators: tuple[str, ...],
-) -> None:
+def resume_command(flow_cls: type, step: str | None, origin_run_id: str | None, **values: Any) -> None:
     """Start a new run that reuses every unchanged task of the origin run (or those before STEP) and runs the rest."""
-    from flowkit.authoring.run_context import start_context
-    from flowkit.cli.attach import attached_decorators
-    from flowkit.runtime.api import run_flow
     from flowkit.runtime.resume import ResumeFrom
 
+    run_locally(flow_cls, _run_arguments({}, values), ResumeFrom(origin_run_id=origin_run_id, step=step))
+
+
+def _run_arguments(parameters: dict[str, Any], values: dict[str, Any]) -> RunArguments:
+    """The run's parameters, the table's options as click parsed them, and the group's own options."""
+    options = {option.name: values[option.name] for option in RUN_OPTIONS}
     branch, production = project_branch_options()
-    with attached_decorators(flow_cls, decorators):
-        run = run_flow(
-            flow_cls,
-            None,
-            max_workers=max_workers,
-            datastore_root=datastore_root,
-            resume_from=ResumeFrom(origin_run_id=origin_run_id, step=step),
-            run_id_file=run_id_file,
-            environment=environment,
-            max_num_splits=max_num_splits,
-            context=start_context(flow_cls, tags=tags, branch=branch, production=production),
-            quiet=quiet_option(),
-        )
-    finish(run, quiet=quiet_option())
+    return RunArguments(
+        parameters,
+        **options,
+        branch=branch,
+        production=production,
+        quiet=quiet_option(),
+    )
 
 
 @click.command("show")

@@ -5,21 +5,117 @@ plain `run` is recognised here first: only the spellings `--option value` of the
 the flow's parameters. Anything else (`--help`, `--opt=value`, an unknown or repeated option, a value click would
 reject, shell completion) returns None and goes to click, which parses it or reports the error exactly as before.
 Both paths run the flow through `run_locally`, so they cannot drift apart once the arguments are known.
+
+The options of `run` and `resume` are declared once, in `RUN_OPTIONS`: the fast parser reads that table, and the
+click options of both commands are made from it (`RunOption.click_option`), so adding an option is one table entry
+plus the `RunArguments` field it fills.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from flowkit.errors import ParameterError, TaskFailedError
 from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
+from flowkit.settings import DATASTORE_ROOT
 
-_RUN_OPTIONS = ("--max-workers", "--max-num-splits", "--datastore-root", "--run-id-file", "--environment")
-_ENVIRONMENTS = ("local", "conda")
+if TYPE_CHECKING:
+    from flowkit.runtime.resume import ResumeFrom
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+OptionKind = Literal["count", "directory", "file", "choice", "repeated"]
+"""A whole number >= ``minimum``; a directory path; a file path; one of ``choices``; a repeatable text option."""
+
+
+@dataclass(frozen=True)
+class RunOption:
+    """One option of `run` and `resume`; ``name`` is also the `RunArguments` field it fills."""
+
+    name: str
+    kind: OptionKind
+    help: str
+    flag_name: str | None = None
+    """The flag's name when it differs from ``name`` (``--tag`` fills ``tags``)."""
+    default: Any = None
+    minimum: int = 0
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + (self.flag_name or self.name).replace("_", "-")
+
+    def parse(self, text: str) -> tuple[bool, Any]:
+        """``(True, value)`` when click would accept ``text`` without a word, else ``(False, None)``: the fast path
+        then leaves the whole command line to click, which reports the problem as it always has."""
+        if self.kind == "count":
+            if text.isascii() and text.isdigit() and int(text) >= self.minimum:
+                return True, int(text)
+        elif self.kind == "directory":
+            if not Path(text).is_file():  # click.Path(file_okay=False) rejects a file
+                return True, Path(text)
+        elif self.kind == "file":
+            if not Path(text).is_dir():  # click.Path(dir_okay=False) rejects a directory
+                return True, Path(text)
+        elif self.kind == "choice" and text in self.choices:
+            return True, text
+        return False, None  # a repeatable option is left to click
+
+    def click_option(self) -> Callable[[F], F]:
+        """The click decorator of this option (click is imported only when the click path builds a command)."""
+        import click
+
+        show_default = self.default is not None and self.kind != "repeated"
+        common: dict[str, Any] = {"help": self.help, "show_default": show_default, "metavar": self.metavar}
+        declarations = (self.flag, self.name)
+        if self.kind == "repeated":
+            return click.option(*declarations, multiple=True, **common)
+        kinds: dict[str, Any] = {
+            "count": click.IntRange(min=self.minimum),
+            "directory": click.Path(file_okay=False, path_type=Path),
+            "file": click.Path(dir_okay=False, path_type=Path),
+            "choice": click.Choice(list(self.choices)),
+        }
+        return click.option(*declarations, type=kinds[self.kind], default=self.default, **common)
+
+
+RUN_OPTIONS: tuple[RunOption, ...] = (
+    RunOption("max_workers", "count", "Tasks run at the same time [default: the number of CPUs].", minimum=1),
+    RunOption(
+        "max_num_splits",
+        "count",
+        "The widest foreach allowed: a guard against a bug starting thousands of tasks.",
+        default=DEFAULT_MAX_NUM_SPLITS,
+    ),
+    RunOption("datastore_root", "directory", f"Datastore directory [default: {DATASTORE_ROOT.describe_default()}]."),
+    RunOption("run_id_file", "file", "Write the new run's id to this file as soon as the run starts."),
+    RunOption(
+        "environment",
+        "choice",
+        "conda: run steps that declare @conda in their locked environment's interpreter.",
+        default="local",
+        choices=("local", "conda"),
+    ),
+    RunOption(
+        "tags",
+        "repeated",
+        "Tag the new run (repeatable); the client's run.tags and Flow(...).runs(tag) see it.",
+        flag_name="tag",
+    ),
+    RunOption(
+        "decorators",
+        "repeated",
+        "Attach a step decorator to every step that lacks it (repeatable), e.g. --with retry:times=2.",
+        flag_name="with",
+        metavar="DECORATOR[:KEY=VALUE,...]",
+    ),
+)
+_BY_FLAG = {option.flag: option for option in RUN_OPTIONS}
 
 
 @dataclass
@@ -33,6 +129,8 @@ class RunArguments:
     environment: str = "local"
     max_num_splits: int = DEFAULT_MAX_NUM_SPLITS
     tags: tuple[str, ...] = ()
+    decorators: tuple[str, ...] = ()
+    """`--with`: step decorators attached to every step for this run."""
     branch: str | None = None
     """`--branch` and `--production` (before the command, as in Metaflow): a `@project` flow's branch."""
     production: bool = False
@@ -47,7 +145,7 @@ def parse_run_arguments(flow_cls: type, arguments: Sequence[str]) -> RunArgument
     if not arguments or arguments[0] != "run" or len(arguments) % 2 == 0 or _completion_requested():
         return None
     declared = flow_parameters(flow_cls)
-    if any(not name.isidentifier() or f"--{name}" in _RUN_OPTIONS for name in declared):
+    if any(not name.isidentifier() or f"--{name}" in _BY_FLAG for name in declared):
         return None  # click's own naming rules would apply: leave them to it
     parsed = RunArguments()
     seen: set[str] = set()
@@ -63,34 +161,18 @@ def parse_run_arguments(flow_cls: type, arguments: Sequence[str]) -> RunArgument
                 return None
             if value is not None:
                 parsed.parameters[name] = value
-        elif not _set_run_option(parsed, flag, text):
-            return None
+        else:
+            option = _BY_FLAG.get(flag)
+            if option is None:
+                return None
+            accepted, value = option.parse(text)
+            if not accepted:
+                return None
+            setattr(parsed, option.name, value)
     required = (p.name for p in declared.values() if p.required and p.default is None)
     if any(name not in parsed.parameters for name in required):
         return None
     return parsed
-
-
-def _set_run_option(parsed: RunArguments, flag: str, text: str) -> bool:
-    """Apply one of the run command's own options, if `text` is a value click accepts for it without a word."""
-    if flag in ("--max-workers", "--max-num-splits"):
-        minimum = 1 if flag == "--max-workers" else 0
-        if not (text.isascii() and text.isdigit() and int(text) >= minimum):
-            return False
-        setattr(parsed, flag[2:].replace("-", "_"), int(text))
-    elif flag == "--datastore-root":
-        if Path(text).is_file():  # click.Path(file_okay=False) rejects it
-            return False
-        parsed.datastore_root = Path(text)
-    elif flag == "--run-id-file":
-        if Path(text).is_dir():  # click.Path(dir_okay=False) rejects it
-            return False
-        parsed.run_id_file = Path(text)
-    elif flag == "--environment" and text in _ENVIRONMENTS:
-        parsed.environment = text
-    else:
-        return False
-    return True
 
 
 def _completion_requested() -> bool:
@@ -98,23 +180,27 @@ def _completion_requested() -> bool:
     return any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ)
 
 
-def run_locally(flow_cls: type, arguments: RunArguments) -> None:
-    """Run the flow on this machine and say how it ended; a failed run raises TaskFailedError (exit status 1)."""
+def run_locally(flow_cls: type, arguments: RunArguments, resume_from: ResumeFrom | None = None) -> None:
+    """Run (or with ``resume_from``, resume) the flow on this machine and say how it ended; a failed run raises
+    TaskFailedError (exit status 1)."""
     from flowkit.authoring.run_context import start_context
+    from flowkit.cli.attach import attached_decorators
     from flowkit.runtime.api import run_flow
 
     context = start_context(flow_cls, tags=arguments.tags, branch=arguments.branch, production=arguments.production)
-    run = run_flow(
-        flow_cls,
-        arguments.parameters,
-        max_workers=arguments.max_workers,
-        datastore_root=arguments.datastore_root,
-        run_id_file=arguments.run_id_file,
-        environment=arguments.environment,
-        max_num_splits=arguments.max_num_splits,
-        context=context,
-        quiet=arguments.quiet,
-    )
+    with attached_decorators(flow_cls, arguments.decorators):
+        run = run_flow(
+            flow_cls,
+            arguments.parameters,
+            max_workers=arguments.max_workers,
+            datastore_root=arguments.datastore_root,
+            run_id_file=arguments.run_id_file,
+            environment=arguments.environment,
+            max_num_splits=arguments.max_num_splits,
+            context=context,
+            quiet=arguments.quiet,
+            resume_from=resume_from,
+        )
     finish(run, quiet=arguments.quiet)
 
 

@@ -100,3 +100,43 @@ def test_a_plain_run_never_imports_click_and_reports_like_before(tmp_path: Path,
     refused = flow_command(flow_file, "run", "--max-workers", "0", datastore_root=datastore_root)
     assert refused.returncode == 2 and "--max-workers" in refused.stderr  # click's usage error, as before
     assert "click imported: True" in refused.stdout
+
+
+def test_the_fast_path_and_click_read_one_option_table_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import flowkit.cli.local
+    from flowkit.cli.main import build_cli
+
+    arguments = [
+        "run",
+        "--label",
+        "x",
+        "--max-workers",
+        "2",
+        "--max-num-splits",
+        "7",
+        "--datastore-root",
+        str(tmp_path),
+    ]
+    arguments += ["--run-id-file", str(tmp_path / "id"), "--environment", "conda"]
+    seen: list[RunArguments] = []
+    monkeypatch.setattr(flowkit.cli.local, "run_locally", lambda flow_cls, parsed, *rest: seen.append(parsed))
+    result = CliRunner().invoke(build_cli(RateFlow), arguments, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert seen == [parse_run_arguments(RateFlow, arguments)]
+    expected = {"max_workers": 2, "max_num_splits": 7, "datastore_root": tmp_path, "environment": "conda"}
+    assert {name: getattr(seen[0], name) for name in expected} == expected
+
+
+def test_every_option_of_the_table_fills_a_run_argument_and_is_in_the_help() -> None:
+    from click.testing import CliRunner
+
+    from flowkit.cli.main import build_cli
+    from flowkit.cli.quickrun import RUN_OPTIONS
+
+    fields = set(RunArguments.__dataclass_fields__)
+    for command in ("run", "resume"):
+        text = CliRunner().invoke(build_cli(RateFlow), [command, "--help"]).output
+        for option in RUN_OPTIONS:
+            assert option.name in fields and option.flag in text, (command, option.flag)
