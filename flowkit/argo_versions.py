@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowkit.errors import FlowkitError
+from flowkit.settings import ARGO_VERSION
 
 SUPPORTED_ARGO_VERSIONS = ("3.5", "3.6", "3.7", "4")
 """Every minor version of 3.x listed, and any 4.x."""
-DEFAULT_ARGO_VERSION = "4"
+DEFAULT_ARGO_VERSION = str(ARGO_VERSION.default)
 
 _VERSION = re.compile(r"^v?(?P<major>\d+)(?:\.(?P<minor>\d+|x)(?:\.\d+)?)?$")
 

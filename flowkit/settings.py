@@ -102,6 +102,55 @@ ENVIRONMENT_ID = Setting(
     set_by_flowkit=True,
 )
 
+CONFIG = Setting(
+    "config",
+    "the configuration file (JSON) holding cluster defaults: setting names as keys, and named profiles under "
+    '"profiles"',
+    default_text="~/.flowkit/config.json",
+    compute_default=lambda: str(Path("~/.flowkit/config.json").expanduser()),
+)
+PROFILE = Setting(
+    "profile",
+    "the profile of the configuration file whose values apply (its 'profiles' entry)",
+    default_text="none: the file's top level only",
+)
+
+# Cluster defaults: what a flow's pods get on Argo when neither the step's nor the class's decorators say.
+IMAGE = Setting(
+    "image", "the container image of steps whose decorators name none", default_text="none: a step must name one"
+)
+NAMESPACE = Setting("namespace", "the namespace flows deploy to", default_text="the kubeconfig context's")
+SERVICE_ACCOUNT = Setting("service_account", "the ServiceAccount every pod runs as", default_text="the namespace's")
+DATASTORE_CLAIM = Setting("datastore_claim", "the datastore PersistentVolumeClaim", default="flowkit-datastore")
+DATASTORE_MOUNT = Setting("datastore_mount", "where pods mount the datastore claim", default="/flowkit")
+IMAGE_PULL_SECRETS = Setting(
+    "image_pull_secrets", "Secrets pods pull images with (comma-separated names)", default_text="none"
+)
+NODE_SELECTOR = Setting("node_selector", "node labels every pod must run on (JSON object)", default_text="none")
+TOLERATIONS = Setting("tolerations", "taints every pod tolerates (JSON list of tolerations)", default_text="none")
+CPU = Setting("cpu", "the CPU request and limit of steps that ask for none", default="1")
+MEMORY = Setting("memory", "the memory request and limit of steps that ask for none", default="4Gi")
+UPLOAD_IMAGE = Setting(
+    "upload_image", "the image of the pod that copies code packages onto the claim", default_text="busybox:1.36"
+)
+ARGO_VERSION = Setting("argo_version", "the Argo Workflows version manifests are written for", default="4")
+
+CLUSTER_SETTINGS = (
+    IMAGE,
+    NAMESPACE,
+    SERVICE_ACCOUNT,
+    DATASTORE_CLAIM,
+    DATASTORE_MOUNT,
+    IMAGE_PULL_SECRETS,
+    NODE_SELECTOR,
+    TOLERATIONS,
+    CPU,
+    MEMORY,
+    UPLOAD_IMAGE,
+    ARGO_VERSION,
+)
+"""The settings a cluster profile may hold (from the configuration file or the environment)."""
+
 SETTINGS: dict[str, Setting] = {
     setting.name: setting
     for setting in (
@@ -113,6 +162,9 @@ SETTINGS: dict[str, Setting] = {
         PROJECT_BRANCH,
         CODE_PACKAGE_ID,
         ENVIRONMENT_ID,
+        CONFIG,
+        PROFILE,
+        *CLUSTER_SETTINGS,
     )
 }
 """Every setting by name."""
@@ -149,9 +201,67 @@ class EnvironmentLayer:
         return None
 
 
+@dataclass(frozen=True)
+class ConfigFileLayer:
+    """The configuration file: a JSON object whose keys are setting names (``"image": "..."``), and whose
+    ``"profiles"`` object holds named sets of them; the profile named by ``profile`` wins over the top level.
+
+    Only cluster defaults are read from it: the file describes where flows run, not how flowkit itself behaves.
+    """
+
+    path: Path
+    profile: str | None = None
+
+    def _values(self) -> dict[str, object]:
+        import json
+
+        try:
+            content = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise ValueError(f"configuration file {self.path} cannot be read as JSON: {error}") from error
+        if not isinstance(content, dict):
+            raise ValueError(f"configuration file {self.path} must hold a JSON object")
+        profiles = content.get("profiles", {})
+        values = {key: value for key, value in content.items() if key != "profiles"}
+        if self.profile is not None:
+            if self.profile not in profiles:
+                raise ValueError(
+                    f"configuration file {self.path} has no profile {self.profile!r} (it has {sorted(profiles)})"
+                )
+            values.update(profiles[self.profile])
+        known = {setting.name for setting in CLUSTER_SETTINGS}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"configuration file {self.path}: unknown settings {unknown} (known: {sorted(known)})")
+        return values
+
+    def lookup(self, setting: Setting) -> Resolved | None:
+        if setting not in CLUSTER_SETTINGS:  # the file is not even read for flowkit's own settings
+            return None
+        values = self._values()
+        if setting.name not in values:
+            return None
+        found = values[setting.name]
+        text = found if isinstance(found, str) else _json_text(found)
+        where = f"profile {self.profile!r} of " if self.profile is not None else ""
+        return Resolved(setting, text, f"{where}configuration file {self.path}")
+
+
+def _json_text(found: object) -> str:
+    import json
+
+    return json.dumps(found)
+
+
 def default_layers() -> list[SettingsLayer]:
-    """The layers consulted after an explicit value and before the built-in defaults."""
-    return [EnvironmentLayer()]
+    """The layers consulted after an explicit value and before the built-in defaults: the environment, then the
+    configuration file (its path and profile themselves come from the environment)."""
+    environment = EnvironmentLayer()
+    config = resolve(CONFIG, layers=[environment]).value
+    profile = resolve(PROFILE, layers=[environment]).value
+    return [environment, ConfigFileLayer(Path(str(config)), profile)]
 
 
 def resolve(setting: Setting, explicit: object = None, layers: Sequence[SettingsLayer] | None = None) -> Resolved:

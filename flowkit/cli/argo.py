@@ -11,9 +11,10 @@ from typing import Any
 
 import click
 
-from flowkit.argo_versions import DEFAULT_ARGO_VERSION, SUPPORTED_ARGO_VERSIONS
+from flowkit.argo_versions import SUPPORTED_ARGO_VERSIONS
 from flowkit.cli.group import project_branch_options
 from flowkit.cli.params import add_parameter_options, given_parameters
+from flowkit.settings import ARGO_VERSION
 
 _METAFLOW_NAME_KEY = "flowkit.argo_workflows_name"
 
@@ -109,10 +110,9 @@ def _cluster(kubeconfig: str | None, kube_context: str | None) -> Any:
 @click.option("--tag", "tags", multiple=True, help="Tag every run of the deployed template (repeatable).")
 @click.option(
     "--argo-version",
-    default=DEFAULT_ARGO_VERSION,
-    show_default=True,
+    default=None,
     help=f"Argo Workflows version of the cluster ({', '.join(SUPPORTED_ARGO_VERSIONS)}): 3.5 knows only a "
-    "CronWorkflow's `schedule`, 4.x only `schedules`.",
+    f"CronWorkflow's `schedule`, 4.x only `schedules` [default: {ARGO_VERSION.describe_default()}].",
 )
 @click.pass_obj
 def create_command(
@@ -125,7 +125,7 @@ def create_command(
     package_dir: Path | None,
     project_root: Path | None,
     tags: tuple[str, ...],
-    argo_version: str,
+    argo_version: str | None,
 ) -> None:
     """Compile the flow into an Argo WorkflowTemplate (and CronWorkflow) and create or update it.
 

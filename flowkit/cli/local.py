@@ -78,12 +78,14 @@ def show_command(flow_cls: type, output_format: str) -> None:
 
     from flowkit.graph import build_graph
     from flowkit.specs import resolve_step_specs
+    from flowkit.specs.profile import ClusterProfile, explain
 
     if output_format != "text":
         click.echo(_diagram(flow_cls, output_format), nl=False)
         return
     graph = build_graph(flow_cls)
     specs = resolve_step_specs(flow_cls)
+    cluster = explain(flow_cls, ClusterProfile.load())
     for node in graph.steps.values():
         arrow = f" --{node.transition}--> {', '.join(node.out)}" if node.out else ""
         extras = [f"foreach over {node.foreach_var}"] if node.foreach_var else []
@@ -94,7 +96,19 @@ def show_command(flow_cls: type, output_format: str) -> None:
         if node.doc:
             click.echo(f"    {node.doc.strip().splitlines()[0]}")
         spec = _without_empty(specs[node.name].model_dump(mode="json", exclude_none=True, exclude={"step"}))
-        click.echo("    " + yaml.safe_dump(spec, sort_keys=False).rstrip().replace("\n", "\n    ") + "\n")
+        click.echo("    " + yaml.safe_dump(spec, sort_keys=False).rstrip().replace("\n", "\n    "))
+        _show_sources("    on Argo:", cluster[node.name])
+    _show_sources("  flow-wide on Argo:", cluster["(flow)"])
+    click.echo("  (precedence: step decorator > class decorator > profile > built-in default)")
+
+
+def _show_sources(title: str, rows: list[tuple[str, Any, str]]) -> None:
+    """Each value a pod gets on a cluster, with where it came from (decorator, profile, built-in default)."""
+    click.echo(title)
+    for field, value, source in rows:
+        shown = "-" if value in (None, [], {}) else value
+        click.echo(f"      {field}: {shown}  [{source}]")
+    click.echo()
 
 
 @click.command("output-dot")

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowkit.argo_versions import DEFAULT_ARGO_VERSION
 from flowkit.compiler.compiler import ArgoManifests, compile_flow, deployment_target
 from flowkit.compiler.names import cron_workflow_name
 from flowkit.compiler.render import to_dicts
@@ -57,7 +56,7 @@ def to_argo(
     project_root: str | Path | None = None,
     context: RunContext | None = None,
     package_dir: str | Path | None = None,
-    argo_version: str = DEFAULT_ARGO_VERSION,
+    argo_version: str | None = None,
 ) -> ArgoManifests:
     """The Hera objects `argo-create` would deploy, for a cluster running ``argo_version``.
 
@@ -84,13 +83,14 @@ def upload_pod_spec(flow_cls: type) -> HelperPodSpec:
     writes is theirs to read), admitted under "restricted", and scheduled and pulled like the flow's pods: the
     flow-wide `@kubernetes` node selector and tolerations, `@argo`'s pull secrets and upload image."""
     from flowkit.deploy.pod_exec import HelperPodSpec
-    from flowkit.specs import flow_options
     from flowkit.specs.kubernetes import KubernetesSpec
+    from flowkit.specs.profile import ClusterProfile
     from flowkit.specs.resolve import class_level_specs
 
-    argo = flow_options(flow_cls).argo
+    profile = ClusterProfile.load()
+    argo = profile.argo_options(flow_cls)
     kubernetes = class_level_specs(flow_cls).get("kubernetes")
-    flow_pods = kubernetes if isinstance(kubernetes, KubernetesSpec) else KubernetesSpec()
+    flow_pods = profile.fill_kubernetes(kubernetes if isinstance(kubernetes, KubernetesSpec) else KubernetesSpec())
     return HelperPodSpec(
         claim=argo.datastore_claim,
         mount_path=argo.datastore_mount,
@@ -135,7 +135,7 @@ def argo_create(
     project_root: str | Path | None = None,
     cluster: Cluster | None = None,
     context: RunContext | None = None,
-    argo_version: str = DEFAULT_ARGO_VERSION,
+    argo_version: str | None = None,
 ) -> DeployResult:
     """Publish the code package and create or update the WorkflowTemplate (and CronWorkflow) on the cluster.
 

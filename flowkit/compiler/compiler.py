@@ -83,10 +83,11 @@ def deployment_target(
     beside the others; an explicit name would defeat that and is refused, as in Metaflow.
     """
     from flowkit.graph import build_graph
-    from flowkit.specs import flow_options, resolve_step_specs
+    from flowkit.specs import resolve_step_specs
+    from flowkit.specs.profile import ClusterProfile
 
     flow = build_graph(flow_cls).flow_name
-    argo = flow_options(flow_cls).argo
+    argo = ClusterProfile.load().argo_options(flow_cls)
     requested_name = name or argo.name
     project = (context or RunContext()).project(flow_cls)
     if project is not None:
@@ -239,10 +240,12 @@ def compile_flow(
     name: str | None = None,
     namespace: str | None = None,
     context: RunContext | None = None,
-    argo_version: str = DEFAULT_ARGO_VERSION,
+    argo_version: str | None = None,
 ) -> ArgoManifests:
     """Build the Hera objects of ``flow_cls`` whose pods bootstrap from ``package`` on the datastore volume, to be
-    rendered for ``argo_version`` (see `flowkit.argo_versions`).
+    rendered for ``argo_version`` (see `flowkit.argo_versions`; default: the cluster profile's).
+
+    The cluster profile (`flowkit.specs.profile`) fills what the flow's decorators leave unset.
 
     `context` is who deploys, with which run tags, on which `@project` branch; every run of the template
     carries it (default: this user, no tags, the default branch).
@@ -254,17 +257,20 @@ def compile_flow(
 
     from flowkit.graph import build_graph
     from flowkit.packaging import bootstrap_command
-    from flowkit.specs import flow_options, resolve_step_specs
+    from flowkit.specs import flow_options
+    from flowkit.specs.profile import ClusterProfile
 
-    version = ArgoVersion.parse(argo_version)  # before anything else: a typo must not cost a whole compile
+    profile = ClusterProfile.load()
+    # Before anything else: a typo must not cost a whole compile.
+    version = ArgoVersion.parse(argo_version or str(profile.argo_version.value))
     graph = build_graph(flow_cls)
     options = flow_options(flow_cls)
-    argo, flow = options.argo, graph.flow_name
+    argo, flow = profile.argo_options(flow_cls), graph.flow_name
     run_context = context or RunContext()
     template_name, workflow_namespace = deployment_target(flow_cls, name, namespace, run_context)
     exit_step = _check_exit_handler(graph, argo)
 
-    plans = _plan_pods(flow_cls, graph, resolve_step_specs(flow_cls), argo)
+    plans = _plan_pods(flow_cls, graph, profile.step_specs(flow_cls), argo)
     unique_plans = list({id(plan): plan for plan in plans.values()}.values())
     validate.check_template_names(flow, unique_plans)
     distinct = {plan.template_name: plan for plan in unique_plans}
@@ -290,6 +296,8 @@ def compile_flow(
         package_cache=argo.package_cache,
         package_cache_host_path=argo.package_cache_host_path,
         run_environment=run_context.to_environment(),
+        default_cpu=str(profile.cpu.value),
+        default_memory=str(profile.memory.value),
     )
     template = WorkflowTemplate(
         name=template_name,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from flowkit import settings
 from flowkit.compiler.names import dns_label
 from flowkit.compiler.pods import PodPlan
 from flowkit.invocation import TaskInvocation
@@ -55,12 +56,6 @@ BootstrapCommand = Callable[[list[str]], list[str]]
 """Turns the executor's argv into the container command that bootstraps the code package and runs it."""
 
 
-DEFAULT_CPU = "1"
-DEFAULT_MEMORY = "4Gi"
-"""Requests of a step that asks for none (Metaflow's defaults): a pod without requests is BestEffort, evicted first,
-and refused outright in a namespace with a ResourceQuota."""
-
-
 @dataclass(frozen=True)
 class PodContext:
     """What every pod of one compiled flow shares."""
@@ -73,8 +68,10 @@ class PodContext:
     package_cache_host_path: str = ""
     run_environment: Mapping[str, str] = field(default_factory=dict)
     """Variables of the deployment's `RunContext` (user, tags, `@project` branch), under each step's own."""
-    default_cpu: str = DEFAULT_CPU
-    default_memory: str = DEFAULT_MEMORY
+    default_cpu: str = str(settings.CPU.default)
+    default_memory: str = str(settings.MEMORY.default)
+    """Requests of a step that asks for none (Metaflow's 1 CPU and 4 GiB unless the cluster profile says): a pod
+    without requests is BestEffort, evicted first, and refused outright in a namespace with a ResourceQuota."""
 
 
 def package_cache_dir(package_cache: PackageCache, datastore_mount: str) -> str:

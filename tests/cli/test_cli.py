@@ -109,7 +109,8 @@ def test_show_prints_the_graph_and_the_class_level_image_on_start_and_end(datast
     result = flow_command_in_process(EXAMPLES / "branch.py", "show", datastore_root=datastore_root)
     assert result.returncode == 0, describe(result)
     assert "start --split--> double, square" in result.stdout
-    blocks = {block.split()[0]: block for block in result.stdout.split("\n\n") if block.strip()}
+    # One block per step; the flow-wide Argo settings follow, indented.
+    blocks = {block.split()[0]: block for block in result.stdout.split("\n\n") if block.strip() and block[0] != " "}
     assert sorted(blocks) == ["double", "end", "join", "square", "start"]
     for block in blocks.values():  # every step, start and end included, carries the class-level image
         assert "image: python:3.11-slim" in block
