@@ -109,7 +109,7 @@ def write_big_run(root: Path, tasks: int) -> str:
         )
         path = store.record_path(coords, 0)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(record.model_dump_json())
+        path.write_text(record.to_json())
     return run_id
 
 

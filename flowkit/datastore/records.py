@@ -41,28 +41,28 @@ def _parse_time(value: Any) -> datetime:
 
 @dataclass(kw_only=True)
 class _Record:
-    """JSON reading and writing shared by every record (the method names are those the datastore has always used)."""
+    """JSON reading and writing shared by every record."""
 
     _nested: ClassVar[dict[str, Any]] = {}
     """Field -> how to rebuild it from JSON (a record class, or a function)."""
 
-    def model_dump_json(self, *, indent: int | None = None) -> str:
-        # Compact unless indented, like the pydantic models the records used to be.
+    def to_json(self, *, indent: int | None = None) -> str:
+        # Compact unless indented (run.json is indented for people who read it).
         separators = (",", ":") if indent is None else (",", ": ")
-        return json.dumps(self._to_json(), indent=indent, separators=separators, ensure_ascii=False)
+        return json.dumps(self._to_data(), indent=indent, separators=separators, ensure_ascii=False)
 
-    def _to_json(self) -> dict[str, Any]:
+    def _to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         for item in dataclasses.fields(self):
             data[item.name] = _json_value(getattr(self, item.name))
         return data
 
     @classmethod
-    def model_validate_json(cls: type[_R], text: str | bytes) -> _R:
-        return cls._from_json(json.loads(text))
+    def from_json(cls: type[_R], text: str | bytes) -> _R:
+        return cls._from_data(json.loads(text))
 
     @classmethod
-    def _from_json(cls: type[_R], data: Any) -> _R:
+    def _from_data(cls: type[_R], data: Any) -> _R:
         if not isinstance(data, dict):
             raise DataStoreError(f"a {cls.__name__} must be a JSON object, got {type(data).__name__}")
         known = {item.name for item in dataclasses.fields(cls)}
@@ -75,13 +75,10 @@ class _Record:
         except TypeError as error:
             raise DataStoreError(f"malformed {cls.__name__}: {error}") from None
 
-    def model_copy(self: _R, *, update: dict[str, Any] | None = None) -> _R:
-        return dataclasses.replace(self, **(update or {}))
-
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, _Record):
-        return value._to_json()
+        return value._to_data()
     if isinstance(value, datetime):
         return _format_time(value)
     if isinstance(value, dict):
@@ -126,7 +123,7 @@ class ForeachFrame(_Record):
 def _artifact_index(data: Any) -> dict[str, ArtifactRef]:
     if not isinstance(data, dict):
         raise DataStoreError(f"artifacts must be a JSON object, got {type(data).__name__}")
-    return {name: ArtifactRef._from_json(ref) for name, ref in data.items()}
+    return {name: ArtifactRef._from_data(ref) for name, ref in data.items()}
 
 
 @dataclass(kw_only=True)
@@ -136,9 +133,9 @@ class TaskRecord(_Record):
     _nested: ClassVar[dict[str, Any]] = {
         "started_at": _parse_time,
         "finished_at": _parse_time,
-        "error": ErrorInfo._from_json,
+        "error": ErrorInfo._from_data,
         "artifacts": _artifact_index,
-        "foreach": ForeachFrame._from_json,
+        "foreach": ForeachFrame._from_data,
     }
 
     flow: str

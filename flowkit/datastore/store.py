@@ -12,6 +12,7 @@ and nothing is ever locked or rewritten in place.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -80,13 +81,13 @@ class DataStore:
         path = self.run_dir(record.flow, record.run_id) / "run.json"
         if path.exists():
             return False
-        return write_file_atomically(path, record.model_dump_json(indent=1).encode(), replace=False)
+        return write_file_atomically(path, record.to_json(indent=1).encode(), replace=False)
 
     def read_run(self, flow: str, run_id: str) -> RunRecord | None:
         path = self.run_dir(flow, run_id) / "run.json"
         try:
             with storage_errors("read", path):
-                return RunRecord.model_validate_json(path.read_bytes())
+                return RunRecord.from_json(path.read_bytes())
         except FileNotFoundError:
             return None
 
@@ -122,7 +123,7 @@ class DataStore:
         leaves the first record exactly as readers saw it.
         """
         path = self.record_path(record.coordinates, record.attempt)
-        if not write_file_atomically(path, record.model_dump_json().encode(), replace=False):
+        if not write_file_atomically(path, record.to_json().encode(), replace=False):
             raise AlreadyCommittedError(
                 f"task {record.coordinates} attempt {record.attempt} is already committed in {self.root}; "
                 "a commit record is never replaced"
@@ -145,7 +146,7 @@ class DataStore:
         path = self.record_path(coords, attempt)
         try:
             with storage_errors("read", path):
-                return TaskRecord.model_validate_json(path.read_bytes())
+                return TaskRecord.from_json(path.read_bytes())
         except FileNotFoundError:
             return None
 
@@ -164,7 +165,7 @@ class DataStore:
 
     def clone_task(self, record: TaskRecord, run_id: str) -> TaskRecord:
         """Reuse a committed task in another run (resume): a new record pointing at the same blobs and logs' text."""
-        clone = record.model_copy(update={"run_id": run_id, "origin_run_id": record.origin_run_id or record.run_id})
+        clone = dataclasses.replace(record, run_id=run_id, origin_run_id=record.origin_run_id or record.run_id)
         origin = record.coordinates
         target = clone.coordinates
         for stream in ("out", "err"):

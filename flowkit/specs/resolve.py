@@ -24,6 +24,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from flowkit.authoring.step import declared_class_specs, declared_step_specs, find_steps
+from flowkit.specs import defaults
 
 if TYPE_CHECKING:
     from flowkit.specs.argo import ArgoSpec, ScheduleSpec
@@ -41,30 +42,6 @@ _Spec = TypeVar("_Spec", bound="SpecModel")
 RESOLVED_SPECS_ATTR = "__flowkit_step_specs__"
 """Cache of `resolve_step_specs` in the flow class's own ``__dict__`` (travels with a class pickled by value)."""
 
-DEFAULT_KUBERNETES_DUMP: dict[str, Any] = {
-    "image": None,
-    "image_pull_policy": None,
-    "cpu": None,
-    "memory": None,
-    "gpu": 0,
-    "gpu_resource_name": "nvidia.com/gpu",
-    "disk": None,
-    "shared_memory": None,
-    "pvc": {},
-    "service_account": None,
-    "node_selector": {},
-    "tolerations": [],
-    "env": {},
-    "namespace": None,
-    "labels": {},
-    "annotations": {},
-}
-"""``KubernetesSpec().model_dump()`` (the same in JSON mode), so a step without decorators is dumped without pydantic.
-A test compares it with the model's."""
-
-DEFAULT_RETRY_DUMP: dict[str, Any] = {"times": 0, "minutes_between_retries": 2.0, "backoff_factor": None}
-"""``RetrySpec(times=0).model_dump()``: a step without `@retry` runs once. A test compares it with the model's."""
-
 
 class StepSpec:
     """Everything the schedulers need to know about how one step's tasks run.
@@ -73,7 +50,7 @@ class StepSpec:
     already validated, and a flow without decorators must not make ``python myflow.py run`` import pydantic (most of
     that command's start-up time). So a step that declares no pod settings or retries holds none: `kubernetes` and
     `retry` build the models' defaults on first access (a local task that succeeds never asks), and `model_dump`
-    writes them from `DEFAULT_KUBERNETES_DUMP` and `DEFAULT_RETRY_DUMP`.
+    writes them from `flowkit.specs.defaults`, generated from the models.
     """
 
     __slots__ = ("_kubernetes", "_retry", "catch", "conda", "environment_vars", "step", "timeout")
@@ -144,8 +121,8 @@ class StepSpec:
 
         data = {
             "step": self.step,
-            "kubernetes": dump(self._kubernetes, DEFAULT_KUBERNETES_DUMP),
-            "retry": dump(self._retry, DEFAULT_RETRY_DUMP),
+            "kubernetes": dump(self._kubernetes, defaults.KUBERNETES),
+            "retry": dump(self._retry, defaults.RETRY),
             "timeout": dump(self.timeout, None),
             "environment_vars": dict(self.environment_vars),
             "catch": dump(self.catch, None),

@@ -158,6 +158,6 @@ def _attempts(task_dir: str) -> list[TaskRecord]:
 def _read_record(path: str) -> TaskRecord | None:
     try:
         with open(path, "rb") as file:
-            return TaskRecord.model_validate_json(file.read())
+            return TaskRecord.from_json(file.read())
     except FileNotFoundError:
         return None

@@ -3,6 +3,7 @@ what has not changed for the grace period: a live run loses nothing, and --dry-r
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -32,9 +33,9 @@ def _age(path: Path, seconds: float) -> None:
 def _make_old(store: DataStore, flow: str, run_id: str) -> None:
     """Give a run a creation time 60 days ago, and age its files and every blob."""
     path = store.run_dir(flow, run_id) / "run.json"
-    record = RunRecord.model_validate_json(path.read_bytes())
+    record = RunRecord.from_json(path.read_bytes())
     path.unlink()
-    store.write_run(record.model_copy(update={"created_at": datetime.now(timezone.utc) - timedelta(days=60)}))
+    store.write_run(dataclasses.replace(record, created_at=datetime.now(timezone.utc) - timedelta(days=60)))
     _age(store.run_dir(flow, run_id), 60 * DAY)
     _age(store.blobs.directory, 60 * DAY)
 

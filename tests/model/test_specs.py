@@ -153,3 +153,11 @@ def test_a_step_without_decorators_dumps_the_models_defaults_without_building_th
     }
     with pytest.raises(AttributeError, match="immutable"):
         spec.step = "other"  # type: ignore[misc]
+
+
+def test_the_generated_default_dumps_are_the_models_defaults() -> None:
+    from flowkit.specs import generate_defaults
+
+    assert generate_defaults.TARGET.read_text() == generate_defaults.render(), (
+        "the spec models changed: run python -m flowkit.specs.generate_defaults"
+    )
