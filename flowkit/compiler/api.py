@@ -111,6 +111,7 @@ def _upload(
 
     from flowkit.deploy.upload import FileUpload, upload_files
     from flowkit.packaging import archive_relpath, manifest_relpath, package_ref, payload_relpath
+    from flowkit.packaging.bootstrap_script import MANIFEST_NAME
 
     archive = archive_relpath(package.package_id)
     files = [
@@ -120,7 +121,7 @@ def _upload(
             hashlib.sha256(package.manifest_json).hexdigest(),
         ),
         FileUpload(payload_relpath(payload.sha256), payload.data, payload.sha256),
-        FileUpload(archive, package.archive, package.archive_sha256),
+        FileUpload(archive, package.archive, package.archive_sha256, same_content=(MANIFEST_NAME, package.package_id)),
     ]
     stored = upload_files(factory, namespace, files, upload_pod_spec(flow_cls))
     return package_ref(package, payload, archive_sha256=stored[archive].sha256)

@@ -9,7 +9,8 @@ Each `FileUpload` names a path relative to the PVC root (the code package layout
 ``packages/sha256/<id>/code.tar.gz`` ...), its bytes and their sha256. A short-lived pod mounts the claim, and
 commands run in it over exec streams, as ``kubectl cp`` does:
 
-1. list which files are already there (write-once: those are left alone and nothing is sent for them);
+1. list which files are already there (write-once: those are left alone and nothing is sent for them, once they are
+   checked to be what would have been sent: the same digest, or for an archive the same manifest inside);
 2. per missing file, receive its bytes on stdin into a temporary name beside the destination and check its sha256
    (one stream per file: busybox ``head -c`` reads ahead, so files cannot share a stream);
 3. once every file has arrived intact, sync and rename them into place.
@@ -68,6 +69,9 @@ sync
 
 _REMOVE = 'cd "$1" && shift && rm -f "$@"'
 
+# $1 = PVC mount path, $2 = archive path, $3 = member: print the sha256 of that member of the gzipped tar archive.
+_MEMBER_SHA256 = 'cd "$1" && tar -xzOf "$2" "$3" | sha256sum'
+
 
 @dataclass(frozen=True)
 class FileUpload:
@@ -75,6 +79,10 @@ class FileUpload:
     """Destination relative to the PVC root, e.g. ``packages/sha256/<id>/code.tar.gz``."""
     data: bytes
     sha256: str
+    same_content: tuple[str, str] | None = None
+    """For an archive: (member, sha256). A file already there with other bytes is accepted when its member has that
+    digest (an earlier build of the same package, compressed differently); any other file already there must have
+    ``sha256`` itself."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,9 @@ def upload_files(
     with factory() as client, HelperPod(client, namespace, pod_spec, timeout_seconds=timeout_seconds) as pod:
         listing = pod.run(["sh", "-c", _LIST_PRESENT, "sh", mount_path, *(f.relpath for f in files)])
         present = _parse_sha256sum(listing.stdout.decode())
+        for upload in files:
+            if upload.relpath in present:
+                _check_present(pod, mount_path, upload, present[upload.relpath])
         _transfer(pod, mount_path, [upload for upload in files if upload.relpath not in present])
     return {
         upload.relpath: StoredFile(
@@ -120,6 +131,24 @@ def upload_files(
         )
         for upload in files
     }
+
+
+def _check_present(pod: HelperPod, mount_path: str, upload: FileUpload, found_sha256: str) -> None:
+    """A file that is already on the claim is kept only if it is what the upload would have written."""
+    if found_sha256 == upload.sha256:
+        return
+    if upload.same_content is not None:
+        member, expected = upload.same_content
+        listing = pod.run(["sh", "-c", _MEMBER_SHA256, "sh", mount_path, upload.relpath, member])
+        if listing.stdout.decode().split(" ", 1)[0] == expected:
+            return
+        found = f"its {member} is not this package's"
+    else:
+        found = f"sha256 {found_sha256}, expected {upload.sha256}"
+    raise DeployError(
+        f"{upload.relpath} already exists on the claim but is not what this deploy needs ({found}); it was damaged "
+        "or written by something else: delete it from the claim and deploy again"
+    )
 
 
 def _transfer(pod: HelperPod, mount_path: str, missing: Sequence[FileUpload]) -> None:

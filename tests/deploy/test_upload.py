@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
+import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,16 +105,49 @@ def test_a_second_upload_sends_nothing_and_changes_nothing(exec_kube: FakeKube, 
     assert len(exec_kube.deleted_pods) == 2
 
 
-def test_an_existing_file_is_kept_and_its_own_hash_reported(kube: FakeKube, factory: ApiClientFactory) -> None:
-    earlier_build = b"same package, other compressor output"
+def _archive(members: dict[str, bytes], level: int) -> bytes:
+    """A gzipped tar of ``members``, compressed at ``level`` (another level: other bytes, same content)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(buffer.getvalue(), compresslevel=level, mtime=0)
+
+
+def test_an_earlier_archive_of_the_same_package_is_kept_and_its_own_hash_reported(
+    kube: FakeKube, factory: ApiClientFactory
+) -> None:
+    manifest = b'{"files": []}'
+    members = {"manifest.json": manifest, "code/flow.py": b"print('hi')\n"}
+    earlier_build, this_build = _archive(members, 1), _archive(members, 9)
+    assert earlier_build != this_build
     target = kube.pvc_dir(CLAIM) / ARCHIVE
     target.parent.mkdir(parents=True)
     target.write_bytes(earlier_build)
+    upload = replace(
+        file_upload(ARCHIVE, this_build), same_content=("manifest.json", hashlib.sha256(manifest).hexdigest())
+    )
 
-    stored = upload_files(factory, "default", [file_upload(ARCHIVE, b"new bytes")], POD)
+    stored = upload_files(factory, "default", [upload], POD)
 
     assert target.read_bytes() == earlier_build
     assert stored[ARCHIVE].sha256 == hashlib.sha256(earlier_build).hexdigest()
+
+
+@pytest.mark.parametrize("same_content", [None, ("manifest.json", "0" * 64)])
+def test_a_file_already_there_that_is_not_this_one_stops_the_upload(
+    kube: FakeKube, factory: ApiClientFactory, same_content: tuple[str, str] | None
+) -> None:
+    target = kube.pvc_dir(CLAIM) / ARCHIVE
+    target.parent.mkdir(parents=True)
+    target.write_bytes(_archive({"manifest.json": b"another package"}, 6))
+    upload = replace(file_upload(ARCHIVE, b"new bytes"), same_content=same_content)
+
+    with pytest.raises(DeployError, match="already exists on the claim but is not what this deploy needs"):
+        upload_files(factory, "default", [upload], POD)
+    assert len(kube.deleted_pods) == 1  # the pod is gone all the same
 
 
 @pytest.mark.parametrize(("corrupted_exec", "relpath"), [(1, ARCHIVE), (2, PAYLOAD)])
