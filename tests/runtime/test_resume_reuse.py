@@ -156,3 +156,55 @@ def test_a_flow_edited_since_the_origin_runs_changed_steps_and_everything_after(
     assert reused == reused_steps
     if "end" not in reused_steps:
         assert "end: 1 run (" in resumed.stdout
+
+
+SWITCH_FLOW = """
+import os
+from flowkit import Flow, Parameter, step
+
+
+class SwitchingFlow(Flow):
+    flag = Parameter("flag", type=str, required=True)
+
+    @step
+    def start(self):
+        self.pid = os.getpid()
+        self.mode = "slow"
+        self.next({"fast": self.fast, "slow": self.slow}, condition="mode")
+
+    @step
+    def fast(self):
+        self.path = "fast"
+        self.next(self.end)
+
+    @step
+    def slow(self):
+        if os.path.exists(self.flag):
+            raise RuntimeError("the slow branch fails while the flag is up")
+        self.path = "slow"
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    SwitchingFlow()
+"""
+
+
+def test_a_reused_switch_resumes_on_the_branch_it_took(tmp_path: Path, datastore_root: Path) -> None:
+    flag = tmp_path / "flag"
+    flag.touch()
+    flow_file = write_flow(tmp_path, SWITCH_FLOW)
+    failed, origin = run_flow_file(flow_file, "--flag", str(flag), datastore_root=datastore_root)
+    assert failed.returncode == 1, describe(failed)
+
+    flag.unlink()
+    resumed, run = run_flow_file(
+        flow_file, "--origin-run-id", origin.id, datastore_root=datastore_root, command="resume"
+    )
+    assert resumed.returncode == 0, describe(resumed)
+    assert run["start"].task.metadata.origin_run_id == origin.id, "the switch itself was reused"
+    assert run.data.path == "slow" and "fast" not in run
