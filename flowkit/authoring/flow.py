@@ -231,21 +231,21 @@ class Flow:
     @classmethod
     def to_argo(cls, **options: Any) -> Any:
         """The Hera objects (WorkflowTemplate, and CronWorkflow with ``@schedule``) this flow compiles to."""
-        from flowkit.compiler.api import to_argo
+        from flowkit.deploy.api import to_argo
 
         return to_argo(cls, **options)
 
     @classmethod
     def argo_create(cls, **options: Any) -> Any:
         """Publish the code package and create or update the flow's WorkflowTemplate on the cluster."""
-        from flowkit.compiler.api import argo_create
+        from flowkit.deploy.api import argo_create
 
         return argo_create(cls, **options)
 
     @classmethod
     def argo_trigger(cls, **parameters: Any) -> Any:
         """Submit a run of the deployed template with these parameter values; returns the workflow's name."""
-        from flowkit.compiler.api import argo_trigger
+        from flowkit.deploy.api import argo_trigger
 
         return argo_trigger(cls, parameters)
 

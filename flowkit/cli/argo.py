@@ -87,7 +87,7 @@ def _target(
 
 
 def _cluster(kubeconfig: str | None, kube_context: str | None) -> Any:
-    from flowkit.compiler.api import Cluster
+    from flowkit.deploy.api import Cluster
 
     return Cluster(kubeconfig=kubeconfig, context=kube_context)
 
@@ -132,8 +132,8 @@ def create_command(
     With --only-yaml nothing is sent: the manifests are printed, and with --package-dir the code package is
     published into that directory first, the manifests referencing exactly what was published there.
     """
-    from flowkit.compiler import api
     from flowkit.compiler.render import to_yaml
+    from flowkit.deploy import api
 
     name, context = _template_name(name), _deployment_context(tags)
     if only_yaml:
@@ -183,7 +183,7 @@ def _trigger_command() -> click.Command:
         **parameter_values: Any,
     ) -> None:
         """Start a run of the deployed WorkflowTemplate and print the workflow's name."""
-        from flowkit.compiler.api import argo_trigger
+        from flowkit.deploy.api import argo_trigger
 
         given = given_parameters(flow_cls, parameter_values)
         workflow = argo_trigger(flow_cls, given, **_target(name, namespace, kubeconfig, kube_context))
@@ -199,7 +199,7 @@ def delete_command(
     flow_cls: type, name: str | None, namespace: str | None, kubeconfig: str | None, kube_context: str | None
 ) -> None:
     """Delete the flow's WorkflowTemplate and its CronWorkflow, if any (runs are kept)."""
-    from flowkit.compiler.api import argo_delete
+    from flowkit.deploy.api import argo_delete
 
     deleted = argo_delete(flow_cls, **_target(name, namespace, kubeconfig, kube_context))
     click.echo("Deleted the WorkflowTemplate" + (" and its CronWorkflow." if deleted.cron else "."))
@@ -212,7 +212,7 @@ def list_runs_command(
     flow_cls: type, name: str | None, namespace: str | None, kubeconfig: str | None, kube_context: str | None
 ) -> None:
     """List the workflows started from the flow's template, newest first, with their phase."""
-    from flowkit.compiler.api import argo_list_runs
+    from flowkit.deploy.api import argo_list_runs
 
     runs = argo_list_runs(flow_cls, **_target(name, namespace, kubeconfig, kube_context))
     if not runs:

@@ -16,6 +16,7 @@ from flowkit.authoring.run_context import RunContext
 from flowkit.compiler import validate
 from flowkit.compiler.layout import ENTRY_TEMPLATE, EXIT_TEMPLATE, DagLayout, exit_layout, lay_out
 from flowkit.compiler.names import (
+    TEMPLATE_LABEL,
     check_dns_label,
     cron_workflow_name,
     dns_label,
@@ -217,8 +218,6 @@ def _plan_pods(flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], arg
 def _cron_workflow(schedule: ScheduleSpec, template_name: str, namespace: str | None, labels: dict[str, str]) -> Any:
     from hera.workflows import CronWorkflow
     from hera.workflows import models as m
-
-    from flowkit.deploy.resources import TEMPLATE_LABEL
 
     return CronWorkflow(
         name=cron_workflow_name(template_name),

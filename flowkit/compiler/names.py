@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import re
 
+TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"
+"""Label Argo puts on a Workflow submitted from a WorkflowTemplate; flowkit sets it (cron runs) and lists by it."""
+
 MAX_NAME_LENGTH = 63
 """Limit of an RFC 1123 label, of a label value, and of the names Argo copies into labels."""
 

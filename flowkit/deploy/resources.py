@@ -14,8 +14,6 @@ from flowkit.deploy.errors import DeployError
 ARGO_GROUP = "argoproj.io"
 ARGO_VERSION = "v1alpha1"
 ARGO_API_VERSION = f"{ARGO_GROUP}/{ARGO_VERSION}"
-TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"
-"""Label Argo puts on a Workflow submitted from a WorkflowTemplate; flowkit sets and lists by it too."""
 
 
 @dataclass(frozen=True)

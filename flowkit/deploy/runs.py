@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flowkit.compiler.names import TEMPLATE_LABEL
 from flowkit.deploy.argo_objects import ArgoObjects
 from flowkit.deploy.config import ApiClientFactory
 from flowkit.deploy.errors import DeployError
 from flowkit.deploy.resources import (
     ARGO_API_VERSION,
-    TEMPLATE_LABEL,
     WORKFLOW,
     WORKFLOW_TEMPLATE,
     check_generate_name,

@@ -119,7 +119,7 @@ def test_to_argo_returns_hera_objects_users_can_extend() -> None:
 
 
 def test_trigger_from_python_encodes_values_and_rejects_unknown_parameters(kube: FakeKube, tmp_path: Path) -> None:
-    from flowkit.compiler.api import Cluster, argo_trigger
+    from flowkit.deploy.api import Cluster, argo_trigger
     from flowkit.errors import ParameterError
 
     cluster = Cluster(kubeconfig=str(kube.write_kubeconfig(tmp_path / "kubeconfig")))

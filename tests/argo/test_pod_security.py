@@ -9,7 +9,7 @@ import pytest
 
 import flowkit
 from flowkit.cli.main import load_flow_class
-from flowkit.compiler.api import upload_pod_spec
+from flowkit.deploy.api import upload_pod_spec
 from flowkit.deploy.pod_exec import _pod_manifest
 from tests.argo.conftest import EXAMPLE_FILES, EXAMPLES, compile_manifests
 from tests.argo.flows import SHAPES, LinearFlow, OperatedFlow

@@ -234,7 +234,7 @@ def test_a_whole_float_backoff_factor_is_emitted_as_the_integer_argo_parses() ->
 
 
 def test_the_upload_pod_is_placed_and_pulled_like_the_flows_pods() -> None:
-    from flowkit.compiler.api import upload_pod_spec
+    from flowkit.deploy.api import upload_pod_spec
 
     class PlacedFlow(LinearFlow):
         pass

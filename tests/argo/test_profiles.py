@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import flowkit
 from flowkit.cli.main import build_cli
-from flowkit.compiler.api import upload_pod_spec
+from flowkit.deploy.api import upload_pod_spec
 from flowkit.errors import FlowkitError
 from flowkit.settings import CLUSTER_SETTINGS, CONFIG, PROFILE
 from tests.argo.conftest import compile_manifests, step_tasks

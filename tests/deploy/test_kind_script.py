@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flowkit.deploy.resources import TEMPLATE_LABEL
+from flowkit.compiler.names import TEMPLATE_LABEL
 from tests.support.argo_schema import validate_manifest
 from tests.support.fake_kube import FakeKube
 

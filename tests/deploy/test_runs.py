@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from flowkit.compiler.names import TEMPLATE_LABEL
 from flowkit.deploy.config import ApiClientFactory
 from flowkit.deploy.errors import DeployError
-from flowkit.deploy.resources import TEMPLATE_LABEL
 from flowkit.deploy.runs import list_runs, submit_workflow
 from flowkit.deploy.templates import deploy_flow
 from tests.deploy.conftest import template_manifest

@@ -1,8 +1,10 @@
 """The Argo entry points behind `Flow.to_argo`, `Flow.argo_create`, `Flow.argo_trigger` and the argo-* commands.
 
-Each function does its checks before its first request: the flow is compiled (names, images, references
-validated) before the package is uploaded or the template applied, so a bad flow leaves nothing on the cluster.
-The Kubernetes calls themselves belong to `flowkit.deploy`; this module only decides what to send.
+This is where the layers meet for a deployment: the code package is built (`flowkit.packaging`), the flow compiled
+(`flowkit.compiler`, which only turns a graph and specs into Hera objects), the package published and the
+manifests applied (the Kubernetes calls of `flowkit.deploy`). Each function does its checks before its first
+request: the flow is compiled (names, images, references validated) before the package is uploaded or the template
+applied, so a bad flow leaves nothing on the cluster.
 """
 
 from __future__ import annotations
