@@ -39,7 +39,9 @@ WORKFLOW = ArgoResource("Workflow", "workflows", 63)
 GENERATED_SUFFIX_LENGTH = 5
 """Characters the API server appends to a generateName."""
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+"""Argo's resources are named by DNS subdomains: labels joined by dots (``project.prod.flow``, as `@project`
+flows are named), each of lowercase letters, digits and ``-``."""
 
 
 def check_name(resource: ArgoResource, name: str) -> str:
@@ -49,10 +51,10 @@ def check_name(resource: ArgoResource, name: str) -> str:
             f"{resource.kind} name {name!r} is {len(name)} characters long; Argo allows at most "
             f"{resource.max_name_length} (set a shorter name with --name or @argo(name=...))"
         )
-    if not _DNS_LABEL.match(name):
+    if not _DNS_SUBDOMAIN.match(name):
         raise DeployError(
-            f"{resource.kind} name {name!r} is not a valid Kubernetes name: use lowercase letters, digits and '-', "
-            "starting and ending with a letter or digit"
+            f"{resource.kind} name {name!r} is not a valid Kubernetes name: use lowercase letters, digits, '-' and "
+            "'.', each dot-separated part starting and ending with a letter or digit"
         )
     return name
 

@@ -28,6 +28,9 @@ def test_a_project_flow_runs_on_the_branch_it_was_deployed_on(tmp_path: Path, mo
     assert (run.data.branch, run.data.full_name) == ("test.nightly", "movie_stats.test.nightly.ProjectStatsFlow")
     assert run.tags == {"deployed", "user:alice", "project:movie_stats", "project_branch:test.nightly"}
     assert Flow("ProjectStatsFlow", datastore_root=pvc).latest_successful_run.id == run.id
+    code = run.code  # the code package the pods ran
+    assert code is not None and code.info["flow_name"] == "ProjectStatsFlow"
+    assert code.flowspec is not None and "class ProjectStatsFlow(FlowSpec):" in code.flowspec
 
 
 def test_parameter_kinds_and_configs_reach_the_pods(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
