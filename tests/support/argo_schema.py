@@ -47,6 +47,9 @@ JSON_SCHEMA_VERSION = "4.1.2"
 _DEFINITION_PREFIX = "io.argoproj.workflow.v1alpha1."
 _INT_OR_STRING_DEFINITION = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _MAX_MESSAGE_CHARS = 400
+# libyaml's parser reads a 3 MB CRD in well under a second, the pure-Python one in about half a minute; PyYAML's
+# wheels ship libyaml, the fallback only keeps a build without it working.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: Argo kinds this module validates, each with the CRD file whose schema a cluster enforces on it. There is no
 #: ClusterWorkflowTemplate CRD among the stored files; its spec is the WorkflowTemplate spec, so that CRD serves it.
@@ -98,7 +101,7 @@ def validate_manifest_stream(text: str, *, argo_version: str = LATEST_ARGO_VERSI
     Argo kinds go through :func:`validate_manifest` for ``argo_version``, anything else through
     :func:`validate_kubernetes_object`. Returns the parsed documents, so a test can go on to inspect them.
     """
-    documents = [doc for doc in yaml.load_all(text, Loader=yaml.CSafeLoader) if doc is not None]
+    documents = [doc for doc in yaml.load_all(text, Loader=_YAML_LOADER) if doc is not None]
     if not documents:
         raise ManifestInvalid("the YAML stream holds no document")
     for doc in documents:
@@ -201,9 +204,9 @@ def _json_schema_validator(kind: str) -> jsonschema.Draft202012Validator:
 
 @functools.cache
 def _crd_openapi_schema(crd_file: str, version: str) -> dict[str, Any]:
-    """Parse one stored CRD once per process, with libyaml (the pure-Python parser takes half a minute per file)."""
+    """Parse one stored CRD once per process (with libyaml, see ``_YAML_LOADER``)."""
     with open(ARGO_DATA_DIR / f"crds-v{version}" / crd_file, encoding="utf-8") as crd_stream:
-        crd = yaml.load(crd_stream, Loader=yaml.CSafeLoader)
+        crd = yaml.load(crd_stream, Loader=_YAML_LOADER)
     schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     return schema
 
