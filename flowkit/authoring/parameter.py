@@ -71,9 +71,9 @@ class Parameter:
     def __set_name__(self, owner: type, attribute: str) -> None:
         self.attribute = attribute
         self.flow_name = owner.__name__
-        if type(self.default).__name__ == "ConfigExpr":  # a default computed from the Configs declared above
-            from flowkit.authoring.config import evaluate_config_exprs
+        from flowkit.authoring.config import ConfigExpr, evaluate_config_exprs  # config.py builds on this module
 
+        if isinstance(self.default, ConfigExpr):  # a default computed from the Configs declared above
             self.default = evaluate_config_exprs({"default": self.default}, owner, what=self.name)["default"]
             if not self._type_given and self.separator is None:
                 self.type = _type_of_default(self.default)

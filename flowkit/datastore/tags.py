@@ -54,15 +54,8 @@ class RunTags:
         write_file_atomically(self._dir / f"{name}.json", json.dumps({"tag": tag, "present": present}).encode())
 
     def _changes(self) -> dict[str, bool]:
-        try:
-            paths = sorted(self._dir.glob("*.json"))
-        except FileNotFoundError:
-            return {}
         changes: dict[str, bool] = {}
-        for path in paths:
-            try:
-                change = json.loads(path.read_bytes())
-            except FileNotFoundError:
-                continue
+        for path in sorted(self._dir.glob("*.json")):  # nothing when no tag was ever changed
+            change = json.loads(path.read_bytes())
             changes[str(change["tag"])] = bool(change["present"])
         return changes
