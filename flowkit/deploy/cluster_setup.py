@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
 EXECUTOR_ROLE = "flowkit-executor"
+DEFAULT_SERVICE_ACCOUNT = "flowkit"
 DEPLOYER_ROLE = "flowkit-deployer"
 LABELS = {"app.kubernetes.io/managed-by": "flowkit"}
 ACCESS_MODES = ("ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
@@ -59,7 +60,7 @@ class NamespaceSetup:
     """The choices `flowkit cluster-setup` takes."""
 
     namespace: str
-    service_account: str = "flowkit"
+    service_account: str = DEFAULT_SERVICE_ACCOUNT
     claim: str = "flowkit-datastore"
     size: str = "100Gi"
     storage_class: str | None = None

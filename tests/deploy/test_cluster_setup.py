@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from flowkit.deploy.cluster_setup import (
 )
 from flowkit.deploy.config import ApiClientFactory
 from flowkit.deploy.errors import DeployError
+from flowkit.settings import CONFIG, DATASTORE_CLAIM, NAMESPACE, SERVICE_ACCOUNT
 from tests.support.argo_schema import validate_kubernetes_object
 from tests.support.fake_kube import FakeKube
 
@@ -115,3 +118,26 @@ def test_the_console_command_prints_yaml_for_kubectl_or_applies(tmp_path: Path, 
 
     refused = flowkit_console("cluster-setup", "--namespace", "default", "--size", "-1")
     assert refused.returncode == 1 and "must be greater than zero" in refused.stderr
+
+
+def test_the_console_command_defaults_to_the_cluster_profile(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"namespace": "ml", "service_account": "trainer", "datastore_claim": "ml-data"}))
+    env = {**os.environ, CONFIG.env_var: str(config)}
+    for setting in (NAMESPACE, SERVICE_ACCOUNT, DATASTORE_CLAIM):
+        env.pop(setting.env_var, None)
+    printed = subprocess.run(
+        [sys.executable, "-c", "from flowkit.cli.main import main; main()", "cluster-setup"],
+        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT, env=env,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    names = {(document["kind"], document["metadata"]["name"]) for document in yaml.safe_load_all(printed.stdout)}
+    assert {("ServiceAccount", "trainer"), ("PersistentVolumeClaim", "ml-data")} <= names
+    assert {document["metadata"]["namespace"] for document in yaml.safe_load_all(printed.stdout)} == {"ml"}
+
+    env[CONFIG.env_var] = str(tmp_path / "missing.json")
+    refused = subprocess.run(
+        [sys.executable, "-c", "from flowkit.cli.main import main; main()", "cluster-setup"],
+        capture_output=True, text=True, timeout=120, cwd=REPO_ROOT, env=env,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "give --namespace" in refused.stderr
