@@ -26,20 +26,20 @@ _EXPORTS: dict[str, str] = {
     "config_expr": "flowkit.authoring.config",
     "IncludeFile": "flowkit.authoring.include_file",
     "current": "flowkit.authoring.current",
-    "kubernetes": "flowkit.authoring.decorators",
-    "resources": "flowkit.authoring.decorators",
-    "retry": "flowkit.authoring.decorators",
-    "timeout": "flowkit.authoring.decorators",
-    "environment": "flowkit.authoring.decorators",
-    "catch": "flowkit.authoring.decorators",
-    "conda": "flowkit.authoring.decorators",
-    "conda_base": "flowkit.authoring.decorators",
-    "pypi": "flowkit.authoring.decorators",
-    "pypi_base": "flowkit.authoring.decorators",
-    "argo": "flowkit.authoring.decorators",
-    "schedule": "flowkit.authoring.decorators",
-    "card": "flowkit.authoring.card",
-    "project": "flowkit.authoring.decorators",
+    "kubernetes": "flowkit.specs.decorators",
+    "resources": "flowkit.specs.decorators",
+    "retry": "flowkit.specs.decorators",
+    "timeout": "flowkit.specs.decorators",
+    "environment": "flowkit.specs.decorators",
+    "catch": "flowkit.specs.decorators",
+    "conda": "flowkit.specs.decorators",
+    "conda_base": "flowkit.specs.decorators",
+    "pypi": "flowkit.specs.decorators",
+    "pypi_base": "flowkit.specs.decorators",
+    "argo": "flowkit.specs.decorators",
+    "schedule": "flowkit.specs.decorators",
+    "card": "flowkit.cards.decorator",
+    "project": "flowkit.specs.decorators",
     "Run": "flowkit.client",
     "Step": "flowkit.client",
     "Task": "flowkit.client",
@@ -94,10 +94,26 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from flowkit.authoring.card import card
     from flowkit.authoring.config import Config, config_expr
     from flowkit.authoring.current import current
-    from flowkit.authoring.decorators import (
+    from flowkit.authoring.flow import Flow, FlowSpec
+    from flowkit.authoring.include_file import IncludeFile
+    from flowkit.authoring.parameter import JSONType, Parameter
+    from flowkit.authoring.step import step
+    from flowkit.cards.decorator import card
+    from flowkit.client import (
+        DataArtifact,
+        Metaflow,
+        Run,
+        Step,
+        Task,
+        default_namespace,
+        get_metadata,
+        get_namespace,
+        namespace,
+    )
+    from flowkit.errors import ExceptionWrapper, FlowDefinitionError, FlowkitError
+    from flowkit.specs.decorators import (
         argo,
         catch,
         conda,
@@ -112,22 +128,6 @@ if TYPE_CHECKING:
         schedule,
         timeout,
     )
-    from flowkit.authoring.flow import Flow, FlowSpec
-    from flowkit.authoring.include_file import IncludeFile
-    from flowkit.authoring.parameter import JSONType, Parameter
-    from flowkit.authoring.step import step
-    from flowkit.client import (
-        DataArtifact,
-        Metaflow,
-        Run,
-        Step,
-        Task,
-        default_namespace,
-        get_metadata,
-        get_namespace,
-        namespace,
-    )
-    from flowkit.errors import ExceptionWrapper, FlowDefinitionError, FlowkitError
 
 
 def lazy_exports(

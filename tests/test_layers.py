@@ -37,6 +37,91 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
+LAYERS: list[set[str]] = [
+    # Lowest first. A module may import from its own layer and the layers below it, never from one above.
+    {"errors", "identity", "invocation", "settings", "argo_versions", "metaflow_version"},
+    {"authoring"},  # what the user writes
+    {"graph", "specs", "datastore"},  # the model (plain data read from the flow class) and the storage
+    {"environments", "cards", "packaging"},
+    {"task"},  # runs one task
+    {"ui"},
+    {"client"},
+    {"runtime", "compiler"},  # the two schedulers: the local runtime, the Argo compiler (graph + specs -> Hera)
+    {"deploy"},  # packaging, compiling and applying, against a cluster
+    {"cli"},
+]
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+FACADE_LAYER = "authoring"
+"""Its classes are the user's entry points (`Flow.run`, `Flow.argo_create`, `current.card`): they may reach any
+engine, but only lazily, inside the function that needs it, so defining a flow loads none of them."""
+STANDALONE_SCRIPTS = {"packaging/bootstrap_script.py", "environments/materialize_script.py"}
+"""Run with ``python -c`` before flowkit is importable, outside the package's layering."""
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "flowkit" and len(parts) > 1 else None
+
+
+def runtime_imports(path: Path) -> list[tuple[str, bool]]:
+    """``(module, lazy)`` for every import the file executes (not those under ``if TYPE_CHECKING:``); lazy means
+    inside a function body."""
+    tree = ast.parse(path.read_text(), str(path))
+    found: list[tuple[str, bool]] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            return
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, lazy) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module == "flowkit":  # from flowkit import settings
+            found.extend((f"flowkit.{alias.name}", lazy) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, lazy))
+        inner = lazy or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner)
+
+    visit(tree, False)
+    return found
+
+
+def test_every_layer_imports_only_downward() -> None:
+    packages = {path.name for path in PACKAGE.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
+    modules = {path.stem for path in PACKAGE.glob("*.py") if path.name != "__init__.py"}
+    assert packages | modules == set(RANK), "every package and top-level module belongs to one layer"
+    offences = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if (len(relative.parts) == 1 and relative.name == "__init__.py") or relative.as_posix() in STANDALONE_SCRIPTS:
+            continue
+        source = relative.parts[0].removesuffix(".py")
+        for module, lazy in runtime_imports(path):
+            target = layer_of(module)
+            if target is None or target not in RANK or RANK[target] <= RANK[source]:
+                continue
+            if source == FACADE_LAYER and lazy:
+                continue
+            offences.append(f"{relative} imports {module} ({'lazily' if lazy else 'at module level'})")
+    assert offences == []
+
+
+def test_no_two_packages_import_each_other() -> None:
+    """Within a layer too: the only way back is an authoring facade's lazy import."""
+    edges: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if len(relative.parts) == 1 or relative.as_posix() in STANDALONE_SCRIPTS:
+            continue
+        source = relative.parts[0]
+        for module, lazy in runtime_imports(path):
+            target = layer_of(module)
+            if target is not None and target != source and not (source == FACADE_LAYER and lazy):
+                edges.setdefault(source, set()).add(target)
+    cycles = sorted(f"{a} <-> {b}" for a in edges for b in edges[a] if a < b and a in edges.get(b, set()))
+    assert cycles == []
+
+
 def violates(module: str, forbidden: str) -> bool:
     return module == forbidden or module.startswith(forbidden + ".")
 

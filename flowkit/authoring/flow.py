@@ -61,7 +61,7 @@ class Flow:
         """
         super().__init_subclass__(**kwargs)
         if any(PENDING_SPECS_ATTR in vars(function) for function in vars(cls).values() if is_step(function)):
-            from flowkit.authoring.decorators import apply_pending_specs
+            from flowkit.specs.decorators import apply_pending_specs
 
             apply_pending_specs(cls)
         if any(CLASS_SPECS_ATTR in vars(base) for base in cls.__mro__[1:]):

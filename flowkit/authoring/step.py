@@ -21,13 +21,17 @@ STEP_SPECS_ATTR = "__flowkit_step_specs__"
 """On a step function: ``dict[decorator name, SpecModel]`` declared on that step."""
 
 CARDS_ATTR = "__flowkit_cards__"
-"""On a step function: ``list[CardDeclaration]``, one per ``@card`` (see `flowkit.authoring.card`)."""
+"""On a step function: ``list[CardDeclaration]``, one per ``@card`` (see `flowkit.cards.decorator`)."""
 
 STEP_ROLE_ATTR = "__flowkit_step_role__"
 """On a step function marked ``@step(start=True)`` or ``@step(end=True)``: ``"start"`` or ``"end"``."""
 
 CLASS_SPECS_ATTR = "__flowkit_class_specs__"
 """On a flow class (its own ``__dict__`` only): ``dict[decorator name, SpecModel]`` declared on that class."""
+
+GRAPH_CACHE_ATTR = "__flowkit_graph__"
+"""On a flow class (its own ``__dict__``): the cache of `flowkit.graph.build_graph`; a class pickled by value carries
+its graph into a pod, where its source cannot be read again."""
 
 PENDING_SPECS_ATTR = "__flowkit_pending_specs__"
 """On a step function: ``[(decorator, fields)]`` whose fields hold a `config_expr`, applied once the class exists."""

@@ -36,7 +36,7 @@ def parse_decorator_spec(text: str) -> tuple[str, dict[str, Any]]:
 
 def _step_decorators() -> dict[str, Any]:
     """Every decorator `--with` can attach: the spec decorators that apply to a step, by name."""
-    from flowkit.authoring import decorators
+    from flowkit.specs import decorators
 
     found = (getattr(decorators, name) for name in dir(decorators))
     return {d.name: d for d in found if isinstance(d, decorators.SpecDecorator) and d.step_level}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flowkit.authoring.step import find_steps, step_role
-from flowkit.graph.model import GRAPH_CACHE_ATTR, FlowGraph, StepNode
+from flowkit.authoring.step import GRAPH_CACHE_ATTR, find_steps, step_role
+from flowkit.graph.model import FlowGraph, StepNode
 from flowkit.graph.parse import parse_step
 from flowkit.graph.validate import validate_graph
 from flowkit.specs.resolve import exit_handler

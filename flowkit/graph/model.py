@@ -9,10 +9,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-GRAPH_CACHE_ATTR = "__flowkit_graph__"
-"""Cache of `build_graph` in the flow class's own ``__dict__``: a class pickled by value carries its graph into a
-pod, where its source cannot be read again."""
-
 Transition = Literal["linear", "split", "foreach", "switch", "end"]
 
 

@@ -119,7 +119,7 @@ def test_a_dependency_cycle_is_an_error() -> None:
 def test_flowkit_argo_is_the_decorator_even_after_the_package_is_imported() -> None:
     import flowkit.compiler.compiler  # noqa: F401  (the compiler is loaded, as argo-create loads it)
     from flowkit import argo
-    from flowkit.authoring.decorators import argo as argo_decorator
+    from flowkit.specs.decorators import argo as argo_decorator
 
     assert argo is argo_decorator
 

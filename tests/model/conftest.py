@@ -13,7 +13,7 @@ import pytest
 
 FLOW_HEADER = """\
 from flowkit.authoring.step import step
-from flowkit.authoring.decorators import argo, catch, conda, environment, kubernetes, resources, retry, timeout
+from flowkit.specs.decorators import argo, catch, conda, environment, kubernetes, resources, retry, timeout
 """
 
 _module_numbers = itertools.count()

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from flowkit import argo, catch, conda, environment, kubernetes, resources, retry, schedule, step, timeout
-from flowkit.authoring.decorators import spec_decorator
 from flowkit.authoring.step import declared_class_specs, declared_step_specs, find_steps, is_step
 from flowkit.errors import FlowDefinitionError
 from flowkit.specs import RetrySpec
+from flowkit.specs.decorators import spec_decorator
 
 
 def test_bare_and_called_forms() -> None:

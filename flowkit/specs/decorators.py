@@ -17,9 +17,8 @@ from types import FunctionType
 from typing import Any, Generic, TypeVar, overload
 
 from flowkit.authoring.config import ConfigExpr, evaluate_config_exprs
-from flowkit.authoring.step import CLASS_SPECS_ATTR, PENDING_SPECS_ATTR, STEP_SPECS_ATTR
+from flowkit.authoring.step import CLASS_SPECS_ATTR, GRAPH_CACHE_ATTR, PENDING_SPECS_ATTR, STEP_SPECS_ATTR
 from flowkit.errors import FlowDefinitionError
-from flowkit.graph.model import GRAPH_CACHE_ATTR
 from flowkit.specs.argo import ArgoSpec, ScheduleSpec
 from flowkit.specs.base import SpecModel
 from flowkit.specs.catch import CatchSpec
