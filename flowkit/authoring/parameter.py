@@ -55,8 +55,11 @@ class Parameter:
         help: str | None = None,
         required: bool = False,
         separator: str | None = None,
+        show_default: bool = True,
     ) -> None:
         self.name = name
+        self.show_default = show_default
+        """Whether `--help` shows the default (Metaflow's keyword)."""
         self.default = default
         self.separator = separator
         inferred = str if separator is not None else _type_of_default(default)

@@ -46,7 +46,7 @@ def parameter_options(flow_cls: type) -> list[click.Option]:
     options = []
     for parameter in flow_parameters(flow_cls).values():
         help_text = parameter.help or ""
-        if parameter.default is not None:
+        if parameter.default is not None and parameter.show_default:
             help_text = f"{help_text} [default: {parameter.to_json(parameter.default)}]".strip()
         options.append(
             click.Option(

@@ -73,3 +73,11 @@ def test_bad_values_name_the_parameter(flow_file: Path, datastore_root: Path) ->
     assert result.returncode == 2 and "years" in result.stderr and "'soon'" in result.stderr
     result = flow_command(flow_file, "run", "--movies", "no-such.csv", datastore_root=datastore_root)
     assert result.returncode == 2 and "cannot include the file 'no-such.csv'" in result.stderr
+
+
+def test_help_lists_every_parameter_and_hides_a_default_on_request(flow_file: Path, datastore_root: Path) -> None:
+    result = flow_command(flow_file, "run", "--help", datastore_root=datastore_root)
+    assert result.returncode == 0, describe(result)
+    help_text = " ".join(result.stdout.split())
+    assert "--learning-rate" in help_text and "[default: 0.5]" not in help_text
+    assert '--genres STR Genres to keep. [default: ["drama", "comedy"]]' in help_text

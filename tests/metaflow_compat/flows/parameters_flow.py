@@ -9,7 +9,7 @@ class ParametersFlow(FlowSpec):
     blob = IncludeFile("blob", is_text=False, help="Any binary file.")
     genres = Parameter("genres", separator=",", default="drama,comedy", help="Genres to keep.")
     years = Parameter("years", type=int, separator=":", default="1990:2000")
-    learning_rate = Parameter("learning-rate", default=0.5)
+    learning_rate = Parameter("learning-rate", default=0.5, show_default=False)
 
     @step
     def start(self):
