@@ -1,4 +1,4 @@
-"""The client as a notebook uses it, from a subfolder of the project the runs were started in."""
+"""The client as a notebook uses it: a Jupyter notebook in a subfolder of the project the runs were started in."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbclient import NotebookClient
 
+from tests.notebook.test_notebook import kernel_for_this_interpreter
 from tests.runtime.cli_runner import REPO_ROOT, describe
 
 FLOWS = Path(__file__).parent / "flows"
@@ -95,23 +98,29 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
-def test_a_notebook_in_a_subfolder_reads_the_runs_through_metaflow_client_names(project: Path) -> None:
+@pytest.mark.e2e
+def test_a_notebook_in_a_subfolder_reads_the_runs_through_metaflow_client_names(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = start(project, "--tag", "nightly", user="alice")
     failed = start(project, "--fail_at_end", "true", user="alice")
     other = start(project, user="bob")
 
-    environment = {key: value for key, value in os.environ.items() if key != "FLOWKIT_DATASTORE_ROOT"}
-    environment.update(FLOWKIT_USER="alice", PYTHONPATH=str(REPO_ROOT))
-    notebook = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(NOTEBOOK)],
-        cwd=project / "notebooks",
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
+    jupyter_data = tmp_path / "jupyter"
+    kernel_name = kernel_for_this_interpreter(jupyter_data)
+    monkeypatch.setenv("JUPYTER_PATH", str(jupyter_data / "share" / "jupyter"))
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.setenv("FLOWKIT_USER", "alice")
+    monkeypatch.delenv("FLOWKIT_DATASTORE_ROOT", raising=False)  # the notebook must find the project's .flowkit
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(textwrap.dedent(NOTEBOOK))],
+        metadata={"kernelspec": {"name": kernel_name, "display_name": "flowkit test", "language": "python"}},
     )
-    assert notebook.returncode == 0, describe(notebook)
-    seen = json.loads(notebook.stdout.strip().splitlines()[-1])
+    executed = NotebookClient(
+        notebook, kernel_name=kernel_name, timeout=180, resources={"metadata": {"path": project / "notebooks"}}
+    ).execute()
+    printed = "".join(output.get("text", "") for output in executed.cells[0].outputs)
+    seen = json.loads(printed.strip().splitlines()[-1])
     assert seen["genre_stats"] == {"comedy": 7.9, "crime": 8.2, "scifi": 8.2}
     assert seen["best_genre"] == "crime"
     assert (seen["latest_successful"], seen["latest"]) == (good, failed)
