@@ -113,6 +113,24 @@ def publish(temp: Path, final: Path, *, replace: bool = True) -> bool:
     return True
 
 
+def link_file(source: Path, target: Path) -> bool:
+    """Give the finished file ``source`` a second name ``target``, unless ``target`` exists; returns whether it did.
+
+    For immutable files only (commit records, logs): both names show the same bytes forever. On a filesystem without
+    hard links the bytes are copied, as `write_file_atomically` writes them.
+    """
+    with storage_errors("link", target):
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            return False
+        except OSError as error:
+            if error.errno not in _NO_HARD_LINKS:
+                raise
+            return write_file_atomically(target, source.read_bytes(), replace=False)
+    return True
+
+
 def write_file_atomically(
     path: Path, data: bytes, *, replace: bool = True, temp_dir: Path | None = None, mode: int = 0o644
 ) -> bool:

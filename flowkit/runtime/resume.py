@@ -93,30 +93,17 @@ class ResumePlan:
 
 @dataclass
 class TaskReuse:
-    """The scheduler's side of a resume: decides per task, and writes the clones in batches.
-
-    The scheduler asks about tasks in waves (each task as it becomes ready, parents first) and starts no task until
-    a wave is decided; `commit` then writes that wave's clones side by side (`DataStore.clone_tasks`), so every
-    task that starts finds its parents' records committed, and a 200-task foreach is cloned in one batch of
-    parallel writes instead of 200 sequential fsyncs.
-    """
+    """The scheduler's side of a resume: called as each task becomes ready (parents first), it clones the task
+    into the new run when the plan reuses it."""
 
     plan: ResumePlan
     store: DataStore
     run_id: str
-    pending: list[TaskRecord] = field(default_factory=list)
 
     def __call__(self, task: TaskRef, parents: list[TaskRef]) -> TaskRecord | None:
-        """The origin's record of `task` if it is reused (its clone is written by the next `commit`), else None."""
+        """The clone of `task` in the new run if it is reused, else None (the task runs)."""
         record = self.plan.decide(self.store, task, parents)
-        if record is not None:
-            self.pending.append(record)
-        return record
-
-    def commit(self) -> None:
-        """Write the clones decided since the last commit."""
-        self.store.clone_tasks(self.pending, self.run_id)
-        self.pending.clear()
+        return None if record is None else self.store.clone_task(record, self.run_id)
 
 
 def plan_resume(store: DataStore, graph: FlowGraph, request: ResumeFrom) -> ResumePlan:

@@ -125,8 +125,6 @@ class Scheduler:
             self.progress.done += 1
             children = task.children(self.graph, reused.num_splits, reused.next_step)
             unblocked.extend(child for child in children if self._count_arrival(child))
-        if self.reuse is not None:
-            self.reuse.commit()  # before any task of this wave starts and reads its parents' records
 
     def _count_arrival(self, task: TaskRef) -> bool:
         """Note that one more parent of `task` succeeded; True once, when `task` has become ready."""

@@ -16,6 +16,7 @@ import pytest
 
 from flowkit.datastore import DataStore, RunRecord, TaskRecord, resolve_datastore_root, utc_now
 from flowkit.datastore.serialization import STAGING_BYTES, ZSTD_MAGIC
+from flowkit.datastore.store import AlreadyCommittedError
 from flowkit.errors import DataStoreError
 from flowkit.identity import TaskRef, format_index_path, index_path_of_task_id, parse_index_path, task_id_for
 
@@ -266,21 +267,24 @@ def test_forked_writers_do_not_share_staging_buffers(datastore_root: Path) -> No
         assert value == first_byte * len(value)
 
 
-def test_clone_tasks_writes_every_clone_pointing_at_the_same_blobs(datastore_root: Path) -> None:
+def test_a_clone_is_the_origin_record_linked_and_reads_as_a_record_of_its_new_run(datastore_root: Path) -> None:
     from flowkit.identity import TaskRef
 
     store = DataStore(datastore_root)
     ref = store.put_artifact([1, 2, 3])
-    records = [
-        TaskRecord(
-            flow="F", run_id="origin", step="work", task_id=f"0.{index}", index_path=[index], status="succeeded",
-            started_at=utc_now(), finished_at=utc_now(), artifacts={"items": ref},
-        )
-        for index in range(40)
-    ]  # fmt: skip
-    for record in records:
-        store.commit(record)
-    store.clone_tasks(records, "resumed")
-    for index in range(40):
-        clone = store.successful_record(TaskRef("F", "resumed", "work", (index,)))
-        assert clone.origin_run_id == "origin" and clone.artifacts == {"items": ref}
+    record = TaskRecord(
+        flow="F", run_id="origin", step="work", task_id="0.4", index_path=[4], attempt=1, status="succeeded",
+        started_at=utc_now(), finished_at=utc_now(), artifacts={"items": ref},
+    )  # fmt: skip
+    store.commit(record)
+    store.clone_task(record, "resumed")
+    again = store.clone_task(store.successful_record(TaskRef("F", "resumed", "work", (4,))), "resumed-again")
+    origin_path = store.record_path(record.coordinates, 1)
+    for run_id in ("resumed", "resumed-again"):
+        task = TaskRef("F", run_id, "work", (4,))
+        assert store.record_path(task, 1).stat().st_ino == origin_path.stat().st_ino, "a link: no bytes written"
+        clone = store.successful_record(task)
+        assert (clone.run_id, clone.origin_run_id, clone.artifacts) == (run_id, "origin", {"items": ref})
+    assert again.origin_run_id == "origin"
+    with pytest.raises(AlreadyCommittedError):
+        store.clone_task(record, "resumed")
