@@ -43,7 +43,8 @@ class CaughtTimeoutFlow(Flow):
 
     @step
     def end(self):
-        self.outcome = f"{type(self.slow_error).__name__}: {self.slow_error}"
+        # @catch stores Metaflow's wrapper: the caught exception's class name and message are its fields.
+        self.outcome = f"{self.slow_error.type.rsplit('.', 1)[-1]}: {self.slow_error.exception}"
 
 
 class LongStepFlow(Flow):
