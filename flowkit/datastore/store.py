@@ -188,10 +188,15 @@ class DataStore:
 
     # -- abandoned writes ----------------------------------------------------------------------------------------
     def sweep_abandoned_writes(self, flow: str, run_ids: Iterable[str] = ()) -> Swept:
-        """Remove temporary files of dead writers where a killed run leaves the most: the streamed blobs, and the
-        records and logs of ``run_ids`` (the run a resume continues). ``gc`` sweeps the whole datastore."""
-        directories = [self.blobs.directory, *(self.run_dir(flow, run_id) for run_id in run_ids)]
-        return sweep_temporary_files(directories[:1]) + sweep_temporary_files(directories[1:], recursive=True)
+        """Remove temporary files of dead writers where a killed run leaves them: the blobs, and the records and logs
+        of ``run_ids`` (the run a resume continues) and of ``flow``'s runs that never recorded themselves (stopped
+        before their start task ran, no resume will ever continue them). ``gc`` sweeps the whole datastore."""
+        flow_dir = self.flow_dir(flow)
+        unrecorded = [
+            flow_dir / name for name in _visible_entries(flow_dir) if not (flow_dir / name / "run.json").exists()
+        ]
+        runs = [*(self.run_dir(flow, run_id) for run_id in run_ids), *unrecorded]
+        return sweep_temporary_files([self.blobs.directory]) + sweep_temporary_files(runs, recursive=True)
 
     # -- captured output ---------------------------------------------------------------------------------------
     def log_writer(self, coords: TaskRef, attempt: int, stream: LogStream) -> LogWriter:

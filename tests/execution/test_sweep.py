@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from flowkit.datastore import DataStore
+from flowkit.datastore import DataStore, RunRecord
 from flowkit.datastore.atomic import HOST, temp_path_beside, temp_writer
 from flowkit.datastore.sweep import STALE_TEMP_SECONDS, sweep_temporary_files
 from flowkit.identity import TaskRef
@@ -68,9 +68,21 @@ def test_a_run_sweeps_half_written_blobs_and_a_resume_its_origin_records_and_log
     assert not blob.exists(), "the next run swept the blob a dead writer left"
     task_dir = store.task_dir(TaskRef("LinearFlow", first.id, "middle"))
     log = _temp(task_dir, f".tmp-1.out~{HOST}~{dead}~3")
+    store.write_run(RunRecord(flow="LinearFlow", run_id="other"))
     other_run_log = _temp(store.run_dir("LinearFlow", "other") / "start" / "0", f".tmp-0.err~{HOST}~{dead}~4")
     run_flow(
         flows.LinearFlow, datastore_root=datastore_root, max_workers=1, resume_from=ResumeFrom(origin_run_id=first.id)
     )
     assert not log.exists(), "a resume sweeps the run it continues"
-    assert other_run_log.exists(), "other runs are left to gc"
+    assert other_run_log.exists(), "other recorded runs are left to their own resume, or to gc"
+
+
+def test_a_run_sweeps_the_runs_that_never_recorded_themselves(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    dead = _dead_pid()
+    recorded = run_flow(flows.LinearFlow, {}, datastore_root=datastore_root, max_workers=1)
+    stopped_log = _temp(store.run_dir("LinearFlow", "stopped") / "start" / "0", f".tmp-0.out~{HOST}~{dead}~5")
+    recorded_log = _temp(store.run_dir("LinearFlow", recorded.id) / "end" / "0", f".tmp-1.out~{HOST}~{dead}~6")
+    run_flow(flows.LinearFlow, {}, datastore_root=datastore_root, max_workers=1)
+    assert not stopped_log.exists(), "no resume can continue a run that never recorded itself: a run sweeps it"
+    assert recorded_log.exists(), "a recorded run is swept by its resume, or by gc"
