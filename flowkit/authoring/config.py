@@ -6,9 +6,8 @@ run`` or ``--config-value config '{"model": {"depth": 4}}'`` replaces it for one
 parameter value (JSON in run.json and to every task and pod).
 
 ``config_expr("config.model.depth")`` stands for a value computed from the configs: it may be a `Parameter`'s
-default or a decorator's argument (``@resources(cpu=config_expr("config.cpu"))``). flowkit evaluates it when the
-class is defined, with each Config's default; a config given on the command line reaches the steps but does not
-re-evaluate these expressions.
+default, evaluated with the run's configs when the run starts, or a decorator's argument
+(``@resources(cpu=config_expr("config.cpu"))``), evaluated when the class is defined with each Config's default.
 """
 
 from __future__ import annotations

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowkit.errors import ParameterError
+
+if TYPE_CHECKING:
+    from flowkit.authoring.config import ConfigExpr
 
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})
@@ -70,6 +73,8 @@ class Parameter:
         self.attribute = name
         """The class attribute the parameter is bound to (its artifact name); usually equal to ``name``."""
         self.flow_name = "Flow"
+        self.default_expr: ConfigExpr | None = None
+        """A `config_expr` default: evaluated again when a run is given its own configs."""
 
     def __set_name__(self, owner: type, attribute: str) -> None:
         self.attribute = attribute
@@ -77,6 +82,7 @@ class Parameter:
         from flowkit.authoring.config import ConfigExpr, evaluate_config_exprs  # config.py builds on this module
 
         if isinstance(self.default, ConfigExpr):  # a default computed from the Configs declared above
+            self.default_expr = self.default
             self.default = evaluate_config_exprs({"default": self.default}, owner, what=self.name)["default"]
             if not self._type_given and self.separator is None:
                 self.type = _type_of_default(self.default)
@@ -190,7 +196,12 @@ def parameter_values(flow_cls: type, given: dict[str, str]) -> dict[str, Any]:
             raise ParameterError(f"no such parameter (parameters: {known})", flow=flow_cls.__name__, parameter=name)
     values: dict[str, Any] = {}
     for name, parameter in declared.items():
-        value = parameter.from_json(given[name]) if name in given else parameter.default
+        if name in given:
+            value = parameter.from_json(given[name])
+        elif parameter.default_expr is not None:  # the run's configs (declared above it) are in `values` already
+            value = parameter.default_expr.evaluate(values, flow=flow_cls.__name__, field=f"{name}.default")
+        else:
+            value = parameter.default
         if value is None and parameter.required:
             raise ParameterError("is required but was not given", flow=flow_cls.__name__, parameter=name)
         values[parameter.attribute] = value
