@@ -57,7 +57,10 @@ def package_command(flow_cls: type, output: Path | None, project_root: Path | No
         ref = publish_to_dir(package, build_payload(flow_cls, project_root), output)
         click.echo(f"archive:        {output / ref.archive_path}")
         click.echo(f"manifest:       {output / ref.manifest_path}")
-        click.echo(f"payload:        {output / ref.payload_path} (sha256 {ref.payload_sha256})")
+        if ref.payload_path is not None:
+            click.echo(f"payload:        {output / ref.payload_path} (sha256 {ref.payload_sha256})")
+        else:
+            click.echo(f"flow:           {ref.flow_reference} (imported from the shipped source)")
 
 
 def _print_package(package: BuiltPackage) -> None:

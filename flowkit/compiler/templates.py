@@ -39,6 +39,13 @@ PACKAGE_CACHE_MOUNT = "/flowkit-package-cache"
 EXTRACTED_PACKAGES_DIR = "packages/extracted"
 """Below the datastore mount: the 'volume' package cache, shared by every pod of every run on the claim."""
 LABEL_PREFIX = "flowkit.io"
+HOME_VOLUME = "flowkit-home"
+HOME_DIR = "/home/flowkit"
+"""The task's HOME and working directory: an emptyDir, so a non-root uid on a stock image (HOME=/, cwd /, neither
+writable) can still write ``~/.cache`` (Hugging Face, torch hub) and relative paths."""
+TMP_VOLUME = "flowkit-tmp"
+TMP_DIR = "/tmp"
+"""TMPDIR: an emptyDir, writable whatever the image's root filesystem allows."""
 
 STARTUP_ALLOWANCE_SECONDS = 3600
 """How much longer than its ``@timeout`` a pod may run before Argo kills it (``activeDeadlineSeconds``).
@@ -152,6 +159,10 @@ def _volumes(plan: PodPlan, context: PodContext) -> list[_BaseVolume]:
         volumes.append(EmptyDirVolume(name=PACKAGE_CACHE_VOLUME, mount_path=PACKAGE_CACHE_MOUNT))
     for claim, path in sorted(plan.kubernetes.pvc.items()):
         volumes.append(ExistingVolume(name=f"pvc-{dns_label(claim, 59)}", claim_name=claim, mount_path=path))
+    volumes += [
+        EmptyDirVolume(name=HOME_VOLUME, mount_path=HOME_DIR),
+        EmptyDirVolume(name=TMP_VOLUME, mount_path=TMP_DIR),
+    ]
     if plan.kubernetes.shared_memory is not None:
         size = m.Quantity(str(plan.kubernetes.shared_memory))
         volumes.append(EmptyDirVolume(name=SHM_VOLUME, medium="Memory", size_limit=size, mount_path="/dev/shm"))
@@ -194,6 +205,12 @@ def _metadata(plan: PodPlan) -> tuple[dict[str, str], dict[str, str]]:
     return labels, annotations
 
 
+def _environment(plan: PodPlan, context: PodContext) -> dict[str, str]:
+    """The run's and the step's variables over the pod's writable HOME and TMPDIR (a step may still point them
+    elsewhere)."""
+    return {"HOME": HOME_DIR, "TMPDIR": TMP_DIR, **context.run_environment, **plan.env}
+
+
 def build_container(plan: PodPlan, context: PodContext) -> Container:
     """The Hera Container template of one plan; the caller has checked that the plan has an image."""
     from hera.workflows import Container, Env, Parameter
@@ -214,8 +231,8 @@ def build_container(plan: PodPlan, context: PodContext) -> Container:
         command=[*plan.environment.command_wrapper, *context.bootstrap(task_argv(plan, context))],
         inputs=[Parameter(name=STEP_INPUT), Parameter(name=STEP_LABEL_INPUT), Parameter(name=INDEX_PATH_INPUT)],
         outputs=outputs,
-        env=[Env(name=name, value=value) for name, value in sorted({**context.run_environment, **plan.env}.items())]
-        or None,
+        env=[Env(name=name, value=value) for name, value in sorted(_environment(plan, context).items())],
+        working_dir=HOME_DIR,
         resources=_resources(plan, context),
         security_context=m.SecurityContext.model_validate(CONTAINER_SECURITY_CONTEXT),
         volumes=_volumes(plan, context),

@@ -3,12 +3,16 @@
 Output is streamed to a temporary file while the task runs and renamed into place when the stream closes, so a
 reader never mistakes a half-written log for a finished one, and an empty stream leaves no file at all (a
 10,000-way foreach should not create 20,000 empty files).
+
+A pod's logs are stored with each line prefixed by the UTC time it was read (``2026-01-31T12:00:00.123456Z ``): the
+pod's own log is gone with the pod, and the stored copy is what tells, after the fact, where a task spent its time.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flowkit.datastore.atomic import ensure_dir, publish, storage_errors, temp_path_beside
@@ -21,8 +25,9 @@ class LogWriter:
     temporary file that nobody would ever publish or remove.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, timestamped: bool = False) -> None:
         self.path = path
+        self._stamper = LineStamper() if timestamped else None
         self._temp: Path | None = None
         self._fd: int | None = None
         self._closed = False
@@ -34,6 +39,8 @@ class LogWriter:
         with self._lock, storage_errors("write captured output", self.path):
             if self._closed:
                 return
+            if self._stamper is not None:
+                data = self._stamper.stamp(data)
             if self._fd is None:
                 ensure_dir(self.path.parent)
                 self._temp = temp_path_beside(self.path)
@@ -58,3 +65,18 @@ class LogWriter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class LineStamper:
+    """Prefixes every line of a byte stream, given in arbitrary chunks, with the UTC time its first byte arrived."""
+
+    def __init__(self) -> None:
+        self._at_line_start = True
+
+    def stamp(self, chunk: bytes) -> bytes:
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ ").encode()
+        ends_line = chunk.endswith(b"\n")
+        body = chunk[:-1] if ends_line else chunk
+        stamped = (stamp if self._at_line_start else b"") + body.replace(b"\n", b"\n" + stamp)
+        self._at_line_start = ends_line
+        return stamped + b"\n" if ends_line else stamped

@@ -3,7 +3,8 @@
 A blob holds the artifact's pickle (cloudpickle, protocol 5) either as is, or, when a sample of its head says it
 pays, as a sequence of independent zstd frames followed by a seek table in the zstd *seekable format* (a skippable
 frame listing each frame's compressed and decompressed size; plain ``zstd -d`` still decompresses the file). Blobs
-written before the seek table existed (one zstd stream, no table) are still read, sequentially.
+written before the seek table existed (one zstd stream, no table) are still read, sequentially. Pods write plain
+pickles only (`write_uncompressed_blobs`): every CPython reads them, and the pod path imports no compiled package.
 
 The blob's name is the sha256 of the file's bytes, so ``sha256sum`` of any blob equals its name, and the hash costs
 a pass over the *stored* bytes only: a highly compressible artifact is hashed after compression. Equal artifacts
@@ -89,6 +90,20 @@ _SEEK_FOOTER = struct.Struct("<IBI")  # number of frames, descriptor (no checksu
 _SKIPPABLE_HEADER = struct.Struct("<II")  # magic, content size
 
 
+_compression_enabled = True
+
+
+def write_uncompressed_blobs() -> None:
+    """From now on this process stores every blob as a plain pickle, which any CPython reads.
+
+    A pod calls this: zstd is not part of the standard library, so a blob it compressed could be unreadable to the
+    next pod's image or to a laptop without ``zstandard``, and importing it would make the pod path depend on a
+    compiled package. The laptop keeps compressing (where ``zstandard`` is installed), for its disk and throughput.
+    """
+    global _compression_enabled
+    _compression_enabled = False
+
+
 def zstd_module() -> Any:
     """The zstandard module, or None: without it blobs are stored uncompressed (always readable)."""
     try:
@@ -96,6 +111,12 @@ def zstd_module() -> Any:
     except ImportError:
         return None
     return zstandard
+
+
+def compressor_module() -> Any:
+    """The zstandard module if this process compresses the blobs it writes, else None (see
+    `write_uncompressed_blobs`)."""
+    return zstd_module() if _compression_enabled else None
 
 
 def io_workers() -> int:
@@ -298,9 +319,9 @@ class BlobSink:
             self.temp_path.unlink(missing_ok=True)
 
     def _decide(self) -> None:
-        """Compress only if zstd is installed, the sample is big enough, and it shrinks enough."""
+        """Compress only if zstd is installed and wanted, the sample is big enough, and it shrinks enough."""
         sample, self._sample = self._sample, bytearray()
-        zstd = zstd_module()
+        zstd = compressor_module()
         self.compressed = False
         if zstd is not None and len(sample) >= COMPRESSION_MIN_BYTES:
             trial = self._compressor(0).compress(sample)
@@ -430,7 +451,7 @@ def _unpickle(fd: int, path: Path, digest: _Digest) -> Any:
         return pickle.load(_RawStream(fd, size, path, digest))
     zstd = zstd_module()
     if zstd is None:
-        raise DataStoreError(f"blob {path} is zstd-compressed; install 'zstandard' to read it")
+        raise DataStoreError(f"blob {path} is compressed with zstd, a codec this Python lacks: install 'zstandard'")
     digest.hash_in_background()
     frames = _read_seek_table(fd, size)
     if frames is None:  # written before blobs had a seek table: one stream, decompressed in order

@@ -199,8 +199,9 @@ class DataStore:
         return sweep_temporary_files([self.blobs.directory]) + sweep_temporary_files(runs, recursive=True)
 
     # -- captured output ---------------------------------------------------------------------------------------
-    def log_writer(self, coords: TaskRef, attempt: int, stream: LogStream) -> LogWriter:
-        return LogWriter(self.log_path(coords, attempt, stream))
+    def log_writer(self, coords: TaskRef, attempt: int, stream: LogStream, *, timestamped: bool = False) -> LogWriter:
+        """A writer of one captured stream; ``timestamped``: each stored line starts with the time it was read."""
+        return LogWriter(self.log_path(coords, attempt, stream), timestamped=timestamped)
 
     def log_writers(self, coords: TaskRef, attempt: int) -> dict[str, LogWriter]:
         """Writers of both captured streams ("out", "err"), for a scheduler that starts a task."""

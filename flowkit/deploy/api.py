@@ -122,9 +122,10 @@ def _upload(
             package.manifest_json,
             hashlib.sha256(package.manifest_json).hexdigest(),
         ),
-        FileUpload(payload_relpath(payload.sha256), payload.data, payload.sha256),
         FileUpload(archive, package.archive, package.archive_sha256, same_content=(MANIFEST_NAME, package.package_id)),
     ]
+    if payload.by_value:
+        files.append(FileUpload(payload_relpath(payload.sha256), payload.data, payload.sha256))
     stored = upload_files(factory, namespace, files, upload_pod_spec(flow_cls))
     return package_ref(package, payload, archive_sha256=stored[archive].sha256)
 

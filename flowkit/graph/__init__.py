@@ -7,6 +7,7 @@ from flowkit.graph.model import FlowGraph, StepNode
 from flowkit.graph.parse import parse_step
 from flowkit.graph.validate import validate_graph
 from flowkit.specs.resolve import exit_handler
+from flowkit.specs.shipped import shipped_graph
 
 __all__ = ["FlowGraph", "StepNode", "build_graph"]
 
@@ -15,11 +16,16 @@ def build_graph(flow_cls: type) -> FlowGraph:
     """The validated graph of `flow_cls`; raises `FlowDefinitionError` naming the flow, step and line of a problem.
 
     The result is cached in the class's own ``__dict__`` and returned from there when present: a class pickled by
-    value (defined in `__main__` or a notebook) arrives in a pod with its graph but without its source.
+    value (defined in `__main__` or a notebook) arrives in a pod with its graph but without its source. In a pod the
+    graph shipped with the code package (`flowkit.specs.shipped`) is used as it is: validated when it was packaged.
     """
     cached = vars(flow_cls).get(GRAPH_CACHE_ATTR)
     if isinstance(cached, FlowGraph):
         return cached
+    shipped = shipped_graph(flow_cls)
+    if shipped is not None:
+        setattr(flow_cls, GRAPH_CACHE_ATTR, shipped)
+        return shipped
     flow = flow_cls.__name__
     functions = find_steps(flow_cls)
     parsed = {name: parse_step(flow, name, function) for name, function in functions.items()}

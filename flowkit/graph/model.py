@@ -87,11 +87,17 @@ class FlowGraph:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, for `show`, run records and tooling."""
-        return {"flow": self.flow_name, "steps": [asdict(node) for node in self.steps.values()]}
+        return {
+            "flow": self.flow_name,
+            "steps": [asdict(node) for node in self.steps.values()],
+            "start_step": self.start_step,
+            "end_step": self.end_step,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FlowGraph:
         """The graph `to_dict` wrote (a run record's copy); fields added later are ignored, missing ones defaulted."""
         known = set(StepNode.__dataclass_fields__)
         steps = [StepNode(**{key: value for key, value in step.items() if key in known}) for step in data["steps"]]
-        return cls(flow_name=data["flow"], steps={step.name: step for step in steps})
+        ends = {key: data[key] for key in ("start_step", "end_step") if key in data}
+        return cls(flow_name=data["flow"], steps={step.name: step for step in steps}, **ends)

@@ -1,9 +1,9 @@
 """The container command that runs one task from a published package.
 
 The bootstrap is a standard-library-only script (``bootstrap_script.py``, kept as a real file so that it is linted,
-type-checked and importable by tests) passed to ``python -c``. Everything it must trust (the digests, the expected
-Python and cloudpickle versions) is on its command line, i.e. in the workflow spec; the shared volume only supplies
-bytes that are checked against those values.
+type-checked and importable by tests) passed to ``python -c``. Everything it must trust (the digests, the flow's
+reference, or the Python and cloudpickle versions a pickled flow needs) is on its command line, i.e. in the
+workflow spec; the shared volume only supplies bytes that are checked against those values.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def bootstrap_command(
         package_id=ref.package_id,
         archive=ref.archive_path,
         archive_sha256=ref.archive_sha256,
+        flow=ref.flow_reference,
         payload=ref.payload_path,
         payload_sha256=ref.payload_sha256,
         python_version=ref.python_version,

@@ -1,21 +1,27 @@
 """The first code a flowkit pod runs: verify the code package, unpack it, then hand the task to flowkit.
 
-It is passed to ``python -c`` as text, so it may use only the standard library until verification is done: the image
-holds no flowkit of its own; flowkit and cloudpickle come out of the package being verified. The order matters:
+It is passed to the image's Python as text, so it may use only the standard library until verification is done:
+the image holds no flowkit of its own; flowkit and cloudpickle come out of the package being verified, and
+everything after this script runs on the standard library plus the package (any CPython 3.10+ will do). The order
+matters:
 
-1. the Python minor version (a pickle from another version can crash the interpreter outright);
-2. the payload's and the archive's sha256 against the values on the command line, which come from the workflow
-   spec that the Kubernetes API server protects, rather than from the shared volume that any pod could write;
+1. for a flow pickled by value only, the Python minor version (a pickle from another version can crash the
+   interpreter outright); a flow travelling by reference is imported from the shipped source by any Python;
+2. the archive's (and payload's) sha256 against the values on the command line, which come from the workflow spec
+   that the Kubernetes API server protects, rather than from the shared volume that any pod could write;
 3. a safe extraction into a pod-local cache keyed by package id (an allow-list of names and types on top of
    tarfile's ``data`` filter, which has had bypasses), into a temporary directory that is renamed into place only
    once every file matched the manifest, so a concurrent or interrupted extraction is never trusted;
-4. the shipped code first on ``sys.path``, and the cloudpickle (with its version) and flowkit that will be used
-   checked to be the shipped ones;
-5. only then the payload is unpickled and ``flowkit.task.cli.main`` runs the task.
+4. the shipped code first on ``sys.path``, and the cloudpickle and flowkit that will be used checked to be the
+   shipped ones; the flow's graph and resolved specs, validated when the package was built, installed from the
+   manifest (``flowkit.specs.shipped``), so nothing on the pod path needs pydantic;
+5. only then the flow's module is imported (or the payload unpickled) and ``flowkit.task.cli.main`` runs the task,
+   with line-buffered output so that each line reaches the pod's log when it is printed.
 
-Usage: ``python -c <this file> --datastore-root R --package-id ID --archive PATH --archive-sha256 H --payload PATH
---payload-sha256 H --python-version X.Y --cloudpickle-version V [--cache-dir D] -- <task argv>``; `BootstrapOptions`
-declares these options once, for the builder of the command (`flowkit.packaging.bootstrap`) and for this parser.
+Usage: ``python -c <this file> --datastore-root R --package-id ID --archive PATH --archive-sha256 H
+(--flow MODULE:CLASS | --payload PATH --payload-sha256 H --python-version X.Y --cloudpickle-version V)
+[--cache-dir D] -- <task argv>``; `BootstrapOptions` declares these options once, for the builder of the command
+(`flowkit.packaging.bootstrap`) and for this parser.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ MANIFEST_NAME = "manifest.json"
 CODE_DIR = "code"  # the user's project
 LIB_DIR = "lib"  # the shipped runtime: flowkit and cloudpickle
 ALLOWED_TOP_DIRS = (CODE_DIR, LIB_DIR)
+BY_VALUE_OPTIONS = ("payload", "payload_sha256", "python_version", "cloudpickle_version")
+"""Required when no ``flow`` reference is given: what reading a pickled flow class takes."""
 
 
 class BootstrapError(Exception):
@@ -72,7 +80,8 @@ def unwritable_message(error: OSError) -> str:
 class BootstrapOptions:
     """The bootstrap's own options: each field is a ``--field-name value`` pair before the ``--``.
 
-    Everything the bootstrap trusts is here, i.e. in the workflow spec; ``cache_dir`` alone is optional.
+    Everything the bootstrap trusts is here, i.e. in the workflow spec. A flow travels either by reference
+    (``flow``) or pickled by value (``payload`` with its digest and the versions that must read it).
     """
 
     datastore_root: str
@@ -80,11 +89,13 @@ class BootstrapOptions:
     archive: str
     """The archive's path below ``datastore_root``."""
     archive_sha256: str
-    payload: str
+    flow: str | None = None
+    """``module:Qualname`` of a flow imported from the shipped source."""
+    payload: str | None = None
     """The pickled flow class's path below ``datastore_root``."""
-    payload_sha256: str
-    python_version: str
-    cloudpickle_version: str
+    payload_sha256: str | None = None
+    python_version: str | None = None
+    cloudpickle_version: str | None = None
     cache_dir: str | None = None
     """Where extractions are cached (default ``$FLOWKIT_PACKAGE_CACHE`` or ``$TMPDIR/flowkit-packages``)."""
 
@@ -119,9 +130,10 @@ def parse_arguments(argv: list[str]) -> tuple[BootstrapOptions, list[str]]:
         if flag not in declared:
             raise BootstrapError(f"unknown bootstrap option {flag!r}")
         options[declared[flag].name] = value
-    missing = [
-        flag for flag, item in declared.items() if item.name not in options and item.default is dataclasses.MISSING
-    ]
+    required = [flag for flag, item in declared.items() if item.default is dataclasses.MISSING]
+    if "flow" not in options:
+        required += [_flag(name) for name in BY_VALUE_OPTIONS]
+    missing = [flag for flag in required if declared[flag].name not in options]
     if missing:
         raise BootstrapError(f"missing bootstrap options: {', '.join(missing)}")
     return BootstrapOptions(**options), task_argv
@@ -131,9 +143,9 @@ def check_python_version(expected: str) -> None:
     actual = f"{sys.version_info.major}.{sys.version_info.minor}"
     if actual != expected:
         raise BootstrapError(
-            f"the flow was packaged with Python {expected} but this container runs Python {actual} "
-            f"({sys.executable}); a pickle from another Python version can crash the interpreter, so use an image "
-            f"with Python {expected}"
+            f"the flow was pickled by value with Python {expected} (it has no source file in the project) but this "
+            f"container runs Python {actual} ({sys.executable}), and a pickle from another Python version can crash "
+            f"the interpreter: use an image with Python {expected}, or move the flow into a file"
         )
 
 
@@ -372,7 +384,7 @@ def flush_filesystem(path: str) -> None:
         os.close(fd)
 
 
-def check_runtime(expected_cloudpickle: str, target: str) -> None:
+def check_runtime(expected_cloudpickle: str | None, target: str) -> None:
     """The cloudpickle that will unpickle, and the flowkit that will run the task, must be the package's copies.
 
     They could differ if the image imported its own copies at interpreter start (a .pth file), before the package was
@@ -383,7 +395,7 @@ def check_runtime(expected_cloudpickle: str, target: str) -> None:
     import flowkit
 
     actual = getattr(cloudpickle, "__version__", "unknown")
-    if actual != expected_cloudpickle:
+    if expected_cloudpickle is not None and actual != expected_cloudpickle:
         raise BootstrapError(
             f"the flow was pickled with cloudpickle {expected_cloudpickle} but cloudpickle {actual} from "
             f"{cloudpickle.__file__} would unpickle it; the package must ship the cloudpickle it was pickled with"
@@ -391,7 +403,7 @@ def check_runtime(expected_cloudpickle: str, target: str) -> None:
     foreign = [
         f"{module.__name__} from {module.__file__}"
         for module in (cloudpickle, flowkit)
-        if not os.path.realpath(module.__file__ or "").startswith(os.path.realpath(target) + os.sep)
+        if not is_shipped(module, target)
     ]
     if foreign:
         raise BootstrapError(
@@ -400,13 +412,66 @@ def check_runtime(expected_cloudpickle: str, target: str) -> None:
         )
 
 
+def is_shipped(module: Any, target: str) -> bool:
+    """Whether ``module`` was loaded from the extracted package at ``target``."""
+    return os.path.realpath(getattr(module, "__file__", None) or "").startswith(os.path.realpath(target) + os.sep)
+
+
+def install_shipped_model(target: str) -> None:
+    """Give flowkit the flow's graph and resolved specs from the manifest: validated when the package was built,
+    they are used as they are (validating again would need pydantic, which the image need not have)."""
+    from flowkit.specs.shipped import install
+
+    with open(os.path.join(target, MANIFEST_NAME), "rb") as stream:
+        manifest = json.load(stream)
+    install({"graph": manifest["graph"], "class_specs": manifest["class_specs"], "steps": manifest["step_specs"]})
+
+
+def import_flow(reference: str, target: str) -> type:
+    """The class named ``module:Qualname``, imported from the shipped source under its own module name."""
+    import importlib
+
+    module_name, _, qualname = reference.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise BootstrapError(
+            f"cannot import the flow's module {module_name!r} from the code package: {error}; a module the flow "
+            "imports must be shipped in the project or installed in the image"
+        ) from error
+    if not is_shipped(module, target):
+        raise BootstrapError(
+            f"the flow's module {module_name!r} resolves to {getattr(module, '__file__', None)}, not to the shipped "
+            f"source under {target}: rename the flow's file so that it does not shadow an installed module"
+        )
+    found: Any = module
+    for name in qualname.split("."):
+        found = getattr(found, name, None)
+    if not isinstance(found, type):
+        raise BootstrapError(f"the code package's module {module_name!r} defines no class {qualname!r}")
+    return found
+
+
+def line_buffered_output() -> None:
+    """Each printed line reaches the pod's log (and the stored copy) at once, not when the step ends or never (an
+    OOM kill loses a block buffer); child Pythons the step starts inherit the same through PYTHONUNBUFFERED."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
 def run(argv: list[str]) -> int:
     os.umask(SHARED_UMASK)
     options, task_argv = parse_arguments(argv)
-    check_python_version(options.python_version)
+    if options.flow is None:
+        check_python_version(str(options.python_version))
     root = options.datastore_root
     package_id = options.package_id
-    payload = read_verified("payload", os.path.join(root, options.payload), options.payload_sha256)
+    payload = None
+    if options.flow is None:
+        payload = read_verified("payload", os.path.join(root, str(options.payload)), str(options.payload_sha256))
     default_cache = os.path.join(os.environ.get("TMPDIR", "/tmp"), "flowkit-packages")
     cache_root = options.cache_dir or os.environ.get("FLOWKIT_PACKAGE_CACHE") or default_cache
     archive_path = os.path.join(root, options.archive)
@@ -415,9 +480,17 @@ def run(argv: list[str]) -> int:
     sys.path[:] = [os.path.join(target, entry) for entry in entries] + [entry for entry in sys.path if entry]
     os.environ["FLOWKIT_CODE_PACKAGE_ID"] = package_id
     check_runtime(options.cloudpickle_version, target)
-    import pickle
+    install_shipped_model(target)
+    from flowkit.datastore.serialization import write_uncompressed_blobs
 
-    flow_cls = pickle.loads(payload)
+    write_uncompressed_blobs()  # readable by every CPython, and no compiled codec on the pod path
+    line_buffered_output()
+    if options.flow is not None:
+        flow_cls = import_flow(options.flow, target)
+    else:
+        import pickle
+
+        flow_cls = pickle.loads(payload)  # type: ignore[arg-type]
     from flowkit.task.cli import main as run_task
 
     exit_code: int = run_task(task_argv, flow_cls=flow_cls)

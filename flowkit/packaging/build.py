@@ -24,6 +24,7 @@ from flowkit.packaging.manifest import Manifest, ManifestFile, current_python_ve
 from flowkit.packaging.modules import plan_modules
 from flowkit.packaging.project import flow_source_file, resolve_project_root
 from flowkit.specs import resolve_step_specs
+from flowkit.specs.shipped import model_snapshot
 
 MIB = 1024 * 1024
 SIZE_WARNING_BYTES = 10 * MIB
@@ -111,9 +112,12 @@ def build_package(
         members += runtime_members
         entries += runtime_entries
     plan = plan_modules(root, flow_file)
+    snapshot = model_snapshot(flow_cls)
     manifest = Manifest(
         flow_name=graph.flow_name,
-        graph=graph.to_dict(),
+        graph=snapshot["graph"],
+        class_specs=snapshot["class_specs"],
+        step_specs=snapshot["steps"],
         python_version=current_python_version(),
         flowkit_version=flowkit.__version__,
         cloudpickle_version=cloudpickle.__version__,

@@ -36,6 +36,10 @@ class Manifest(BaseModel):
     format: int = MANIFEST_FORMAT
     flow_name: str
     graph: dict[str, Any]
+    # The class-level specs and each step's resolved spec, as validated here: the pod reads them instead of
+    # validating again (it has no pydantic); see flowkit.specs.shipped.
+    class_specs: dict[str, dict[str, Any]]
+    step_specs: dict[str, dict[str, Any]]
     python_version: str  # major.minor: a pickle's compatibility boundary
     flowkit_version: str
     cloudpickle_version: str

@@ -4,7 +4,7 @@ Layout, relative to the datastore root (the PVC's mount point in a pod)::
 
     packages/sha256/<package_id>/code.tar.gz     the archive
     packages/sha256/<package_id>/manifest.json   its manifest (also inside the archive), for inspection
-    packages/payloads/<payload_sha256>.pkl       the pickled flow class
+    packages/payloads/<payload_sha256>.pkl       the pickled flow class (only for a flow that travels by value)
 
 Every file is written once: to a temporary name in its final directory, fsynced, then renamed, and a file that is
 already there is left alone. Concurrent deploys of the same code therefore neither clash nor leave a torn file.
@@ -31,18 +31,23 @@ ARCHIVE_NAME = "code.tar.gz"
 
 
 class PackageRef(BaseModel):
-    """Everything a pod needs to find and verify a published package; the workflow spec carries these values."""
+    """Everything a pod needs to find and verify a published package; the workflow spec carries these values.
+
+    A flow that travels by reference has ``flow_reference`` and no payload; one pickled by value has the payload's
+    place and digest and the Python and cloudpickle versions that must read it.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     package_id: str
     archive_sha256: str
-    payload_sha256: str
-    python_version: str  # major.minor
-    cloudpickle_version: str
     archive_path: str  # relative to the datastore root
     manifest_path: str
-    payload_path: str
+    flow_reference: str | None = None  # "module:Qualname", imported from the shipped source
+    payload_sha256: str | None = None
+    payload_path: str | None = None
+    python_version: str | None = None  # major.minor
+    cloudpickle_version: str | None = None
 
 
 def archive_relpath(package_id: str) -> str:
@@ -63,15 +68,21 @@ def package_ref(package: BuiltPackage, payload: Payload, *, archive_sha256: str 
     ``archive_sha256`` overrides the built archive's hash when the place already holds an archive of the same
     package from an earlier build (same manifest, same content, possibly different compressor output).
     """
+    by_value = {}
+    if payload.by_value:
+        by_value = {
+            "payload_sha256": payload.sha256,
+            "payload_path": payload_relpath(payload.sha256),
+            "python_version": package.manifest.python_version,
+            "cloudpickle_version": package.manifest.cloudpickle_version,
+        }
     return PackageRef(
         package_id=package.package_id,
         archive_sha256=archive_sha256 or package.archive_sha256,
-        payload_sha256=payload.sha256,
-        python_version=package.manifest.python_version,
-        cloudpickle_version=package.manifest.cloudpickle_version,
         archive_path=archive_relpath(package.package_id),
         manifest_path=manifest_relpath(package.package_id),
-        payload_path=payload_relpath(payload.sha256),
+        flow_reference=payload.reference,
+        **by_value,
     )
 
 
@@ -119,9 +130,10 @@ def publish_to_dir(package: BuiltPackage, payload: Payload, datastore_root: str 
     manifest_path = root / manifest_relpath(package.package_id)
     if not write_file_atomically(manifest_path, package.manifest_json, replace=False):
         _check_existing(manifest_path, package.package_id)
-    payload_path = root / payload_relpath(payload.sha256)
-    if not write_file_atomically(payload_path, payload.data, replace=False):
-        _check_existing(payload_path, payload.sha256)
+    if payload.by_value:
+        payload_path = root / payload_relpath(payload.sha256)
+        if not write_file_atomically(payload_path, payload.data, replace=False):
+            _check_existing(payload_path, payload.sha256)
     archive_path = root / archive_relpath(package.package_id)
     if write_file_atomically(archive_path, package.archive, replace=False):
         return package_ref(package, payload)

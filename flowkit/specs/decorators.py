@@ -12,37 +12,45 @@ by `Flow.__init_subclass__`. See `flowkit.specs.resolve` for the precedence rule
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from types import FunctionType
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from flowkit.authoring.config import ConfigExpr, evaluate_config_exprs
 from flowkit.authoring.step import CLASS_SPECS_ATTR, GRAPH_CACHE_ATTR, PENDING_SPECS_ATTR, STEP_SPECS_ATTR
 from flowkit.errors import FlowDefinitionError
-from flowkit.specs.argo import ArgoSpec, ScheduleSpec
-from flowkit.specs.base import SpecModel
-from flowkit.specs.catch import CatchSpec
-from flowkit.specs.conda import CondaSpec
-from flowkit.specs.environment import EnvironmentSpec
-from flowkit.specs.kubernetes import KubernetesSpec
-from flowkit.specs.project import ProjectSpec
 from flowkit.specs.resolve import RESOLVED_SPECS_ATTR, resolve_step_specs
-from flowkit.specs.resources import ResourcesSpec
-from flowkit.specs.retry import RetrySpec
-from flowkit.specs.timeout import TimeoutSpec
-from flowkit.specs.validation import validate_spec
+from flowkit.specs.shipped import decorators_are_inert
+
+if TYPE_CHECKING:
+    from flowkit.specs.argo import ArgoSpec, ScheduleSpec
+    from flowkit.specs.base import SpecModel
+    from flowkit.specs.catch import CatchSpec
+    from flowkit.specs.conda import CondaSpec
+    from flowkit.specs.environment import EnvironmentSpec
+    from flowkit.specs.kubernetes import KubernetesSpec
+    from flowkit.specs.project import ProjectSpec
+    from flowkit.specs.resources import ResourcesSpec
+    from flowkit.specs.retry import RetrySpec
+    from flowkit.specs.timeout import TimeoutSpec
 
 _Target = TypeVar("_Target", bound=Callable[..., Any])
-_Spec = TypeVar("_Spec", bound=SpecModel)
+_Spec = TypeVar("_Spec", bound="SpecModel")
 
 
 class SpecDecorator(Generic[_Spec]):
-    """A decorator that validates its keywords into `model` and records the spec on a step or a flow class."""
+    """A decorator that validates its keywords into `model` and records the spec on a step or a flow class.
+
+    `model` may be given as ``"module:Class"``: the spec models are pydantic models, imported when a decorator is
+    first applied, so that importing a flow's module in a pod (where the decorators are inert, see
+    `flowkit.specs.shipped`) never imports pydantic.
+    """
 
     def __init__(
         self,
         name: str,
-        model: type[_Spec],
+        model: type[_Spec] | str,
         *,
         class_level: bool,
         step_level: bool,
@@ -52,12 +60,23 @@ class SpecDecorator(Generic[_Spec]):
         """`stores_as` and `translate` make Metaflow's other spelling of a decorator (``@pypi`` for ``@conda``):
         the spec is recorded under `stores_as`, from the keywords `translate` maps onto `model`'s fields."""
         self.name = name
-        self.model = model
+        self._model = model
         self.class_level = class_level
         self.step_level = step_level
         self.key = stores_as or name
         self.translate = translate
-        self.__doc__ = f"@{name}: {model.__doc__}"
+
+    @property
+    def model(self) -> type[_Spec]:
+        if isinstance(self._model, str):
+            module, _, class_name = self._model.partition(":")
+            self._model = getattr(importlib.import_module(module), class_name)
+        return self._model  # type: ignore[return-value]
+
+    @property
+    def __doc__(self) -> str:  # type: ignore[override]
+        """What ``help(decorator)`` shows: the model's docstring, read once the model is imported."""
+        return f"@{self.name}: {self.model.__doc__}"
 
     def __repr__(self) -> str:
         return f"<flowkit decorator @{self.name}>"
@@ -76,6 +95,8 @@ class SpecDecorator(Generic[_Spec]):
         return self._apply(target, {})
 
     def _apply(self, target: _Target, fields: dict[str, Any]) -> _Target:
+        if decorators_are_inert():  # a pod: the specs come with the package, checked when it was built
+            return target
         if isinstance(target, FunctionType) and any(isinstance(value, ConfigExpr) for value in fields.values()):
             # A step's decorator runs before its class exists, and with it the configs: wait for the class.
             setattr(target, PENDING_SPECS_ATTR, [*getattr(target, PENDING_SPECS_ATTR, []), (self, fields)])
@@ -92,6 +113,11 @@ class SpecDecorator(Generic[_Spec]):
             raise TypeError(f"@{self.name} decorates a flow class or a step function, got {target!r}")
         return target
 
+    def _validate(self, fields: dict[str, Any], *, flow: str, step: str | None, lineno: int | None) -> _Spec:
+        from flowkit.specs.validation import validate_spec
+
+        return validate_spec(self.model, fields, flow=flow, step=step, decorator=self.name, lineno=lineno)
+
     def _decorate_step(self, function: FunctionType, fields: dict[str, Any]) -> None:
         flow, step = _flow_and_step_names(function)
         lineno = function.__code__.co_firstlineno
@@ -103,7 +129,7 @@ class SpecDecorator(Generic[_Spec]):
                 decorator=self.name,
                 lineno=lineno,
             )
-        spec = validate_spec(self.model, fields, flow=flow, step=step, decorator=self.name, lineno=lineno)
+        spec = self._validate(fields, flow=flow, step=step, lineno=lineno)
         specs: dict[str, SpecModel] = dict(getattr(function, STEP_SPECS_ATTR, {}))
         if self.key in specs:
             raise FlowDefinitionError(
@@ -120,7 +146,7 @@ class SpecDecorator(Generic[_Spec]):
         flow = flow_cls.__name__
         if not self.class_level:
             raise FlowDefinitionError("applies to a step only, not to the flow class", flow=flow, decorator=self.name)
-        spec = validate_spec(self.model, fields, flow=flow, step=None, decorator=self.name)
+        spec = self._validate(fields, flow=flow, step=None, lineno=None)
         specs: dict[str, SpecModel] = dict(vars(flow_cls).get(CLASS_SPECS_ATTR, {}))
         if self.key in specs:
             raise FlowDefinitionError(
@@ -138,9 +164,9 @@ class SpecDecorator(Generic[_Spec]):
 
 
 def spec_decorator(
-    name: str, model: type[_Spec], *, class_level: bool = True, step_level: bool = True
+    name: str, model: type[_Spec] | str, *, class_level: bool = True, step_level: bool = True
 ) -> SpecDecorator[_Spec]:
-    """Build the decorator `@name` whose keywords are the fields of `model`."""
+    """Build the decorator `@name` whose keywords are the fields of `model` (a class, or ``"module:Class"``)."""
     return SpecDecorator(name, model, class_level=class_level, step_level=step_level)
 
 
@@ -152,16 +178,17 @@ def _flow_and_step_names(function: FunctionType) -> tuple[str, str]:
     return parts[-2], parts[-1]
 
 
-kubernetes = spec_decorator("kubernetes", KubernetesSpec)
-resources = spec_decorator("resources", ResourcesSpec)
-retry = spec_decorator("retry", RetrySpec)
-timeout = spec_decorator("timeout", TimeoutSpec)
-environment = spec_decorator("environment", EnvironmentSpec)
-catch = spec_decorator("catch", CatchSpec)
-conda = spec_decorator("conda", CondaSpec)
-argo = spec_decorator("argo", ArgoSpec, step_level=False)
-schedule = spec_decorator("schedule", ScheduleSpec, step_level=False)
-project = spec_decorator("project", ProjectSpec, step_level=False)
+kubernetes: SpecDecorator[KubernetesSpec] = spec_decorator("kubernetes", "flowkit.specs.kubernetes:KubernetesSpec")
+resources: SpecDecorator[ResourcesSpec] = spec_decorator("resources", "flowkit.specs.resources:ResourcesSpec")
+retry: SpecDecorator[RetrySpec] = spec_decorator("retry", "flowkit.specs.retry:RetrySpec")
+timeout: SpecDecorator[TimeoutSpec] = spec_decorator("timeout", "flowkit.specs.timeout:TimeoutSpec")
+environment: SpecDecorator[EnvironmentSpec] = spec_decorator("environment", "flowkit.specs.environment:EnvironmentSpec")
+catch: SpecDecorator[CatchSpec] = spec_decorator("catch", "flowkit.specs.catch:CatchSpec")
+conda: SpecDecorator[CondaSpec] = spec_decorator("conda", "flowkit.specs.conda:CondaSpec")
+argo: SpecDecorator[ArgoSpec] = spec_decorator("argo", "flowkit.specs.argo:ArgoSpec", step_level=False)
+schedule: SpecDecorator[ScheduleSpec] = spec_decorator("schedule", "flowkit.specs.argo:ScheduleSpec", step_level=False)
+project: SpecDecorator[ProjectSpec] = spec_decorator("project", "flowkit.specs.project:ProjectSpec", step_level=False)
+CONDA_SPEC = "flowkit.specs.conda:CondaSpec"
 
 
 def _pypi_as_conda(fields: dict[str, Any]) -> dict[str, Any]:
@@ -181,12 +208,16 @@ def _pypi_as_conda(fields: dict[str, Any]) -> dict[str, Any]:
     return translated
 
 
-conda_base = SpecDecorator("conda_base", CondaSpec, class_level=True, step_level=False, stores_as="conda")
+conda_base: SpecDecorator[CondaSpec] = SpecDecorator(
+    "conda_base", CONDA_SPEC, class_level=True, step_level=False, stores_as="conda"
+)
 """Metaflow's class-level ``@conda_base(libraries=..., python=...)``: ``@conda`` on the flow class."""
-pypi = SpecDecorator("pypi", CondaSpec, class_level=True, step_level=True, stores_as="conda", translate=_pypi_as_conda)
+pypi: SpecDecorator[CondaSpec] = SpecDecorator(
+    "pypi", CONDA_SPEC, class_level=True, step_level=True, stores_as="conda", translate=_pypi_as_conda
+)
 """Metaflow's ``@pypi(packages=..., python=...)``: a conda environment with those pip packages."""
-pypi_base = SpecDecorator(
-    "pypi_base", CondaSpec, class_level=True, step_level=False, stores_as="conda", translate=_pypi_as_conda
+pypi_base: SpecDecorator[CondaSpec] = SpecDecorator(
+    "pypi_base", CONDA_SPEC, class_level=True, step_level=False, stores_as="conda", translate=_pypi_as_conda
 )
 """Metaflow's class-level ``@pypi_base``."""
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from flowkit.authoring.step import declared_class_specs, declared_step_specs, find_steps
 from flowkit.specs import defaults
+from flowkit.specs.shipped import shipped_class_specs, shipped_step_specs
 
 if TYPE_CHECKING:
     from flowkit.specs.argo import ArgoSpec, ScheduleSpec
@@ -176,7 +177,11 @@ def merge_specs(
 
 
 def class_level_specs(flow_cls: type) -> dict[str, SpecModel]:
-    """The class-level spec of each decorator, inherited along the MRO (a subclass overrides its bases' fields)."""
+    """The class-level spec of each decorator, inherited along the MRO (a subclass overrides its bases' fields);
+    in a pod, those shipped with the code package."""
+    shipped = shipped_class_specs(flow_cls)
+    if shipped is not None:
+        return shipped
     merged: dict[str, SpecModel] = {}
     for klass in reversed(flow_cls.__mro__):
         for decorator, spec in declared_class_specs(klass).items():
@@ -212,11 +217,16 @@ def flow_options(flow_cls: type) -> FlowOptions:
 def resolve_step_specs(flow_cls: type) -> dict[str, StepSpec]:
     """The resolved spec of every step of `flow_cls` (see the module docstring for the precedence).
 
-    Cached in the class's own ``__dict__``; a class-level decorator applied later clears the cache.
+    Cached in the class's own ``__dict__``; a class-level decorator applied later clears the cache. In a pod, the
+    specs shipped with the code package (`flowkit.specs.shipped`) are used as they are.
     """
     cached: dict[str, StepSpec] | None = vars(flow_cls).get(RESOLVED_SPECS_ATTR)
     if cached is not None:
         return cached
+    shipped = shipped_step_specs(flow_cls)
+    if shipped is not None:
+        setattr(flow_cls, RESOLVED_SPECS_ATTR, shipped)
+        return shipped
     class_defaults = class_level_specs(flow_cls)
     on_exit = exit_handler(flow_cls)
     resolved = {}

@@ -1,7 +1,8 @@
 """Copy a task's stdout/stderr into the datastore while still writing them to the process's own streams.
 
 Inside a pod, the container's streams feed ``kubectl logs`` and Argo's log archive, while the datastore copy is
-what the client API reads, the same ``<attempt>.out|.err`` files the local runtime writes. The copy works at the
+what the client API reads, the same ``<attempt>.out|.err`` files the local runtime writes, each line stamped with
+the time it was read (the pod's own log goes with the pod). The copy works at the
 file-descriptor level, so output of C extensions and child processes is captured too.
 """
 
@@ -30,7 +31,7 @@ def tee_output(store: DataStore, coords: TaskRef, attempt: int, *, enabled: bool
     copies = []
     for fd, stream, name in streams:
         stream.flush()
-        writer = store.log_writer(coords, attempt, name)  # type: ignore[arg-type]
+        writer = store.log_writer(coords, attempt, name, timestamped=True)  # type: ignore[arg-type]
         copies.append(_FdCopy(fd, writer))
     try:
         yield

@@ -181,6 +181,71 @@ class BranchInForeachFlow(Flow):
         pass
 
 
+@kubernetes(image=IMAGE, pvc={"shared-data": "/data"})
+class BranchInNestedForeachFlow(Flow):
+    """A static split inside a foreach inside a foreach; the inner body also writes where a pod's user may write
+    (its home's cache, a relative path, the temporary directory), as libraries that cache downloads do."""
+
+    @step
+    def start(self):
+        import os
+        import sys
+
+        print(f"python {sys.version_info[0]}.{sys.version_info[1]} uid {os.getuid()}")
+        self.rows = ["a", "b"]
+        self.next(self.row, foreach="rows")
+
+    @step
+    def row(self):
+        self.row_name = self.input
+        self.columns = [1, 2]
+        self.next(self.cell, foreach="columns")
+
+    @step
+    def cell(self):
+        import os
+        import pathlib
+        import tempfile
+
+        self.cell_name = f"{self.row_name}{self.input}"
+        cache = pathlib.Path("~/.cache/flowkit-test").expanduser()
+        cache.mkdir(parents=True, exist_ok=True)
+        (cache / self.cell_name).write_text(self.cell_name)
+        pathlib.Path(f"relative-{self.cell_name}.txt").write_text(self.cell_name)
+        with tempfile.NamedTemporaryFile(dir=os.environ.get("TMPDIR")) as scratch:
+            scratch.write(b"x")
+        self.next(self.upper, self.twice)
+
+    @step
+    def upper(self):
+        self.value = self.cell_name.upper()
+        self.next(self.join_branches)
+
+    @step
+    def twice(self):
+        self.value = self.cell_name * 2
+        self.next(self.join_branches)
+
+    @step
+    def join_branches(self, inputs):
+        self.pair = sorted(branch.value for branch in inputs)
+        self.next(self.join_columns)
+
+    @step
+    def join_columns(self, inputs):
+        self.row_pairs = [task.pair for task in inputs]
+        self.next(self.join_rows)
+
+    @step
+    def join_rows(self, inputs):
+        self.table = [task.row_pairs for task in inputs]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        self.cells = sum(len(row) for row in self.table)
+
+
 @schedule(cron="15 3 * * 1-5", timezone="Europe/Paris")
 @argo(
     on_exit="report",
@@ -330,3 +395,16 @@ SHAPES: list[type] = [
     CustomEndsFlow,
     SwitchFlow,
 ]
+
+
+@kubernetes(image=IMAGE, env={"HOME": "/data/home"})
+class OwnHomeFlow(Flow):
+    """A step that puts HOME on its own volume: the pod's default must not override it."""
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass

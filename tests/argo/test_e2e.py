@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,9 @@ from flowkit.packaging import build_package, build_payload, publish_to_dir
 from tests.support.argo_emulator import EmulatedRun, run_workflow_template
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+BARE_FLAGS = ("-I", "-S")
+"""How the pods' bare interpreters start: no site-packages, no PYTHON* variables, as on an image with nothing but a
+CPython."""
 FLOWS_FILE = Path(__file__).with_name("flows.py")
 
 
@@ -53,10 +58,12 @@ def emulate(
     tmp_path: Path,
     project_root: Path | None = None,
     context: RunContext | None = None,
+    python: str = sys.executable,
     **parameters: Any,
 ) -> tuple[EmulatedRun, Path]:
     """Publish the package (project root: the flow file's directory unless given) to the PVC directory, compile
-    against it (deployed with `context`: user, tags, `@project` branch), and run the template in the emulator."""
+    against it (deployed with `context`: user, tags, `@project` branch), and run the template in the emulator, its
+    pods on ``python`` (another than this one: bare, isolated from any site-packages)."""
     pvc = tmp_path / "pvc"
     project_root = project_root or Path(inspect.getfile(flow_cls)).parent
     package = build_package(flow_cls, project_root)
@@ -78,13 +85,19 @@ def emulate(
         pvc_dirs=pvc_dirs,
         workdir=tmp_path / "emulator",
         env={"FLOWKIT_PACKAGE_CACHE": str(tmp_path / "package-cache")},
+        python=python,
+        # A bare interpreter stands for a plain image, whose pods run as the securityContext's uid (1000).
+        python_flags=() if python == sys.executable else BARE_FLAGS,
+        pod_users=python != sys.executable,
     )
     assert emulated.phase == "Succeeded", f"{emulated.message}\n{emulated.logs()}"
     return emulated, pvc
 
 
-def assert_same_as_local_run(flow_cls: type[Flow], tmp_path: Path, **parameters: Any) -> tuple[Run, Run]:
-    emulated, pvc = emulate(flow_cls, tmp_path, **parameters)
+def assert_same_as_local_run(
+    flow_cls: type[Flow], tmp_path: Path, python: str = sys.executable, **parameters: Any
+) -> tuple[Run, Run]:
+    emulated, pvc = emulate(flow_cls, tmp_path, python=python, **parameters)
     argo_run = Run(f"{flow_cls.__name__}/{emulated.workflow_name}", datastore_root=pvc)
     local_run = flow_cls.run(datastore_root=tmp_path / "local", **parameters)
     graph = build_graph(flow_cls)
@@ -162,3 +175,32 @@ def test_a_flow_pickled_by_value_sees_its_task_identity(tmp_path: Path) -> None:
     emulated, pvc = emulate(NestedForeachFlow, tmp_path, project_root=project)
     argo_run = Run(f"NestedForeachFlow/{emulated.workflow_name}", datastore_root=pvc)
     assert sorted(task.data.cell_value for task in argo_run["cell"].tasks)[0] == "a1:(0, 0)"
+
+
+def bare_interpreters() -> list[Any]:
+    """The CPython 3.10, 3.12 and 3.13 that stand for bare images (installed through pyenv on these machines)."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = []
+    for minor in ("3.10", "3.12", "3.13"):
+        candidates = sorted(root.glob(f"{minor}.*/bin/python3"))
+        marks = [] if candidates else [pytest.mark.skip(reason=f"no CPython {minor} under {root}")]
+        found.append(pytest.param(str(candidates[-1]) if candidates else minor, id=minor, marks=marks))
+    return found
+
+
+@pytest.mark.parametrize("python", bare_interpreters())
+def test_the_miniconda_310_pipeline_runs_on_bare_interpreters_like_a_local_run(python: str, tmp_path: Path) -> None:
+    """The pods run a Python other than this one (3.11) with nothing but the standard library: the flow travels by
+    reference and nothing on the pod path needs a compiled package."""
+    flow_cls = load_flow_class(str(EXAMPLES / "train_pipeline.py"))
+    assert_same_as_local_run(flow_cls, tmp_path, python=python, learning_rates=[0.05, 0.2], epochs=50)
+
+
+@pytest.mark.parametrize("python", bare_interpreters())
+def test_a_branch_and_nested_foreach_flow_runs_on_bare_interpreters_like_a_local_run(
+    python: str, tmp_path: Path
+) -> None:
+    local_run, argo_run = assert_same_as_local_run(shape("BranchInNestedForeachFlow"), tmp_path, python=python)
+    minor = Path(python).resolve().parents[1].name.rsplit(".", 1)[0]  # .../versions/3.12.1/bin/python3 -> 3.12
+    assert f"python {minor} uid 1000\n" in argo_run["start"].task.stdout, "the pods ran the bare interpreter"
+    assert argo_run.data.cells == local_run.data.cells == 4

@@ -8,7 +8,7 @@ import flowkit
 from flowkit.compiler.templates import STARTUP_ALLOWANCE_SECONDS
 from flowkit.graph import build_graph
 from tests.argo.conftest import PACKAGE, command_option, compile_manifests, step_tasks
-from tests.argo.flows import IMAGE, SHAPES, BranchFlow, LinearFlow, OperatedFlow
+from tests.argo.flows import IMAGE, SHAPES, BranchFlow, LinearFlow, OperatedFlow, OwnHomeFlow
 
 
 def _mounts(template: dict) -> dict[str, str]:
@@ -245,3 +245,19 @@ def test_the_upload_pod_is_placed_and_pulled_like_the_flows_pods() -> None:
     pod = upload_pod_spec(PlacedFlow)
     assert (pod.image, pod.image_pull_secrets) == ("mirror.internal/busybox:1.36", ("mirror",))
     assert (pod.node_selector, pod.tolerations) == ({"pool": "ml"}, [toleration])
+
+
+def test_every_pod_has_a_writable_home_tmpdir_and_working_directory() -> None:
+    """A non-root uid on a stock image has HOME=/ and cwd /, neither writable: each pod gets emptyDirs instead;
+    a step's own @kubernetes(env=...) still wins."""
+    manifest = compile_manifests(OperatedFlow)[0]
+    for step, _, template in step_tasks(manifest):
+        container = template["container"]
+        env = {variable["name"]: variable["value"] for variable in container["env"]}
+        assert (env["HOME"], env["TMPDIR"], container["workingDir"]) == ("/home/flowkit", "/tmp", "/home/flowkit")
+        volumes, mounts = _volumes(template), _mounts(template)
+        assert (volumes["flowkit-home"]["emptyDir"], mounts["flowkit-home"]) == ({}, "/home/flowkit"), step
+        assert (volumes["flowkit-tmp"]["emptyDir"], mounts["flowkit-tmp"]) == ({}, "/tmp"), step
+    overridden = compile_manifests(OwnHomeFlow)[0]
+    for _, _, template in step_tasks(overridden):
+        assert {"name": "HOME", "value": "/data/home"} in template["container"]["env"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -231,6 +232,32 @@ def test_logs_only_when_non_empty(datastore_root: Path) -> None:
     assert store.read_log(coords, 0, "out") == "hello\n"
     assert not store.log_path(coords, 0, "err").exists()
     assert store.read_log(coords, 0, "err") == ""
+
+
+def test_a_timestamped_log_stamps_each_line_once_however_the_chunks_fall(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    coords = TaskRef("F", "r1", "start")
+    with store.log_writer(coords, 0, "out", timestamped=True) as out:
+        for chunk in (b"one\ntw", b"o", b"\n", b"three\nfour\n\nsix"):
+            out.write(chunk)
+    lines = store.read_log(coords, 0, "out").split("\n")
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z "
+    assert [re.sub(f"^{stamp}", "", line) for line in lines] == ["one", "two", "three", "four", "", "six"]
+    assert all(re.match(stamp, line) for line in lines)
+
+
+def test_compression_can_be_turned_off_for_the_rest_of_the_process(datastore_root: Path) -> None:
+    """What a pod does: every blob then stays a plain pickle, readable by any CPython."""
+    code = f"""
+from flowkit.datastore import DataStore
+from flowkit.datastore.serialization import write_uncompressed_blobs
+store = DataStore({str(datastore_root)!r})
+write_uncompressed_blobs()
+ref = store.put_artifact(bytes(4 << 20))
+print(store.blobs.path(ref.sha256).stat().st_size - ref.size)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert 0 <= int(result.stdout) < 64, "the stored blob is the pickle itself"
 
 
 def test_clone_task_reuses_blobs(datastore_root: Path) -> None:

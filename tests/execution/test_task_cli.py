@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,8 +34,9 @@ def test_tasks_run_as_processes_with_tee_logs(datastore_root: Path, tmp_path: Pa
     assert work.stdout == "out\n" and work.stderr == "err\n", "output still reaches the process's own streams"
     store = DataStore(datastore_root)
     coords = TaskRef("OneArtifactFlow", "p1", "work")
-    assert store.read_log(coords, 0, "out") == "out\n"
-    assert store.read_log(coords, 0, "err") == "err\n"
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z "  # the stored copy stamps each line with its time
+    assert re.fullmatch(f"{stamp}out\n", store.read_log(coords, 0, "out"))
+    assert re.fullmatch(f"{stamp}err\n", store.read_log(coords, 0, "err"))
     record = store.latest_record(coords)
     assert record is not None and store.blobs.load(record.artifacts["value"].sha256) == 42
 

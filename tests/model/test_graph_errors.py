@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from flowkit.errors import FlowDefinitionError
-from flowkit.graph import build_graph
+from flowkit.graph import FlowGraph, build_graph
 from tests.model.conftest import LoadFlow, line_of
 
 END = """
@@ -512,6 +514,7 @@ class F:
 def test_start_and_end_steps_can_have_any_name(load_flow: LoadFlow) -> None:
     graph = build_graph(load_flow(CUSTOM_ENDS))
     assert (graph.start_step, graph.end_step) == ("begin", "finish")
+    assert FlowGraph.from_dict(json.loads(json.dumps(graph.to_dict()))) == graph, "a shipped copy keeps its ends"
     assert graph.topological_order() == ["begin", "middle", "finish"]
     assert graph.steps["finish"].transition == "end"
 

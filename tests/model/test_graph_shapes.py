@@ -176,3 +176,4 @@ def test_to_dict_is_json_ready(load_flow: LoadFlow) -> None:
     assert [step["name"] for step in data["steps"]] == graph.topological_order()
     assert data["steps"][0]["transition"] == "split"
     assert FlowGraph(flow_name="F", steps={step["name"]: StepNode(**step) for step in data["steps"]}) == graph
+    assert FlowGraph.from_dict(data) == graph

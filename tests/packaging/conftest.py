@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from flowkit.packaging import PackageRef
 from flowkit.packaging.bootstrap_script import LOCK_SUFFIX
 
 FLOW_SOURCE = '''\
@@ -86,3 +88,16 @@ def import_flow() -> Iterator[Callable[[Path, str], type]]:
 def cache_entries(cache: Path) -> list[str]:
     """What the cache holds besides the extraction locks (kept: deleting a lock file races with its next user)."""
     return sorted(entry.name for entry in cache.iterdir() if not entry.name.endswith(LOCK_SUFFIX))
+
+
+def ref_from_package_output(output: str) -> PackageRef:
+    """The reference to a package published by ``python flow.py package --output DIR``, read from what it printed
+    (a flow in a file: it travels by reference)."""
+    fields = dict(re.findall(r"^(package id|archive sha256|flow):\s+(\S+)", output, re.MULTILINE))
+    return PackageRef(
+        package_id=fields["package id"],
+        archive_sha256=fields["archive sha256"],
+        archive_path=f"packages/sha256/{fields['package id']}/code.tar.gz",
+        manifest_path=f"packages/sha256/{fields['package id']}/manifest.json",
+        flow_reference=fields["flow"],
+    )

@@ -96,7 +96,11 @@ def test_a_tampered_archive_is_rejected_before_extracting_or_unpickling(
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("python_version", "3.99", "packaged with Python 3.99 but this container runs Python"),
+        (
+            "python_version",
+            "3.99",
+            "with Python 3.99 (it has no source file in the project) but this container runs Python",
+        ),
         ("cloudpickle_version", "0.0.1", "pickled with cloudpickle 0.0.1 but cloudpickle"),
     ],
 )

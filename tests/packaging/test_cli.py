@@ -36,7 +36,8 @@ def test_package_output_publishes_in_the_datastore_layout(
     package_id = re.search(r"^package id:\s+(\S+)$", result.output, re.MULTILINE).group(1)  # type: ignore[union-attr]
     assert (output / "packages" / "sha256" / package_id / "code.tar.gz").is_file()
     assert (output / "packages" / "sha256" / package_id / "manifest.json").is_file()
-    assert len(list((output / "packages" / "payloads").glob("*.pkl"))) == 1
+    assert re.search(r"^flow:\s+packflow:PackFlow \(imported from the shipped source\)$", result.output, re.MULTILINE)
+    assert not (output / "packages" / "payloads").exists(), "a flow in a file needs no pickled payload"
 
 
 def test_package_over_the_size_limit_fails_with_a_clear_message(project: Path, import_flow: ImportFlow) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -16,6 +15,7 @@ import pytest
 from flowkit.datastore import DataStore
 from flowkit.identity import TaskRef
 from flowkit.packaging import PackageRef, bootstrap_command, build_package, build_payload, publish_to_dir
+from tests.packaging.conftest import ref_from_package_output
 
 ImportFlow = Callable[..., type]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "multifile"
@@ -61,7 +61,7 @@ def test_multifile_example_imported_as_a_module_runs_from_the_package(tmp_path: 
 
 
 def test_multifile_example_packaged_by_its_cli_runs_from_the_package(tmp_path: Path) -> None:
-    """`python trainflow.py package --output DIR`: the class lives in __main__ and travels by value."""
+    """`python trainflow.py package --output DIR`: the class lives in __main__; the pod imports ``trainflow``."""
     project = _copy_example(tmp_path)
     datastore = tmp_path / "datastore"
     result = subprocess.run(
@@ -72,19 +72,8 @@ def test_multifile_example_packaged_by_its_cli_runs_from_the_package(tmp_path: P
         check=True,
     )
     assert re.search(r"-rw-r--r--\s+\d+\s+code/mylib/features\.py", result.stdout)
-    fields = dict(re.findall(r"^(package id|archive sha256):\s+(\S+)$", result.stdout, re.MULTILINE))
-    payload_path = Path(re.search(r"^payload:\s+(\S+)", result.stdout, re.MULTILINE).group(1))  # type: ignore[union-attr]
-    manifest = json.loads((datastore / "packages" / "sha256" / fields["package id"] / "manifest.json").read_text())
-    ref = PackageRef(
-        package_id=fields["package id"],
-        archive_sha256=fields["archive sha256"],
-        payload_sha256=payload_path.stem,
-        python_version=manifest["python_version"],
-        cloudpickle_version=manifest["cloudpickle_version"],
-        archive_path=f"packages/sha256/{fields['package id']}/code.tar.gz",
-        manifest_path=f"packages/sha256/{fields['package id']}/manifest.json",
-        payload_path=payload_path.relative_to(datastore).as_posix(),
-    )
+    ref = ref_from_package_output(result.stdout)
+    assert ref.flow_reference == "trainflow:MultiFileFlow"
     _run_steps(ref, datastore, ["start", "end"], {}, tmp_path / "pod")
     assert _artifact(datastore, "MultiFileFlow", "start", "features")[-1] == [2.0, 4.0]  # type: ignore[index]
     assert _artifact(datastore, "MultiFileFlow", "end", "column_sums") == [5.0, 7.5]

@@ -1,4 +1,5 @@
-"""How the flow class is pickled: project modules by reference, __main__ and machine-local modules by value."""
+"""How the flow class travels: a flow in a project file by reference (imported in the pod, any Python), a class
+without one, or one using machine-local modules, pickled by value."""
 
 from __future__ import annotations
 
@@ -25,15 +26,17 @@ print(cls.__name__, sorted(name for name in vars(cls) if name.startswith("__flow
 
 
 def _load_elsewhere(
-    payload: bytes, tmp_path: Path, *path_entries: Path, probe: bool = False
+    payload: bytes, tmp_path: Path, *path_entries: Path, probe: bool = False, probe_code: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Load ``payload`` in a fresh interpreter with ``path_entries`` on sys.path; ``probe`` also prints the class's
-    ``probe()`` first."""
+    ``probe()`` first, ``probe_code`` the value of that expression."""
     payload_file = tmp_path / "payload.pkl"
     payload_file.write_bytes(payload)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(exist_ok=True)
     loader = LOADER.replace("print(cls.__name__", "print(cls.probe(), cls.__name__") if probe else LOADER
+    if probe_code is not None:
+        loader = LOADER.replace("print(cls.__name__", f"print({probe_code}, cls.__name__")
     return subprocess.run(
         [sys.executable, "-c", loader, str(payload_file), *map(str, path_entries)],
         cwd=elsewhere,
@@ -63,40 +66,52 @@ class {name}(Flow):
     return "\n".join([textwrap.dedent(prelude), flow, textwrap.dedent(epilogue)])
 
 
-def test_a_flow_in_a_project_module_is_pickled_by_reference(
-    project: Path, import_flow: ImportFlow, tmp_path: Path
-) -> None:
+def test_a_flow_in_a_project_module_travels_by_reference(project: Path, import_flow: ImportFlow) -> None:
     payload = build_payload(import_flow(project), project)
-    assert b"packflow" in payload.data and b"def start" not in payload.data
-    assert _load_elsewhere(payload.data, tmp_path, project).returncode == 0
-    missing = _load_elsewhere(payload.data, tmp_path)
-    assert "No module named 'packflow'" in missing.stderr
+    assert (payload.reference, payload.data, payload.by_value) == ("packflow:PackFlow", b"", False)
 
 
-def test_a_flow_defined_in_main_travels_by_value_with_its_graph_and_specs(project: Path, tmp_path: Path) -> None:
+def test_a_flow_run_as_a_script_travels_by_reference_under_its_file_name(project: Path, tmp_path: Path) -> None:
+    """``python mainflow.py argo-create``: the class lives in __main__, the pod imports ``mainflow`` instead."""
+    script = project / "mainflow.py"
+    prelude = "import sys\nfrom flowkit import Flow, step\nfrom flowkit.packaging import build_payload\n"
+    epilogue = "print(build_payload(MainFlow).reference)\n"
+    script.write_text(_probe_flow_script("MainFlow", prelude, "1", epilogue))
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "mainflow:MainFlow"
+
+
+def test_a_class_without_a_file_of_its_own_travels_by_value_with_its_graph_and_specs_but_no_pydantic(
+    project: Path, tmp_path: Path
+) -> None:
+    """A class made inside a function (as a notebook cell's has no file) is pickled; its spec models become plain
+    data, so unpickling it needs no pydantic."""
     script = project / "mainflow.py"
     script.write_text(
         textwrap.dedent(
             """
             import sys
-            from flowkit import Flow, step
+            from flowkit import Flow, retry, step
             from flowkit.packaging import build_payload
             from mylib.features import build
 
             def helper():
                 return build(4)
 
-            class MainFlow(Flow):
-                @step
-                def start(self):
-                    self.values = helper()
-                    self.next(self.end)
+            def make():
+                @retry(times=2)
+                class MainFlow(Flow):
+                    @step
+                    def start(self):
+                        self.values = helper()
+                        self.next(self.end)
 
-                @step
-                def end(self):
-                    pass
+                    @step
+                    def end(self):
+                        pass
+                return MainFlow
 
-            open(sys.argv[1], "wb").write(build_payload(MainFlow).data)
+            open(sys.argv[1], "wb").write(build_payload(make()).data)
             """
         )
     )
@@ -104,7 +119,10 @@ def test_a_flow_defined_in_main_travels_by_value_with_its_graph_and_specs(projec
     subprocess.run([sys.executable, str(script), str(payload_file)], cwd=tmp_path, check=True)
     loaded = _load_elsewhere(payload_file.read_bytes(), tmp_path, project)
     assert loaded.returncode == 0, loaded.stderr
-    assert loaded.stdout.strip() == "MainFlow ['__flowkit_graph__', '__flowkit_step_specs__']"
+    carried = "['__flowkit_class_specs__', '__flowkit_graph__', '__flowkit_step_specs__']"
+    assert loaded.stdout.strip() == f"MainFlow {carried}"
+    no_pydantic = _load_elsewhere(payload_file.read_bytes(), tmp_path, project, probe_code="'pydantic' in sys.modules")
+    assert no_pydantic.stdout.split()[0] == "False", no_pydantic.stderr
     # mylib is a project module: referenced, not copied, so without the project it cannot load.
     assert "No module named 'mylib'" in _load_elsewhere(payload_file.read_bytes(), tmp_path).stderr
 
@@ -144,7 +162,7 @@ def test_user_registrations_survive_payload_building(project: Path, import_flow:
     try:
         payload = build_payload(flow_cls, project)
         assert "mylib.features" in cloudpickle.list_registry_pickle_by_value()
-        assert b"packflow" in payload.data
+        assert payload.reference == "packflow:PackFlow"
     finally:
         cloudpickle.unregister_pickle_by_value(mylib.features)
 
@@ -212,7 +230,9 @@ def _package_a_flow_importing_from(
         """
     epilogue = """
         print(build_package(RequestsFlow).manifest.sys_path)
-        open(sys.argv[1], "wb").write(build_payload(RequestsFlow).data)
+        payload = build_payload(RequestsFlow)
+        print(payload.reference)
+        open(sys.argv[1], "wb").write(payload.data)
         """
     script.write_text(_probe_flow_script("RequestsFlow", prelude, "fakereq.get()", epilogue))
     return subprocess.run(
@@ -220,19 +240,18 @@ def _package_a_flow_importing_from(
     )
 
 
-def test_packages_of_a_venv_inside_the_project_are_pickled_by_reference(project: Path, tmp_path: Path) -> None:
-    """The project's .venv is not the interpreter's (a notebook kernel added it to sys.path): still installed."""
+def test_packages_of_a_venv_inside_the_project_leave_the_flow_travelling_by_reference(
+    project: Path, tmp_path: Path
+) -> None:
+    """The project's .venv is not the interpreter's (a notebook kernel added it to sys.path): still installed, so
+    the pod, which imports the flow's module, must have the package too (nothing of it is shipped)."""
     (project / ".venv").mkdir()
     (project / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     site_packages = _aliasing_package(project / ".venv" / "lib" / "python3.11" / "site-packages")
     payload_file = tmp_path / "venv.pkl"
     built = _package_a_flow_importing_from(site_packages, project / "venvflow.py", payload_file)
     assert built.returncode == 0, built.stderr
-    assert built.stdout.strip() == "['code', 'lib']", "no import root inside the .venv"
-    with_venv = _load_elsewhere(payload_file.read_bytes(), tmp_path, site_packages, probe=True)
-    assert with_venv.stdout.startswith("utf-8 RequestsFlow"), with_venv.stderr
-    # By reference: where the image does not have the package, the payload cannot load.
-    assert "No module named 'fakereq'" in _load_elsewhere(payload_file.read_bytes(), tmp_path).stderr
+    assert built.stdout.splitlines() == ["['code', 'lib']", "venvflow:RequestsFlow"], "no import root in the .venv"
 
 
 def test_a_machine_local_package_with_aliases_in_sys_modules_is_registered_once(project: Path, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flowkit.errors import DataStoreError
-from flowkit.packaging import build_package, build_payload, publish_to_dir
+from flowkit.packaging import Payload, build_package, build_payload, publish_to_dir
 
 ImportFlow = Callable[..., type]
 
@@ -23,21 +23,34 @@ def test_publish_writes_the_id_named_layout(project: Path, import_flow: ImportFl
     ref = publish_to_dir(package, payload, root)
     assert ref.archive_path == f"packages/sha256/{package.package_id}/code.tar.gz"
     assert ref.manifest_path == f"packages/sha256/{package.package_id}/manifest.json"
-    assert ref.payload_path == f"packages/payloads/{payload.sha256}.pkl"
     assert (root / ref.archive_path).read_bytes() == package.archive
     assert (root / ref.manifest_path).read_bytes() == package.manifest_json
-    assert (root / ref.payload_path).read_bytes() == payload.data
-    assert (ref.package_id, ref.archive_sha256, ref.payload_sha256) == (
+    assert (ref.package_id, ref.archive_sha256, ref.flow_reference) == (
         package.package_id,
         package.archive_sha256,
-        payload.sha256,
+        "packflow:PackFlow",
     )
-    assert (ref.python_version, ref.cloudpickle_version) == (
+    # Imported from the shipped source: no pickle, so no Python or cloudpickle version to match.
+    assert (ref.payload_path, ref.python_version, ref.cloudpickle_version) == (None, None, None)
+    assert not (root / "packages" / "payloads").exists()
+    leftovers = [path.name for path in root.rglob("*") if path.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_publish_writes_a_payload_pickled_by_value_with_the_versions_to_match(
+    project: Path, import_flow: ImportFlow, tmp_path: Path
+) -> None:
+    package = build_package(import_flow(project), project)
+    payload = Payload(b"pickled class", hashlib.sha256(b"pickled class").hexdigest())
+    ref = publish_to_dir(package, payload, tmp_path / "datastore")
+    assert ref.payload_path == f"packages/payloads/{payload.sha256}.pkl"
+    assert (tmp_path / "datastore" / ref.payload_path).read_bytes() == payload.data
+    assert (ref.flow_reference, ref.payload_sha256, ref.python_version, ref.cloudpickle_version) == (
+        None,
+        payload.sha256,
         package.manifest.python_version,
         package.manifest.cloudpickle_version,
     )
-    leftovers = [path.name for path in root.rglob("*") if path.name.startswith(".")]
-    assert leftovers == []
 
 
 def test_publishing_again_leaves_existing_files_alone(project: Path, import_flow: ImportFlow, tmp_path: Path) -> None:
@@ -73,10 +86,11 @@ def test_a_file_already_there_is_checked_not_adopted(
 ) -> None:
     """A file of the right name but the wrong content (damaged, or another package's) stops the publish."""
     flow_cls = import_flow(project)
-    package, payload = build_package(flow_cls, project), build_payload(flow_cls, project)
+    package = build_package(flow_cls, project)
+    payload = Payload(b"pickled class", hashlib.sha256(b"pickled class").hexdigest())  # by value: it has a file
     root = tmp_path / "datastore"
     ref = publish_to_dir(package, payload, root)
-    path = root / {"archive": ref.archive_path, "manifest": ref.manifest_path, "payload": ref.payload_path}[which]
+    path = root / str({"archive": ref.archive_path, "manifest": ref.manifest_path, "payload": ref.payload_path}[which])
     path.write_bytes(b"not what the name promises")
     with pytest.raises(DataStoreError, match="already exists but is not what this package needs") as raised:
         publish_to_dir(package, payload, root)

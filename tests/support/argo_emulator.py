@@ -24,7 +24,7 @@ import string
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ def run_workflow_template(
     workdir: Path,
     max_parallel: int = 2,
     python: str = sys.executable,
+    python_flags: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = 600.0,
     node_dir: Path | None = None,
@@ -66,7 +67,8 @@ def run_workflow_template(
     - ``workdir``: a directory of the caller's; holds the emulator's scratch files and is the working directory of
       containers that set no ``workingDir``.
     - ``max_parallel``: containers running at once, across the whole workflow.
-    - ``python``: the interpreter that ``python``/``python3`` in a command resolve to.
+    - ``python``: the interpreter that ``python``/``python3`` in a command resolve to, started with
+      ``python_flags`` (``("-I", "-S")``: no site-packages, no environment variables read, as a bare image's).
     - ``env``: variables added to this process's environment to form every container's base environment (the
       container's own ``env`` comes on top).
     - ``node_dir``: the directory standing for the one node every pod runs on; a hostPath volume shows its
@@ -100,7 +102,7 @@ def run_workflow_template(
     scratch = workdir / f".argo-emulator-{workflow_name}"
     scratch.mkdir(parents=True)
     interpreter = _interpreter_path(python)
-    shim_dir = make_python_shim(scratch, str(interpreter))
+    shim_dir = make_python_shim(scratch, str(interpreter), python_flags)
     pod = PodEnvironment(
         scratch=scratch,
         pvc_dirs=dict(pvc_dirs),

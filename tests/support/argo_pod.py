@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -62,13 +62,15 @@ class PodResult:
     error: str = ""
 
 
-def make_python_shim(scratch: Path, python: str) -> Path:
-    """A directory holding ``python`` and ``python3`` scripts that exec ``python``; put it first on PATH."""
+def make_python_shim(scratch: Path, python: str, flags: Sequence[str] = ()) -> Path:
+    """A directory holding ``python`` and ``python3`` scripts that exec ``python`` (with ``flags`` first, e.g.
+    ``-I -S`` for an interpreter that sees no site-packages, like a bare image's); put it first on PATH."""
     shim_dir = scratch / "python-shim"
     shim_dir.mkdir(parents=True, exist_ok=True)
+    command = shlex.join([python, *flags])
     for name in ("python", "python3"):
         shim = shim_dir / name
-        shim.write_text(f'#!/bin/sh\nexec {shlex.quote(python)} "$@"\n', encoding="utf-8")
+        shim.write_text(f'#!/bin/sh\nexec {command} "$@"\n', encoding="utf-8")
         shim.chmod(0o755)
     return shim_dir
 
@@ -208,7 +210,8 @@ def _mounts(
     it first (`apply_fs_group`).
 
     Unless a volume is mounted there, ``/tmp`` is a fresh tmpfs, as a container's own /tmp is private: pods do not
-    share files through it and leave nothing in the host's. The emulator's own host paths stay visible through it.
+    share files through it and leave nothing in the host's. The emulator's own host paths stay visible through it,
+    and through an emptyDir mounted at ``/tmp``.
     """
     volumes = {**pod.volumes, **{volume["name"]: volume for volume in template.get("volumes", [])}}
     binds: list[dict[str, Any]] = []
@@ -242,6 +245,7 @@ def _mounts(
         binds.append({"source": str(source), "target": target, "read_only": bool(mount.get("readOnly"))})
     if PRIVATE_TMP not in tmpfs and all(bind["target"] != PRIVATE_TMP for bind in binds):
         tmpfs.insert(0, PRIVATE_TMP)
+    if PRIVATE_TMP in tmpfs:  # the default private /tmp, or an emptyDir mounted there
         under_tmp = [path for path in pod.host_paths if PurePosixPath(PRIVATE_TMP) in PurePosixPath(path).parents]
         binds.extend({"source": path, "target": path, "read_only": False} for path in under_tmp)
     return binds, tmpfs
