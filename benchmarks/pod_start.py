@@ -1,0 +1,165 @@
+"""Pod start on a bare interpreter: what a task pod pays before the first line of the user's step runs.
+
+    python benchmarks/pod_start.py [--python /path/to/python3] [--runs 7]
+
+The pods' interpreter is started as on an image with nothing but a CPython (``-I -S``: no site-packages, no
+``PYTHON*`` variables); this machine's Python builds and publishes the package, as a laptop would. Measured, each
+the median of ``--runs``:
+
+- ``python3 -c pass``: the interpreter's own start, for reference;
+- warm pod start: the bootstrap with the package already extracted in its cache (every pod after the first on a
+  shared cache) until the step's first line runs, and until the task process exits;
+- cold pod start: the same on an empty cache (the bootstrap verifies and extracts the archive first);
+- the pod path's import time (``-X importtime``, all modules the task process imports, and flowkit's share);
+- the size of the WorkflowTemplate of a flow with 100 distinct pod specs (JSON, as the API server stores it).
+
+Target: a warm start reaches the step's first line within 60 ms of a bare ``python3 -c pass``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from flowkit.cli.main import load_flow_class
+from flowkit.compiler import compile_flow
+from flowkit.compiler.render import to_dicts
+from flowkit.packaging import PackageRef, bootstrap_command, build_package, build_payload, publish_to_dir
+
+WARM_START_TARGET_SECONDS = 0.060
+BARE_FLAGS = ("-I", "-S")
+FIRST_LINE = "first line of the step at"
+
+FLOW_SOURCE = f'''\
+import time
+
+from flowkit import Flow, kubernetes, retry, step
+
+
+@kubernetes(image="python:3.12-slim", cpu="1", memory="1Gi")
+class StartFlow(Flow):
+    @retry(times=1)
+    @step
+    def start(self):
+        print("{FIRST_LINE}", time.time(), flush=True)
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+'''
+
+
+def wide_flow_source(steps: int) -> str:
+    """A chain of ``steps`` steps, each with its own CPU request: as many distinct pod specs, one template each."""
+    lines = ["from flowkit import Flow, kubernetes, step", "", "", '@kubernetes(image="python:3.12-slim")']
+    lines += ["class WideFlow(Flow):"]
+    names = ["start", *(f"step_{index:03d}" for index in range(steps - 2)), "end"]
+    for index, name in enumerate(names):
+        lines += [f'    @kubernetes(cpu="{100 + index}m")', "    @step", f"    def {name}(self):"]
+        lines += [f"        self.next(self.{names[index + 1]})" if index + 1 < len(names) else "        pass", ""]
+    return "\n".join(lines)
+
+
+def publish(project: Path, datastore: Path) -> PackageRef:
+    flow_cls = load_flow_class(str(project / "startflow.py"))
+    return publish_to_dir(build_package(flow_cls, project), build_payload(flow_cls, project), datastore)
+
+
+def run_pod(python: str, ref: PackageRef, datastore: Path, cache: Path, run_id: str) -> tuple[float, float]:
+    """(seconds to the step's first line, seconds to the task process's exit) of one start task."""
+    task_argv = ["--datastore-root", str(datastore), "--run-id", run_id, "--step", "start"]
+    command = bootstrap_command(ref, task_argv, datastore_mount=str(datastore), python=python, cache_dir=str(cache))
+    command[1:1] = BARE_FLAGS
+    began = time.time()
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    ended = time.time()
+    if result.returncode != 0:
+        raise SystemExit(f"the pod failed:\n{result.stderr}")
+    first_line = float(re.search(rf"{FIRST_LINE} (\S+)", result.stdout).group(1))  # type: ignore[union-attr]
+    return first_line - began, ended - began
+
+
+def bare_start(python: str) -> float:
+    began = time.perf_counter()
+    subprocess.run([python, *BARE_FLAGS, "-c", "pass"], check=True)
+    return time.perf_counter() - began
+
+
+def import_times(python: str, ref: PackageRef, datastore: Path, cache: Path) -> tuple[float, float]:
+    """(all modules, flowkit's and cloudpickle's) import time in seconds of one warm pod, from -X importtime."""
+    task_argv = ["--datastore-root", str(datastore), "--run-id", "imports", "--step", "start"]
+    command = bootstrap_command(ref, task_argv, datastore_mount=str(datastore), python=python, cache_dir=str(cache))
+    command[1:1] = [*BARE_FLAGS, "-X", "importtime"]
+    stderr = subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    entries = re.findall(r"^import time:\s+(\d+) \|\s+\d+ \|\s+(.+)$", stderr, re.MULTILINE)
+    total = sum(int(self_us) for self_us, _ in entries)
+    shipped = sum(int(self_us) for self_us, name in entries if name.strip().split(".")[0] in ("flowkit", "cloudpickle"))
+    return total / 1e6, shipped / 1e6
+
+
+def template_size(work: Path, steps: int) -> int:
+    (work / "wideflow.py").write_text(wide_flow_source(steps))
+    flow_cls = load_flow_class(str(work / "wideflow.py"))
+    ref = publish_to_dir(build_package(flow_cls, work), build_payload(flow_cls, work), work / "store")
+    template = to_dicts(compile_flow(flow_cls, package=ref))[0]
+    distinct = {json.dumps(item.get("container"), sort_keys=True) for item in template["spec"]["templates"]}
+    assert len(distinct - {"null"}) >= steps, "every step has its own pod spec"
+    return len(json.dumps(template, separators=(",", ":")).encode())
+
+
+def median_ms(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1000:7.1f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python", default=shutil.which("python3") or sys.executable, help="the pods' interpreter")
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    python = os.path.abspath(args.python)
+    probe = [python, "-c", "import sys; print(sys.version.split()[0])"]
+    version = subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+    flags = " ".join(BARE_FLAGS)
+    print(f"pods: {python} (Python {version}, {flags}); this side: Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        project, datastore = work / "project", work / "datastore"
+        project.mkdir()
+        (project / "startflow.py").write_text(FLOW_SOURCE)
+        ref = publish(project, datastore)
+        bare = [bare_start(python) for _ in range(args.runs)]
+        warm_cache = work / "warm-cache"
+        run_pod(python, ref, datastore, warm_cache, "warm-up")
+        warm = [run_pod(python, ref, datastore, warm_cache, f"warm-{index}") for index in range(args.runs)]
+        cold = [run_pod(python, ref, datastore, work / f"cold-{index}", f"cold-{index}") for index in range(args.runs)]
+        imports_total, imports_shipped = import_times(python, ref, datastore, warm_cache)
+        (work / "wide").mkdir()
+        size = template_size(work / "wide", 100)
+
+    warm_first = statistics.median(first for first, _ in warm)
+    print(f"python3 -c pass                          {median_ms(bare)}")
+    print(f"warm pod start, to the step's first line {median_ms([first for first, _ in warm])}")
+    print(f"warm pod start, to the task's exit       {median_ms([total for _, total in warm])}")
+    print(f"cold pod start, to the step's first line {median_ms([first for first, _ in cold])}")
+    print(f"cold pod start, to the task's exit       {median_ms([total for _, total in cold])}")
+    print(f"pod-path imports (all / flowkit+cloudpickle) {imports_total * 1000:.1f} / {imports_shipped * 1000:.1f} ms")
+    print(f"WorkflowTemplate of 100 distinct pod specs   {size / 1024:.1f} KiB (JSON)")
+    overhead = warm_first - statistics.median(bare)
+    verdict = "met" if overhead <= WARM_START_TARGET_SECONDS else "MISSED"
+    target_ms = WARM_START_TARGET_SECONDS * 1000
+    print(f"target: warm start within {target_ms:.0f} ms of python3 -c pass: {overhead * 1000:.1f} ms, {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
