@@ -7,7 +7,7 @@ from flowkit.graph.model import FlowGraph, StepNode
 from flowkit.graph.parse import parse_step
 from flowkit.graph.validate import validate_graph
 from flowkit.specs.resolve import exit_handler
-from flowkit.specs.shipped import shipped_graph
+from flowkit.specs.shipped import shipped_snapshot
 
 __all__ = ["FlowGraph", "StepNode", "build_graph"]
 
@@ -22,10 +22,11 @@ def build_graph(flow_cls: type) -> FlowGraph:
     cached = vars(flow_cls).get(GRAPH_CACHE_ATTR)
     if isinstance(cached, FlowGraph):
         return cached
-    shipped = shipped_graph(flow_cls)
+    shipped = shipped_snapshot(flow_cls)
     if shipped is not None:
-        setattr(flow_cls, GRAPH_CACHE_ATTR, shipped)
-        return shipped
+        graph = FlowGraph.from_dict(shipped["graph"])
+        setattr(flow_cls, GRAPH_CACHE_ATTR, graph)
+        return graph
     flow = flow_cls.__name__
     functions = find_steps(flow_cls)
     parsed = {name: parse_step(flow, name, function) for name, function in functions.items()}

@@ -24,7 +24,7 @@ from flowkit.packaging.manifest import Manifest, ManifestFile, current_python_ve
 from flowkit.packaging.modules import plan_modules
 from flowkit.packaging.project import flow_source_file, resolve_project_root
 from flowkit.specs import resolve_step_specs
-from flowkit.specs.shipped import model_snapshot
+from flowkit.specs.resolve import class_level_specs
 
 MIB = 1024 * 1024
 SIZE_WARNING_BYTES = 10 * MIB
@@ -100,7 +100,7 @@ def build_package(
     reported as such rather than as a packaging problem.
     """
     graph = build_graph(flow_cls)
-    resolve_step_specs(flow_cls)
+    step_specs = resolve_step_specs(flow_cls)
     flow_file = flow_source_file(flow_cls)
     root = resolve_project_root(flow_file, project_root)
     scan = scan_project(root)
@@ -112,12 +112,12 @@ def build_package(
         members += runtime_members
         entries += runtime_entries
     plan = plan_modules(root, flow_file)
-    snapshot = model_snapshot(flow_cls)
     manifest = Manifest(
         flow_name=graph.flow_name,
-        graph=snapshot["graph"],
-        class_specs=snapshot["class_specs"],
-        step_specs=snapshot["steps"],
+        graph=graph.to_dict(),
+        # Validated here; the pod reads them as they are (flowkit.specs.shipped).
+        class_specs={name: spec.model_dump(mode="json") for name, spec in class_level_specs(flow_cls).items()},
+        step_specs={name: spec.model_dump(mode="json") for name, spec in step_specs.items()},
         python_version=current_python_version(),
         flowkit_version=flowkit.__version__,
         cloudpickle_version=cloudpickle.__version__,

@@ -2,9 +2,9 @@
 the flow is packaged, read back in a pod without validating anything again.
 
 Why: the spec models are pydantic models, and a pod must run on nothing but a CPython and the code package (no
-compiled dependencies). The packaging side (`model_snapshot`) writes the graph and every step's resolved spec into
-the package's manifest; the pod's bootstrap calls `install` with that snapshot before it imports or unpickles the
-flow. From then on, in that process:
+compiled dependencies). The packaging side (`flowkit.packaging.build`) writes the graph, the class-level specs and
+every step's resolved spec into the package's manifest; the pod's bootstrap calls `install` with that snapshot
+before it imports or unpickles the flow. From then on, in that process:
 
 - `flowkit.graph.build_graph`, `flowkit.specs.resolve_step_specs` and `class_level_specs` (``@project``,
   ``@argo``, ...) answer for the flow from the snapshot;
@@ -22,7 +22,6 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from flowkit.graph.model import FlowGraph
     from flowkit.specs.resolve import StepSpec
 
 _INSTALLED: dict[str, dict[str, Any]] = {}
@@ -64,19 +63,6 @@ class SpecView:
         return f"SpecView({self._fields!r})"
 
 
-def model_snapshot(flow_cls: type) -> dict[str, Any]:
-    """The graph, the class-level specs and the resolved spec of every step of ``flow_cls``, JSON-ready (built
-    where pydantic exists)."""
-    from flowkit.graph import build_graph
-    from flowkit.specs.resolve import class_level_specs, resolve_step_specs
-
-    return {
-        "graph": build_graph(flow_cls).to_dict(),
-        "class_specs": {name: spec.model_dump(mode="json") for name, spec in class_level_specs(flow_cls).items()},
-        "steps": {name: spec.model_dump(mode="json") for name, spec in resolve_step_specs(flow_cls).items()},
-    }
-
-
 def install(snapshot: dict[str, Any]) -> None:
     """Make this process answer for the snapshot's flow from the snapshot alone (see the module docstring)."""
     _INSTALLED[snapshot["graph"]["flow"]] = snapshot
@@ -87,14 +73,9 @@ def decorators_are_inert() -> bool:
     return bool(_INSTALLED)
 
 
-def shipped_graph(flow_cls: type) -> FlowGraph | None:
-    """The shipped graph of ``flow_cls``, or None when none was installed for it."""
-    snapshot = _INSTALLED.get(flow_cls.__name__)
-    if snapshot is None:
-        return None
-    from flowkit.graph.model import FlowGraph
-
-    return FlowGraph.from_dict(snapshot["graph"])
+def shipped_snapshot(flow_cls: type) -> dict[str, Any] | None:
+    """The snapshot installed for ``flow_cls`` (its graph is read by `flowkit.graph.build_graph`), or None."""
+    return _INSTALLED.get(flow_cls.__name__)
 
 
 def shipped_class_specs(flow_cls: type) -> dict[str, Any] | None:
