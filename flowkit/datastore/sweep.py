@@ -4,8 +4,9 @@ A killed task or scheduler leaves its unfinished writes under their temporary na
 readers never look at them, but they take space (a half-written 100 MiB blob is 100 MiB). A temporary file is
 abandoned when its writer is known to be dead (its name says which host and pid made it, and on this host that
 process no longer exists) or when it has not changed for `STALE_TEMP_SECONDS` (a writer on another machine, or a
-name from an older version). A live writer's file is never taken (its modification time moves as it writes),
-and a pid reused by an unrelated process only delays the removal until the file is stale.
+name from an older version). A live writer's file is never taken (its modification time moves as it writes); a
+pid that a process started after the file's last write now holds is recognised as reused (pids wrap around on a
+busy machine), so the dead writer's file still goes.
 """
 
 from __future__ import annotations
@@ -77,14 +78,28 @@ def _abandoned(name: str, modified: float, now: float) -> bool:
     if now - modified > STALE_TEMP_SECONDS:
         return True
     writer = temp_writer(name)
-    return writer is not None and writer[0] == HOST and not _alive(writer[1])
+    return writer is not None and writer[0] == HOST and not _may_be_writer(writer[1], modified)
 
 
-def _alive(pid: int) -> bool:
+def _may_be_writer(pid: int, modified: float) -> bool:
+    """Whether process ``pid`` exists and may be the one that last wrote a file at ``modified``: a process that
+    started after that moment merely reuses the pid of a writer that died (pids wrap around on a busy machine)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
-        return True
-    return True
+        pass
+    started = _start_time(pid)
+    return started is None or started <= modified
+
+
+def _start_time(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), from /proc; None where that cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+    except (OSError, StopIteration, IndexError):
+        return None
+    # Field 22 of stat (the 20th after the command name) is the start time in clock ticks after boot.
+    return int(boot.split()[1]) + int(fields[19]) / os.sysconf("SC_CLK_TCK")

@@ -56,6 +56,8 @@ def test_only_abandoned_temporary_files_are_swept(tmp_path: Path) -> None:
     swept = sweep_temporary_files([tmp_path], recursive=True)
     assert (swept.files, swept.bytes) == (3, 1020)
     assert not any(path.exists() for path in gone) and all(path.exists() for path in kept)
+    reused = _temp(tmp_path, f".tmp-y~{HOST}~{os.getpid()}~9", age=3600)  # written before this process started
+    assert sweep_temporary_files([tmp_path]).files == 1 and not reused.exists(), "a reused pid is no writer"
     top_only = _temp(tmp_path / "ab", f".tmp-x~{HOST}~{dead}~2")
     assert sweep_temporary_files([tmp_path]).files == 0 and top_only.exists(), "not recursive unless asked"
 
