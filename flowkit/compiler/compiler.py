@@ -289,8 +289,8 @@ def compile_flow(
         datastore_claim=argo.datastore_claim,
         datastore_mount=argo.datastore_mount,
         parameter_names=[str(argument.name) for argument in arguments],
-        bootstrap=lambda argv: bootstrap_command(
-            package, argv, datastore_mount=argo.datastore_mount, cache_dir=cache_dir
+        bootstrap=lambda interpreter, argv: bootstrap_command(
+            package, argv, datastore_mount=argo.datastore_mount, python=interpreter, cache_dir=cache_dir
         ),
         package_cache=argo.package_cache,
         package_cache_host_path=argo.package_cache_host_path,

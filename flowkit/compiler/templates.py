@@ -15,7 +15,8 @@ from flowkit import settings
 from flowkit.compiler.names import dns_label
 from flowkit.compiler.pods import PodPlan
 from flowkit.invocation import TaskInvocation
-from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE
+from flowkit.packaging.bootstrap import interpreter_command
+from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED, EXIT_DATASTORE_UNWRITABLE
 from flowkit.specs.argo import CONTAINER_SECURITY_CONTEXT, PackageCache
 from flowkit.specs.quantity import add_byte_quantities
 
@@ -59,8 +60,13 @@ an hour covers a slow image pull and a cold package extraction on a busy node, w
 costs.
 """
 
-BootstrapCommand = Callable[[list[str]], list[str]]
-"""Turns the executor's argv into the container command that bootstraps the code package and runs it."""
+NOT_RETRIED_EXIT_CODES = (EXIT_BOOTSTRAP_FAILED, EXIT_DATASTORE_UNWRITABLE)
+"""Exit codes of a pod that a retry cannot fix: the bootstrap's own failures (digest mismatch, no usable Python, a
+pickle's version refused) and an unwritable datastore. A failure of the step's code exits 1 and is retried."""
+
+BootstrapCommand = Callable[[Sequence[str], list[str]], list[str]]
+"""Turns (the command that starts the image's Python, the executor's argv) into the container command that
+bootstraps the code package and runs it."""
 
 
 @dataclass(frozen=True)
@@ -185,12 +191,13 @@ def _retry_strategy(plan: PodPlan) -> RetryStrategy | None:
             factor=None if factor is None else m.IntOrString(factor),
         )
     # "Always" also retries pods lost to node failures or evictions, not only a non-zero exit; the expression keeps
-    # an unwritable datastore (a setup problem, explained once) from being retried as if it were the step's failure.
+    # setup problems (explained once: an unwritable datastore, a bootstrap that cannot run the package) from being
+    # retried as if they were the step's failure.
     return RetryStrategy(
         limit=retry.times,
         retry_policy="Always",
         backoff=backoff,
-        expression=f'lastRetry.exitCode != "{EXIT_DATASTORE_UNWRITABLE}"',
+        expression=" && ".join(f'lastRetry.exitCode != "{code}"' for code in NOT_RETRIED_EXIT_CODES),
     )
 
 
@@ -203,6 +210,15 @@ def _metadata(plan: PodPlan) -> tuple[dict[str, str], dict[str, str]]:
     labels = {**plan.labels, f"{LABEL_PREFIX}/step": input_value(STEP_LABEL_INPUT)}
     annotations = {**plan.annotations, f"{LABEL_PREFIX}/step": input_value(STEP_INPUT)}
     return labels, annotations
+
+
+def _interpreter(plan: PodPlan) -> list[str]:
+    """How the container starts Python: the step's ``@kubernetes(python=...)``, the environment's own interpreter
+    behind its command wrapper, or the image's python3/python as found at start (naming image and step if none)."""
+    python = plan.kubernetes.python
+    if python is None and plan.environment.command_wrapper:
+        python = "python"  # the wrapper replaces it with the environment's interpreter
+    return interpreter_command(python, image=str(plan.image), step=input_value(STEP_INPUT))
 
 
 def _environment(plan: PodPlan, context: PodContext) -> dict[str, str]:
@@ -228,7 +244,7 @@ def build_container(plan: PodPlan, context: PodContext) -> Container:
         name=plan.template_name,
         image=plan.image,
         image_pull_policy=spec.image_pull_policy,
-        command=[*plan.environment.command_wrapper, *context.bootstrap(task_argv(plan, context))],
+        command=[*plan.environment.command_wrapper, *context.bootstrap(_interpreter(plan), task_argv(plan, context))],
         inputs=[Parameter(name=STEP_INPUT), Parameter(name=STEP_LABEL_INPUT), Parameter(name=INDEX_PATH_INPUT)],
         outputs=outputs,
         env=[Env(name=name, value=value) for name, value in sorted(_environment(plan, context).items())],

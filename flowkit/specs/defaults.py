@@ -22,6 +22,7 @@ KUBERNETES: dict[str, Any] = {
     "namespace": None,
     "labels": {},
     "annotations": {},
+    "python": None,
 }
 """A step without @kubernetes."""
 

@@ -96,6 +96,10 @@ class KubernetesSpec(SpecModel):
     namespace: str | None = Field(default=None, description="Namespace of the step's pod.")
     labels: dict[str, str] = Field(default_factory=dict, description="Extra labels on the step's pod.")
     annotations: dict[str, str] = Field(default_factory=dict, description="Extra annotations on the step's pod.")
+    python: str | None = Field(
+        default=None,
+        description="The image's Python (3.10+): a path or a name on PATH; default: python3, else python.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -125,6 +129,13 @@ class KubernetesSpec(SpecModel):
         if image is not None and (not image or any(char.isspace() for char in image)):
             raise ValueError(f"{image!r} is not an image reference such as 'python:3.11-slim'")
         return image
+
+    @field_validator("python")
+    @classmethod
+    def _interpreter(cls, python: str | None) -> str | None:
+        if python is not None and (not python or any(char.isspace() for char in python)):
+            raise ValueError(f"{python!r} is not an interpreter: give a path such as '/opt/conda/bin/python'")
+        return python
 
     @field_validator("gpu", mode="before")
     @classmethod

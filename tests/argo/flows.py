@@ -408,3 +408,17 @@ class OwnHomeFlow(Flow):
     @step
     def end(self):
         pass
+
+
+@retry(times=2, minutes_between_retries=0)
+@kubernetes(image=IMAGE)
+class RetriedFlow(Flow):
+    """Every step may be retried twice: only failures a retry can fix should use that."""
+
+    @step
+    def start(self):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass

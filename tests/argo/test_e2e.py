@@ -25,6 +25,7 @@ from flowkit.compiler import compile_flow
 from flowkit.compiler.render import to_dicts
 from flowkit.graph import build_graph
 from flowkit.packaging import build_package, build_payload, publish_to_dir
+from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED
 from tests.support.argo_emulator import EmulatedRun, run_workflow_template
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -204,3 +205,24 @@ def test_a_branch_and_nested_foreach_flow_runs_on_bare_interpreters_like_a_local
     minor = Path(python).resolve().parents[1].name.rsplit(".", 1)[0]  # .../versions/3.12.1/bin/python3 -> 3.12
     assert f"python {minor} uid 1000\n" in argo_run["start"].task.stdout, "the pods ran the bare interpreter"
     assert argo_run.data.cells == local_run.data.cells == 4
+
+
+def test_a_bootstrap_failure_is_not_retried(tmp_path: Path) -> None:
+    """A package whose archive no longer matches its digest fails the same way on every attempt: exit 3, once."""
+    flow_cls = shape("RetriedFlow")
+    pvc = tmp_path / "pvc"
+    project_root = Path(inspect.getfile(flow_cls)).parent
+    ref = publish_to_dir(build_package(flow_cls, project_root), build_payload(flow_cls, project_root), pvc)
+    archive = pvc / ref.archive_path
+    archive.write_bytes(archive.read_bytes() + b"tampered")
+    manifest = to_dicts(compile_flow(flow_cls, package=ref))[0]
+    run = run_workflow_template(
+        manifest,
+        pvc_dirs={"flowkit-datastore": pvc},
+        workdir=tmp_path / "emulator",
+        env={"FLOWKIT_PACKAGE_CACHE": str(tmp_path / "package-cache")},
+    )
+    assert run.phase == "Failed"
+    (start,) = [node for node in run.nodes if node.kind == "container"]
+    assert [attempt.exit_code for attempt in start.attempts] == [EXIT_BOOTSTRAP_FAILED], "@retry(times=2) unused"
+    assert "flowkit bootstrap: archive" in start.attempts[0].stderr

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 import flowkit
 from flowkit.compiler.templates import STARTUP_ALLOWANCE_SECONDS
 from flowkit.graph import build_graph
+from flowkit.packaging.bootstrap import interpreter_command
+from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED
 from tests.argo.conftest import PACKAGE, command_option, compile_manifests, step_tasks
 from tests.argo.flows import IMAGE, SHAPES, BranchFlow, LinearFlow, OperatedFlow, OwnHomeFlow
 
@@ -63,7 +68,8 @@ def test_retry_and_timeout_become_retry_strategy_and_deadline() -> None:
         "limit": 2,
         "retryPolicy": "Always",
         "backoff": {"duration": "90s", "factor": 3},
-        "expression": 'lastRetry.exitCode != "77"',  # an unwritable datastore is not the step's failure
+        # Neither a bootstrap failure (3) nor an unwritable datastore (77) is the step's failure: not retried.
+        "expression": 'lastRetry.exitCode != "3" && lastRetry.exitCode != "77"',
     }
     assert command_option(by_step["fetch"], "--attempt") == ["{{retries}}"]
     # @timeout(minutes=5): the task process stops the step at 300 s; Argo's deadline is only the backstop.
@@ -183,8 +189,10 @@ def test_pods_bootstrap_from_the_package_named_by_its_hashes() -> None:
     manifest = compile_manifests(LinearFlow)[0]
     for _, _, template in step_tasks(manifest):
         command = template["container"]["command"]
-        assert command[:2] == ["python", "-c"]
-        bootstrap_options = command[3 : command.index("--")]
+        # The image's python3, else python, found by a shell script that names the image and the step if neither.
+        assert command[:2] == ["/bin/sh", "-c"] and command[3:6] == ["flowkit", IMAGE, "{{inputs.parameters.step}}"]
+        assert command[6] == "-c"
+        bootstrap_options = command[8 : command.index("--")]
         assert PACKAGE.archive_sha256 in bootstrap_options
         assert PACKAGE.payload_sha256 in bootstrap_options
         assert PACKAGE.package_id in bootstrap_options
@@ -261,3 +269,29 @@ def test_every_pod_has_a_writable_home_tmpdir_and_working_directory() -> None:
     overridden = compile_manifests(OwnHomeFlow)[0]
     for _, _, template in step_tasks(overridden):
         assert {"name": "HOME", "value": "/data/home"} in template["container"]["env"]
+
+
+def test_a_step_names_its_interpreter_and_keeps_its_image() -> None:
+    class CondaPythonFlow(LinearFlow):
+        pass
+
+    flowkit.kubernetes(image="continuumio/miniconda3:23.3.1-0", python="/opt/conda/bin/python")(CondaPythonFlow)
+    for _, _, template in step_tasks(compile_manifests(CondaPythonFlow)[0]):
+        assert template["container"]["command"][:2] == ["/opt/conda/bin/python", "-c"]
+
+
+def test_an_image_without_python_fails_in_one_line_naming_image_and_step(tmp_path: Path) -> None:
+    """The launcher as the kubelet would run it on an image with neither python3 nor python on PATH."""
+    command = interpreter_command(None, image="debian:12-slim", step="train")
+    result = subprocess.run(
+        [*command, "-c", "pass"], env={"PATH": str(tmp_path)}, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == EXIT_BOOTSTRAP_FAILED
+    assert result.stderr.splitlines() == [
+        "flowkit bootstrap: the image debian:12-slim has no python3 or python on its PATH (step train): use an image "
+        "with CPython 3.10 or newer, or name its interpreter with @kubernetes(python=...)"
+    ]
+    found = subprocess.run(
+        [*command, "-c", "import sys; print(sys.argv[1:])", "a b"], capture_output=True, text=True, check=True
+    )
+    assert found.stdout == "['a b']\n", "the arguments reach the interpreter untouched"
