@@ -40,6 +40,8 @@ class DataStore:
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = resolve_datastore_root(root)
         self.blobs = BlobStore(self.root)
+        self._step_dirs: dict[tuple[str, str, str], Path] = {}
+        """`step_dir` by (flow, run id, step): checked and joined once, not for each of a step's many tasks."""
 
     # -- artifacts ---------------------------------------------------------------------------------------------
     def put_artifact(self, value: Any) -> ArtifactRef:
@@ -62,7 +64,11 @@ class DataStore:
         return self.flow_dir(flow) / checked_name("run id", run_id)
 
     def step_dir(self, flow: str, run_id: str, step: str) -> Path:
-        return self.run_dir(flow, run_id) / checked_name("step name", step)
+        key = (flow, run_id, step)
+        path = self._step_dirs.get(key)
+        if path is None:
+            path = self._step_dirs[key] = self.run_dir(flow, run_id) / checked_name("step name", step)
+        return path
 
     def task_dir(self, coords: TaskRef) -> Path:
         return self.step_dir(coords.flow, coords.run_id, coords.step) / coords.task_id
