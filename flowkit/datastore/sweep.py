@@ -82,24 +82,28 @@ def _abandoned(name: str, modified: float, now: float) -> bool:
 
 
 def _may_be_writer(pid: int, modified: float) -> bool:
-    """Whether process ``pid`` exists and may be the one that last wrote a file at ``modified``: a process that
-    started after that moment merely reuses the pid of a writer that died (pids wrap around on a busy machine)."""
+    """Whether process ``pid`` runs and may be the one that last wrote a file at ``modified``. A zombie (killed, not
+    yet reaped by whoever inherited it) writes nothing more, and a process that started after that moment merely
+    reuses the pid of a writer that died (pids wrap around on a busy machine)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
         pass
-    started = _start_time(pid)
-    return started is None or started <= modified
+    status = _process_status(pid)
+    if status is None:
+        return True  # no /proc to ask: assume the worst
+    state, started = status
+    return state != "Z" and started <= modified
 
 
-def _start_time(pid: int) -> float | None:
-    """When process ``pid`` started (seconds since the epoch), from /proc; None where that cannot be read."""
+def _process_status(pid: int) -> tuple[str, float] | None:
+    """Process ``pid``'s state letter and start time (seconds since the epoch), from /proc; None where unreadable."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
     except (OSError, StopIteration, IndexError):
         return None
-    # Field 22 of stat (the 20th after the command name) is the start time in clock ticks after boot.
-    return int(boot.split()[1]) + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    # After the command name: field 3 of stat is the state, field 22 the start time in clock ticks after boot.
+    return fields[0], int(boot.split()[1]) + int(fields[19]) / os.sysconf("SC_CLK_TCK")

@@ -58,6 +58,12 @@ def test_only_abandoned_temporary_files_are_swept(tmp_path: Path) -> None:
     assert not any(path.exists() for path in gone) and all(path.exists() for path in kept)
     reused = _temp(tmp_path, f".tmp-y~{HOST}~{os.getpid()}~9", age=3600)  # written before this process started
     assert sweep_temporary_files([tmp_path]).files == 1 and not reused.exists(), "a reused pid is no writer"
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    while Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.01)  # exited, not yet reaped
+    unreaped = _temp(tmp_path, f".tmp-z~{HOST}~{zombie.pid}~9")
+    assert sweep_temporary_files([tmp_path]).files == 1 and not unreaped.exists(), "a zombie writes nothing more"
+    zombie.wait()
     top_only = _temp(tmp_path / "ab", f".tmp-x~{HOST}~{dead}~2")
     assert sweep_temporary_files([tmp_path]).files == 0 and top_only.exists(), "not recursive unless asked"
 
