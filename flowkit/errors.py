@@ -77,6 +77,10 @@ class StorageError(DataStoreError):
         self.operation = operation
         self.path = path
         self.errno = cause.errno
+        # A datastore the process may not write (permissions, read-only mount) stays so until someone fixes the
+        # setup, so trying again is useless; a full disk or quota (ENOSPC, EDQUOT) may free up as other tasks'
+        # temporary files go or gc runs, so a later attempt can succeed.
+        self.permanent = cause.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
         code = errno.errorcode.get(cause.errno or 0, str(cause.errno))
         super().__init__(f"cannot {operation} {path}: {cause.strerror or cause} ({code})")
 

@@ -20,6 +20,7 @@ from flowkit.datastore import AlreadyCommittedError, DataStore, LogWriter, TaskR
 from flowkit.errors import EXIT_STORAGE, FlowkitError
 from flowkit.identity import TaskRef
 from flowkit.invocation import TaskInvocation
+from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE
 from flowkit.runtime.worker import TaskProcess, fork_task, spawn_task
 from flowkit.settings import ENVIRONMENT_ID
 from flowkit.task.watchdog import death_reason
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 
 class StorageStoppedRun(FlowkitError):
-    """A task process ended with ``EXIT_STORAGE``: the datastore's storage refused it, so the run stops there."""
+    """A task process ended with ``EXIT_STORAGE`` or ``EXIT_DATASTORE_UNWRITABLE``: the datastore's storage refused
+    it, so the run stops there (with ``EXIT_STORAGE``, as every local command a storage failure stops)."""
 
     exit_code = EXIT_STORAGE
 
@@ -99,7 +101,7 @@ class TaskLauncher:
         record = self.store.committed_record(task, attempt)  # one read, no listing: the attempt is known
         if record is not None:
             return record
-        if exit_code == EXIT_STORAGE:
+        if exit_code in (EXIT_STORAGE, EXIT_DATASTORE_UNWRITABLE):  # a task process in a conda environment
             raise StorageStoppedRun(
                 f"task {task} stopped because the datastore's storage refused an operation (its line above says "
                 "which); everything committed is kept: fix the storage, then resume"

@@ -27,6 +27,7 @@ from flowkit.datastore.atomic import ensure_dir
 from flowkit.errors import EXIT_STORAGE, FlowkitError, StorageError
 from flowkit.identity import TaskRef
 from flowkit.invocation import TaskInvocation
+from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE
 from flowkit.task.tee import tee_output
 from flowkit.task.watchdog import ChildExit, death_reason, die_with_supervisor, supervise
 
@@ -37,9 +38,9 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) -> int:
     """Run the task described by ``argv``; 0 when it succeeded (or ``@catch`` caught its failure), 1 when it failed,
     2 on bad arguments, 128 + N when this process was stopped by signal N (nothing is recorded then),
-    ``EXIT_STORAGE`` (74) when the datastore's storage refused a write or read (full, read-only, not ours), and 77
-    when the datastore cannot be written at all (checked first, by creating the task's directory: a setup problem
-    that retrying cannot fix, explained in one line with the fix)."""
+    ``EXIT_STORAGE`` (74) when the datastore's storage is full, and 77 when the datastore may not be written
+    (permissions, read-only; checked first by creating the task's directory, and again on every later write): a
+    setup problem that retrying cannot fix, explained in one line with the fix, which the retryStrategy excludes."""
     try:
         invocation = TaskInvocation.from_argv(argv)
         if flow_cls is None:
@@ -58,14 +59,14 @@ def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) 
         ensure_dir(store.task_dir(task))
         attempt = _unused_attempt(store, task, invocation.attempt_number)
     except StorageError as error:
-        return _report_unusable_datastore(error)
+        return _report_storage_failure(error)
     invocation = dataclasses.replace(invocation, attempt=attempt)
     run = partial(_run_task, flow_cls, store, task, invocation)
     try:
         with tee_output(store, task, attempt, enabled=invocation.tee_logs):
             child = supervise(run, timeout)
-            if child.exit_code == EXIT_STORAGE:  # the child said why on stderr; a record cannot be written either
-                return EXIT_STORAGE
+            if child.exit_code in (EXIT_STORAGE, EXIT_DATASTORE_UNWRITABLE):
+                return child.exit_code  # the child said why on stderr; a record cannot be written either
             if attempt in store.list_attempts(task):
                 record = store.read_record(task, attempt)
             elif child.stopped_by is not None:  # stopped from outside (the pod was deleted): a lost attempt
@@ -73,14 +74,17 @@ def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) 
             else:
                 record = _record_death(flow_cls, store, task, invocation, child, timeout)
     except FlowkitError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return _exit_status(error)
+        return _report_failure(error)
     return 0 if record.succeeded else 1
 
 
-def _exit_status(error: FlowkitError) -> int:
-    """A full, read-only or foreign datastore has its own status; any other refusal is a bad invocation."""
-    return EXIT_STORAGE if isinstance(error, StorageError) else 2
+def _report_failure(error: FlowkitError) -> int:
+    """One line on stderr and the exit status: a datastore's storage refusal has its own (below); any other refusal
+    is a bad invocation."""
+    if isinstance(error, StorageError):
+        return _report_storage_failure(error)
+    print(f"error: {error}", file=sys.stderr)
+    return 2
 
 
 def _unused_attempt(store: DataStore, task: TaskRef, attempt: int) -> int:
@@ -94,18 +98,21 @@ def _unused_attempt(store: DataStore, task: TaskRef, attempt: int) -> int:
     return attempt if attempt not in committed else committed[-1] + 1
 
 
-def _report_unusable_datastore(error: StorageError) -> int:
-    """One line on stderr and the exit status: a datastore the pod may not write gets the line that names its owner,
-    the pod's user and groups and the fix, and the status the retryStrategy excludes; other storage failures (full,
-    read-only) keep theirs."""
-    from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE, unwritable_message
+def _report_storage_failure(error: StorageError) -> int:
+    """One line on stderr and the exit status, the same whether the task's first write or a later one was refused.
+
+    A datastore the pod may not write gets the line that names its owner, the pod's user and groups and the fix. A
+    permanent refusal (permissions, read-only) exits with the status the retryStrategy excludes, since every retry
+    would meet it again; a full disk exits with ``EXIT_STORAGE``, which is retried, since space may free up.
+    """
+    from flowkit.packaging.bootstrap_script import unwritable_message
 
     cause = error.__cause__
     if isinstance(cause, PermissionError):
         print(unwritable_message(cause), file=sys.stderr)
-        return EXIT_DATASTORE_UNWRITABLE
-    print(f"error: {error}", file=sys.stderr)
-    return EXIT_STORAGE
+    else:
+        print(f"error: {error}", file=sys.stderr)
+    return EXIT_DATASTORE_UNWRITABLE if error.permanent else EXIT_STORAGE
 
 
 def _run_task(flow_cls: type[Flow], store: DataStore, task: TaskRef, invocation: TaskInvocation) -> int:
@@ -125,8 +132,7 @@ def _run_task(flow_cls: type[Flow], store: DataStore, task: TaskRef, invocation:
             branch_output=invocation.branch_output,
         )
     except FlowkitError as error:  # the task could not start, or could not commit
-        print(f"error: {error}", file=sys.stderr)
-        return _exit_status(error)
+        return _report_failure(error)
     failure = result.record.error
     if not result.succeeded and failure is not None:
         print(f"Task {task} failed:\n{failure.traceback}", file=sys.stderr, end="", flush=True)

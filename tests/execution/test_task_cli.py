@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -12,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from flowkit.datastore import DataStore
+from flowkit.datastore.atomic import storage_errors
+from flowkit.errors import EXIT_STORAGE
 from flowkit.identity import TaskRef
+from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE
 from flowkit.task.cli import load_flow_class, main
 from tests.execution import flows
 
@@ -72,6 +76,38 @@ def test_main_with_a_class_in_hand(datastore_root: Path, capsys: pytest.CaptureF
     assert main(argv, flow_cls=flows.LinearFlow) == 0
     run = DataStore(datastore_root).read_run("LinearFlow", "m1")
     assert run is not None and run.parameters["greeting"] == '"hi"'
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_status", "line"),
+    [
+        (errno.EACCES, EXIT_DATASTORE_UNWRITABLE, "flowkit: the datastore is not writable: "),
+        (errno.EROFS, EXIT_DATASTORE_UNWRITABLE, "error: cannot write "),
+        (errno.ENOSPC, EXIT_STORAGE, "error: cannot write "),
+    ],
+)
+def test_a_refused_write_after_the_first_exits_as_the_first_would(
+    datastore_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    code: int,
+    exit_status: int,
+    line: str,
+) -> None:
+    """The task's directory is writable but storing its artifact is refused: a permission or read-only refusal
+    exits with the status the retryStrategy excludes (no retry can fix it), a full disk with the retried one."""
+    blob_dir = datastore_root / "blobs"
+
+    def refused(store: DataStore, value: object) -> object:
+        with storage_errors("write", blob_dir):
+            raise OSError(code, os.strerror(code), str(blob_dir / "sha256"))
+
+    monkeypatch.setattr(DataStore, "put_artifact", refused)
+    argv = ["--datastore-root", str(datastore_root), "--run-id", "w1", "--step", "start", "--param", 'greeting="hi"']
+    assert main(argv, flow_cls=flows.LinearFlow) == exit_status
+    (reported,) = [text for text in capfd.readouterr().err.splitlines() if text.strip()]
+    assert reported.startswith(line) and str(blob_dir) in reported, reported
+    assert DataStore(datastore_root).list_attempts(TaskRef("LinearFlow", "w1", "start")) == [], "no record, no retry"
 
 
 def test_bad_arguments(datastore_root: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,10 @@ import pytest
 
 from flowkit.datastore import DataStore
 from flowkit.errors import EXIT_STORAGE, StorageError
+from flowkit.identity import TaskRef
+from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE
+from flowkit.runtime.launch import StorageStoppedRun, TaskLauncher
+from tests.execution.flows import LinearFlow
 from tests.runtime.cli_runner import REPO_ROOT, write_flow
 
 BIG_FLOW = """
@@ -198,3 +202,17 @@ def test_a_missing_run_id_file_directory_is_one_line(tmp_path: Path, datastore_r
     assert result.returncode == 1
     assert f"cannot write the run id to --run-id-file {missing}: No such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("exit_code", [EXIT_STORAGE, EXIT_DATASTORE_UNWRITABLE])
+def test_a_task_process_stopped_by_its_storage_stops_the_local_run(datastore_root: Path, exit_code: int) -> None:
+    """A task in a conda environment runs `python -m flowkit.task`, which exits 77 when the datastore may not be
+    written: the local run stops there as for any storage failure, instead of recording the step as failed."""
+    store = DataStore(datastore_root)
+    launcher = TaskLauncher(LinearFlow, store, {}, parameters={})
+    task = TaskRef("LinearFlow", "s1", "start")
+    launcher._logs[(task, 0)] = store.log_writers(task, 0)  # what start() opens for the process it starts
+    with pytest.raises(StorageStoppedRun) as stopped:
+        launcher.outcome(task, 0, exit_code, timed_out=False)
+    assert stopped.value.exit_code == EXIT_STORAGE
+    assert store.list_attempts(task) == [], "no failed record: a resume runs the task again"
