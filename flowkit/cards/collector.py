@@ -2,9 +2,9 @@
 
 ``current.card.append(c)`` fills the step's editable card: the one without an id (or the only card);
 ``current.card["id"].append(c)`` fills a named card. Components are kept by reference and rendered when the card
-is written, so ``progress.update(n)`` followed by ``current.card.refresh()`` shows the new value.
-In a step without ``@card`` the calls are accepted and dropped with one warning, as in Metaflow, so a step can be
-run with and without its card decorator.
+is written, so ``progress.update(n)`` followed by ``current.card.refresh()`` (or ``current.card["id"].refresh()``)
+shows the new value. In a step without ``@card``, or with several cards that all have ids, ``current.card.append``
+is accepted and dropped with one warning, as in Metaflow, so a step runs with and without its card decorators.
 """
 
 from __future__ import annotations
@@ -22,17 +22,26 @@ _MIN_REFRESH_SECONDS = 1.0
 
 
 class CardComponents:
-    """The components of one card, in the order they were added."""
+    """The components of one card, in the order they were added, and Metaflow's per-card calls on them.
 
-    def __init__(self, declaration: CardDeclaration) -> None:
+    ``current.card["id"]`` is one of these: it can ``refresh()`` on its own, and a component appended with an id
+    (``append(chart, id="loss")``) is found again as ``components["loss"]``, so code written for Metaflow's
+    per-card manager runs unchanged.
+    """
+
+    def __init__(self, declaration: CardDeclaration, on_refresh: Callable[[], None]) -> None:
         self.declaration = declaration
         self.components: list[CardComponent] = []
+        self._by_id: dict[str, CardComponent] = {}
+        self._on_refresh = on_refresh
 
-    def append(self, component: CardComponent) -> None:
+    def append(self, component: CardComponent, id: str | None = None) -> None:
         if not isinstance(component, CardComponent):
             kind = type(component).__name__
             raise TypeError(f"current.card.append takes a card component (Markdown, Table, Image, ...), got {kind}")
         self.components.append(component)
+        if id is not None:
+            self._by_id[id] = component
 
     def extend(self, components: Iterable[CardComponent]) -> None:
         for component in components:
@@ -40,6 +49,24 @@ class CardComponents:
 
     def clear(self) -> None:
         self.components.clear()
+        self._by_id.clear()
+
+    def refresh(self, *_: Any, **__: Any) -> None:
+        """Write the step's cards now (see `CardCollector.refresh`)."""
+        self._on_refresh()
+
+    def __getitem__(self, component_id: str) -> CardComponent:
+        """The component appended with ``id=component_id``."""
+        try:
+            return self._by_id[component_id]
+        except KeyError:
+            known = ", ".join(repr(key) for key in self._by_id) or "none"
+            raise KeyError(
+                f"@card {self.declaration.file_stem} has no component with id {component_id!r}; its ids: {known}"
+            ) from None
+
+    def __contains__(self, component_id: object) -> bool:
+        return component_id in self._by_id
 
     def __iter__(self) -> Iterator[CardComponent]:
         return iter(self.components)
@@ -52,13 +79,17 @@ class CardCollector:
     """What ``current.card`` is in a step with ``@card``."""
 
     def __init__(self, declarations: list[CardDeclaration], on_refresh: Callable[[], None]) -> None:
-        self.cards = {declaration.id: CardComponents(declaration) for declaration in declarations}
+        self.cards = {declaration.id: CardComponents(declaration, self.refresh) for declaration in declarations}
         unnamed = [declaration for declaration in declarations if declaration.id is None]
         self._editable = (
             self.cards[None] if unnamed else (self.cards[declarations[0].id] if len(declarations) == 1 else None)
         )
         self._on_refresh = on_refresh
         self._last_refresh = 0.0
+        self._unresolved = NoCards(
+            "current.card.append: every @card of this step has an id, so the component goes nowhere; "
+            "use current.card['<id>'].append(...)"
+        )
 
     def __getitem__(self, card_id: str) -> CardComponents:
         try:
@@ -71,14 +102,13 @@ class CardCollector:
         return card_id in self.cards
 
     @property
-    def components(self) -> CardComponents:
-        """The editable card's components."""
-        if self._editable is None:
-            raise KeyError("every @card of this step has an id: use current.card['<id>'].append(...)")
-        return self._editable
+    def components(self) -> CardComponents | NoCards:
+        """The editable card's components; with none to pick (several cards, all with ids) a sink that warns once,
+        as Metaflow warns rather than failing the step."""
+        return self._unresolved if self._editable is None else self._editable
 
-    def append(self, component: CardComponent) -> None:
-        self.components.append(component)
+    def append(self, component: CardComponent, id: str | None = None) -> None:
+        self.components.append(component, id=id)
 
     def extend(self, components: Iterable[CardComponent]) -> None:
         self.components.extend(components)
@@ -96,15 +126,19 @@ class CardCollector:
 
 
 class NoCards:
-    """``current.card`` outside a ``@card`` step: accepts every call and drops it, warning once."""
+    """Where components go that no card shows (``current.card`` outside a ``@card`` step): every call is accepted
+    and dropped, with one warning saying why."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, warning: str = "current.card: this step has no @card; the components are not shown anywhere"
+    ) -> None:
+        self._warning = warning
         self._warned = False
 
     def _drop(self, *_: Any, **__: Any) -> None:
         if not self._warned:
             self._warned = True
-            print("current.card: this step has no @card; the components are not shown anywhere", file=sys.stderr)
+            print(self._warning, file=sys.stderr)
 
     append = extend = clear = refresh = _drop
 

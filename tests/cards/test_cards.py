@@ -122,12 +122,40 @@ def test_current_card_by_id_and_errors_naming_the_card() -> None:
     )
     cards.collector["a"].append(Markdown("x"))
     assert len(cards.collector["a"]) == 1 and len(cards.collector["b"]) == 0
-    with pytest.raises(KeyError, match="every @card of this step has an id"):
-        cards.collector.append(Markdown("y"))
     with pytest.raises(KeyError, match="no @card\\(id='c'\\); its card ids: 'a', 'b'"):
         cards.collector["c"]
     with pytest.raises(TypeError, match="takes a card component"):
         cards.collector["a"].append("text")  # type: ignore[arg-type]
+
+
+def test_named_cards_refresh_and_find_components_by_id_as_metaflow_s_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Metaflow's per-card calls: ``current.card["id"].refresh()``, ``append(c, id=...)`` then ``components[id]``,
+    and ``current.card.append`` with only named cards warns instead of failing the step."""
+    store = DataStore(tmp_path)
+    coords = TaskRef("CardFlow", "live", "work", (0,))
+    cards = TaskCards(
+        [CardDeclaration(type="blank", id="a"), CardDeclaration(type="blank", id="b")],
+        store,
+        coords,
+        0,
+        build_graph(flows.CardFlow),
+        [],
+        utc_now(),
+    )
+    bar = ProgressBar(max=4)
+    cards.collector["a"].append(bar, id="progress")
+    assert cards.collector["a"]["progress"] is bar and "progress" in cards.collector["a"]
+    with pytest.raises(KeyError, match=r"@card blank\.a has no component with id 'loss'; its ids: 'progress'"):
+        cards.collector["a"]["loss"]
+    bar.update(2)
+    cards.collector["a"].refresh()
+    assert '<progress max="4" value="2">' in (store.task_dir(coords) / "cards" / "0.blank.a.html").read_text()
+    cards.collector.append(Markdown("nowhere"))
+    cards.collector.append(Markdown("still nowhere"))
+    assert capsys.readouterr().err.count("every @card of this step has an id") == 1
+    assert len(cards.collector["a"]) == 1 and len(cards.collector["b"]) == 0
 
 
 @pytest.mark.parametrize(
