@@ -61,6 +61,12 @@ class DataStoreError(FlowkitError):
     """The datastore is missing, corrupt, or does not hold what was asked for."""
 
 
+class PathspecError(FlowkitError, ValueError):
+    """A pathspec (``Flow/run_id/step/task_id``) that cannot name anything, such as Metaflow's ``start/1`` where
+    flowkit's task ids read ``0.1``. A FlowkitError so a command reports it as one line; a ValueError because it is
+    one, for code that catches that."""
+
+
 EXIT_STORAGE = 74
 """Exit status of every flowkit command and task process stopped by a `StorageError` (sysexits' EX_IOERR)."""
 

@@ -39,7 +39,7 @@ def card_group() -> None:
 @click.pass_obj
 def list_command(flow_cls: type, pathspec: str | None, datastore_root: Path | None) -> None:
     """Cards of RUN/STEP/TASK, of every task of RUN/STEP or RUN [default: the latest run]."""
-    from flowkit.client import Run
+    from flowkit.client import Run, Step
     from flowkit.client.cards import get_cards
 
     parts = pathspec.strip("/").split("/") if pathspec else []
@@ -47,7 +47,7 @@ def list_command(flow_cls: type, pathspec: str | None, datastore_root: Path | No
     run = Run(f"{flow_cls.__name__}/{parts[0]}", datastore_root=datastore_root) if parts else None
     if run is None:
         run = Run.latest(flow_cls.__name__, datastore_root=datastore_root)
-    steps = [run[parts[1]]] if len(parts) > 1 else run.steps()
+    steps = [Step(f"{run.pathspec}/{parts[1]}", datastore_root=datastore_root)] if len(parts) > 1 else run.steps()
     found = 0
     for step in steps:
         tasks = [step[parts[2]]] if len(parts) > 2 else step.tasks

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from flowkit.client.artifacts import DataArtifact, TaskArtifacts
 from flowkit.datastore import DataStore, RunRecord, TaskRecord
 from flowkit.datastore.tags import RunTags, validate_tag
-from flowkit.errors import DataStoreError, ExceptionWrapper
+from flowkit.errors import DataStoreError, ExceptionWrapper, PathspecError
 from flowkit.identity import TaskRef, checked_name, checked_task_id, index_path_of_task_id
 
 if TYPE_CHECKING:
@@ -60,7 +60,10 @@ class Task:
 
     def __init__(self, pathspec: str, *, datastore_root: RootArg = None, attempt: int | None = None) -> None:
         flow, run_id, step, task_id = _split(pathspec, 4, "Flow/run_id/step/task_id")
-        checked_task_id(task_id)
+        try:
+            checked_task_id(task_id)
+        except ValueError as error:
+            raise PathspecError(f"{pathspec}: {error}") from None
         if attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool)):
             raise TypeError(f"attempt must be an int, got {type(attempt).__name__} {attempt!r}")
         if attempt is not None and attempt < 0:
@@ -209,6 +212,18 @@ class Step:
         self.flow_name, self.run_id, self.name = _split(pathspec, 3, "Flow/run_id/step")
         self.pathspec = pathspec
         self._store = DataStore(datastore_root)
+        if not self._store.step_dir(self.flow_name, self.run_id, self.name).is_dir():
+            self._check_planned()
+
+    def _check_planned(self) -> None:
+        """A step that has not started yet is a step with no tasks; a name the run's flow does not have is an error
+        (Metaflow's not-found) rather than an empty step, so a typo is not read as "nothing ran"."""
+        if not self._store.run_dir(self.flow_name, self.run_id).is_dir():
+            raise DataStoreError(f"run {self.flow_name}/{self.run_id} not found in {self._store.root}")
+        record = self._store.read_run(self.flow_name, self.run_id)
+        planned = [step["name"] for step in record.graph["steps"]] if record is not None and record.graph else None
+        if planned is not None and self.name not in planned:
+            raise DataStoreError(f"step {self.pathspec} not found: the run's steps are {', '.join(planned)}")
 
     @property
     def id(self) -> str:
@@ -399,11 +414,17 @@ class Run:
         return list(self)
 
     def __getitem__(self, step: str) -> Step:
-        return Step(f"{self.pathspec}/{step}", datastore_root=self._store.root)
+        """The step named ``step`` (one not started yet has no tasks); a KeyError if the run's flow has no such step,
+        as Metaflow's client raises."""
+        try:
+            return Step(f"{self.pathspec}/{step}", datastore_root=self._store.root)
+        except DataStoreError as error:
+            raise KeyError(str(error)) from None
 
     def __iter__(self) -> Iterator[Step]:
         """Steps newest first (by their first task's start), as Metaflow iterates them."""
-        steps = [self[name] for name in self._store.list_steps(self.flow_name, self.id)]
+        names = self._store.list_steps(self.flow_name, self.id)
+        steps = [Step(f"{self.pathspec}/{name}", datastore_root=self._store.root) for name in names]
         return iter(sorted(steps, key=_newest_first))
 
     def __contains__(self, step: str) -> bool:
@@ -456,7 +477,10 @@ def _split(pathspec: str, parts: int, form: str) -> list[str]:
         raise TypeError(f"pathspec must be a string like '{form}', got {type(pathspec).__name__} {pathspec!r}")
     pieces = pathspec.strip("/").split("/")
     if len(pieces) != parts or not all(pieces):
-        raise ValueError(f"pathspec must look like '{form}', got {pathspec!r}")
-    for what, piece in zip(("flow name", "run id", "step name"), pieces, strict=False):
-        checked_name(what, piece)
+        raise PathspecError(f"pathspec must look like '{form}', got {pathspec!r}")
+    try:
+        for what, piece in zip(("flow name", "run id", "step name"), pieces, strict=False):
+            checked_name(what, piece)
+    except ValueError as error:
+        raise PathspecError(f"{pathspec}: {error}") from None
     return pieces

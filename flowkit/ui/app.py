@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from flowkit.cards.storage import list_cards
 from flowkit.errors import DataStoreError
-from flowkit.identity import TaskRef, index_path_of_task_id
+from flowkit.identity import TaskRef, checked_task_id, index_path_of_task_id
 from flowkit.ui import pages
 from flowkit.ui.runs import RunReader
 
@@ -49,7 +49,7 @@ def create_app(datastore_root: str | Path | None) -> Starlette:
 
     def task(request: Request) -> Response:
         flow, run_id, step, task_id = (request.path_params[key] for key in ("flow", "run_id", "step", "task_id"))
-        coords = TaskRef(flow, run_id, step, index_path_of_task_id(task_id))
+        coords = TaskRef(flow, run_id, step, index_path_of_task_id(checked_task_id(task_id)))
         view = reader.task(flow, run_id, step, task_id)
         if view.latest is None and not reader.store.task_dir(coords).is_dir():
             raise DataStoreError(f"no task {coords} in {reader.store.root}")
@@ -62,7 +62,7 @@ def create_app(datastore_root: str | Path | None) -> Starlette:
 
     def card(request: Request) -> Response:
         flow, run_id, step, task_id = (request.path_params[key] for key in ("flow", "run_id", "step", "task_id"))
-        coords = TaskRef(flow, run_id, step, index_path_of_task_id(task_id))
+        coords = TaskRef(flow, run_id, step, index_path_of_task_id(checked_task_id(task_id)))
         name = request.path_params["name"]
         for stored in list_cards(reader.store, coords):  # only a listed card file is ever served
             if stored.path.name == name:

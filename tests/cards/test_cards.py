@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from flowkit.cards import Markdown, ProgressBar, get_cards
 from flowkit.cards.declaration import CardDeclaration
 from flowkit.cards.task import TaskCards
-from flowkit.cli.main import build_cli
+from flowkit.cli.main import build_cli, run_flow_cli
 from flowkit.client import Task
 from flowkit.datastore import DataStore, utc_now
 from flowkit.errors import FlowDefinitionError
@@ -202,6 +202,26 @@ def test_card_cli_lists_gets_views_and_explains_ambiguity(
     assert viewed.exit_code == 0 and opened == [(card_dir / "0.2" / "cards" / "0.blank.everything.html").as_uri()]
     missing = runner.invoke(cli, ["card", "get", "cli1/join/0"])
     assert missing.exit_code == 2 and "no card matches (its cards: none)" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["card", "get", "cli2/work/1"], "CardFlow/cli2/work/1: task id '1' is not valid"),
+        (["card", "list", "cli2/wrok"], "step CardFlow/cli2/wrok not found: the run's steps are start, work,"),
+        (["logs", "cli2/work/1"], "CardFlow/cli2/work/1: task id '1' is not valid"),
+    ],
+)
+def test_a_pathspec_naming_nothing_is_one_line_naming_it(
+    datastore_root: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    """Metaflow's integer task ids (``work/1``) and typos in a step name are user errors, not tracebacks."""
+    execute_flow(flows.CardFlow, datastore_root, run_id="cli2")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        run_flow_cli(flows.CardFlow, command)
+    error = capsys.readouterr().err
+    assert stopped.value.code == 1 and message in error and "Traceback" not in error
 
 
 CARD_RENDERING_MODULES = ["components", "markdown", "vega", "dag", "page", "default", "collector", "task", "storage"]

@@ -76,11 +76,13 @@ def test_cards_are_served_only_by_their_listed_names(served: Served) -> None:
         "/runs/BranchForeachFlow/..",
         "/runs/FailingForeachFlow/no-run/work/0.1",
         "/runs/FailingForeachFlow/no-run/work/not-a-task",
+        "/runs/BranchForeachFlow/{good}/work/1",  # Metaflow's spelling of 0.1: not another name for that task
+        "/cards/BranchForeachFlow/{good}/work/1/0.blank.everything.html",
         "/nope",
     ],
 )
 def test_unknown_things_are_404_pages(served: Served, path: str) -> None:
-    status, page = get(served.url + path)
+    status, page = get(served.url + path.format(good=served.good_run))
     assert status == 404 and "<h1>Not found</h1>" in page
 
 
