@@ -108,10 +108,12 @@ class ClusterProfile:
 
 
 def _parse(field: str, found: settings.Resolved) -> Any:
+    """A setting's text as the spec field's type. A list is comma-separated in a variable, but a configuration file
+    naturally holds a JSON list (which reaches here as its JSON text), as ``@argo`` takes one: both are accepted."""
     text = str(found.value)
-    if field in _LIST_FIELDS:
+    if field in _LIST_FIELDS and not text.lstrip().startswith("["):
         return [name.strip() for name in text.split(",") if name.strip()]
-    if field in _JSON_FIELDS:
+    if field in _JSON_FIELDS | _LIST_FIELDS:
         try:
             return json.loads(text)
         except ValueError as error:

@@ -104,12 +104,15 @@ def test_a_named_profile_of_the_file_applies_over_its_top_level(
         {
             "image": "base:1",
             "namespace": "dev",
-            "profiles": {"prod": {"namespace": "prod", "upload_image": "mirror/busybox:1"}},
+            "profiles": {
+                "prod": {"namespace": "prod", "upload_image": "mirror/busybox:1", "image_pull_secrets": ["regcred"]}
+            },
         },
     )
     monkeypatch.setenv("FLOWKIT_PROFILE", "prod")
     manifest = compile_manifests(ProfiledFlow)[0]
     assert manifest["metadata"]["namespace"] == "prod"
+    assert manifest["spec"]["imagePullSecrets"] == [{"name": "regcred"}]  # a JSON list, as @argo takes one
     assert _pods(ProfiledFlow)["start"]["container"]["image"] == "base:1"
     assert upload_pod_spec(ProfiledFlow).image == "mirror/busybox:1"
 
