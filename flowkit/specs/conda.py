@@ -63,6 +63,11 @@ class CondaSpec(SpecModel):
     image_repository: str = Field(
         default="flowkit-env", description="repository of the environment image; its tag is derived from the env id"
     )
+    disabled: bool = Field(
+        default=False,
+        description="True: no environment, the step runs on the Python that runs the flow (Metaflow's keyword; a "
+        "step's @conda(disabled=True) opts out of the flow's @conda_base)",
+    )
 
     @field_validator("file")
     @classmethod

@@ -276,6 +276,7 @@ def _step_spec(flow: str, step: str, specs: Mapping[str, SpecModel], *, lineno: 
     if isinstance(resources, ResourcesSpec):
         kubernetes = _with_resources(kubernetes or KubernetesSpec(), resources, flow=flow, step=step, lineno=lineno)
     environment = specs.get("environment")
+    conda = _of_type(specs.get("conda"), CondaSpec)
     return StepSpec(
         step=step,
         kubernetes=kubernetes,
@@ -283,7 +284,7 @@ def _step_spec(flow: str, step: str, specs: Mapping[str, SpecModel], *, lineno: 
         timeout=_of_type(specs.get("timeout"), TimeoutSpec),
         environment_vars=environment.vars if isinstance(environment, EnvironmentSpec) else {},
         catch=_of_type(specs.get("catch"), CatchSpec),
-        conda=_of_type(specs.get("conda"), CondaSpec),
+        conda=None if conda is None or conda.disabled else conda,  # Metaflow's disabled=True: the step's own Python
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flowkit import FlowDefinitionError, FlowSpec, conda, pypi, pypi_base, step
+from flowkit import FlowDefinitionError, FlowSpec, conda, conda_base, pypi, pypi_base, step
 from flowkit.cli.main import load_flow_class
 from flowkit.specs import resolve_step_specs
 
@@ -48,3 +48,36 @@ def test_pypi_base_is_the_class_default_and_a_second_spelling_on_a_step_is_refus
             @step
             def end(self):
                 pass
+
+
+def test_disabled_turns_the_environment_off_for_the_flow_or_one_step() -> None:
+    """Metaflow's ``disabled=True``: a step's ``@conda(disabled=True)`` runs it on the flow's own Python although the
+    class has ``@conda_base``; ``@conda_base(disabled=True)`` leaves every step without an environment."""
+
+    @conda_base(python="3.11", libraries={"numpy": "1.26.4"})
+    class PartlyFlow(FlowSpec):
+        @conda(disabled=True)
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    specs = resolve_step_specs(PartlyFlow)
+    assert specs["start"].conda is None
+    assert specs["end"].conda is not None and specs["end"].conda.packages == {"numpy": "1.26.4"}
+
+    @pypi_base(packages={"rich": ""}, disabled=True)
+    class OffFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @pypi(packages={"requests": "2.31.0"}, disabled=True)
+        @step
+        def end(self):
+            pass
+
+    assert all(spec.conda is None for spec in resolve_step_specs(OffFlow).values())
