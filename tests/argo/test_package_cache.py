@@ -46,9 +46,12 @@ def _flow(directory: Path, options: str = "") -> type:
 
 
 def _bootstrap_options(template: Manifest) -> dict[str, str]:
-    """The bootstrap's own ``--name value`` options: after ``python -c <script>``, before ``--``."""
+    """The bootstrap's own ``--name value`` options: after ``python -c <script>``, before ``--`` (the python is
+    started by a ``sh -c`` script of its own, so the bootstrap's ``-c`` is the last one before ``--``)."""
     command = template["container"]["command"]
-    own = command[command.index("-c") + 2 : command.index("--")]
+    end = command.index("--")
+    start = max(position for position, word in enumerate(command[:end]) if word == "-c") + 2
+    own = command[start:end]
     return dict(zip(own[::2], own[1::2], strict=True))
 
 
