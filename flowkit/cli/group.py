@@ -40,7 +40,7 @@ class FlowGroup(click.Group):
     def __init__(self, flow_cls: type, **kwargs: Any) -> None:
         super().__init__(
             name=flow_cls.__name__,
-            help=inspect.getdoc(flow_cls) or f"Commands for the flow {flow_cls.__name__}.",
+            help=_own_docstring(flow_cls) or f"Commands for the flow {flow_cls.__name__}.",
             context_settings={"obj": flow_cls, "help_option_names": ["-h", "--help"]},
             params=[*_project_options(flow_cls), *_general_options()],
             callback=_apply_group_options,
@@ -145,3 +145,10 @@ def build_group(flow_cls: type) -> FlowGroup:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(group)
     return group
+
+
+def _own_docstring(flow_cls: type) -> str | None:
+    """The flow's own docstring: ``inspect.getdoc`` would fall back to the base class's, and a flow without one
+    would describe itself in ``--help`` as "Base class of a workflow"."""
+    own = vars(flow_cls).get("__doc__")
+    return inspect.cleandoc(own) if isinstance(own, str) else None

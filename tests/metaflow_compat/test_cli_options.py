@@ -56,3 +56,27 @@ def test_logs_and_dump_print_a_steps_output_and_artifacts(datastore_root: Path) 
     assert dump.stdout.splitlines() == [f"FragileFlow/{run.id}/join/0", f"  caught: {run.data.caught!r}"]
     bad = flow_command(FLOWS / "fragile_flow.py", "logs", "only-a-run-id", datastore_root=datastore_root)
     assert bad.returncode == 2 and "RUN_ID/STEP" in bad.stderr
+
+
+def test_help_describes_the_flow_with_its_own_docstring_or_its_name() -> None:
+    from click.testing import CliRunner
+
+    from flowkit import FlowSpec, step
+    from flowkit.cli.main import build_cli
+
+    class UndocumentedFlow(FlowSpec):
+        @step
+        def start(self):
+            self.next(self.end)
+
+        @step
+        def end(self):
+            pass
+
+    class DocumentedFlow(UndocumentedFlow):
+        """Trains the model."""
+
+    assert (
+        "Commands for the flow UndocumentedFlow." in CliRunner().invoke(build_cli(UndocumentedFlow), ["--help"]).output
+    )
+    assert "Trains the model." in CliRunner().invoke(build_cli(DocumentedFlow), ["--help"]).output
