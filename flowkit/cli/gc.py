@@ -7,18 +7,13 @@ from pathlib import Path
 
 import click
 
-from flowkit.settings import DATASTORE_ROOT
+from flowkit.cli.params import datastore_root_option
 
 MIB = 1 << 20
 
 
 @click.command("gc")
-@click.option(
-    "--datastore-root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=f"Datastore directory, local or a mounted PVC [default: {DATASTORE_ROOT.describe_default()}].",
-)
+@datastore_root_option
 @click.option(
     "--older-than",
     "older_than_days",

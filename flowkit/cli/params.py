@@ -63,9 +63,9 @@ datastore_root_option = click.option(
     "--datastore-root",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"Datastore directory [default: {DATASTORE_ROOT.describe_default()}].",
+    help=f"Datastore directory, local or a mounted PVC [default: {DATASTORE_ROOT.describe_default()}].",
 )
-"""`--datastore-root` of the commands that read runs (`logs`, `dump`, `card ...`)."""
+"""`--datastore-root` of the commands that read or clean runs (`logs`, `dump`, `card ...`, `ui`, `gc`)."""
 
 
 def option_destination(parameter: Parameter) -> str:

@@ -6,19 +6,14 @@ from pathlib import Path
 
 import click
 
+from flowkit.cli.params import datastore_root_option
 from flowkit.errors import FlowkitError
-from flowkit.settings import DATASTORE_ROOT
 
 DEFAULT_PORT = 8325
 
 
 @click.command("ui")
-@click.option(
-    "--datastore-root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help=f"Datastore directory, local or a mounted PVC [default: {DATASTORE_ROOT.describe_default()}].",
-)
+@datastore_root_option
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on (127.0.0.1: this machine only)."
 )
