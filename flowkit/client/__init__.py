@@ -3,7 +3,8 @@
 from flowkit.client.artifacts import DataArtifact
 from flowkit.client.flows import Flow, Metaflow
 from flowkit.client.namespaces import default_namespace, get_metadata, get_namespace, namespace
-from flowkit.client.objects import ArtifactData, Run, Step, Task
+from flowkit.client.objects import ArtifactData, Step, Task
+from flowkit.client.run import Run
 
 __all__ = [
     "ArtifactData",

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from flowkit.client.namespaces import get_namespace
-from flowkit.client.objects import RootArg, Run
+from flowkit.client.objects import RootArg
+from flowkit.client.run import Run
 from flowkit.datastore import DataStore
 from flowkit.errors import DataStoreError
 from flowkit.identity import checked_name

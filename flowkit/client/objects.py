@@ -1,4 +1,4 @@
-"""Read-only views of runs, steps and tasks in a datastore, for notebooks, scripts and tests.
+"""Read-only views of the steps and tasks of a run in a datastore (the run itself is `flowkit.client.run`).
 
 They read only committed records and blobs, so they work on a finished run, on a run still in progress (seeing
 what has committed so far), and on any root: a local ``.flowkit`` directory or a PVC mounted from a cluster. No
@@ -8,21 +8,18 @@ flow class is needed: parameters are decoded from run.json's JSON text, artifact
 from __future__ import annotations
 
 import builtins
-import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flowkit.client.artifacts import DataArtifact, TaskArtifacts
 from flowkit.datastore import DataStore, RunRecord, TaskRecord
-from flowkit.datastore.tags import RunTags, validate_tag
 from flowkit.errors import DataStoreError, ExceptionWrapper, PathspecError
 from flowkit.identity import TaskRef, checked_name, checked_task_id, index_path_of_task_id
 
 if TYPE_CHECKING:
-    from flowkit.client.code import RunCode
-    from flowkit.client.flows import Flow
+    from flowkit.client.run import Run
 
 RootArg = str | os.PathLike[str] | None
 
@@ -59,7 +56,7 @@ class Task:
     """One task, seen through its latest committed attempt (or a given one)."""
 
     def __init__(self, pathspec: str, *, datastore_root: RootArg = None, attempt: int | None = None) -> None:
-        flow, run_id, step, task_id = _split(pathspec, 4, "Flow/run_id/step/task_id")
+        flow, run_id, step, task_id = split_pathspec(pathspec, 4, "Flow/run_id/step/task_id")
         try:
             checked_task_id(task_id)
         except ValueError as error:
@@ -209,7 +206,7 @@ class Step:
     """One step of a run and its tasks (one per foreach position)."""
 
     def __init__(self, pathspec: str, *, datastore_root: RootArg = None) -> None:
-        self.flow_name, self.run_id, self.name = _split(pathspec, 3, "Flow/run_id/step")
+        self.flow_name, self.run_id, self.name = split_pathspec(pathspec, 3, "Flow/run_id/step")
         self.pathspec = pathspec
         self._store = DataStore(datastore_root)
         if not self._store.step_dir(self.flow_name, self.run_id, self.name).is_dir():
@@ -249,6 +246,8 @@ class Step:
 
     @property
     def parent(self) -> Run:
+        from flowkit.client.run import Run
+
         return Run(f"{self.flow_name}/{self.run_id}", datastore_root=self._store.root)
 
     @property
@@ -280,166 +279,6 @@ class Step:
         return f"Step('{self.pathspec}')"
 
 
-class Run:
-    """One run of a flow: ``Run("MyFlow/<run_id>")``, ``Run.latest("MyFlow")``, ``Run.list("MyFlow")``."""
-
-    def __init__(self, pathspec: str, *, datastore_root: RootArg = None) -> None:
-        self.flow_name, self.id = _split(pathspec, 2, "Flow/run_id")
-        self.pathspec = pathspec
-        self._store = DataStore(datastore_root)
-        if not self._store.run_dir(self.flow_name, self.id).is_dir():
-            raise DataStoreError(f"run {pathspec} not found in {self._store.root}")
-
-    @classmethod
-    def list(cls, flow_name: str, *, datastore_root: RootArg = None) -> list[Run]:
-        """Runs of a flow, newest first."""
-        store = DataStore(datastore_root)
-        return [cls(f"{flow_name}/{run_id}", datastore_root=store.root) for run_id in store.list_runs(flow_name)]
-
-    @classmethod
-    def latest(cls, flow_name: str, *, datastore_root: RootArg = None) -> Run:
-        runs = cls.list(flow_name, datastore_root=datastore_root)
-        if not runs:
-            raise DataStoreError(f"no runs of {flow_name} in {DataStore(datastore_root).root}")
-        return runs[0]
-
-    @property
-    def record(self) -> RunRecord | None:
-        """run.json: parameters, origin run (for a resume), code package and environment ids."""
-        return self._store.read_run(self.flow_name, self.id)
-
-    @property
-    def created_at(self) -> datetime | None:
-        """When the run started (naive local time, as Metaflow's client returns times)."""
-        record = self.record
-        return local_time(record.created_at) if record is not None else None
-
-    @property
-    def finished_at(self) -> datetime | None:
-        """When the end step finished; None while it has not (Metaflow's definition, failed runs included)."""
-        end = self.end_task
-        return end.finished_at if end is not None and end.successful else None
-
-    # -- tags ---------------------------------------------------------------------------------------------------
-    @property
-    def user_tags(self) -> frozenset[str]:
-        """Tags given with ``run --tag`` or added since; they can be removed."""
-        return RunTags(self._store.run_dir(self.flow_name, self.id)).user_tags(self.record)
-
-    @property
-    def system_tags(self) -> frozenset[str]:
-        """``user:NAME`` and, for a `@project` flow, ``project:`` and ``project_branch:`` tags; they stay."""
-        record = self.record
-        return frozenset(record.system_tags if record is not None else ())
-
-    @property
-    def tags(self) -> frozenset[str]:
-        return self.user_tags | self.system_tags
-
-    def add_tag(self, tag: str) -> None:
-        self.add_tags([tag])
-
-    def add_tags(self, tags: Iterable[str]) -> None:
-        store = RunTags(self._store.run_dir(self.flow_name, self.id))
-        for tag in [validate_tag(tag) for tag in tags]:
-            store.set(tag, present=True)
-
-    def remove_tag(self, tag: str) -> None:
-        self.remove_tags([tag])
-
-    def remove_tags(self, tags: Iterable[str]) -> None:
-        """Remove user tags; removing a system tag is an error (nothing is removed then)."""
-        chosen = [validate_tag(tag) for tag in tags]
-        system = sorted(set(chosen) & self.system_tags)
-        if system:
-            raise DataStoreError(f"{self.pathspec}: system tags cannot be removed: {', '.join(system)}")
-        store = RunTags(self._store.run_dir(self.flow_name, self.id))
-        for tag in chosen:
-            store.set(tag, present=False)
-
-    def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
-        self.replace_tags([tag_to_remove], [tag_to_add])
-
-    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
-        self.remove_tags(tags_to_remove)
-        self.add_tags(tags_to_add)
-
-    # -- relations ----------------------------------------------------------------------------------------------
-    @property
-    def parent(self) -> Flow:
-        """The flow's client object (``run.parent.latest_run``)."""
-        from flowkit.client.flows import Flow
-
-        return Flow(self.flow_name, datastore_root=self._store.root)
-
-    @property
-    def code(self) -> RunCode | None:
-        """The code package the run executed; None for a local run, which runs the working tree itself."""
-        from flowkit.client.code import RunCode
-
-        record = self.record
-        return RunCode.of_run(self._store, record.code_package_id if record else None, self.flow_name)
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        record = self.record
-        return {name: json.loads(text) for name, text in (record.parameters if record else {}).items()}
-
-    @property
-    def end_task(self) -> Task | None:
-        record = self.record
-        tasks = self[record.end_step if record is not None else "end"].tasks
-        return tasks[0] if tasks else None
-
-    @property
-    def successful(self) -> bool:
-        end = self.end_task
-        return end is not None and end.successful
-
-    @property
-    def finished(self) -> bool:
-        """The end step succeeded, or some task failed on its last allowed attempt (so end never will run)."""
-        return self.successful or any(task.finished and not task.successful for step in self for task in step)
-
-    @property
-    def data(self) -> ArtifactData:
-        """The artifacts of the end step."""
-        end = self.end_task
-        if end is None:
-            raise DataStoreError(f"{self.pathspec} has no end task yet (status: see run.steps())")
-        return end.data
-
-    def steps(self) -> builtins.list[Step]:
-        """The run's steps, newest first (``end`` before ``start``), as Metaflow lists them."""
-        return list(self)
-
-    def __getitem__(self, step: str) -> Step:
-        """The step named ``step`` (one not started yet has no tasks); a KeyError if the run's flow has no such step,
-        as Metaflow's client raises."""
-        try:
-            return Step(f"{self.pathspec}/{step}", datastore_root=self._store.root)
-        except DataStoreError as error:
-            raise KeyError(str(error)) from None
-
-    def __iter__(self) -> Iterator[Step]:
-        """Steps newest first (by their first task's start), as Metaflow iterates them."""
-        names = self._store.list_steps(self.flow_name, self.id)
-        steps = [Step(f"{self.pathspec}/{name}", datastore_root=self._store.root) for name in names]
-        return iter(sorted(steps, key=_newest_first))
-
-    def __contains__(self, step: str) -> bool:
-        return step in self._store.list_steps(self.flow_name, self.id)
-
-    def _repr_html_(self) -> str:
-        """Jupyter's rich display: status, the DAG and tasks."""
-        from flowkit.ui.notebook import run_html
-
-        return run_html(self)
-
-    def __repr__(self) -> str:
-        return f"Run('{self.pathspec}')"
-
-
 class TaskList(builtins.list[Task]):
     """A step's tasks in index-path order (flowkit's ``step.tasks``) that Metaflow's ``step.tasks()`` can also call."""
 
@@ -447,7 +286,7 @@ class TaskList(builtins.list[Task]):
         """The tasks newest first; with tags, only if the run carries every one of them (tasks share its tags)."""
         if tags and self and not set(tags) <= self[0].tags:
             return iter(())
-        return iter(sorted(self, key=_newest_first))
+        return iter(sorted(self, key=newest_first))
 
 
 def local_time(moment: datetime) -> datetime:
@@ -455,7 +294,7 @@ def local_time(moment: datetime) -> datetime:
     return moment.astimezone().replace(tzinfo=None)
 
 
-def _newest_first(item: Task | Step) -> tuple[bool, float]:
+def newest_first(item: Task | Step) -> tuple[bool, float]:
     """Sort key: not-yet-started items first (they are the newest), then by start time, latest first."""
     started = item.created_at
     return (started is not None, -started.timestamp() if started is not None else 0.0)
@@ -471,7 +310,7 @@ def _is_final_failure(record: TaskRecord) -> bool:
     return not record.succeeded and record.attempt >= retries
 
 
-def _split(pathspec: str, parts: int, form: str) -> list[str]:
+def split_pathspec(pathspec: str, parts: int, form: str) -> list[str]:
     """The pathspec's parts: flow name, run id and step name each checked to be one safe path component."""
     if not isinstance(pathspec, str):
         raise TypeError(f"pathspec must be a string like '{form}', got {type(pathspec).__name__} {pathspec!r}")

@@ -16,7 +16,8 @@ from flowkit.cards.page import STYLE
 from flowkit.ui.runs import RunReader, RunView, TaskView
 
 if TYPE_CHECKING:
-    from flowkit.client.objects import Run, Step, Task
+    from flowkit.client.objects import Step, Task
+    from flowkit.client.run import Run
 
 _SCOPED_STYLE = STYLE.replace("body {", ".fk-notebook {").replace("main {", ".fk-notebook main {")
 
