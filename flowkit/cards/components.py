@@ -48,9 +48,20 @@ class Markdown(CardComponent):
 class Table(CardComponent):
     """Rows of cells; a cell is plain text or another component (an Image in a table, say)."""
 
-    def __init__(self, data: Sequence[Sequence[Any]] | None = None, headers: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        data: Sequence[Sequence[Any]] | None = None,
+        headers: Sequence[str] | None = None,
+        disable_updates: bool = False,
+    ) -> None:
+        """``disable_updates`` is Metaflow's keyword, accepted so its code runs; a flowkit card renders every
+        component as it stands each time the card is written, so there is nothing to switch off."""
         self.data = [list(row) for row in data or []]
         self.headers = list(headers or [])
+
+    def update(self, data: Sequence[Sequence[Any]]) -> None:
+        """Replace the rows (seen at the next ``current.card.refresh()``)."""
+        self.data = [list(row) for row in data]
 
     @classmethod
     def from_dataframe(cls, dataframe: Any, truncate: bool = True, max_rows: int = 100) -> Table:
@@ -69,22 +80,29 @@ class Table(CardComponent):
 class Image(CardComponent):
     """A PNG or JPEG image embedded in the page as a data URI (no file beside the card, no network)."""
 
-    def __init__(self, src: bytes, label: str | None = None) -> None:
-        if not isinstance(src, (bytes, bytearray)):
-            raise TypeError(f"Image takes the PNG or JPEG file's bytes, got {type(src).__name__}")
-        self.src = bytes(src)
-        self.label = label
+    def __init__(self, src: bytes, label: str | None = None, disable_updates: bool = True) -> None:
+        """``disable_updates`` is Metaflow's keyword, accepted and without effect (see `Table`)."""
+        self.src, self.label = _checked_image(src), label
         self.mime = _image_type(self.src)
 
+    def update(self, image: bytes, label: str | None = None) -> None:
+        """Show other image bytes (and label) from the next ``current.card.refresh()`` on."""
+        self.src = _checked_image(image)
+        self.mime = _image_type(self.src)
+        self.label = label if label is not None else self.label
+
     @classmethod
-    def from_matplotlib(cls, figure: Any, label: str | None = None) -> Image:
-        """A matplotlib Figure (or anything with ``savefig``), saved as PNG."""
+    def from_matplotlib(cls, plot: Any, label: str | None = None, disable_updates: bool = False) -> Image:
+        """A matplotlib Figure, or a plot on one (an Axes, such as seaborn returns), saved as PNG."""
+        figure = plot if hasattr(plot, "savefig") else getattr(plot, "get_figure", lambda: None)()
+        if figure is None or not hasattr(figure, "savefig"):
+            raise TypeError(f"Image.from_matplotlib takes a matplotlib Figure or Axes, got {type(plot).__name__}")
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", bbox_inches="tight")
         return cls(buffer.getvalue(), label)
 
     @classmethod
-    def from_pil_image(cls, image: Any, label: str | None = None) -> Image:
+    def from_pil_image(cls, image: Any, label: str | None = None, disable_updates: bool = False) -> Image:
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return cls(buffer.getvalue(), label)
@@ -202,6 +220,12 @@ def _cell(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return f"<code>{html.escape(json.dumps(value, default=str)[:_REPR_LIMIT])}</code>"
     return html.escape(str(value))
+
+
+def _checked_image(src: object) -> bytes:
+    if not isinstance(src, (bytes, bytearray)):
+        raise TypeError(f"Image takes the PNG or JPEG file's bytes, got {type(src).__name__}")
+    return bytes(src)
 
 
 def _image_type(data: bytes) -> str:

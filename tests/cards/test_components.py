@@ -9,6 +9,7 @@ import pytest
 from flowkit.cards import Artifact, Image, Table, VegaChart
 from flowkit.cards.components import render_components, short_repr
 from flowkit.cards.markdown import markdown_to_html
+from tests.cards.flows import ONE_PIXEL_PNG
 
 
 def test_markdown_blocks_and_inline_markup() -> None:
@@ -101,13 +102,34 @@ def test_images_are_checked_and_components_that_fail_say_so() -> None:
     assert "Table failed to render" in render_components([broken])
 
 
-def test_matplotlib_figures_are_saved_as_png() -> None:
-    class Figure:  # what Image.from_matplotlib needs of a figure: savefig to a file object
-        def savefig(self, buffer, format, bbox_inches):
-            assert format == "png"
-            buffer.write(b"\x89PNG\r\n\x1a\n...")
+def test_matplotlib_figures_and_axes_are_saved_as_png() -> None:
+    """A real matplotlib figure, and an Axes as seaborn returns it, become an embedded PNG."""
+    import matplotlib
 
-    assert "data:image/png;base64," in Image.from_matplotlib(Figure(), label="plot").render()
+    matplotlib.use("Agg")  # no display in a task
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(2, 2))
+    axes = figure.add_subplot()
+    axes.plot([1, 2, 3], [1, 4, 9])
+    for plot in (figure, axes):
+        image = Image.from_matplotlib(plot, label="squares")
+        assert image.mime == "image/png" and image.src.startswith(b"\x89PNG")
+        assert "data:image/png;base64," in image.render() and "<figcaption>squares</figcaption>" in image.render()
+    with pytest.raises(TypeError, match="takes a matplotlib Figure or Axes, got list"):
+        Image.from_matplotlib([1, 2])
+
+
+def test_metaflow_s_update_keywords_and_methods_of_table_and_image() -> None:
+    table = Table([["a", 1]], headers=["k", "v"], disable_updates=True)
+    table.update([["b", 2], ["c", 3]])
+    assert "<td>b</td>" in table.render() and "<td>a</td>" not in table.render()
+    image = Image(ONE_PIXEL_PNG, label="first", disable_updates=False)
+    jpeg = b"\xff\xd8\xff\xe0" + b"0" * 16
+    image.update(jpeg)
+    assert image.mime == "image/jpeg" and image.label == "first" and "data:image/jpeg;base64," in image.render()
+    with pytest.raises(TypeError, match="PNG or JPEG file's bytes, got str"):
+        image.update("plot.png")  # type: ignore[arg-type]
 
 
 def test_short_reprs_of_large_values_are_abbreviated_while_built() -> None:
