@@ -124,7 +124,9 @@ SERVICE_ACCOUNT = Setting("service_account", "the ServiceAccount every pod runs 
 DATASTORE_CLAIM = Setting("datastore_claim", "the datastore PersistentVolumeClaim", default="flowkit-datastore")
 DATASTORE_MOUNT = Setting("datastore_mount", "where pods mount the datastore claim", default="/flowkit")
 IMAGE_PULL_SECRETS = Setting(
-    "image_pull_secrets", "Secrets pods pull images with (comma-separated names)", default_text="none"
+    "image_pull_secrets",
+    "Secrets pods pull images with (comma-separated names, or a JSON list in the configuration file)",
+    default_text="none",
 )
 NODE_SELECTOR = Setting("node_selector", "node labels every pod must run on (JSON object)", default_text="none")
 TOLERATIONS = Setting("tolerations", "taints every pod tolerates (JSON list of tolerations)", default_text="none")

@@ -200,3 +200,12 @@ leaked = [name for name in sys.modules if name.startswith(("flowkit.runtime", "f
 assert leaked == [], leaked
 """
     assert loaded_after(code, tmp_path) == []
+
+
+def test_the_pods_task_command_imports_without_pydantic(tmp_path: Path) -> None:
+    """A pod runs `python -m flowkit.task` on a bare interpreter: nothing it imports may need pydantic."""
+    code = """
+import flowkit.task.cli, flowkit.runtime.launch
+assert "pydantic" not in sys.modules, "a bare interpreter has no pydantic"
+"""
+    assert loaded_after(code, tmp_path) == []
