@@ -136,3 +136,15 @@ def test_short_reprs_of_large_values_are_abbreviated_while_built() -> None:
     text = short_repr(list(range(1_000_000)))
     assert text.startswith("[0, 1, 2,") and text.endswith("...]") and len(text) <= 200
     assert short_repr("x" * 1000, limit=50) == "'" + "x" * 22 + "..." + "x" * 23 + "'"
+
+
+def test_pil_images_and_pandas_frames_become_an_image_and_a_table() -> None:
+    import pandas
+    from PIL import Image as PILImage
+
+    picture = Image.from_pil_image(PILImage.new("RGB", (3, 2), "red"), label="red")
+    assert picture.mime == "image/png" and "<figcaption>red</figcaption>" in picture.render()
+    frame = pandas.DataFrame({"epoch": range(150), "loss": [1 / (n + 1) for n in range(150)]})
+    table = Table.from_dataframe(frame)
+    assert table.headers == ["epoch", "loss"] and len(table.data) == 100 and table.data[1] == [1, 0.5]
+    assert len(Table.from_dataframe(frame, truncate=False).data) == 150
