@@ -203,7 +203,8 @@ def run_flow_file(framework: Framework, source: str, extra_args: list[str]) -> t
 
 
 def resume_seconds(framework: Framework) -> float:
-    """Wall time of resuming a 200-way foreach whose last task failed (the failed run itself is not timed).
+    """Wall time of resuming a 200-way foreach whose last task failed (the failed run itself is not timed, and its
+    writes are flushed to disk first).
 
     flowkit's resume must reuse the 199 tasks that succeeded and run only the failed one, the join and end; the
     measurement refuses to count a resume that did anything else.
@@ -227,6 +228,10 @@ def resume_seconds(framework: Framework) -> float:
         if origin.returncode == 0:
             raise RuntimeError(f"{framework.name}: the run meant to fail succeeded:\n{origin.stdout}")
         fail_flag.unlink()
+        # The failed run's writes reach the disk before the resume is timed, as they have by the time a user has
+        # fixed the failure: otherwise the resume's first fsync (flowkit's commits fsync, Metaflow's do not) would
+        # wait for the writeback of the whole failed run, which the failed run itself left behind.
+        os.sync()
         started = time.perf_counter()
         resumed = subprocess.run(
             [framework.python, str(flow_file), "resume", *wide_foreach, *store_args],
