@@ -19,6 +19,7 @@ class Served:
     url: str
     good_run: str
     failed_run: str
+    retried_run: str
 
 
 @pytest.fixture(scope="session")
@@ -28,9 +29,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("ui") / "datastore"
     good = flows.BranchForeachFlow.run(datastore_root=root, max_workers=2)
     failed = flows.FailingForeachFlow.run(datastore_root=root, max_workers=2)
-    assert good.successful and not failed.successful
+    retried = flows.RetriedFlow.run(datastore_root=root)
+    assert good.successful and not failed.successful and retried.successful
     with background_server(root) as url:
-        yield Served(root, url, good.id, failed.id)
+        yield Served(root, url, good.id, failed.id, retried.id)
 
 
 @pytest.fixture(scope="session")

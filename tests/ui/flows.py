@@ -1,8 +1,9 @@
-"""Flows the UI is shown: a branch and a foreach (with cards), and one whose foreach task fails after printing."""
+"""Flows the UI is shown: a branch and a foreach (with cards), one whose foreach task fails after printing, and one
+whose first attempt fails and is retried."""
 
 from __future__ import annotations
 
-from flowkit import Flow, Parameter, card, current, kubernetes, step
+from flowkit import Flow, Parameter, card, current, kubernetes, retry, step
 from flowkit.cards import Artifact, Image, Markdown, ProgressBar, Table, VegaChart
 from tests.cards.flows import BAR_SPEC, ONE_PIXEL_PNG
 
@@ -77,6 +78,19 @@ class FailingForeachFlow(Flow):
 
     @step
     def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+class RetriedFlow(Flow):
+    @retry(times=1)
+    @step
+    def start(self):
+        if current.retry_count == 0:
+            raise RuntimeError("the first attempt fails")
         self.next(self.end)
 
     @step

@@ -44,6 +44,14 @@ def test_run_page_draws_tasks_by_status_and_every_attempt_on_the_timeline(served
     assert "<title>side\ncpu 2\nmemory 1Gi</title>" in page  # a step's hover: the pod settings its task ran with
 
 
+def test_each_attempt_of_a_retried_task_is_a_bar_and_has_its_own_task_page(served: Served) -> None:
+    status, page = get(f"{served.url}/runs/RetriedFlow/{served.retried_run}")
+    assert status == 200 and page.count('class="fk-bar"') == 3  # start twice, end once
+    assert "<title>start/0 attempt 0: failed" in page and "<title>start/0 attempt 1: succeeded" in page
+    _, first = get(f"{served.url}/runs/RetriedFlow/{served.retried_run}/start/0?attempt=0")
+    assert "RuntimeError: the first attempt fails" in first
+
+
 def test_a_running_run_reloads_its_page(served: Served) -> None:
     store = DataStore(served.root)
     store.write_run(RunRecord(flow="BranchForeachFlow", run_id="still-going", graph=None))
