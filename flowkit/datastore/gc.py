@@ -3,15 +3,19 @@
 Nothing else ever deletes anything (blobs are shared by content between runs, so no run can remove its own), and a
 datastore shared by a team only grows. `collect_garbage` works in three passes:
 
-1. Runs created before the retention cutoff whose files have not changed for the grace period are deleted whole.
-2. Every commit record and run record left is read: the blobs and code packages they name are in use.
+1. Runs created before the retention cutoff whose files have not changed for the grace period are taken away
+   (renamed out of sight, see `_take_away`) and, at the end, deleted whole.
+2. Every commit record and run record left is read (runs listed again, after step 1): the blobs and code packages
+   they name are in use.
 3. A blob or extracted package that nothing in use names, and that has not changed for the grace period, is
    deleted; so are the temporary files of dead writers anywhere in the datastore (`flowkit.datastore.sweep`).
 
 It is safe while other runs write, without any lock: whatever a live run may still reference was written or touched
 within the grace period. A task stores a blob before its commit record names it, and a blob that already exists is
 touched when a task stores the same content again (`BlobStore.put`), so an unreferenced blob older than the grace
-period cannot be claimed by a record being committed now. The grace period must be longer than any task runs.
+period cannot be claimed by a record being committed now. A resume links the records of its origin run, which may be
+old, into its own run, and touches the origin first; step 1 honours that touch (`_take_away`). The grace period
+must be longer than any task runs.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from flowkit.datastore.atomic import is_temp_name
+from flowkit.datastore.atomic import is_temp_name, temp_path_beside
 from flowkit.datastore.store import DataStore
-from flowkit.datastore.sweep import Swept, sweep_temporary_files
+from flowkit.datastore.sweep import Swept, is_abandoned, sweep_temporary_files
 
 EXTRACTED_PACKAGES_DIR = Path("packages") / "extracted"
 """Where pods unpack code packages by default (the bootstrap's cache on the datastore volume)."""
@@ -61,23 +65,62 @@ def collect_garbage(
     moment = now or datetime.now(timezone.utc)
     settled = (moment - grace).timestamp()
     report = GarbageReport()
-    kept_runs: list[Path] = []
+    expired: list[Path] = []
     for flow in store.list_flows():
         for run_id in store.list_runs(flow):
             run_dir = store.run_dir(flow, run_id)
             size, newest = _size_and_newest(run_dir)
-            if _created(store, flow, run_id, run_dir) < moment - older_than and newest < settled:
+            if _created(store, flow, run_id, run_dir) >= moment - older_than or newest >= settled:
+                continue
+            taken = run_dir if dry_run else _take_away(run_dir, settled)
+            if taken is not None:
                 report.runs.append(f"{flow}/{run_id}")
                 report.run_bytes += size
-                if not dry_run:
-                    shutil.rmtree(run_dir, ignore_errors=True)
-            else:
-                kept_runs.append(run_dir)
-    blobs_in_use, packages_in_use = _references(kept_runs)
+                expired.append(taken)
+    # Listed again now that the expired runs are out of sight: a resume that linked an expired run's records into a
+    # run started meanwhile did so before its origin was taken away, so that new run and what it names are seen.
+    blobs_in_use, packages_in_use = _references([run for run in _run_dirs(store) if run not in expired])
     report.blobs = _delete_unreferenced_blobs(store, blobs_in_use, settled, dry_run)
     _delete_unreferenced_packages(store.root / EXTRACTED_PACKAGES_DIR, packages_in_use, settled, dry_run, report)
+    if not dry_run:
+        for taken in [*expired, *_abandoned_take_aways(store, moment.timestamp())]:
+            shutil.rmtree(taken, ignore_errors=True)
     report.temporary_files = sweep_temporary_files([store.root], recursive=True, dry_run=dry_run)
     return report
+
+
+def _take_away(run_dir: Path, settled: float) -> Path | None:
+    """Rename an expired run to a hidden temporary name, where no reader or resume finds it any more; returns that
+    name, or None if the run stays.
+
+    A resume marks its origin in use (touches the run's directory) before each clone. One that marked it after gc
+    judged the run but before the rename shows here, and the run is put back; one that comes after the rename finds
+    no origin and says so. Either way no clone links from a run whose blobs are judged unreferenced.
+    """
+    hidden = temp_path_beside(run_dir)
+    try:
+        os.rename(run_dir, hidden)
+    except FileNotFoundError:  # another collection took it
+        return None
+    if hidden.stat().st_mtime >= settled:
+        os.rename(hidden, run_dir)
+        return None
+    return hidden
+
+
+def _abandoned_take_aways(store: DataStore, now: float) -> list[Path]:
+    """Runs that a collection which died took away but never deleted (hidden, so nothing else would)."""
+    return [
+        Path(entry.path)
+        for flow in store.list_flows()
+        for entry in _scan(store.flow_dir(flow))
+        if is_temp_name(entry.name) and entry.is_dir(follow_symlinks=False)
+        if is_abandoned(entry.name, entry.stat(follow_symlinks=False).st_mtime, now)
+    ]
+
+
+def _run_dirs(store: DataStore) -> list[Path]:
+    return [store.run_dir(flow, run_id) for flow in store.list_flows() for run_id in store.list_runs(flow)]
 
 
 def _created(store: DataStore, flow: str, run_id: str, run_dir: Path) -> datetime:
@@ -87,13 +130,16 @@ def _created(store: DataStore, flow: str, run_id: str, run_dir: Path) -> datetim
     return datetime.fromtimestamp(run_dir.stat().st_mtime, timezone.utc)
 
 
-def _files(directory: Path) -> Iterator[os.DirEntry[str]]:
+def _scan(directory: Path) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(directory) as listing:
-            entries = list(listing)
+            return list(listing)
     except (FileNotFoundError, NotADirectoryError):
-        return
-    for entry in entries:
+        return []
+
+
+def _files(directory: Path) -> Iterator[os.DirEntry[str]]:
+    for entry in _scan(directory):
         if entry.is_dir(follow_symlinks=False):
             yield from _files(Path(entry.path))
         else:

@@ -183,6 +183,7 @@ class DataStore:
         """
         clone = dataclasses.replace(record, run_id=run_id, origin_run_id=record.origin_run_id or record.run_id)
         origin, target, attempt = record.coordinates, clone.coordinates, record.attempt
+        self._mark_origin_in_use(origin)
         ensure_dir(self.task_dir(target))
         for stream in ("out", "err"):
             source = self.log_path(origin, attempt, stream)
@@ -191,6 +192,20 @@ class DataStore:
         if not link_file(self.record_path(origin, attempt), self.record_path(target, attempt)):
             raise AlreadyCommittedError(f"task {target} attempt {attempt} is already committed in {self.root}")
         return clone
+
+    def _mark_origin_in_use(self, origin: TaskRef) -> None:
+        """Touch the origin run's directory before linking from it: `flowkit.datastore.gc` keeps a run changed within
+        its grace period, and re-checks this time after taking a run away, so an old origin is not deleted under a
+        resume that clones from it. An origin already deleted is one error, before anything is linked."""
+        run_dir = self.run_dir(origin.flow, origin.run_id)
+        try:
+            with storage_errors("mark in use", run_dir):
+                os.utime(run_dir)
+        except FileNotFoundError:
+            raise DataStoreError(
+                f"cannot reuse task {origin}: its origin run {origin.flow}/{origin.run_id} no longer exists in "
+                f"{self.root} (garbage collection deleted it); resume another run or run the flow again"
+            ) from None
 
     # -- abandoned writes ----------------------------------------------------------------------------------------
     def sweep_abandoned_writes(self, flow: str, run_ids: Iterable[str] = ()) -> Swept:

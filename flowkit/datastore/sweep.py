@@ -50,7 +50,7 @@ def sweep_temporary_files(
                 status = entry.stat(follow_symlinks=False)
             except FileNotFoundError:  # its writer finished (renamed it) or another sweep took it
                 continue
-            if not _abandoned(entry.name, status.st_mtime, moment):
+            if not is_abandoned(entry.name, status.st_mtime, moment):
                 continue
             if not dry_run:
                 try:
@@ -74,7 +74,8 @@ def _entries(directory: Path, recursive: bool) -> Iterable[os.DirEntry[str]]:
             yield from _entries(Path(entry.path), recursive)
 
 
-def _abandoned(name: str, modified: float, now: float) -> bool:
+def is_abandoned(name: str, modified: float, now: float) -> bool:
+    """Whether the temporary file or directory ``name``, last changed at ``modified``, has no live writer."""
     if now - modified > STALE_TEMP_SECONDS:
         return True
     writer = temp_writer(name)

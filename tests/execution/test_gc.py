@@ -11,10 +11,13 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from flowkit.client import Run
-from flowkit.datastore import DataStore, RunRecord, TaskRecord
+from flowkit.datastore import DataStore, RunRecord, TaskRecord, gc
 from flowkit.datastore.atomic import HOST
 from flowkit.datastore.gc import EXTRACTED_PACKAGES_DIR, collect_garbage
+from flowkit.errors import DataStoreError
 from flowkit.identity import TaskRef
 from flowkit.runtime.api import run_flow
 from tests.execution import flows
@@ -209,3 +212,73 @@ def test_the_gc_command_reports_what_and_how_much(tmp_path: Path, datastore_root
     real = subprocess.run([sys.executable, str(flow_file), "gc"], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert real.returncode == 0, real.stderr
     assert f"deleted run LinearFlow/{old.id}" in real.stdout and not store.run_dir("LinearFlow", old.id).exists()
+
+
+def _task(store: DataStore, flow: str, run_id: str, step: str) -> TaskRef:
+    return TaskRef.from_task_id(flow, run_id, step, store.list_task_ids(flow, run_id, step)[0])
+
+
+def _clone_run(store: DataStore, flow: str, origin: str, run_id: str) -> list[TaskRef]:
+    """What a resume does with every task of ``origin``: clone it into ``run_id``."""
+    cloned = []
+    for step in store.list_steps(flow, origin):
+        for task_id in store.list_task_ids(flow, origin, step):
+            record = store.successful_record(TaskRef.from_task_id(flow, origin, step, task_id))
+            cloned.append(store.clone_task(record, run_id).coordinates)
+    return cloned
+
+
+def test_a_resume_cloning_from_an_origin_gc_is_deleting_loses_nothing(
+    datastore_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resume clones the origin's tasks after gc judged the origin old enough to delete, before gc deletes it."""
+    store = DataStore(datastore_root)
+    origin = run_flow(flows.LinearFlow, {}, datastore_root=datastore_root).id
+    _make_old(store, "LinearFlow", origin)
+    origin_dir = store.run_dir("LinearFlow", origin)
+    judged = gc._size_and_newest
+    cloned: list[TaskRef] = []
+
+    def resume_right_after_the_judgement(directory: Path) -> tuple[int, float]:
+        verdict = judged(directory)
+        if directory == origin_dir and not cloned:
+            cloned.extend(_clone_run(store, "LinearFlow", origin, "resumed"))
+        return verdict
+
+    monkeypatch.setattr(gc, "_size_and_newest", resume_right_after_the_judgement)
+    report = collect_garbage(store, older_than=timedelta(days=30), grace=timedelta(hours=1))
+    assert cloned and report.runs == [] and origin_dir.is_dir(), "the origin a resume uses is kept"
+    for task in cloned:
+        for name, ref in store.successful_record(task).artifacts.items():
+            store.load_artifact(ref, artifact=name, task=task)  # every blob the clones name is still there
+
+
+def test_cloning_a_task_marks_its_origin_run_in_use_for_the_grace_period(datastore_root: Path) -> None:
+    """A resume clones tasks as they become ready; gc keeps its origin while the resume may still clone more."""
+    store = DataStore(datastore_root)
+    origin = run_flow(flows.LinearFlow, {}, datastore_root=datastore_root).id
+    _make_old(store, "LinearFlow", origin)
+    start = store.successful_record(_task(store, "LinearFlow", origin, "start"))
+    store.clone_task(start, "resumed")
+    report = collect_garbage(store, older_than=timedelta(days=30), grace=timedelta(hours=1))
+    assert report.runs == [] and store.successful_record(_task(store, "LinearFlow", origin, "end")).succeeded
+
+
+def test_cloning_from_an_origin_gc_deleted_is_one_error_naming_the_origin(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    origin = run_flow(flows.LinearFlow, {}, datastore_root=datastore_root).id
+    end = store.successful_record(_task(store, "LinearFlow", origin, "end"))
+    _make_old(store, "LinearFlow", origin)
+    assert collect_garbage(store, older_than=timedelta(days=30), grace=timedelta(hours=1)).runs
+    with pytest.raises(DataStoreError, match=f"origin run LinearFlow/{origin} .*no longer exists"):
+        store.clone_task(end, "resumed")
+    assert not store.task_dir(end.coordinates.in_run("resumed")).exists()
+
+
+def test_a_run_a_dead_collection_took_away_but_never_deleted_goes_at_the_next(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    run_id = run_flow(flows.LinearFlow, {}, datastore_root=datastore_root).id
+    hidden = store.flow_dir("LinearFlow") / f".tmp-{run_id}~{HOST}~{_dead_pid()}~0"
+    os.rename(store.run_dir("LinearFlow", run_id), hidden)
+    collect_garbage(store, older_than=timedelta(days=30), grace=timedelta(hours=1))
+    assert not hidden.exists() and store.list_runs("LinearFlow") == []
