@@ -11,6 +11,7 @@ create nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,13 +48,21 @@ def write_card(path: Path, page: str) -> None:
     publish(temp, path)
 
 
-def list_cards(store: DataStore, coords: TaskRef) -> list[StoredCard]:
-    """Every card of the task, by attempt, the default card first, then by type and id."""
+def list_cards(store: DataStore, coords: TaskRef, *, follow_resumed: bool = True) -> list[StoredCard]:
+    """Every card of the task, by attempt, the default card first, then by type and id.
+
+    A task a resume reused has the origin task's record and logs linked into the new run, but not its cards (they
+    are reports, not what the resume needs), so with ``follow_resumed`` (as Metaflow's ``get_cards`` does) its cards
+    are the origin task's.
+    """
     directory = store.task_dir(coords) / CARDS_DIR
     try:
         names = sorted(name for name in os.listdir(directory) if name.endswith(".html") and not is_temp_name(name))
     except FileNotFoundError:
-        return []
+        record = store.latest_record(coords) if follow_resumed else None
+        if record is None or record.origin_run_id is None:
+            return []
+        return list_cards(store, dataclasses.replace(coords, run_id=record.origin_run_id), follow_resumed=False)
     cards = []
     for name in names:
         attempt, card_type, *card_id = name[: -len(".html")].split(".")

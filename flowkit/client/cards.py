@@ -34,16 +34,22 @@ class Card:
 
 
 def get_cards(
-    task: Task | str, id: str | None = None, type: str | None = None, attempt: int | None = None
+    task: Task | str,
+    id: str | None = None,
+    type: str | None = None,
+    follow_resumed: bool = True,
+    attempt: int | None = None,
 ) -> list[Card]:
     """The cards of ``task`` (a `Task` or its pathspec) for its latest attempt (or ``attempt``), optionally filtered.
 
     Cards of a failed attempt stay readable: a retried task shows the latest attempt's cards unless asked otherwise.
+    A task a resume reused shows the cards its origin task rendered, unless ``follow_resumed`` is False (Metaflow's
+    keyword, in Metaflow's position).
     """
     if isinstance(task, str):
         task = Task(task)
     wanted_attempt = attempt if attempt is not None else task.attempt
-    stored: list[StoredCard] = list_cards(task._store, task.coordinates)
+    stored: list[StoredCard] = list_cards(task._store, task.coordinates, follow_resumed=follow_resumed)
     if wanted_attempt is None and stored:  # no record yet: the task is running; its newest cards are the live ones
         wanted_attempt = stored[-1].attempt
     return [

@@ -22,6 +22,7 @@ from flowkit.identity import TaskRef
 from flowkit.task.executor import execute_task
 from tests.cards import flows
 from tests.execution.conftest import execute_flow
+from tests.runtime.cli_runner import describe, flow_command, run_flow_file, write_flow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -222,6 +223,45 @@ def test_a_pathspec_naming_nothing_is_one_line_naming_it(
         run_flow_cli(flows.CardFlow, command)
     error = capsys.readouterr().err
     assert stopped.value.code == 1 and message in error and "Traceback" not in error
+
+
+RESUMED_CARD_FLOW = """
+    import os
+    from flowkit import Flow, card, current, step
+    from flowkit.cards import Markdown
+
+    class ResumedCardFlow(Flow):
+        @card
+        @step
+        def start(self):
+            current.card.append(Markdown("rendered by the origin run"))
+            self.next(self.end)
+
+        @step
+        def end(self):
+            if os.environ.get("FAIL_END"):
+                raise RuntimeError("end fails in the origin run")
+
+    if __name__ == "__main__":
+        ResumedCardFlow()
+"""
+
+
+def test_a_task_a_resume_reused_shows_its_origin_task_s_cards(datastore_root: Path, tmp_path: Path) -> None:
+    """Metaflow's get_cards(follow_resumed=True): the reused start of a resumed run still has its card, everywhere
+    cards are listed (client, card commands, web UI)."""
+    flow_file = write_flow(tmp_path, RESUMED_CARD_FLOW)
+    failed, origin = run_flow_file(flow_file, datastore_root=datastore_root, env={"FAIL_END": "1"})
+    assert failed.returncode == 1
+    resumed, run = run_flow_file(flow_file, datastore_root=datastore_root, command="resume")
+    assert resumed.returncode == 0 and run.id != origin.id, describe(resumed)
+    start = run["start"].task
+    assert start.metadata is not None and start.metadata.origin_run_id == origin.id
+    (reused,) = get_cards(start)
+    assert "rendered by the origin run" in reused.get() and origin.id in str(reused.path)
+    assert get_cards(start, follow_resumed=False) == []
+    listed = flow_command(flow_file, "card", "list", f"{run.id}/start", datastore_root=datastore_root)
+    assert "type=default" in listed.stdout, describe(listed)
 
 
 CARD_RENDERING_MODULES = ["components", "markdown", "vega", "dag", "page", "default", "collector", "task", "storage"]
