@@ -2,9 +2,9 @@
 
 A blob holds the artifact's pickle (cloudpickle, protocol 5) either as is, or, when a sample of its head says it
 pays, as a sequence of independent zstd frames followed by a seek table in the zstd *seekable format* (a skippable
-frame listing each frame's compressed and decompressed size; plain ``zstd -d`` still decompresses the file). Blobs
-written before the seek table existed (one zstd stream, no table) are still read, sequentially. Pods write plain
-pickles only (`write_uncompressed_blobs`): every CPython reads them, and the pod path imports no compiled package.
+frame listing each frame's compressed and decompressed size; plain ``zstd -d`` still decompresses the file). Pods
+write plain pickles only (`write_uncompressed_blobs`): every CPython reads them, and the pod path imports no compiled
+package.
 
 The blob's name is the sha256 of the file's bytes, so ``sha256sum`` of any blob equals its name, and the hash costs
 a pass over the *stored* bytes only: a highly compressible artifact is hashed after compression. Equal artifacts
@@ -427,8 +427,8 @@ class CorruptBlobError(DataStoreError):
 
 
 def load_blob(path: Path, sha256: str) -> Any:
-    """Unpickle a stored blob, whichever form it was stored in (raw, framed zstd, or a legacy single zstd stream),
-    after checking that its bytes hash to ``sha256`` (see the module's docstring)."""
+    """Unpickle a stored blob, whichever form it was stored in (raw or framed zstd), after checking that its bytes
+    hash to ``sha256`` (see the module's docstring)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         digest = _Digest(fd, os.fstat(fd).st_size)
@@ -449,16 +449,12 @@ def _unpickle(fd: int, path: Path, digest: _Digest) -> Any:
     size = digest.size
     if os.pread(fd, len(ZSTD_MAGIC), 0) != ZSTD_MAGIC:
         return pickle.load(_RawStream(fd, size, path, digest))
-    zstd = zstd_module()
-    if zstd is None:
+    if zstd_module() is None:
         raise DataStoreError(f"blob {path} is compressed with zstd, a codec this Python lacks: install 'zstandard'")
     digest.hash_in_background()
     frames = _read_seek_table(fd, size)
-    if frames is None:  # written before blobs had a seek table: one stream, decompressed in order
-        decompressor = zstd.ZstdDecompressor()
-        raw = _RawStream(fd, size, path, None)
-        with decompressor.stream_reader(raw, read_size=STAGING_BYTES, read_across_frames=True, closefd=False) as legacy:
-            return pickle.load(legacy)
+    if frames is None:
+        raise DataStoreError(f"blob {path} is zstd without a seek table, a form flowkit never writes")
     return pickle.load(_FramedStream(fd, frames, path))
 
 
@@ -581,7 +577,7 @@ class _RawStream(_Stream):
     a large read is split into contiguous parts, each read and copied by its own thread, so one thread's disk read
     overlaps another's copy."""
 
-    def __init__(self, fd: int, size: int, path: Path, digest: _Digest | None) -> None:
+    def __init__(self, fd: int, size: int, path: Path, digest: _Digest) -> None:
         super().__init__(size, path)
         self._fd = fd
         self._digest = digest
@@ -596,8 +592,7 @@ class _RawStream(_Stream):
     def _fill(self, start: int, target: memoryview) -> None:
         if len(target) < PARALLEL_MIN_BYTES:
             self._read_part(start, target)
-            if self._digest is not None:
-                self._digest.update(start, target)
+            self._digest.update(start, target)
             return
         advise_huge_pages(target)  # the unpickler's fresh buffer: fewer page faults leave CPU time for the hash
         # Pieces of one staging buffer each, dealt round-robin to the reading threads so that they complete roughly
@@ -620,8 +615,7 @@ class _RawStream(_Stream):
         def hash_in_order() -> None:
             for (low, high), event in zip(pieces, landed, strict=True):
                 event.wait()
-                if self._digest is not None:
-                    self._digest.update(start + low, target[low:high])
+                self._digest.update(start + low, target[low:high])
 
         run_parallel([hash_in_order, *(partial(read, worker) for worker in range(workers))])
 

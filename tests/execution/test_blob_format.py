@@ -132,24 +132,16 @@ def test_equal_artifacts_share_one_blob_whatever_the_thread_count(
     assert _blob_files(datastore_root) == [store.blobs.path(refs[0].sha256)]
 
 
-def _legacy_blob(pickled: bytes, kind: str) -> bytes:
-    """What earlier versions stored for a compressible pickle: one zstd stream, no seek table."""
-    if kind == "one-shot":
-        return zstandard.ZstdCompressor(level=1).compress(pickled)
-    streaming = zstandard.ZstdCompressor(level=1).compressobj()
-    return streaming.compress(pickled) + streaming.flush()
-
-
-@pytest.mark.parametrize("kind", ["one-shot", "streamed"])
-def test_blobs_of_the_earlier_single_stream_format_are_read(datastore_root: Path, kind: str) -> None:
-    value = {"weights": _pattern(3 * STAGING_BYTES + 5), "name": "model"}
-    blob = _legacy_blob(_pickle(value), kind)
+def test_a_zstd_stream_without_a_seek_table_is_refused_in_one_line(datastore_root: Path) -> None:
+    """flowkit compresses only into frames followed by a seek table; any other zstd file is not one of its blobs."""
+    blob = zstandard.ZstdCompressor(level=1).compress(_pickle({"name": "model"}))
     name = hashlib.sha256(blob).hexdigest()
     store = DataStore(datastore_root)
     path = store.blobs.path(name)
     path.parent.mkdir(parents=True)
     path.write_bytes(blob)
-    assert store.blobs.load(name) == value
+    with pytest.raises(DataStoreError, match=f"blob {path} is zstd without a seek table"):
+        store.blobs.load(name)
 
 
 def _rewrite_seek_entry(path: Path, index: int, extra: int) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zstandard
 
 from flowkit.client import Task
 from flowkit.datastore import DataStore
@@ -26,18 +25,6 @@ MIB = 1 << 20
 
 def _pattern(size: int) -> bytes:
     return (bytes(range(251)) * (size // 251 + 1))[:size]
-
-
-def _legacy(store: DataStore, value: Any) -> str:
-    """Store ``value`` as earlier versions did (one zstd stream, no seek table); returns the blob's name."""
-    import cloudpickle
-
-    blob = zstandard.ZstdCompressor(level=1).compress(cloudpickle.dumps(value, protocol=5))
-    name = hashlib.sha256(blob).hexdigest()
-    path = store.blobs.path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(blob)
-    return name
 
 
 KINDS: dict[str, Any] = {
@@ -62,12 +49,12 @@ def parallel_reads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("where", [0, 1 / 3, 0.999, -1], ids=["first", "early", "late", "last"])
-@pytest.mark.parametrize("kind", [*KINDS, "legacy zstd"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_a_flipped_byte_in_any_kind_of_blob_is_reported_not_loaded(
     datastore_root: Path, parallel_reads: None, kind: str, where: float
 ) -> None:
     store = DataStore(datastore_root)
-    name = _legacy(store, _pattern(2 * MIB)) if kind == "legacy zstd" else store.put_artifact(KINDS[kind]()).sha256
+    name = store.put_artifact(KINDS[kind]()).sha256
     path = store.blobs.path(name)
     size = path.stat().st_size
     _flip(path, int(where * size) if where >= 0 else size - 1)
