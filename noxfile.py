@@ -1,4 +1,5 @@
-"""Developer sessions: `nox` runs the default ones (tests, lint, docs), as CI does; benchmark and chaos are apart.
+"""Developer sessions: `nox` runs the default ones (tests, tests-3.10, tests-3.13, lint, docs), as CI does; benchmark
+and chaos are apart.
 
 Every session needs nothing but python3 and pip on a fresh machine: nox builds each virtualenv and installs flowkit
 with the extras the session needs. A new default session is a decorated function plus its name in
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -18,7 +20,10 @@ ROOT = Path(__file__).parent
 DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 METAFLOW_REQUIREMENT = "metaflow>=2.19,<2.20"
 
-nox.options.sessions = ["tests", "lint", "docs"]
+OTHER_PYTHONS = ("3.10", "3.13")
+"""The oldest and newest CPython flowkit supports besides the main session's: the pods run any of them."""
+
+nox.options.sessions = ["tests", *(f"tests-{version}" for version in OTHER_PYTHONS), "lint", "docs"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -28,6 +33,27 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     install_browser(session)
     session.run("pytest", "-n", "auto", *session.posargs)
+
+
+def interpreter(version: str) -> str:
+    """CPython ``version`` on this machine: ``pythonX.Y`` on PATH, else pyenv's (whose shims answer only for the
+    selected versions)."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    installed = sorted(pyenv_root.glob(f"versions/{version}.*/bin/python{version}"))
+    on_path = shutil.which(f"python{version}")
+    if installed and (on_path is None or ".pyenv/shims" in on_path):
+        return str(installed[-1])
+    return on_path or f"python{version}"
+
+
+def tests_on_another_python(session: nox.Session) -> None:
+    """The test suite on the oldest or newest supported CPython; the slow end-to-end cases stay in `tests`."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-n", "auto", "-m", "not e2e", *session.posargs)
+
+
+for _version in OTHER_PYTHONS:
+    nox.session(python=interpreter(_version), name=f"tests-{_version}")(tests_on_another_python)
 
 
 BROWSER_BINARIES = ("/usr/bin/chromium", "/usr/bin/chromedriver")

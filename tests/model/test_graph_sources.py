@@ -54,8 +54,9 @@ def test_class_defined_in_a_notebook_cell() -> None:
     cell = "<ipython-input-7-flowkit-model>"
     try:
         flow_cls = _define_in_cell("__main__", cell)
-        with pytest.raises((OSError, TypeError)):
-            inspect.getsource(flow_cls)  # the class's own source cannot be found, exactly as in a kernel
+        if sys.version_info < (3, 13):  # 3.13 finds a class's source from its __firstlineno__, a kernel's too
+            with pytest.raises((OSError, TypeError)):
+                inspect.getsource(flow_cls)  # the class's own source cannot be found, exactly as in a kernel
         graph = build_graph(flow_cls)
     finally:
         linecache.cache.pop(cell, None)

@@ -79,9 +79,11 @@ def test_an_environment_inside_the_project_is_not_an_import_root(
 
 
 def test_environments_inside_the_project_hold_installed_modules_even_when_not_the_running_one(
-    tmp_path: Path, scratch_modules: list[str]
+    tmp_path: Path, scratch_modules: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A notebook kernel may import from a project's .venv (or a conda env) that is not its own interpreter's."""
+    for name in [name for name in sys.modules if name.split(".")[0] == "mylib"]:  # another test's project
+        monkeypatch.delitem(sys.modules, name)
     root = tmp_path / "repo"
     _write(root / ".venv" / "pyvenv.cfg")
     venv_packages = root / ".venv" / "lib" / "python3.11" / "site-packages"
