@@ -215,6 +215,18 @@ def _step_node(flow_cls: type[Flow], coords: TaskRef) -> StepNode:
     return node
 
 
+def modules_tasks_import(flow_cls: type[Flow]) -> tuple[str, ...]:
+    """What this flow's tasks import beyond the executor: the card renderer when a step carries ``@card``.
+
+    A scheduler that forks its tasks imports these once, before forking, so each task inherits them: imported in
+    every forked task instead, the card modules cost about 10 ms of CPU per task, more than a short task itself.
+    """
+    from flowkit.authoring.step import find_steps
+
+    carded = any(getattr(function, CARDS_ATTR, None) for function in find_steps(flow_cls).values())
+    return ("flowkit.cards.task",) if carded else ()
+
+
 def _task_cards(flow_cls: type[Flow], run: _Attempt, node: StepNode) -> TaskCards | None:
     """The step's cards when it carries ``@card``; a step without one costs this attribute read and nothing else."""
     declarations = getattr(getattr(flow_cls, node.name, None), CARDS_ATTR, None)

@@ -280,6 +280,28 @@ def test_code_that_renders_cards_in_a_task_imports_only_the_standard_library(mod
     assert imported - set(sys.stdlib_module_names) - {"flowkit"} == set()
 
 
+@pytest.mark.parametrize(
+    ("flow", "loaded"), [("tests.cards.flows:CardFlow", "True"), ("tests.execution.flows:ForeachFlow", "False")]
+)
+def test_the_local_scheduler_imports_the_card_renderer_once_for_flows_with_cards(
+    tmp_path: Path, flow: str, loaded: str
+) -> None:
+    """Forked tasks inherit the renderer from the scheduler instead of each importing it (about 10 ms of CPU per
+    task, more than a short task itself); a flow without @card never loads it (checked in a fresh interpreter)."""
+    import subprocess
+
+    module, name = flow.split(":")
+    probe = (
+        "import sys, importlib\n"
+        "from flowkit.runtime.api import run_flow\n"
+        f"flow_cls = getattr(importlib.import_module({module!r}), {name!r})\n"
+        f"assert run_flow(flow_cls, {{}}, datastore_root={str(tmp_path)!r}, quiet=True).successful\n"
+        "print('flowkit.cards.task' in sys.modules)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert output.stdout.strip().splitlines()[-1] == loaded
+
+
 def test_a_run_without_cards_never_loads_the_card_modules(tmp_path: Path) -> None:
     """What "a task without @card pays nothing" means: not even an import (checked in a fresh interpreter)."""
     import subprocess
