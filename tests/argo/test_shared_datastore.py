@@ -1,9 +1,9 @@
 """The datastore on a freshly provisioned volume (root-owned, mode 0755), written by non-root pods, in the emulator.
 
-The emulator runs each pod as its securityContext's user and applies fsGroup to the claim as the kubelet does, so
-these runs show what a cluster does: with the fsGroup flowkit sets by default, pods of different uids in that group
-share the datastore; without it, the first write fails with one line that says why and what to do, and the
-failure is not retried as if the step had failed.
+The emulator runs each pod as its securityContext's user and applies fsGroup to the claim as the kubelet does (as
+in every emulated run), so these runs show what a cluster does: with the fsGroup flowkit sets by default, pods of
+different uids in that group share the datastore; without it, the first write fails with one line that says why
+and what to do, and the failure is not retried as if the step had failed.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _run(tmp_path: Path, claim: Path, argo_options: str, name: str) -> EmulatedR
     manifest = to_dicts(compile_flow(flow_cls, package=package_ref))[0]
     workdir = tmp_path / f"{name}-emulator"
     workdir.mkdir(mode=0o755)
-    return run_workflow_template(manifest, pvc_dirs={"flowkit-datastore": claim}, workdir=workdir, pod_users=True)
+    return run_workflow_template(manifest, pvc_dirs={"flowkit-datastore": claim}, workdir=workdir)
 
 
 @pytest.fixture

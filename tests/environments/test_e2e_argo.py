@@ -59,6 +59,8 @@ def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(tmp_pat
     standin_bin = workdir / "standin-bin"
     install_standin(standin_bin)
     log = workdir / "standin.log"
+    log.touch()
+    log.chmod(0o666)  # the stand-in records each call from the pods, which run as uid 1000
     env = {"PATH": f"{standin_bin}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log)}
     run = run_workflow_template(manifest, pvc_dirs={"flowkit-datastore": pvc}, workdir=workdir, env=env, timeout=300)
     run.assert_succeeded()

@@ -6,9 +6,9 @@ where every PVC mount path shows a local directory, every hostPath a directory o
 emptyDir a fresh tmpfs. The DAG is scheduled like Argo schedules it (see :mod:`tests.support.argo_engine`),
 parameters are substituted as exact text, and the onExit handler runs last with ``{{workflow.status}}``. Anything
 the emulator does not implement is refused up front (:class:`UnsupportedManifestFeature`, a NotImplementedError)
-rather than ignored. Fields that only matter to a
-cluster (image, resources, securityContext, nodeSelector, tolerations, podGC, ttlStrategy...) are accepted and
-have no effect: commands run as this process's user. Needs root (mount namespaces).
+rather than ignored. Each pod runs as the user its securityContext names, with its fsGroup applied to the claims
+as the kubelet applies it. Fields that only matter to a cluster (image, resources, nodeSelector, tolerations,
+podGC, ttlStrategy...) are accepted and have no effect. Needs root (mount namespaces, switching users).
 
 Public API: :func:`run_workflow_template`, :class:`EmulatedRun`, :class:`NodeRecord`,
 :class:`UnsupportedManifestFeature`, :class:`UnresolvedVariable`.
@@ -57,7 +57,7 @@ def run_workflow_template(
     env: Mapping[str, str] | None = None,
     timeout: float = 600.0,
     node_dir: Path | None = None,
-    pod_users: bool = False,
+    pod_users: bool = True,
 ) -> EmulatedRun:
     """Execute ``manifest``'s entrypoint and its onExit handler locally and return what happened.
 
@@ -74,8 +74,9 @@ def run_workflow_template(
     - ``node_dir``: the directory standing for the one node every pod runs on; a hostPath volume shows its
       subdirectory of the same path (default: ``<workdir>/node``).
     - ``pod_users``: run each pod as the user its securityContext names (runAsUser, runAsGroup), with fsGroup as a
-      supplementary group and applied to its claims as the kubelet applies it; by default pods run as this
-      process's user (root), which every other manifest field is indifferent to.
+      supplementary group and applied to its claims as the kubelet applies it, as a cluster does (flowkit's pods:
+      uid 1000 on a claim whose root belongs to root). False runs them as this process's user (root), for a
+      manifest whose users do not matter to what a test checks.
     - ``timeout``: wall-clock limit for the run (or the manifest's ``activeDeadlineSeconds``, if shorter); running
       containers are killed and the run fails when it passes (the onExit handler does not run then).
 
