@@ -78,7 +78,9 @@ class CardComponents:
 class CardCollector:
     """What ``current.card`` is in a step with ``@card``."""
 
-    def __init__(self, declarations: list[CardDeclaration], on_refresh: Callable[[], None]) -> None:
+    def __init__(self, declarations: list[CardDeclaration], on_refresh: Callable[[], None], *, step: str) -> None:
+        """``step`` (``"TrainFlow.train"``) names the step in errors, so a wrong card id says where it was used."""
+        self.step = step
         self.cards = {declaration.id: CardComponents(declaration, self.refresh) for declaration in declarations}
         unnamed = [declaration for declaration in declarations if declaration.id is None]
         self._editable = (
@@ -87,7 +89,7 @@ class CardCollector:
         self._on_refresh = on_refresh
         self._last_refresh = 0.0
         self._unresolved = NoCards(
-            "current.card.append: every @card of this step has an id, so the component goes nowhere; "
+            f"current.card.append: every @card of {step} has an id, so the component goes nowhere; "
             "use current.card['<id>'].append(...)"
         )
 
@@ -96,7 +98,7 @@ class CardCollector:
             return self.cards[card_id]
         except KeyError:
             named = ", ".join(repr(key) for key in self.cards if key is not None) or "none"
-            raise KeyError(f"this step has no @card(id={card_id!r}); its card ids: {named}") from None
+            raise KeyError(f"{self.step} has no @card(id={card_id!r}); its card ids: {named}") from None
 
     def __contains__(self, card_id: object) -> bool:
         return card_id in self.cards

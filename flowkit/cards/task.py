@@ -41,7 +41,7 @@ class TaskCards:
         self.graph = graph
         self.parameter_names = parameter_names
         self.started_at = started_at
-        self.collector = CardCollector(declarations, self.write_progress)
+        self.collector = CardCollector(declarations, self.write_progress, step=f"{coords.flow}.{coords.step}")
 
     def write_progress(self) -> None:
         """Write each card as it stands, with a reload tag so an open page follows the task."""

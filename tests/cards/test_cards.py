@@ -123,7 +123,7 @@ def test_current_card_by_id_and_errors_naming_the_card() -> None:
     )
     cards.collector["a"].append(Markdown("x"))
     assert len(cards.collector["a"]) == 1 and len(cards.collector["b"]) == 0
-    with pytest.raises(KeyError, match="no @card\\(id='c'\\); its card ids: 'a', 'b'"):
+    with pytest.raises(KeyError, match=r"F\.s has no @card\(id='c'\); its card ids: 'a', 'b'"):
         cards.collector["c"]
     with pytest.raises(TypeError, match="takes a card component"):
         cards.collector["a"].append("text")  # type: ignore[arg-type]
@@ -155,7 +155,7 @@ def test_named_cards_refresh_and_find_components_by_id_as_metaflow_s_do(
     assert '<progress max="4" value="2">' in (store.task_dir(coords) / "cards" / "0.blank.a.html").read_text()
     cards.collector.append(Markdown("nowhere"))
     cards.collector.append(Markdown("still nowhere"))
-    assert capsys.readouterr().err.count("every @card of this step has an id") == 1
+    assert capsys.readouterr().err.count("every @card of CardFlow.work has an id") == 1
     assert len(cards.collector["a"]) == 1 and len(cards.collector["b"]) == 0
 
 
