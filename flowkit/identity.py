@@ -151,13 +151,7 @@ class TaskRef:
                 return None
             (group,) = node.parent_groups  # a foreach has one branch (its ends may be a switch's)
             return [[self.sibling(parent, (*path, index)) for parent in group] for index in range(width)]
-        return [
-            [
-                self.sibling(parent, path[:-1] if graph.steps[parent].transition == "foreach" else path)
-                for parent in group
-            ]
-            for group in node.parent_groups
-        ]
+        return [[self._parent(graph, parent) for parent in group] for group in node.parent_groups]
 
     def parents(
         self, graph: StepGraph, split_count: SplitCount, ran: Callable[[TaskRef], bool] | None = None
