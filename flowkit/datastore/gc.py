@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from flowkit.datastore.atomic import is_temp_name, temp_path_beside
+from flowkit.datastore.atomic import is_temp_name, storage_errors, temp_path_beside
 from flowkit.datastore.store import DataStore
 from flowkit.datastore.sweep import Swept, is_abandoned, sweep_temporary_files
 
@@ -98,13 +98,14 @@ def _take_away(run_dir: Path, settled: float) -> Path | None:
     no origin and says so. Either way no clone links from a run whose blobs are judged unreferenced.
     """
     hidden = temp_path_beside(run_dir)
-    try:
-        os.rename(run_dir, hidden)
-    except FileNotFoundError:  # another collection took it
-        return None
-    if hidden.stat().st_mtime >= settled:
-        os.rename(hidden, run_dir)
-        return None
+    with storage_errors("delete run", run_dir):
+        try:
+            os.rename(run_dir, hidden)
+        except FileNotFoundError:  # another collection took it
+            return None
+        if hidden.stat().st_mtime >= settled:
+            os.rename(hidden, run_dir)
+            return None
     return hidden
 
 
@@ -204,7 +205,8 @@ def _unlink_if_unchanged(path: Path, settled: float) -> bool:
     try:
         if path.stat().st_mtime >= settled:
             return False
-        path.unlink()
+        with storage_errors("delete blob", path):
+            path.unlink()
     except FileNotFoundError:
         return False
     return True

@@ -146,16 +146,17 @@ echo "== first"; $PY flow.py run > /dev/null 2>&1; echo "exit $?"
 mount -o remount,ro ds
 echo "== run"; $PY flow.py run 2>&1; echo "exit $?"
 echo "== resume"; $PY flow.py resume 2>&1; echo "exit $?"
+echo "== gc"; $PY flow.py gc --older-than 0 --grace-hours 0 2>&1; echo "exit $?"
 echo "== client"; $PY -c 'from flowkit.client import Run; print("blob", len(Run.latest("BigFlow").data.blob))' 2>&1
 """,
         shared_dir,
     )
     sections = _sections(result.stdout)
     assert sections["first"] == "exit 0\n", result.stdout
-    for name in ("run", "resume"):
+    for name, operation in (("run", "create directory"), ("resume", "create directory"), ("gc", "delete run")):
         output = sections[name]
         assert output.endswith(f"exit {EXIT_STORAGE}\n") and "Read-only file system (EROFS)" in output, result.stdout
-        assert "cannot create directory" in output
+        assert f"cannot {operation}" in output
         _one_line_error(output)
     assert sections["client"] == "blob 10\n", "a read-only datastore is still read"
 
