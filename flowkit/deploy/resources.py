@@ -26,11 +26,6 @@ class ArgoResource:
     """Argo copies the name into label values (at most 63 characters) and CronWorkflow runs append an 11-character
     timestamp suffix, so each kind has a tighter limit than Kubernetes' 253."""
 
-    @property
-    def resource_name(self) -> str:
-        """The name `kubectl auth can-i` and RBAC rules use, e.g. ``workflowtemplates.argoproj.io``."""
-        return f"{self.plural}.{ARGO_GROUP}"
-
 
 WORKFLOW_TEMPLATE = ArgoResource("WorkflowTemplate", "workflowtemplates", 63)
 CRON_WORKFLOW = ArgoResource("CronWorkflow", "cronworkflows", 52)
