@@ -85,7 +85,8 @@ class StorageError(DataStoreError):
         self.errno = cause.errno
         # A datastore the process may not write (permissions, read-only mount) stays so until someone fixes the
         # setup, so trying again is useless; a full disk or quota (ENOSPC, EDQUOT) may free up as other tasks'
-        # temporary files go or gc runs, so a later attempt can succeed.
+        # temporary files go or gc runs, so a later attempt can succeed. The pod bootstrap, which cannot import
+        # this module, keeps the same errnos as UNWRITABLE_ERRNOS (a test holds them equal).
         self.permanent = cause.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
         code = errno.errorcode.get(cause.errno or 0, str(cause.errno))
         super().__init__(f"cannot {operation} {path}: {cause.strerror or cause} ({code})")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -58,8 +59,17 @@ class BootstrapError(Exception):
     """The package cannot be run safely here; the message says why and what to change."""
 
 
+UNWRITABLE_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
+"""Refusals that stay until someone changes the setup (``flowkit.errors.StorageError.permanent`` says the same)."""
+
+
 def unwritable_message(error: OSError) -> str:
     """One line naming the directory that refused a write, its owner and mode, who tried, and the fix."""
+    if error.errno == errno.EROFS:
+        return (
+            f"flowkit: the datastore is not writable: {error.filename} is on a read-only file system. Fix: mount "
+            "the datastore claim read-write"
+        )
     path = str(error.filename or "")
     directory = path if os.path.isdir(path) else os.path.dirname(path) or path
     try:
@@ -503,7 +513,9 @@ if __name__ == "__main__":
     except BootstrapError as error:
         print(f"flowkit bootstrap: {error}", file=sys.stderr)
         exit_code = EXIT_BOOTSTRAP_FAILED
-    except PermissionError as error:  # the package cache on the claim (package_cache="volume")
+    except OSError as error:  # the package cache on the claim (package_cache="volume")
+        if error.errno not in UNWRITABLE_ERRNOS:
+            raise
         print(unwritable_message(error), file=sys.stderr)
         exit_code = EXIT_DATASTORE_UNWRITABLE
     sys.exit(exit_code)

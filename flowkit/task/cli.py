@@ -108,11 +108,11 @@ def _report_storage_failure(error: StorageError) -> int:
     from flowkit.packaging.bootstrap_script import unwritable_message
 
     cause = error.__cause__
-    if isinstance(cause, PermissionError):
+    if error.permanent and isinstance(cause, OSError):
         print(unwritable_message(cause), file=sys.stderr)
-    else:
-        print(f"error: {error}", file=sys.stderr)
-    return EXIT_DATASTORE_UNWRITABLE if error.permanent else EXIT_STORAGE
+        return EXIT_DATASTORE_UNWRITABLE
+    print(f"error: {error}", file=sys.stderr)
+    return EXIT_STORAGE
 
 
 def _run_task(flow_cls: type[Flow], store: DataStore, task: TaskRef, invocation: TaskInvocation) -> int:

@@ -82,7 +82,7 @@ def test_main_with_a_class_in_hand(datastore_root: Path, capsys: pytest.CaptureF
     ("code", "exit_status", "line"),
     [
         (errno.EACCES, EXIT_DATASTORE_UNWRITABLE, "flowkit: the datastore is not writable: "),
-        (errno.EROFS, EXIT_DATASTORE_UNWRITABLE, "error: cannot write "),
+        (errno.EROFS, EXIT_DATASTORE_UNWRITABLE, "flowkit: the datastore is not writable: "),
         (errno.ENOSPC, EXIT_STORAGE, "error: cannot write "),
     ],
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -20,11 +21,14 @@ from pathlib import Path
 import pytest
 
 from flowkit.datastore import DataStore
+from flowkit.datastore.atomic import STORAGE_ERRNOS
 from flowkit.errors import EXIT_STORAGE, StorageError
 from flowkit.identity import TaskRef
-from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE
+from flowkit.packaging import bootstrap_command
+from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE, UNWRITABLE_ERRNOS
 from flowkit.runtime.launch import StorageStoppedRun, TaskLauncher
 from tests.execution.flows import LinearFlow
+from tests.packaging.conftest import ref_from_package_output
 from tests.runtime.cli_runner import REPO_ROOT, write_flow
 
 BIG_FLOW = """
@@ -217,3 +221,35 @@ def test_a_task_process_stopped_by_its_storage_stops_the_local_run(datastore_roo
         launcher.outcome(task, 0, exit_code, timed_out=False)
     assert stopped.value.exit_code == EXIT_STORAGE
     assert store.list_attempts(task) == [], "no failed record: a resume runs the task again"
+
+
+def test_the_task_and_the_bootstrap_agree_on_which_refusals_are_permanent() -> None:
+    """Both exit 77 (not retried) for exactly these; the bootstrap runs before flowkit can be imported."""
+    permanent = {code for code in STORAGE_ERRNOS if StorageError("write", "/x", OSError(code, "")).permanent}
+    assert permanent == set(UNWRITABLE_ERRNOS) == {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+@needs_mount_namespace
+@pytest.mark.e2e
+def test_a_pod_whose_package_cache_is_read_only_stops_with_one_line_and_is_not_retried(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    flow_file = write_flow(project, BIG_FLOW)
+    datastore = tmp_path / "ds"
+    published = subprocess.run(
+        [sys.executable, str(flow_file), "package", "--output", str(datastore)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ref = ref_from_package_output(published.stdout)
+    task_argv = ["--datastore-root", str(datastore), "--run-id", "ro", "--step", "start"]
+    command = bootstrap_command(
+        ref, task_argv, datastore_mount=str(datastore), python=sys.executable, cache_dir=str(datastore / "cache")
+    )
+    script = f'mount --bind ds ds && mount -o remount,bind,ro ds && {shlex.join(command)}; echo "exit $?"'
+    result = _in_namespace(script, tmp_path)
+    assert result.stdout.endswith(f"exit {EXIT_DATASTORE_UNWRITABLE}\n"), result.stdout + result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("flowkit: the datastore is not writable: ") and "read-only" in line, line
