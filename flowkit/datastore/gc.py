@@ -110,14 +110,22 @@ def _take_away(run_dir: Path, settled: float) -> Path | None:
 
 
 def _abandoned_take_aways(store: DataStore, now: float) -> list[Path]:
-    """Runs that a collection which died took away but never deleted (hidden, so nothing else would)."""
-    return [
-        Path(entry.path)
-        for flow in store.list_flows()
-        for entry in _scan(store.flow_dir(flow))
-        if is_temp_name(entry.name) and entry.is_dir(follow_symlinks=False)
-        if is_abandoned(entry.name, entry.stat(follow_symlinks=False).st_mtime, now)
-    ]
+    """Runs that a collection which died took away but never deleted (hidden, so nothing else would).
+
+    Judged by the time of the take-away (the rename sets the directory's ctime; its mtime is the run's, old by
+    definition), so that a collection still at work, which may yet put the run back, keeps it."""
+    abandoned = []
+    for flow in store.list_flows():
+        for entry in _scan(store.flow_dir(flow)):
+            if not (is_temp_name(entry.name) and entry.is_dir(follow_symlinks=False)):
+                continue
+            try:
+                taken_at = entry.stat(follow_symlinks=False).st_ctime
+            except FileNotFoundError:  # deleted meanwhile by the collection that took it
+                continue
+            if is_abandoned(entry.name, taken_at, now):
+                abandoned.append(Path(entry.path))
+    return abandoned
 
 
 def _run_dirs(store: DataStore) -> list[Path]:

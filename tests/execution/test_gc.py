@@ -282,3 +282,14 @@ def test_a_run_a_dead_collection_took_away_but_never_deleted_goes_at_the_next(da
     os.rename(store.run_dir("LinearFlow", run_id), hidden)
     collect_garbage(store, older_than=timedelta(days=30), grace=timedelta(hours=1))
     assert not hidden.exists() and store.list_runs("LinearFlow") == []
+
+
+def test_a_run_another_live_collection_took_away_is_left_to_it(datastore_root: Path) -> None:
+    """That collection may still put the run back (a resume touched it); only a dead collection's runs are taken."""
+    store = DataStore(datastore_root)
+    run_id = run_flow(flows.LinearFlow, {}, datastore_root=datastore_root).id
+    _make_old(store, "LinearFlow", run_id)
+    hidden = store.flow_dir("LinearFlow") / f".tmp-{run_id}~{HOST}~{os.getpid()}~0"
+    os.rename(store.run_dir("LinearFlow", run_id), hidden)
+    collect_garbage(store, older_than=timedelta(days=30), grace=timedelta(hours=1))
+    assert hidden.is_dir()
