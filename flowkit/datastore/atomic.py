@@ -38,7 +38,7 @@ STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCE
 
 
 @contextlib.contextmanager
-def storage_errors(operation: str, path: Path) -> Iterator[None]:
+def storage_errors(operation: str, path: str | Path) -> Iterator[None]:
     """Turn a storage failure inside the block into one `StorageError` naming ``operation``, the path and the cause.
 
     The path is the one the system call named when it names one, else ``path`` (a write to an open descriptor).
@@ -113,7 +113,7 @@ def publish(temp: Path, final: Path, *, replace: bool = True) -> bool:
     return True
 
 
-def link_file(source: Path, target: Path) -> bool:
+def link_file(source: str | Path, target: str | Path) -> bool:
     """Give the finished file ``source`` a second name ``target``, unless ``target`` exists; returns whether it did.
 
     For immutable files only (commit records, logs): both names show the same bytes forever. On a filesystem without
@@ -127,7 +127,7 @@ def link_file(source: Path, target: Path) -> bool:
         except OSError as error:
             if error.errno not in _NO_HARD_LINKS:
                 raise
-            return write_file_atomically(target, source.read_bytes(), replace=False)
+            return write_file_atomically(Path(target), Path(source).read_bytes(), replace=False)
     return True
 
 

@@ -65,7 +65,7 @@ class _Record:
     def _from_data(cls: type[_R], data: Any) -> _R:
         if not isinstance(data, dict):
             raise DataStoreError(f"a {cls.__name__} must be a JSON object, got {type(data).__name__}")
-        known = {item.name for item in dataclasses.fields(cls)}
+        known = _field_names(cls)
         values = {name: value for name, value in data.items() if name in known}
         for name, rebuild in cls._nested.items():
             if values.get(name) is not None:
@@ -74,6 +74,18 @@ class _Record:
             return cls(**values)
         except TypeError as error:
             raise DataStoreError(f"malformed {cls.__name__}: {error}") from None
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _field_names(record_class: type) -> frozenset[str]:
+    """The fields a record class reads from JSON, worked out once per class: a resume or a join reads hundreds of
+    records, and listing a dataclass's fields costs more than parsing a small record."""
+    names = _FIELD_NAMES.get(record_class)
+    if names is None:
+        names = _FIELD_NAMES[record_class] = frozenset(item.name for item in dataclasses.fields(record_class))
+    return names
 
 
 def _json_value(value: Any) -> Any:

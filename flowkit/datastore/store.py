@@ -136,8 +136,7 @@ class DataStore:
 
     def list_attempts(self, coords: TaskRef) -> list[int]:
         """Committed attempts of a task, ascending."""
-        names = _visible_entries(self.task_dir(coords))
-        return sorted(int(name[: -len(".json")]) for name in names if name.endswith(".json"))
+        return _attempt_numbers(_visible_entries(self.task_dir(coords)))
 
     def read_record(self, coords: TaskRef, attempt: int) -> TaskRecord:
         record = self.committed_record(coords, attempt)
@@ -147,10 +146,28 @@ class DataStore:
 
     def committed_record(self, coords: TaskRef, attempt: int) -> TaskRecord | None:
         """Attempt ``attempt``'s record if it was committed, else None (a reader that knows which attempt it wants)."""
-        path = self.record_path(coords, attempt)
+        return self._record_at(coords, self.record_path(coords, attempt))
+
+    def latest_record(self, coords: TaskRef) -> TaskRecord | None:
+        """The latest committed attempt of a task (succeeded or failed), or None if none committed.
+
+        A resume asks this of every task of its origin run and a join of every input, so the task's directory is
+        joined once and the record read by its plain path.
+        """
+        task_dir = self.task_dir(coords)
+        attempts = _attempt_numbers(_visible_entries(task_dir))
+        if not attempts:
+            return None
+        record = self._record_at(coords, f"{task_dir}{os.sep}{attempts[-1]}.json")
+        if record is None:  # listed, then deleted (gc took the run away meanwhile)
+            raise DataStoreError(f"task {coords} has no committed attempt {attempts[-1]} in {self.root}")
+        return record
+
+    def _record_at(self, coords: TaskRef, path: str | Path) -> TaskRecord | None:
+        """The commit record at ``path`` as task ``coords`` of its run sees it, or None if there is none."""
         try:
-            with storage_errors("read", path):
-                record = TaskRecord.from_json(path.read_bytes())
+            with storage_errors("read", path), open(path, "rb", buffering=0) as file:  # unbuffered: one readall()
+                record = TaskRecord.from_json(file.read())
         except FileNotFoundError:
             return None
         if record.run_id != coords.run_id:  # a resume's clone: the origin's record, linked into this run
@@ -158,11 +175,6 @@ class DataStore:
                 record, run_id=coords.run_id, origin_run_id=record.origin_run_id or record.run_id
             )
         return record
-
-    def latest_record(self, coords: TaskRef) -> TaskRecord | None:
-        """The latest committed attempt of a task (succeeded or failed), or None if none committed."""
-        attempts = self.list_attempts(coords)
-        return self.read_record(coords, attempts[-1]) if attempts else None
 
     def successful_record(self, coords: TaskRef) -> TaskRecord:
         """The record a downstream task reads: the latest attempt, which must have succeeded."""
@@ -184,12 +196,16 @@ class DataStore:
         clone = dataclasses.replace(record, run_id=run_id, origin_run_id=record.origin_run_id or record.run_id)
         origin, target, attempt = record.coordinates, clone.coordinates, record.attempt
         self._mark_origin_in_use(origin)
-        ensure_dir(self.task_dir(target))
+        origin_dir, target_dir = self.task_dir(origin), self.task_dir(target)
+        ensure_dir(target_dir)
+        # Plain string paths, each directory joined once: this runs for every reused task of a wide foreach.
+        source_prefix, target_prefix = f"{origin_dir}{os.sep}{attempt}.", f"{target_dir}{os.sep}{attempt}."
         for stream in ("out", "err"):
-            source = self.log_path(origin, attempt, stream)
-            if source.exists():
-                link_file(source, self.log_path(target, attempt, stream))
-        if not link_file(self.record_path(origin, attempt), self.record_path(target, attempt)):
+            try:  # one link() rather than a stat() first: an empty stream left no log to link
+                link_file(source_prefix + stream, target_prefix + stream)
+            except FileNotFoundError:
+                continue
+        if not link_file(source_prefix + "json", target_prefix + "json"):
             raise AlreadyCommittedError(f"task {target} attempt {attempt} is already committed in {self.root}")
         return clone
 
@@ -197,7 +213,7 @@ class DataStore:
         """Touch the origin run's directory before linking from it: `flowkit.datastore.gc` keeps a run changed within
         its grace period, and re-checks this time after taking a run away, so an old origin is not deleted under a
         resume that clones from it. An origin already deleted is one error, before anything is linked."""
-        run_dir = self.run_dir(origin.flow, origin.run_id)
+        run_dir = self.step_dir(origin.flow, origin.run_id, origin.step).parent  # cached: marked for every clone
         try:
             with storage_errors("mark in use", run_dir):
                 os.utime(run_dir)
@@ -233,6 +249,11 @@ class DataStore:
             return self.log_path(coords, attempt, stream).read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+
+def _attempt_numbers(names: list[str]) -> list[int]:
+    """The committed attempts among a task directory's entries, ascending."""
+    return sorted(int(name[: -len(".json")]) for name in names if name.endswith(".json"))
 
 
 def _visible_entries(directory: Path) -> list[str]:

@@ -61,7 +61,7 @@ def sweep_temporary_files(
     return swept
 
 
-def _entries(directory: Path, recursive: bool) -> Iterable[os.DirEntry[str]]:
+def _entries(directory: str | Path, recursive: bool) -> Iterable[os.DirEntry[str]]:
     try:
         with os.scandir(directory) as listing:
             entries = list(listing)
@@ -71,7 +71,7 @@ def _entries(directory: Path, recursive: bool) -> Iterable[os.DirEntry[str]]:
         if is_temp_name(entry.name) and entry.is_file(follow_symlinks=False):
             yield entry
         elif recursive and entry.is_dir(follow_symlinks=False):
-            yield from _entries(Path(entry.path), recursive)
+            yield from _entries(entry.path, recursive)
 
 
 def is_abandoned(name: str, modified: float, now: float) -> bool:
