@@ -100,7 +100,14 @@ def assert_same_as_local_run(
 ) -> tuple[Run, Run]:
     emulated, pvc = emulate(flow_cls, tmp_path, python=python, **parameters)
     argo_run = Run(f"{flow_cls.__name__}/{emulated.workflow_name}", datastore_root=pvc)
-    local_run = flow_cls.run(datastore_root=tmp_path / "local", **parameters)
+    # A local task runs in this process's working directory and HOME: give it the pod's (a writable directory of
+    # its own), so flows that write relative paths or ~/.cache leave nothing in the repository or the user's home.
+    local_home = tmp_path / "local-home"
+    local_home.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(local_home)
+        patch.setenv("HOME", str(local_home))
+        local_run = flow_cls.run(datastore_root=tmp_path / "local", **parameters)
     graph = build_graph(flow_cls)
     dag_steps = [name for name, node in graph.steps.items() if not node.is_exit_handler]
     local, argo = _artifacts(local_run, dag_steps), _artifacts(argo_run, dag_steps)
