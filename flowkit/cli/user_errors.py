@@ -8,7 +8,8 @@ exists, so `install_script_hook` (called by ``import flowkit``) puts a ``sys.exc
 traceback stays one switch away: ``--debug`` anywhere on the command line, or the `DEBUG` setting. In a notebook or
 an interactive interpreter nothing is installed, so the errors raise as usual.
 
-Standard library only: ``import flowkit`` loads this module.
+Standard library only, and cheap: ``import flowkit`` loads this module, in every task pod too, so the settings
+(pathlib, dataclasses) load only when an error is reported.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import os
 import sys
 from types import TracebackType
 
-from flowkit import settings
-
 DEBUG_FLAG = "--debug"
 
 
 def debug_enabled() -> bool:
     """Whether full tracebacks were asked for (``--debug`` on the command line or the `DEBUG` setting)."""
+    from flowkit import settings
+
     return DEBUG_FLAG in sys.argv[1:] or settings.enabled(settings.DEBUG)
 
 

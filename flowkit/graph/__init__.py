@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flowkit.authoring.step import GRAPH_CACHE_ATTR, find_steps, step_role
 from flowkit.graph.model import FlowGraph, StepNode
-from flowkit.graph.parse import parse_step
-from flowkit.graph.validate import validate_graph
 from flowkit.specs.resolve import exit_handler
 from flowkit.specs.shipped import shipped_snapshot
 
@@ -27,6 +25,10 @@ def build_graph(flow_cls: type) -> FlowGraph:
         graph = FlowGraph.from_dict(shipped["graph"])
         setattr(flow_cls, GRAPH_CACHE_ATTR, graph)
         return graph
+    # Reading the graph from source loads only here: a pod (shipped graph) never parses or validates anything.
+    from flowkit.graph.parse import parse_step
+    from flowkit.graph.validate import validate_graph
+
     flow = flow_cls.__name__
     functions = find_steps(flow_cls)
     parsed = {name: parse_step(flow, name, function) for name, function in functions.items()}

@@ -399,22 +399,25 @@ def check_runtime(expected_cloudpickle: str | None, target: str) -> None:
 
     They could differ if the image imported its own copies at interpreter start (a .pth file), before the package was
     put on sys.path; a pickle read by another cloudpickle version can misbehave in ways no error message explains.
+    cloudpickle is imported here only for a flow pickled by value (about 10 ms of imports: ast, inspect, logging,
+    platform, uuid); a flow travelling by reference loads it only if a step pickles something plain pickle cannot,
+    and then from the shipped copy first on sys.path. A copy imported before that is refused all the same.
     """
-    import cloudpickle
-
     import flowkit
 
-    actual = getattr(cloudpickle, "__version__", "unknown")
-    if expected_cloudpickle is not None and actual != expected_cloudpickle:
-        raise BootstrapError(
-            f"the flow was pickled with cloudpickle {expected_cloudpickle} but cloudpickle {actual} from "
-            f"{cloudpickle.__file__} would unpickle it; the package must ship the cloudpickle it was pickled with"
-        )
-    foreign = [
-        f"{module.__name__} from {module.__file__}"
-        for module in (cloudpickle, flowkit)
-        if not is_shipped(module, target)
-    ]
+    runtime = [flowkit]
+    if expected_cloudpickle is not None:
+        import cloudpickle
+
+        actual = getattr(cloudpickle, "__version__", "unknown")
+        if actual != expected_cloudpickle:
+            raise BootstrapError(
+                f"the flow was pickled with cloudpickle {expected_cloudpickle} but cloudpickle {actual} from "
+                f"{cloudpickle.__file__} would unpickle it; the package must ship the cloudpickle it was pickled with"
+            )
+    if "cloudpickle" in sys.modules:
+        runtime.append(sys.modules["cloudpickle"])
+    foreign = [f"{module.__name__} from {module.__file__}" for module in runtime if not is_shipped(module, target)]
     if foreign:
         raise BootstrapError(
             f"{' and '.join(foreign)} were imported before the package was put on sys.path; only the copies "

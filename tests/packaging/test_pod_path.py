@@ -15,6 +15,7 @@ from flowkit.datastore import DataStore
 from flowkit.datastore.serialization import ZSTD_MAGIC, zstd_module
 from flowkit.identity import TaskRef
 from flowkit.packaging import PackageRef, bootstrap_command
+from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED
 from tests.packaging.conftest import ref_from_package_output, write_project
 
 pytestmark = pytest.mark.e2e
@@ -208,3 +209,73 @@ def test_a_line_printed_in_a_pod_is_logged_at_once_and_survives_a_kill(tmp_path:
     assert "printed before the kill\n" in result.stdout, "the pod's own log has the line"
     stored = DataStore(datastore).read_log(TaskRef("KilledFlow", "r1", "start"), 0, "out")
     assert stored.endswith("Z printed before the kill\n"), "and so has the stored copy, stamped"
+
+
+LEAN_FLOW = """\
+import sys
+
+from flowkit import Flow, step
+
+ONLY_OFF_THE_POD_PATH = ("cloudpickle", "flowkit.graph.parse", "flowkit.graph.validate", "flowkit.cli.main")
+
+
+class LeanFlow(Flow):
+    @step
+    def start(self):
+        self.loaded_before_the_step = [name for name in ONLY_OFF_THE_POD_PATH if name in sys.modules]
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    LeanFlow()
+"""
+
+
+def test_a_flow_travelling_by_reference_reaches_its_step_without_cloudpickle_or_the_graph_parser(
+    tmp_path: Path,
+) -> None:
+    """A pod's start-up cost: cloudpickle is read by a flow pickled by value only, and the graph and specs come from
+    the package, so neither cloudpickle nor the source parser is imported before the step's first line."""
+    ref, datastore = _publish_script_flow(tmp_path, LEAN_FLOW)
+    assert ref.flow_reference == "flow:LeanFlow" and ref.payload_path is None
+    result = _run_pod(ref, datastore, "start", "", tmp_path / "pod", tmp_path / "blocked.log")
+    assert result.returncode == 0, result.stderr
+    store = DataStore(datastore)
+    start = store.successful_record(TaskRef("LeanFlow", "r1", "start"))
+    loaded = store.load_artifact(start.artifacts["loaded_before_the_step"], artifact="loaded", task="start")
+    assert loaded == []
+
+
+def test_a_foreign_cloudpickle_is_refused_for_a_flow_travelling_by_reference_too(tmp_path: Path) -> None:
+    """Not importing cloudpickle for such a flow must not let a copy the image imported at start-up through."""
+    ref, datastore = _publish_script_flow(tmp_path, LEAN_FLOW)
+    startup = tmp_path / "startup"
+    startup.mkdir()
+    (startup / "sitecustomize.py").write_text("import cloudpickle\n")
+    task_argv = ["--datastore-root", str(datastore), "--run-id", "r1", "--step", "start"]
+    command = bootstrap_command(ref, task_argv, datastore_mount=str(datastore), python=sys.executable)
+    env = {**os.environ, "PYTHONPATH": str(startup), "FLOWKIT_PACKAGE_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == EXIT_BOOTSTRAP_FAILED
+    assert (
+        "cloudpickle from" in result.stderr and "were imported before the package was put on sys.path" in result.stderr
+    )
+
+
+def test_import_flowkit_loads_only_the_script_error_hook() -> None:
+    """``import flowkit`` runs in every pod (the flow file's ``from flowkit import ...``): it loads no settings, no
+    pathlib and no other flowkit module until a name is used."""
+    watched = "m.startswith('flowkit') or m == 'pathlib'"
+    probe = f"import sys, flowkit; print(' '.join(sorted(m for m in sys.modules if {watched})))"
+    root = str(Path(__file__).resolve().parents[2])
+    loaded = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {root!r}); {probe}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert loaded == ["flowkit", "flowkit.cli", "flowkit.cli.user_errors"]
