@@ -7,19 +7,25 @@ option is declared once, in `_OPTIONS`, and the three can never disagree on its 
 A value may be given as text that the command line carries verbatim: the compiler passes Argo placeholders such as
 ``{{inputs.parameters.index-path}}`` or ``{{retries}}``, which Argo replaces when it starts the pod.
 
-Standard library only: a pod parses its command line before it imports anything else of flowkit.
+Standard library only: a pod parses its command line before it imports anything else of flowkit. The command
+lines flowkit itself writes are read without argparse (`_parse_plain`), which with gettext, locale and shutil costs
+a pod a few milliseconds of start-up; anything else (``--help``, an abbreviated or unknown flag, a value that looks
+like a flag, a missing option) goes to argparse, so its usage messages and exit status stay those of argparse.
 """
 
 from __future__ import annotations
 
-import argparse
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from flowkit.identity import IndexPath, TaskRef, format_index_path, parse_index_path
 from flowkit.settings import DATASTORE_ROOT
+
+if TYPE_CHECKING:
+    import argparse
 
 TASK_MODULE = "flowkit.task"
 """Run with ``python -m``: the task entry point (`flowkit.task.cli.main`)."""
@@ -178,10 +184,40 @@ class TaskInvocation:
     def from_argv(cls, argv: Sequence[str] | None = None) -> TaskInvocation:
         """Parse a command line; a malformed one exits with argparse's usage message (status 2), a badly formed
         value raises ValueError naming the option."""
-        parsed = vars(argument_parser().parse_args(argv))
+        words = list(sys.argv[1:] if argv is None else argv)
+        parsed = _parse_plain(words)
+        if parsed is None:
+            parsed = vars(argument_parser().parse_args(words))
         return cls(
             **{option.field: option.value(parsed[option.field]) for option in _OPTIONS if option.field in parsed}
         )
+
+
+def _parse_plain(words: list[str]) -> dict[str, Any] | None:
+    """What argparse would collect from ``words``, for a command line made only of exact ``--flag value`` pairs and
+    switches with every required option present; None for anything else, which argparse then reads (and reports)."""
+    by_flag = {option.flag: option for option in _OPTIONS}
+    parsed: dict[str, Any] = {}
+    position = 0
+    while position < len(words):
+        option = by_flag.get(words[position])
+        if option is None:
+            return None
+        if option.kind == "switch":
+            parsed[option.field] = True
+            position += 1
+            continue
+        if position + 1 == len(words) or words[position + 1].startswith("-"):
+            return None
+        value = words[position + 1]
+        if option.kind == "pairs":
+            parsed.setdefault(option.field, []).append(value)
+        else:
+            parsed[option.field] = value
+        position += 2
+    if any(option.required and option.field not in parsed for option in _OPTIONS):
+        return None
+    return parsed
 
 
 def argument_parser() -> argparse.ArgumentParser:
@@ -189,6 +225,8 @@ def argument_parser() -> argparse.ArgumentParser:
 
     Options left off are absent from the parsed namespace, so the dataclass's defaults apply.
     """
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog=f"python -m {TASK_MODULE}",
         description="Run one task of a flowkit flow.",

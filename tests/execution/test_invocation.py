@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from flowkit.identity import TaskRef
-from flowkit.invocation import TaskInvocation, argument_parser
+from flowkit.invocation import TaskInvocation, _parse_plain, argument_parser
 
 
 def test_every_field_survives_the_round_trip_through_the_command_line() -> None:
@@ -83,3 +86,44 @@ def test_the_help_lists_every_option() -> None:
     for field in dataclasses.fields(TaskInvocation):
         flag = "--param" if field.name == "params" else "--" + field.name.replace("_", "-")
         assert flag in text, f"TaskInvocation.{field.name} has no command-line option"
+
+
+PLAIN_COMMAND_LINES = [
+    ["--run-id", "r1", "--step", "start"],
+    ["--step", "s", "--run-id", "r", "--tee-logs", "--param", "a=1", "--param", "b=", "--index-path", ""],
+    ["--run-id", "r", "--step", "s", "--attempt", "1", "--attempt", "2", "--tee-logs", "--tee-logs"],
+    ["--run-id", "{{workflow.name}}", "--step", "s", "--datastore-root", "/d", "--max-num-splits", "7"],
+]
+
+
+@pytest.mark.parametrize("argv", PLAIN_COMMAND_LINES)
+def test_the_plain_parser_reads_a_command_line_exactly_as_argparse_does(argv: list[str]) -> None:
+    assert _parse_plain(argv) == vars(argument_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--run-id", "r1"],  # --step missing
+        ["--run-id", "r1", "--step"],  # no value
+        ["--run-id", "r1", "--step", "s", "--attempt", "-1"],  # a value argparse reads as a flag
+        ["--run-id=r1", "--step", "s"],
+        ["--run", "r1", "--step", "s"],  # an abbreviation
+        ["--run-id", "r1", "--step", "s", "extra"],
+    ],
+)
+def test_anything_but_a_plain_command_line_is_left_to_argparse(argv: list[str]) -> None:
+    assert _parse_plain(argv) is None
+
+
+def test_a_pod_reads_its_command_line_without_importing_argparse() -> None:
+    """argparse (with gettext, locale and shutil) is a few milliseconds of every pod's start-up."""
+    root = str(Path(__file__).resolve().parents[2])
+    probe = (
+        f"import sys; sys.path.insert(0, {root!r}); from flowkit.invocation import TaskInvocation; "
+        "TaskInvocation.from_argv(['--run-id', 'r1', '--step', 'start', '--tee-logs']); "
+        "print('argparse' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
