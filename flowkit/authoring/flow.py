@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from flowkit.client import Run
 
 _SCOPE_ATTR = "_flowkit_scope"
+PARAMETER_VALUE_PREFIX = "_flowkit_parameter:"
+"""A parameter read in a task is kept in the instance's ``__dict__`` under this prefix and its attribute name
+(a `Parameter` is a data descriptor, so its value cannot live under its own name)."""
 
 
 class TaskScope(Protocol):
@@ -131,8 +134,7 @@ class Flow:
         scope.deleted(name)
 
     def _flowkit_parameter_value(self, parameter: Parameter) -> Any:
-        # Parameter is a data descriptor, so its value cannot live under its own name in __dict__.
-        key = f"_flowkit_parameter:{parameter.attribute}"
+        key = f"{PARAMETER_VALUE_PREFIX}{parameter.attribute}"
         if key not in self.__dict__:
             self.__dict__[key] = self._flowkit_task_scope().load(parameter.attribute)
         return self.__dict__[key]

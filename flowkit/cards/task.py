@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import html
 import sys
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from flowkit.cards.collector import CardCollector
-from flowkit.cards.components import render_components
+from flowkit.cards.components import render_components, short_repr
 from flowkit.cards.dag import render_dag
 from flowkit.cards.declaration import CardDeclaration
 from flowkit.cards.default import default_card_body, task_heading
@@ -42,6 +44,14 @@ class TaskCards:
         self.parameter_names = parameter_names
         self.started_at = started_at
         self.collector = CardCollector(declarations, self.write_progress, step=f"{coords.flow}.{coords.step}")
+        self.value_reprs: dict[str, str] = {}
+        """Short reprs of the artifact values the task held when it persisted them (see `remember_values`)."""
+
+    def remember_values(self, values: Mapping[str, Any]) -> None:
+        """Take the short reprs of the values the step set or read, once, while they are still in memory, so the
+        default card never reads a blob back from the datastore."""
+        if any(declaration.type == "default" for declaration in self.declarations):
+            self.value_reprs.update((name, short_repr(value)) for name, value in values.items())
 
     def write_progress(self) -> None:
         """Write each card as it stands, with a reload tag so an open page follows the task."""
@@ -59,7 +69,9 @@ class TaskCards:
             try:
                 components = render_components(self.collector.cards[declaration.id])
                 if declaration.type == "default":
-                    body = default_card_body(self.store, record, self.graph, self.parameter_names, components)
+                    body = default_card_body(
+                        self.store, record, self.graph, self.parameter_names, components, self.value_reprs
+                    )
                 else:
                     body = task_heading(self.coords, record.status, "") + components
             except Exception as error:  # the card reports its own failure; the task's outcome stands

@@ -2,8 +2,9 @@
 
 Shapes say what a step does: start and end are rounded, a static split is a diamond, a foreach a hexagon (its
 fan-out edge dashed and labelled with the variable), a join a trapezoid, an exit handler a dashed box outside the
-DAG. Each step's resolved pod settings (given by the caller as short lines) are written under its name, and in DOT
-also as the node's tooltip, so a rendered picture shows where each step runs.
+DAG. Each step's resolved pod settings (given by the caller as short lines) are written under its name and again as
+the node's hover tooltip (DOT's ``tooltip`` attribute, Mermaid's ``click <node> callback "<tooltip>"``), so a rendered
+picture shows where each step runs even when its labels are too small to read.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def to_mermaid(graph: FlowGraph, settings: Mapping[str, Sequence[str]]) -> str:
         for target in node.out:
             arrow = f"-. foreach {node.foreach_var} .->" if node.transition == "foreach" else "-->"
             lines.append(f"    {_mermaid_id(node.name)} {arrow} {_mermaid_id(target)}")
+    for node in graph.steps.values():
+        # Mermaid's tooltip is a one-line string it cannot escape a double quote in.
+        tooltip = _tooltip(node, settings, separator=", ").replace('"', "'")
+        lines.append(f'    click {_mermaid_id(node.name)} callback "{tooltip}"')
     return "\n".join(lines) + "\n"
 
 
@@ -45,7 +50,7 @@ def to_dot(graph: FlowGraph, settings: Mapping[str, Sequence[str]]) -> str:
         attributes = {
             "shape": _DOT_SHAPES.get(_kind(node), "box"),
             "label": "\n".join([node.name, *details]),
-            "tooltip": "\n".join(details) or node.name,
+            "tooltip": _tooltip(node, settings, separator="\n"),
         }
         if node.is_exit_handler:
             attributes["style"] = "dashed"
@@ -62,6 +67,11 @@ def to_dot(graph: FlowGraph, settings: Mapping[str, Sequence[str]]) -> str:
             lines.append(f"    {_quote(node.name)} -> {_quote(target)}{edge};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _tooltip(node: StepNode, settings: Mapping[str, Sequence[str]], *, separator: str) -> str:
+    """What hovering a step shows: its pod settings, or its name when it runs with the defaults."""
+    return separator.join(settings.get(node.name, ())) or node.name
 
 
 def _kind(node: StepNode) -> str:

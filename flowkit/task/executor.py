@@ -146,7 +146,7 @@ def execute_task(
             return run.commit(run.record("failed", exit_code=1, error=_error_info(error)))
         scope = StepScope(run.store, coords, node, inputs)
         try:
-            num_splits = _run_step(flow_cls, scope, node, run.spec)
+            num_splits = _run_step(flow_cls, scope, node, run.spec, run.cards)
         except StorageError:
             # The datastore's disk refused (full, read-only, not ours): not the step's failure, and no record could
             # say so. The attempt ends uncommitted, as if killed, so a resume once the disk is fixed runs it again.
@@ -285,8 +285,12 @@ def _start_parameters(
     return {name: store.put_artifact(value) for name, value in values.items()}
 
 
-def _run_step(flow_cls: type[Flow], scope: StepScope, node: StepNode, spec: StepSpec) -> int | None:
+def _run_step(
+    flow_cls: type[Flow], scope: StepScope, node: StepNode, spec: StepSpec, cards: TaskCards | None
+) -> int | None:
     """Call the step, check its transition, persist its artifacts; returns the foreach split count if any.
+
+    The step's cards take what they show of the values while the instance still holds them.
 
     A ``@catch(var=...)`` step that succeeds sets its var to None, as in Metaflow, so a join can test
     ``inp.var`` on every input without caring which ones failed.
@@ -302,6 +306,8 @@ def _run_step(flow_cls: type[Flow], scope: StepScope, node: StepNode, spec: Step
         setattr(flow, spec.catch.var, None)
     num_splits = len(scope.foreach_items(flow)) if node.transition == "foreach" else None
     scope.persist(flow)
+    if cards is not None:
+        cards.remember_values(scope.values_in_memory(flow))
     return num_splits
 
 

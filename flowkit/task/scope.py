@@ -13,6 +13,7 @@ import pickle
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from flowkit.authoring.flow import PARAMETER_VALUE_PREFIX
 from flowkit.datastore import ArtifactRef, DataStore
 from flowkit.errors import FlowDefinitionError, FlowkitError, StorageError
 from flowkit.identity import TaskRef
@@ -146,6 +147,18 @@ class StepScope:
             self.artifacts[name] = self._put(name, flow.__dict__[name])
         for name in self._changed_in_place(flow):
             self.artifacts[name] = self._put(name, flow.__dict__[name])
+
+    def values_in_memory(self, flow: Flow) -> dict[str, Any]:
+        """The values of the artifacts passed on that this process holds (set by the step, or read by it), by name:
+        what a report of the task can show without reading a blob back."""
+        held = flow.__dict__
+        values = {}
+        for name in self.artifacts:
+            if name in held:
+                values[name] = held[name]
+            elif f"{PARAMETER_VALUE_PREFIX}{name}" in held:
+                values[name] = held[f"{PARAMETER_VALUE_PREFIX}{name}"]
+        return values
 
     def _changed_in_place(self, flow: Flow) -> list[str]:
         """Inherited artifacts the step read and mutated without reassigning them.

@@ -11,17 +11,20 @@ import pytest
 from click.testing import CliRunner
 
 from flowkit.cards import Markdown, ProgressBar, get_cards
+from flowkit.cards.collector import NoCards
 from flowkit.cards.declaration import CardDeclaration
+from flowkit.cards.default import NOT_READ
 from flowkit.cards.task import TaskCards
 from flowkit.cli.main import build_cli, run_flow_cli
 from flowkit.client import Task
-from flowkit.datastore import DataStore, utc_now
+from flowkit.datastore import ArtifactRef, DataStore, utc_now
 from flowkit.errors import FlowDefinitionError
 from flowkit.graph import build_graph
 from flowkit.identity import TaskRef
 from flowkit.task.executor import execute_task
 from tests.cards import flows
 from tests.execution.conftest import execute_flow
+from tests.execution.test_datastore import _record as task_record
 from tests.runtime.cli_runner import describe, flow_command, run_flow_file, write_flow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -318,3 +321,68 @@ def test_a_run_without_cards_never_loads_the_card_modules(tmp_path: Path) -> Non
     output = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "[]"
     assert not list(tmp_path.rglob("cards"))
+
+
+def test_components_are_deleted_added_and_replaced_by_id_and_found_by_type_as_metaflow_s_are(tmp_path: Path) -> None:
+    """``del current.card.components[id]``, ``components[id] = c`` (a new id only), ``current.card["id"] = [...]``
+    and ``current.card.get(type=..., id=...)``; the written card shows exactly what is left."""
+    store = DataStore(tmp_path)
+    coords = TaskRef("CardFlow", "edit", "work", (0,))
+    declarations = [CardDeclaration(), CardDeclaration(type="blank", id="a"), CardDeclaration(type="blank", id="b")]
+    cards = TaskCards(declarations, store, coords, 0, build_graph(flows.CardFlow), [], utc_now())
+    current_card = cards.collector
+    current_card.append(Markdown("kept"))
+    current_card.append(Markdown("dropped"), id="draft")
+    current_card.components["extra"] = Markdown("added by id")
+    assert current_card.components.keys() == ["draft", "extra"]
+    with pytest.raises(KeyError, match=r"already has a component with id 'extra'; del current.card.components"):
+        current_card.components["extra"] = Markdown("overwrite")
+    del current_card.components["draft"]
+    with pytest.raises(KeyError, match=r"@card default has no component with id 'draft'; its ids: 'extra'"):
+        del current_card.components["draft"]
+    current_card["a"].append(Markdown("old a"))
+    current_card["a"] = [Markdown("new a")]
+    assert current_card["a"].components is current_card["a"]  # Metaflow's current.card["a"].components[...]
+
+    assert current_card.get(type="blank") == [current_card["a"], current_card["b"]]
+    assert current_card.get(type="blank", id="b") == [current_card["b"]]
+    assert current_card.get(id="a") == [current_card["a"]] and current_card.get(type="nothing") == []
+
+    record = task_record(coords, exit_code=0)
+    cards.write_final(record)
+    default_page = (store.task_dir(coords) / "cards" / "0.default.html").read_text()
+    assert "kept" in default_page and "added by id" in default_page and "dropped" not in default_page
+    card_a = (store.task_dir(coords) / "cards" / "0.blank.a.html").read_text()
+    assert "new a" in card_a and "old a" not in card_a
+
+
+def test_current_card_calls_in_a_step_without_card_are_dropped() -> None:
+    nothing = NoCards()
+    nothing.components["x"] = Markdown("y")
+    del nothing.components["x"]
+    assert nothing.get(type="default") == [] and "x" not in nothing
+
+
+def test_the_default_card_shows_values_the_task_held_and_reads_no_blob_back(tmp_path: Path) -> None:
+    """Reprs come from the values the step set or read, taken when they were persisted; an inherited artifact the step
+    did not read is listed without its value, since reading it back would cost every task a blob read."""
+    store = DataStore(tmp_path)
+    coords = TaskRef("CardFlow", "memory", "work", (0,))
+    cards = TaskCards([CardDeclaration()], store, coords, 0, build_graph(flows.CardFlow), ["alpha"], utc_now())
+    missing_blob = ArtifactRef(sha256="0" * 64, size=12, type="list")  # its bytes were never stored
+    artifacts = {"alpha": missing_blob, "square": missing_blob, "items": missing_blob}
+    cards.remember_values({"alpha": 0.5, "square": [3, 3]})
+    cards.write_final(task_record(coords, exit_code=0, artifacts=artifacts))
+    page = (store.task_dir(coords) / "cards" / "0.default.html").read_text()
+    assert "<td>alpha</td><td>0.5</td>" in page and "<td>square</td><td>list</td><td>12 B</td><td>[3, 3]</td>" in page
+    assert f"<td>items</td><td>list</td><td>12 B</td><td>{NOT_READ}</td>" in page
+    assert "cannot load" not in page
+
+
+def test_a_running_task_s_cards_show_the_values_of_artifacts_it_set_or_read(datastore_root: Path) -> None:
+    execute_flow(flows.CardFlow, datastore_root, run_id="c5")
+    page = get_cards("CardFlow/c5/work/0.2", type="default")[0].get()
+    assert "<td>square</td><td>int</td><td>5 B</td><td>9</td>" in page  # set by the step
+    assert re.search(rf"<td>items</td><td>list</td><td>[^<]+</td><td>{re.escape(NOT_READ)}</td>", page)
+    start_page = get_cards("CardFlow/c5/start/0", type="default")[0].get()
+    assert re.search(r"<td>items</td><td>list</td><td>[^<]+</td><td>\[1, 2, 3\]</td>", start_page)

@@ -1,4 +1,5 @@
-"""`show --format mermaid|dot` and `output-dot`: shapes per kind of step, foreach edges, pod settings as labels."""
+"""`show --format mermaid|dot` and `output-dot`: shapes per kind of step, foreach edges, pod settings as labels and
+hover tooltips."""
 
 from __future__ import annotations
 
@@ -67,6 +68,15 @@ def test_mermaid_shapes_edges_and_settings() -> None:
     assert "    step_start --> step_fan" in lines and "    step_start --> step_side" in lines
     assert "    step_join --> step_end" in lines
     assert not any(" end " in line or line.endswith(" end") for line in lines)  # `end` is reserved in Mermaid
+
+
+def test_mermaid_nodes_show_their_pod_settings_on_hover() -> None:
+    lines = show("show", "--format", "mermaid").splitlines()
+    clicks = [line for line in lines if line.startswith("    click ")]
+    assert '    click step_fan callback "image python:3.12, cpu 2, memory 4Gi, gpu 1"' in clicks
+    assert '    click step_side callback "timeout 300 s"' in clicks
+    assert '    click step_gather callback "gather"' in clicks  # default settings: the name says which step it is
+    assert len(clicks) == 8  # every step, the exit handler too
 
 
 def test_dot_is_the_same_graph_with_tooltips_and_output_dot_is_its_alias() -> None:
