@@ -9,6 +9,7 @@ escaped, so an artifact's repr or a table cell can never inject markup into the 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
@@ -190,7 +191,9 @@ def short_repr(value: Any, *, limit: int | None = 200) -> str:
     return text
 
 
+@functools.cache
 def _abbreviating_repr(limit: int) -> reprlib.Repr:
+    """One configured `reprlib.Repr` per limit, shared: it keeps no state between calls."""
     abbreviate = reprlib.Repr()
     abbreviate.maxlevel = 4
     abbreviate.maxlist = abbreviate.maxtuple = abbreviate.maxset = abbreviate.maxfrozenset = abbreviate.maxdeque = 30

@@ -55,6 +55,23 @@ class _Box:
     per_row: int
 
 
+_OUTLINED: dict[int, tuple[FlowGraph, dict[str, str]]] = {}
+"""Per graph (by identity; the entry keeps the graph alive, so its id is not reused): each step's outlined DAG."""
+
+
+def outlined_dag(graph: FlowGraph, step: str) -> str:
+    """``render_dag(graph, highlight=step)``, drawn once per graph and step and then kept.
+
+    Every task of a step shows the same picture in its cards, and a scheduler that forks its tasks draws it before
+    forking (`flowkit.task.executor.prepare_forked_tasks`), so a forked task only copies it into its card.
+    """
+    drawn = _OUTLINED.setdefault(id(graph), (graph, {}))[1]
+    svg = drawn.get(step)
+    if svg is None:
+        svg = drawn[step] = render_dag(graph, highlight=step)
+    return svg
+
+
 def render_dag(
     graph: FlowGraph,
     *,

@@ -16,7 +16,7 @@ import html
 from collections.abc import Mapping
 
 from flowkit.cards.components import Table, short_repr
-from flowkit.cards.dag import render_dag
+from flowkit.cards.dag import outlined_dag
 from flowkit.datastore import ArtifactRef, DataStore, TaskRecord
 from flowkit.graph.model import FlowGraph
 from flowkit.identity import TaskRef
@@ -77,7 +77,7 @@ def default_card_body(
             for name, ref in sorted(artifacts.items())
         ]
         parts.append("<h2>Artifacts</h2>" + Table(rows, ["Name", "Type", "Size", "Value"]).render())
-    parts.append(f'<h2>DAG</h2><div class="fk-scroll">{render_dag(graph, highlight=record.step)}</div>')
+    parts.append(f'<h2>DAG</h2><div class="fk-scroll">{outlined_dag(graph, record.step)}</div>')
     if components:
         parts.append(components)
     return "\n".join(parts)

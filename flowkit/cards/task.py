@@ -15,7 +15,7 @@ from typing import Any
 
 from flowkit.cards.collector import CardCollector
 from flowkit.cards.components import render_components, short_repr
-from flowkit.cards.dag import render_dag
+from flowkit.cards.dag import outlined_dag
 from flowkit.cards.declaration import CardDeclaration
 from flowkit.cards.default import default_card_body, task_heading
 from flowkit.cards.page import html_page
@@ -60,7 +60,7 @@ class TaskCards:
         for declaration in self.declarations:
             body = heading + render_components(self.collector.cards[declaration.id])
             if declaration.type == "default":
-                body += f'<h2>DAG</h2><div class="fk-scroll">{render_dag(self.graph, highlight=self.coords.step)}</div>'
+                body += f'<h2>DAG</h2><div class="fk-scroll">{outlined_dag(self.graph, self.coords.step)}</div>'
             self._write(declaration, body, refresh_seconds=declaration.refresh_interval)
 
     def write_final(self, record: TaskRecord) -> None:

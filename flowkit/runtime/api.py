@@ -111,9 +111,10 @@ def run_flow(
     console.message(_started_message(graph.flow_name, run_id, resume, resume_from))
     reuse = None if resume is None else resume.reuse_into(store, run_id)
     try:
-        from flowkit.task.executor import modules_tasks_import
+        from flowkit.task.executor import prepare_forked_tasks
 
-        with forking_context(preload=modules_tasks_import(flow_cls)):
+        prepare_forked_tasks(flow_cls)
+        with forking_context():
             start = TaskRef(graph.flow_name, run_id, graph.start_step)
             outcome = Scheduler(graph, launcher, console, progress, max_workers=workers, reuse=reuse).run([start])
             if resume is not None:

@@ -79,17 +79,18 @@ the write end, so when it dies, however it dies, every task sees end-of-file and
 
 
 @contextlib.contextmanager
-def forking_context(preload: Sequence[str] = ()) -> Iterator[None]:
+def forking_context() -> Iterator[None]:
     """Prepare this process to fork many short tasks cheaply, and undo it afterwards.
 
-    Besides preloading TASK_MODULES and `preload` (what this flow's tasks import, so each forked task inherits it
-    rather than importing it again), `gc.freeze()` moves every existing object out of the collector's reach, so a
-    collection in a child does not write to (and so copy) the parent's memory pages; `gc.unfreeze()` restores normal
-    collection when the run is over, which matters in a long-lived notebook kernel. The lifeline pipe tasks watch
-    (see `_lifeline`) is open for as long as the context is.
+    Besides preloading TASK_MODULES (so each forked task inherits them rather than importing them again; what a
+    particular flow's tasks need beyond them is prepared by `flowkit.task.executor.prepare_forked_tasks`),
+    `gc.freeze()` moves every existing object out of the collector's reach, so a collection in a child does not write
+    to (and so copy) the parent's memory pages; `gc.unfreeze()` restores normal collection when the run is over, which
+    matters in a long-lived notebook kernel. The lifeline pipe tasks watch (see `_lifeline`) is open for as long as the
+    context is.
     """
     global _lifeline
-    for module_name in (*TASK_MODULES, *preload):
+    for module_name in TASK_MODULES:
         with contextlib.suppress(ImportError):
             importlib.import_module(module_name)
     outer = _lifeline

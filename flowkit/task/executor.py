@@ -215,16 +215,25 @@ def _step_node(flow_cls: type[Flow], coords: TaskRef) -> StepNode:
     return node
 
 
-def modules_tasks_import(flow_cls: type[Flow]) -> tuple[str, ...]:
-    """What this flow's tasks import beyond the executor: the card renderer when a step carries ``@card``.
+def prepare_forked_tasks(flow_cls: type[Flow]) -> None:
+    """Do once, in a scheduler about to fork this flow's tasks, what each of them would otherwise do alike.
 
-    A scheduler that forks its tasks imports these once, before forking, so each task inherits them: imported in
-    every forked task instead, the card modules cost about 10 ms of CPU per task, more than a short task itself.
+    For steps with ``@card``: import the card renderer (imported in every forked task instead, it costs about 10 ms
+    of CPU per task, more than a short task itself) and draw each such step's DAG for its cards, which every task of
+    the step shows unchanged. A flow without ``@card`` loads nothing.
     """
     from flowkit.authoring.step import find_steps
 
-    carded = any(getattr(function, CARDS_ATTR, None) for function in find_steps(flow_cls).values())
-    return ("flowkit.cards.task",) if carded else ()
+    carded = [name for name, function in find_steps(flow_cls).items() if getattr(function, CARDS_ATTR, None)]
+    if not carded:
+        return
+    import flowkit.cards.task  # noqa: F401  (imported here to be inherited by every forked task)
+    from flowkit.cards.dag import outlined_dag
+    from flowkit.graph import build_graph
+
+    graph = build_graph(flow_cls)
+    for step in carded:
+        outlined_dag(graph, step)
 
 
 def _task_cards(flow_cls: type[Flow], run: _Attempt, node: StepNode) -> TaskCards | None:

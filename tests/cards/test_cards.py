@@ -284,13 +284,15 @@ def test_code_that_renders_cards_in_a_task_imports_only_the_standard_library(mod
 
 
 @pytest.mark.parametrize(
-    ("flow", "loaded"), [("tests.cards.flows:CardFlow", "True"), ("tests.execution.flows:ForeachFlow", "False")]
+    ("flow", "prepared"),
+    [("tests.cards.flows:CardFlow", "True ['start', 'work']"), ("tests.execution.flows:ForeachFlow", "False []")],
 )
-def test_the_local_scheduler_imports_the_card_renderer_once_for_flows_with_cards(
-    tmp_path: Path, flow: str, loaded: str
+def test_the_local_scheduler_prepares_the_card_renderer_once_for_flows_with_cards(
+    tmp_path: Path, flow: str, prepared: str
 ) -> None:
     """Forked tasks inherit the renderer from the scheduler instead of each importing it (about 10 ms of CPU per
-    task, more than a short task itself); a flow without @card never loads it (checked in a fresh interpreter)."""
+    task, more than a short task itself), and the outlined DAG of each step with @card, drawn once before forking;
+    a flow without @card never loads the renderer (checked in a fresh interpreter)."""
     import subprocess
 
     module, name = flow.split(":")
@@ -299,10 +301,12 @@ def test_the_local_scheduler_imports_the_card_renderer_once_for_flows_with_cards
         "from flowkit.runtime.api import run_flow\n"
         f"flow_cls = getattr(importlib.import_module({module!r}), {name!r})\n"
         f"assert run_flow(flow_cls, {{}}, datastore_root={str(tmp_path)!r}, quiet=True).successful\n"
-        "print('flowkit.cards.task' in sys.modules)\n"
+        "dag = sys.modules.get('flowkit.cards.dag')\n"
+        "drawn = sorted(step for _, steps in dag._OUTLINED.values() for step in steps) if dag else []\n"
+        "print('flowkit.cards.task' in sys.modules, drawn)\n"
     )
     output = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    assert output.stdout.strip().splitlines()[-1] == loaded
+    assert output.stdout.strip().splitlines()[-1] == prepared
 
 
 def test_a_run_without_cards_never_loads_the_card_modules(tmp_path: Path) -> None:
