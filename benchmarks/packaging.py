@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flowkit.packaging import PackageRef, Payload, bootstrap_command, build_package, build_payload, publish_to_dir
+from flowkit.packaging.bootstrap import SCRIPT_PATH
 from flowkit.task.watchdog import supervise
 
 BUILD_TARGET_SECONDS = 1.0
@@ -117,7 +118,12 @@ def main() -> None:
 
         def bootstrap(task_argv: list[str], package_ref: PackageRef = ref) -> list[str]:
             return bootstrap_command(
-                package_ref, task_argv, datastore_mount=str(datastore), python=sys.executable, cache_dir=cache
+                package_ref,
+                task_argv,
+                datastore_mount=str(datastore),
+                python=sys.executable,
+                script=str(SCRIPT_PATH),
+                cache_dir=cache,
             )
 
         run_process(bootstrap(["--help"]), elsewhere)  # warm the extraction cache and the shipped bytecode
@@ -133,14 +139,24 @@ def main() -> None:
 
         def cold_start() -> None:
             command = bootstrap_command(
-                exit_ref, [], datastore_mount=str(datastore), python=sys.executable, cache_dir=next(fresh_caches)
+                exit_ref,
+                [],
+                datastore_mount=str(datastore),
+                python=sys.executable,
+                script=str(SCRIPT_PATH),
+                cache_dir=next(fresh_caches),
             )
             run_process(command, elsewhere)
 
         def cold_starts_at_once() -> None:
             cache_dir = next(fresh_caches)
             command = bootstrap_command(
-                exit_ref, [], datastore_mount=str(datastore), python=sys.executable, cache_dir=cache_dir
+                exit_ref,
+                [],
+                datastore_mount=str(datastore),
+                python=sys.executable,
+                script=str(SCRIPT_PATH),
+                cache_dir=cache_dir,
             )
             run_processes_at_once([command] * options.pods, elsewhere)
 

@@ -39,6 +39,7 @@ from flowkit.cli.main import load_flow_class
 from flowkit.compiler import compile_flow
 from flowkit.compiler.render import to_dicts
 from flowkit.packaging import PackageRef, bootstrap_command, build_package, build_payload, publish_to_dir
+from flowkit.packaging.bootstrap import SCRIPT_PATH
 
 WARM_START_TARGET_SECONDS = 0.060
 BARE_FLAGS = ("-I", "-S")
@@ -89,7 +90,9 @@ def children_cpu_seconds() -> float:
 def run_pod(python: str, ref: PackageRef, datastore: Path, cache: Path, run_id: str) -> tuple[float, float, float]:
     """(seconds to the step's first line, seconds to the task process's exit, CPU seconds) of one start task."""
     task_argv = ["--datastore-root", str(datastore), "--run-id", run_id, "--step", "start"]
-    command = bootstrap_command(ref, task_argv, datastore_mount=str(datastore), python=python, cache_dir=str(cache))
+    command = bootstrap_command(
+        ref, task_argv, datastore_mount=str(datastore), python=python, script=str(SCRIPT_PATH), cache_dir=str(cache)
+    )
     command[1:1] = BARE_FLAGS
     cpu_before = children_cpu_seconds()
     began = time.time()
@@ -113,7 +116,9 @@ def bare_start(python: str) -> tuple[float, float]:
 def import_times(python: str, ref: PackageRef, datastore: Path, cache: Path) -> tuple[float, float]:
     """(all modules, flowkit's and cloudpickle's) import time in seconds of one warm pod, from -X importtime."""
     task_argv = ["--datastore-root", str(datastore), "--run-id", "imports", "--step", "start"]
-    command = bootstrap_command(ref, task_argv, datastore_mount=str(datastore), python=python, cache_dir=str(cache))
+    command = bootstrap_command(
+        ref, task_argv, datastore_mount=str(datastore), python=python, script=str(SCRIPT_PATH), cache_dir=str(cache)
+    )
     command[1:1] = [*BARE_FLAGS, "-X", "importtime"]
     stderr = subprocess.run(command, capture_output=True, text=True, check=True).stderr
     entries = re.findall(r"^import time:\s+(\d+) \|\s+\d+ \|\s+(.+)$", stderr, re.MULTILINE)

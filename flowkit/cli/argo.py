@@ -161,6 +161,8 @@ def create_command(
         context=context,
         argo_version=argo_version,
     )
+    if result.bootstrap is not None and result.bootstrap.action != "unchanged":
+        click.echo(f"{result.bootstrap.action.capitalize()} ConfigMap {result.bootstrap.name} (the pods' bootstrap).")
     for applied in (result.template, result.cron):
         if applied is not None:
             verb = "Created" if applied.created else "Updated"

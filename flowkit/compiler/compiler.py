@@ -42,6 +42,9 @@ class ArgoManifests:
     """The Hera objects of one compiled flow, for users to inspect or extend before rendering."""
 
     workflow_template: WorkflowTemplate
+    bootstrap_config_map: dict[str, Any]
+    """The ConfigMap (a plain manifest: Hera has no model for it) holding the bootstrap every pod mounts; it must
+    exist in the template's namespace before a run starts."""
     cron_workflow: CronWorkflow | None = None
     argo_version: ArgoVersion = field(default_factory=lambda: ArgoVersion.parse(DEFAULT_ARGO_VERSION))
     """The Argo version the rendered manifests are written for (`flowkit.compiler.render` adapts them)."""
@@ -256,6 +259,7 @@ def compile_flow(
 
     from flowkit.graph import build_graph
     from flowkit.packaging import bootstrap_command
+    from flowkit.packaging.bootstrap import bootstrap_config_map, bootstrap_config_map_name
     from flowkit.specs import flow_options
     from flowkit.specs.profile import ClusterProfile
 
@@ -292,6 +296,7 @@ def compile_flow(
         bootstrap=lambda interpreter, argv: bootstrap_command(
             package, argv, datastore_mount=argo.datastore_mount, python=interpreter, cache_dir=cache_dir
         ),
+        bootstrap_config_map=bootstrap_config_map_name(),
         package_cache=argo.package_cache,
         package_cache_host_path=argo.package_cache_host_path,
         run_environment=run_context.to_environment(),
@@ -313,4 +318,9 @@ def compile_flow(
     cron = None
     if options.schedule is not None:
         cron = _cron_workflow(options.schedule, template_name, workflow_namespace, labels)
-    return ArgoManifests(workflow_template=template, cron_workflow=cron, argo_version=version)
+    return ArgoManifests(
+        workflow_template=template,
+        bootstrap_config_map=bootstrap_config_map(workflow_namespace),
+        cron_workflow=cron,
+        argo_version=version,
+    )

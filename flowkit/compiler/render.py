@@ -14,12 +14,33 @@ from flowkit.compiler.compiler import ArgoManifests
 
 
 def to_dicts(manifests: ArgoManifests) -> list[dict[str, Any]]:
-    """Every manifest as the plain dict sent to the Kubernetes API, the WorkflowTemplate first."""
+    """Every Argo manifest as the plain dict sent to the Kubernetes API, the WorkflowTemplate first."""
     return [adapt_manifest(obj.to_dict(), manifests.argo_version) for obj in manifests.objects]
 
 
+def to_documents(manifests: ArgoManifests) -> list[dict[str, Any]]:
+    """Everything to deploy, in the order it must be created: the bootstrap ConfigMap the pods mount, then the
+    Argo manifests (`to_dicts`)."""
+    return [manifests.bootstrap_config_map, *to_dicts(manifests)]
+
+
 def to_yaml(manifests: ArgoManifests) -> str:
-    """Every manifest as one ``---``-separated YAML stream, keys in Hera's order (kind and metadata first)."""
+    """Every document of `to_documents` as one ``---``-separated YAML stream, keys in Hera's order (kind and
+    metadata first); ``kubectl apply -f`` of it deploys the flow.
+
+    Multi-line strings (the bootstrap script in its ConfigMap, the interpreter-finding shell script) are literal
+    blocks, so they read as the scripts they are rather than as one escaped line.
+    """
     import yaml
 
-    return yaml.safe_dump_all(to_dicts(manifests), sort_keys=False, explicit_start=True, allow_unicode=True)
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+        style = "|" if "\n" in text else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+    Dumper.add_representer(str, represent_str)
+    return yaml.dump_all(
+        to_documents(manifests), Dumper=Dumper, sort_keys=False, explicit_start=True, allow_unicode=True
+    )

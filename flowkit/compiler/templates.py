@@ -1,6 +1,7 @@
 """Hera container templates: one per distinct `PodPlan`, carrying the step's whole resolved pod spec.
 
-Every container runs the code package's bootstrap (from the shared PVC) with the task executor's command line,
+Every container runs the bootstrap (mounted from its ConfigMap) on the code package (from the shared PVC) with the
+task executor's command line,
 so a pod executes exactly what the local runtime executes. Per-task values (step name, index path, run id,
 attempt) are Argo placeholders, which is what lets steps with equal specs share a template.
 """
@@ -15,7 +16,7 @@ from flowkit import settings
 from flowkit.compiler.names import dns_label
 from flowkit.compiler.pods import PodPlan
 from flowkit.invocation import TaskInvocation
-from flowkit.packaging.bootstrap import interpreter_command
+from flowkit.packaging.bootstrap import BOOTSTRAP_DIR, BOOTSTRAP_FILE_MODE, interpreter_command
 from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED, EXIT_DATASTORE_UNWRITABLE
 from flowkit.specs.argo import CONTAINER_SECURITY_CONTEXT, PackageCache
 from flowkit.specs.quantity import add_byte_quantities
@@ -77,6 +78,8 @@ class PodContext:
     datastore_mount: str
     parameter_names: Sequence[str]
     bootstrap: BootstrapCommand
+    bootstrap_config_map: str
+    """The ConfigMap holding the bootstrap script, mounted read-only in every container."""
     package_cache: PackageCache = "volume"
     package_cache_host_path: str = ""
     run_environment: Mapping[str, str] = field(default_factory=dict)
@@ -146,11 +149,18 @@ def _resources(plan: PodPlan, context: PodContext) -> m.ResourceRequirements:
 
 
 def _volumes(plan: PodPlan, context: PodContext) -> list[_BaseVolume]:
-    from hera.workflows import EmptyDirVolume, ExistingVolume, HostPathVolume
+    from hera.workflows import ConfigMapVolume, EmptyDirVolume, ExistingVolume, HostPathVolume
     from hera.workflows import models as m
 
     volumes: list[_BaseVolume] = [
-        ExistingVolume(name=DATASTORE_VOLUME, claim_name=context.datastore_claim, mount_path=context.datastore_mount)
+        # Hera names the volume after its ConfigMap.
+        ConfigMapVolume(
+            name=context.bootstrap_config_map,
+            mount_path=BOOTSTRAP_DIR,
+            read_only=True,
+            default_mode=BOOTSTRAP_FILE_MODE,
+        ),
+        ExistingVolume(name=DATASTORE_VOLUME, claim_name=context.datastore_claim, mount_path=context.datastore_mount),
     ]
     if context.package_cache == "node":
         volumes.append(

@@ -167,14 +167,20 @@ def argo_create(
         ref = publish_to_dir(package, payload, package_dir)
     else:
         ref = _upload(factory, target_namespace, flow_cls, package, payload)
-    manifests = to_dicts(
-        compile_flow(
-            flow_cls, package=ref, name=name, namespace=target_namespace, context=context, argo_version=argo_version
-        )
+    deployed = compile_flow(
+        flow_cls, package=ref, name=name, namespace=target_namespace, context=context, argo_version=argo_version
     )
+    manifests = to_dicts(deployed)
     template, cron = manifests[0], manifests[1] if len(manifests) > 1 else None
     stale_cron = None if cron is not None else cron_workflow_name(template["metadata"]["name"])
-    return deploy_flow(factory, target_namespace, template, cron, stale_cron_name=stale_cron)
+    return deploy_flow(
+        factory,
+        target_namespace,
+        template,
+        cron,
+        bootstrap=deployed.bootstrap_config_map,
+        stale_cron_name=stale_cron,
+    )
 
 
 def argo_trigger(

@@ -3,13 +3,15 @@
 Public functions (``factory`` is a `flowkit.deploy.config.ApiClientFactory`; manifests are plain dicts as the Argo
 compiler renders them, with ``metadata.name`` set):
 
-- ``deploy_flow(factory, namespace, template, cron=None, *, stale_cron_name=None) -> DeployResult``
+- ``deploy_flow(factory, namespace, template, cron=None, *, bootstrap=None, stale_cron_name=None) -> DeployResult``
 - ``delete_flow(factory, namespace, template_name, *, cron_name=None) -> DeletedObjects``
 
 Order of work in `deploy_flow`: check every name (no request yet), dry-run every write on the server (strict field
-validation, RBAC, namespace, schema: nothing persisted), then write the template, then the cron. Only a failure
-between those two real writes can leave a partial state; it is rolled back when the template was new, and described
-in the error when an existing template was updated.
+validation, RBAC, namespace, schema: nothing persisted), then write the bootstrap ConfigMap the pods mount, the
+template, then the cron. Only a failure between the template's and the cron's real writes can leave a partial
+state; it is rolled back when the template was new, and described in the error when an existing template was
+updated. A ConfigMap written before a failed template write stays: it is content-addressed, so it is exactly what
+the next deploy of the same flowkit version needs, and no template that mounts another one is affected.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from flowkit.deploy.argo_objects import ArgoObjects
 from flowkit.deploy.config import ApiClientFactory
+from flowkit.deploy.config_maps import AppliedConfigMap, ConfigMaps
 from flowkit.deploy.errors import DeployError
 from flowkit.deploy.resources import CRON_WORKFLOW, WORKFLOW_TEMPLATE, ArgoResource, check_name
 
@@ -39,6 +42,7 @@ class DeployResult:
     template: AppliedObject
     cron: AppliedObject | None
     removed_stale_cron: bool
+    bootstrap: AppliedConfigMap | None = None
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,14 @@ def deploy_flow(
     template: Mapping[str, Any],
     cron: Mapping[str, Any] | None = None,
     *,
+    bootstrap: Mapping[str, Any] | None = None,
     stale_cron_name: str | None = None,
 ) -> DeployResult:
     """Create or update the flow's WorkflowTemplate, then its CronWorkflow if it has a schedule.
+
+    ``bootstrap``: the ConfigMap the template's pods mount (`flowkit.packaging.bootstrap.bootstrap_config_map`),
+    created or replaced before the template so that no run can start without it; None for a template that mounts
+    none.
 
     ``stale_cron_name``: when ``cron`` is None, the name of a CronWorkflow a previous deploy may have left (the flow
     lost its ``@schedule``); it is deleted so an old schedule does not keep firing.
@@ -97,18 +106,22 @@ def deploy_flow(
         _manifest_name(CRON_WORKFLOW, cron)
     with factory() as client:
         objects = ArgoObjects(client, namespace)
+        config_maps = ConfigMaps(client, namespace)
+        if bootstrap is not None:
+            config_maps.apply(bootstrap, dry_run=True)
         _apply(objects, WORKFLOW_TEMPLATE, template, dry_run=True)
         if cron is not None:
             _apply(objects, CRON_WORKFLOW, cron, dry_run=True)
+        applied_bootstrap = None if bootstrap is None else config_maps.apply(bootstrap, dry_run=False)
         applied_template = _apply(objects, WORKFLOW_TEMPLATE, template, dry_run=False)
         if cron is None:
             removed = stale_cron_name is not None and objects.delete(CRON_WORKFLOW, stale_cron_name)
-            return DeployResult(applied_template, None, removed)
+            return DeployResult(applied_template, None, removed, applied_bootstrap)
         try:
             applied_cron = _apply(objects, CRON_WORKFLOW, cron, dry_run=False)
         except DeployError as error:
             raise _cron_failed(objects, applied_template, error) from error
-    return DeployResult(applied_template, applied_cron, False)
+    return DeployResult(applied_template, applied_cron, False, applied_bootstrap)
 
 
 def _cron_failed(objects: ArgoObjects, template: AppliedObject, error: DeployError) -> DeployError:

@@ -1,28 +1,46 @@
-"""The container command that runs one task from a published package.
+"""The container command that runs one task from a published package, and the ConfigMap that delivers its scripts.
 
 The bootstrap is a standard-library-only script (``bootstrap_script.py``, kept as a real file so that it is linted,
-type-checked and importable by tests) passed to ``python -c``. Everything it must trust (the digests, the flow's
-reference, or the Python and cloudpickle versions a pickled flow needs) is on its command line, i.e. in the
-workflow spec; the shared volume only supplies bytes that are checked against those values.
+type-checked and importable by tests). It reaches the pod in a ConfigMap (`bootstrap_config_map`) mounted read-only
+at `BOOTSTRAP_DIR`, not on the command line: pasted into every container's command it made a WorkflowTemplate grow by
+some 17 KB per distinct pod spec (Argo's 1 MiB workflow limit, etcd's 1.5 MiB request limit) and every pod carry it
+twice. The ConfigMap's name is its content's SHA-256, so a template names exactly the scripts it was compiled with
+and deploys of different flowkit versions never overwrite each other's. Trust is unchanged: what runs before any
+check (the scripts, and everything the bootstrap must trust: the digests, the flow's reference, or the Python and
+cloudpickle versions a pickled flow needs, on its command line) comes from objects the API server protects, the
+ConfigMap and the workflow spec; the shared volume only supplies bytes that are checked against those values.
 
 The interpreter is found, not assumed: Debian, Ubuntu and CUDA images have ``python3`` but often no ``python``, a
 Miniconda image has both, and some images keep Python elsewhere. Unless the step names one
-(``@kubernetes(python=...)``), a short ``/bin/sh`` script runs ``python3``, else ``python``, and an image with
-neither fails with one line naming the image and the step, under the bootstrap's own exit code, which the pods'
-retryStrategy does not retry.
+(``@kubernetes(python=...)``), a short ``/bin/sh`` script (`FIND_PYTHON_SCRIPT`, the ConfigMap's other file) runs
+``python3``, else ``python``, and an image with neither fails with one line naming the image and the step, under
+the bootstrap's own exit code, which the pods' retryStrategy does not retry.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED, BootstrapOptions
 from flowkit.packaging.publish import PackageRef
 
 SCRIPT_PATH = Path(__file__).with_name("bootstrap_script.py")
-
+BOOTSTRAP_DIR = "/flowkit-bootstrap"
+"""Where the bootstrap ConfigMap is mounted in every container."""
+BOOTSTRAP_FILE = "bootstrap.py"
+FIND_PYTHON_FILE = "find-python.sh"
+"""The ConfigMap's keys, and so the scripts' file names under `BOOTSTRAP_DIR`."""
+BOOTSTRAP_FILE_MODE = 0o444
+"""Readable by whatever uid the pod runs as, writable by none."""
+CONFIG_MAP_NAME_PREFIX = "flowkit-bootstrap-"
+CONFIG_MAP_HASH_LENGTH = 20
+"""Hex digits of the content's SHA-256 in the ConfigMap's name (80 bits: no two flowkit versions collide)."""
+CONFIG_MAP_LABELS = {"app.kubernetes.io/managed-by": "flowkit", "app.kubernetes.io/component": "bootstrap"}
 
 FIND_PYTHON_SCRIPT = f"""\
 image=$1 step=$2
@@ -34,21 +52,44 @@ echo "flowkit bootstrap: the image $image has no python3 or python on its PATH (
 CPython 3.10 or newer, or name its interpreter with @kubernetes(python=...)" >&2
 exit {EXIT_BOOTSTRAP_FAILED}
 """
-"""``sh -c`` script: ``$1`` the image, ``$2`` the step, then the interpreter's arguments."""
+"""``/bin/sh`` script: ``$1`` the image, ``$2`` the step, then the interpreter's arguments."""
 
 
-def interpreter_command(python: str | None, *, image: str, step: str) -> list[str]:
+def interpreter_command(python: str | None, *, image: str, step: str, scripts_dir: str = BOOTSTRAP_DIR) -> list[str]:
     """The command that starts the bootstrap's interpreter: ``python`` when the step names one, else the image's
-    ``python3`` or ``python`` as `FIND_PYTHON_SCRIPT` finds it (``image`` and ``step`` name a failure)."""
+    ``python3`` or ``python`` as `FIND_PYTHON_SCRIPT` finds it (``image`` and ``step`` name a failure).
+
+    ``scripts_dir`` holds the ConfigMap's files: its mount in a pod, or where `bootstrap_files` were written.
+    """
     if python is not None:
         return [python]
-    return ["/bin/sh", "-c", FIND_PYTHON_SCRIPT, "flowkit", image, step]
+    return ["/bin/sh", f"{scripts_dir}/{FIND_PYTHON_FILE}", image, step]
 
 
 @functools.cache
 def bootstrap_script() -> str:
     """The bootstrap's source text, read once per process."""
     return SCRIPT_PATH.read_text(encoding="utf-8")
+
+
+def bootstrap_files() -> dict[str, str]:
+    """The ConfigMap's data: file name under `BOOTSTRAP_DIR` → text."""
+    return {BOOTSTRAP_FILE: bootstrap_script(), FIND_PYTHON_FILE: FIND_PYTHON_SCRIPT}
+
+
+def bootstrap_config_map_name() -> str:
+    """``flowkit-bootstrap-<sha256 of the files>``: content-addressed, so equal scripts share one ConfigMap."""
+    canonical = json.dumps(bootstrap_files(), sort_keys=True).encode("utf-8")
+    return f"{CONFIG_MAP_NAME_PREFIX}{hashlib.sha256(canonical).hexdigest()[:CONFIG_MAP_HASH_LENGTH]}"
+
+
+def bootstrap_config_map(namespace: str | None) -> dict[str, Any]:
+    """The ConfigMap manifest holding the bootstrap's scripts, in ``namespace`` (None: the cluster's default), which
+    every container of a compiled flow mounts at `BOOTSTRAP_DIR`."""
+    metadata: dict[str, Any] = {"name": bootstrap_config_map_name(), "labels": dict(CONFIG_MAP_LABELS)}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": bootstrap_files()}
 
 
 def bootstrap_command(
@@ -58,14 +99,16 @@ def bootstrap_command(
     datastore_mount: str,
     python: str | Sequence[str] = "python",
     cache_dir: str | None = None,
+    script: str = f"{BOOTSTRAP_DIR}/{BOOTSTRAP_FILE}",
 ) -> list[str]:
-    """``[python, "-c", script, <bootstrap options>, "--", *task_argv]`` for the task described by ``task_argv``.
+    """``[python, <mounted script>, <bootstrap options>, "--", *task_argv]`` for the task described by ``task_argv``.
 
     ``python`` is the interpreter (a name or a path), or the command that starts one (`interpreter_command`).
 
     ``datastore_mount`` is where the datastore volume is mounted in the container; the ref's paths are relative to
     it. ``cache_dir`` is where extractions are cached (an emptyDir or node-local directory); by default the
-    bootstrap uses the `PACKAGE_CACHE` setting (`flowkit.settings`).
+    bootstrap uses the `PACKAGE_CACHE` setting (`flowkit.settings`). ``script`` is where the bootstrap script is:
+    in a pod, its ConfigMap's mount; a command run on this machine passes `SCRIPT_PATH`.
     """
     options = BootstrapOptions(
         datastore_root=datastore_mount,
@@ -80,4 +123,4 @@ def bootstrap_command(
         cache_dir=cache_dir,
     )
     interpreter = [python] if isinstance(python, str) else list(python)
-    return [*interpreter, "-c", bootstrap_script(), *options.to_argv(task_argv)]
+    return [*interpreter, script, *options.to_argv(task_argv)]

@@ -74,7 +74,7 @@ def test_the_cli_takes_the_version_and_refuses_an_unsupported_one() -> None:
     runner = CliRunner()
     result = runner.invoke(build_cli(OperatedFlow), ["argo-create", *PROJECT, "--only-yaml", "--argo-version", "3.5"])
     assert result.exit_code == 0, result.output
-    cron = list(yaml.safe_load_all(result.output))[1]
+    _, _, cron = yaml.safe_load_all(result.output)
     assert cron["spec"]["schedule"] == "15 3 * * 1-5"
 
     refused = runner.invoke(build_cli(OperatedFlow), ["argo-create", *PROJECT, "--only-yaml", "--argo-version", "3.4"])

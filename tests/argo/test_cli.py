@@ -13,8 +13,9 @@ import yaml
 from click.testing import CliRunner
 
 from flowkit.cli.main import build_cli
+from flowkit.packaging.bootstrap import SCRIPT_PATH, bootstrap_config_map_name, bootstrap_files
 from tests.argo.flows import LinearFlow, OperatedFlow
-from tests.support.argo_schema import validate_manifest
+from tests.support.argo_schema import validate_kubernetes_object, validate_manifest
 from tests.support.fake_kube import FakeKube
 
 
@@ -47,9 +48,17 @@ def test_only_yaml_prints_every_manifest_and_contacts_no_cluster(
     output = invoke(OperatedFlow, "argo-create", *PROJECT, "--only-yaml", "--name", "nightly")
     assert output.startswith("---")
     documents = list(yaml.safe_load_all(output))
-    assert [document["kind"] for document in documents] == ["WorkflowTemplate", "CronWorkflow"]
-    assert documents[0]["metadata"]["name"] == "nightly"
-    for document in documents:
+    assert [document["kind"] for document in documents] == ["ConfigMap", "WorkflowTemplate", "CronWorkflow"]
+    config_map, template, _ = documents
+    assert template["metadata"]["name"] == "nightly"
+    # The ConfigMap is the one every pod mounts, and holds the bootstrap itself.
+    assert config_map["data"]["bootstrap.py"] == SCRIPT_PATH.read_text(encoding="utf-8")
+    mounted = {
+        volume["configMap"]["name"] for volume in template["spec"]["templates"][0]["volumes"] if "configMap" in volume
+    }
+    assert mounted == {config_map["metadata"]["name"]}
+    validate_kubernetes_object(config_map)
+    for document in documents[1:]:
         validate_manifest(document)
 
 
@@ -62,8 +71,15 @@ def test_create_uploads_the_package_applies_the_template_then_updates_it(kube: F
     payload = command[command.index("--payload") + 1]
     pvc = kube.pvc_dir("flowkit-datastore")
     assert (pvc / archive).is_file() and (pvc / payload).is_file()
+    bootstrap = bootstrap_config_map_name()
+    assert f"Created ConfigMap {bootstrap}" in output
+    assert kube.stored("configmaps", bootstrap)["data"] == bootstrap_files()
+    created = [r.path.rsplit("/", 1)[-1] for r in kube.requests if r.method == "POST" and "dryRun" not in r.query]
+    assert created.index("configmaps") < created.index("workflowtemplates")  # no run can start without it
 
-    assert "Updated WorkflowTemplate linear-flow" in invoke(LinearFlow, "argo-create", *kubeconfig, *PROJECT)
+    again = invoke(LinearFlow, "argo-create", *kubeconfig, *PROJECT)
+    assert "Updated WorkflowTemplate linear-flow" in again
+    assert "ConfigMap" not in again  # the identical one is kept
 
 
 def test_create_with_package_dir_writes_the_package_there(
@@ -143,7 +159,7 @@ def test_only_yaml_with_package_dir_publishes_and_references_what_it_published(t
     """For GitOps: the package goes to a directory synced to (or mounted from) the claim, the YAML to kubectl."""
     mount = tmp_path / "claim"
     output = invoke(LinearFlow, "argo-create", *PROJECT, "--only-yaml", "--package-dir", str(mount))
-    template = next(yaml.safe_load_all(output))
+    _, template = yaml.safe_load_all(output)
     archive = mount / _bootstrap_option(template, "--archive")
     payload = mount / _bootstrap_option(template, "--payload")
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == _bootstrap_option(template, "--archive-sha256")
@@ -152,8 +168,8 @@ def test_only_yaml_with_package_dir_publishes_and_references_what_it_published(t
     # An archive of the same package already there (another build's compressed bytes) is what the YAML names.
     earlier = gzip.compress(gzip.decompress(archive.read_bytes()), compresslevel=1, mtime=0)
     archive.write_bytes(earlier)
-    again = next(
-        yaml.safe_load_all(invoke(LinearFlow, "argo-create", *PROJECT, "--only-yaml", "--package-dir", str(mount)))
+    _, again = yaml.safe_load_all(
+        invoke(LinearFlow, "argo-create", *PROJECT, "--only-yaml", "--package-dir", str(mount))
     )
     assert _bootstrap_option(again, "--archive-sha256") == hashlib.sha256(earlier).hexdigest()
 

@@ -69,7 +69,8 @@ def emulate(
     project_root = project_root or Path(inspect.getfile(flow_cls)).parent
     package = build_package(flow_cls, project_root)
     package_ref = publish_to_dir(package, build_payload(flow_cls, project_root), pvc)
-    manifest = to_dicts(compile_flow(flow_cls, package=package_ref, context=context))[0]
+    compiled = compile_flow(flow_cls, package=package_ref, context=context)
+    manifest = to_dicts(compiled)[0]
     declared = {parameter.name: parameter for parameter in flow_parameters(flow_cls).values()}
     claims = {
         volume["persistentVolumeClaim"]["claimName"]
@@ -90,6 +91,7 @@ def emulate(
         # A bare interpreter stands for a plain image, whose pods run as the securityContext's uid (1000).
         python_flags=() if python == sys.executable else BARE_FLAGS,
         pod_users=python != sys.executable,
+        config_maps=[compiled.bootstrap_config_map],
     )
     assert emulated.phase == "Succeeded", f"{emulated.message}\n{emulated.logs()}"
     return emulated, pvc
@@ -222,9 +224,10 @@ def test_a_bootstrap_failure_is_not_retried(tmp_path: Path) -> None:
     ref = publish_to_dir(build_package(flow_cls, project_root), build_payload(flow_cls, project_root), pvc)
     archive = pvc / ref.archive_path
     archive.write_bytes(archive.read_bytes() + b"tampered")
-    manifest = to_dicts(compile_flow(flow_cls, package=ref))[0]
+    compiled = compile_flow(flow_cls, package=ref)
     run = run_workflow_template(
-        manifest,
+        to_dicts(compiled)[0],
+        config_maps=[compiled.bootstrap_config_map],
         pvc_dirs={"flowkit-datastore": pvc},
         workdir=tmp_path / "emulator",
         env={"FLOWKIT_PACKAGE_CACHE": str(tmp_path / "package-cache")},

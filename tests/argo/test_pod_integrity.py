@@ -47,10 +47,15 @@ def test_a_pod_reading_a_corrupt_blob_fails_naming_artifact_task_and_blob(tmp_pa
     (project / "damaged_flow.py").write_text(textwrap.dedent(FLOW))
     flow_cls = load_flow_class(f"{project / 'damaged_flow.py'}:DamagedFlow")
     package_ref = publish_to_dir(build_package(flow_cls, project), build_payload(flow_cls, project), claim)
-    manifest = to_dicts(compile_flow(flow_cls, package=package_ref))[0]
+    compiled = compile_flow(flow_cls, package=package_ref)
     workdir = tmp_path / "emulator"
     workdir.mkdir(mode=0o755)
-    run = run_workflow_template(manifest, pvc_dirs={"flowkit-datastore": claim}, workdir=workdir)
+    run = run_workflow_template(
+        to_dicts(compiled)[0],
+        config_maps=[compiled.bootstrap_config_map],
+        pvc_dirs={"flowkit-datastore": claim},
+        workdir=workdir,
+    )
 
     assert run.phase == "Failed", run.logs()
     (end,) = [node for node in run.nodes if node.kind == "container" and "end" in node.name]

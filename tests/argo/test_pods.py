@@ -10,7 +10,7 @@ import pytest
 import flowkit
 from flowkit.compiler.templates import STARTUP_ALLOWANCE_SECONDS
 from flowkit.graph import build_graph
-from flowkit.packaging.bootstrap import interpreter_command
+from flowkit.packaging.bootstrap import bootstrap_files, interpreter_command
 from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED
 from tests.argo.conftest import PACKAGE, command_option, compile_manifests, step_tasks
 from tests.argo.flows import IMAGE, SHAPES, BranchFlow, LinearFlow, OperatedFlow, OwnHomeFlow
@@ -190,9 +190,10 @@ def test_pods_bootstrap_from_the_package_named_by_its_hashes() -> None:
     for _, _, template in step_tasks(manifest):
         command = template["container"]["command"]
         # The image's python3, else python, found by a shell script that names the image and the step if neither.
-        assert command[:2] == ["/bin/sh", "-c"] and command[3:6] == ["flowkit", IMAGE, "{{inputs.parameters.step}}"]
-        assert command[6] == "-c"
-        bootstrap_options = command[8 : command.index("--")]
+        # Both scripts are files of the mounted bootstrap ConfigMap, never text on the command line.
+        assert command[:5] == ["/bin/sh", "/flowkit-bootstrap/find-python.sh", IMAGE, "{{inputs.parameters.step}}",
+                               "/flowkit-bootstrap/bootstrap.py"]  # fmt: skip
+        bootstrap_options = command[5 : command.index("--")]
         assert PACKAGE.archive_sha256 in bootstrap_options
         assert PACKAGE.payload_sha256 in bootstrap_options
         assert PACKAGE.package_id in bootstrap_options
@@ -277,14 +278,20 @@ def test_a_step_names_its_interpreter_and_keeps_its_image() -> None:
 
     flowkit.kubernetes(image="continuumio/miniconda3:23.3.1-0", python="/opt/conda/bin/python")(CondaPythonFlow)
     for _, _, template in step_tasks(compile_manifests(CondaPythonFlow)[0]):
-        assert template["container"]["command"][:2] == ["/opt/conda/bin/python", "-c"]
+        assert template["container"]["command"][:2] == ["/opt/conda/bin/python", "/flowkit-bootstrap/bootstrap.py"]
 
 
 def test_an_image_without_python_fails_in_one_line_naming_image_and_step(tmp_path: Path) -> None:
     """The launcher as the kubelet would run it on an image with neither python3 nor python on PATH."""
-    command = interpreter_command(None, image="debian:12-slim", step="train")
+    mounted = tmp_path / "bootstrap-config-map"
+    mounted.mkdir()
+    for name, text in bootstrap_files().items():
+        (mounted / name).write_text(text, encoding="utf-8")
+    command = interpreter_command(None, image="debian:12-slim", step="train", scripts_dir=str(mounted))
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()
     result = subprocess.run(
-        [*command, "-c", "pass"], env={"PATH": str(tmp_path)}, capture_output=True, text=True, check=False
+        [*command, "-c", "pass"], env={"PATH": str(empty_path)}, capture_output=True, text=True, check=False
     )
     assert result.returncode == EXIT_BOOTSTRAP_FAILED
     assert result.stderr.splitlines() == [

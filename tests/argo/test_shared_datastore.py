@@ -48,10 +48,15 @@ def _run(tmp_path: Path, claim: Path, argo_options: str, name: str) -> EmulatedR
     (project / "shared_flow.py").write_text(textwrap.dedent(FLOW.format(argo_options=argo_options)))
     flow_cls = load_flow_class(f"{project / 'shared_flow.py'}:SharedFlow")
     package_ref = publish_to_dir(build_package(flow_cls, project), build_payload(flow_cls, project), claim)
-    manifest = to_dicts(compile_flow(flow_cls, package=package_ref))[0]
+    compiled = compile_flow(flow_cls, package=package_ref)
     workdir = tmp_path / f"{name}-emulator"
     workdir.mkdir(mode=0o755)
-    return run_workflow_template(manifest, pvc_dirs={"flowkit-datastore": claim}, workdir=workdir)
+    return run_workflow_template(
+        to_dicts(compiled)[0],
+        config_maps=[compiled.bootstrap_config_map],
+        pvc_dirs={"flowkit-datastore": claim},
+        workdir=workdir,
+    )
 
 
 @pytest.fixture

@@ -11,6 +11,35 @@ from pathlib import Path
 from tests.argo.conftest import branched_flow_source, compile_manifests, container_templates, load_flow_source
 
 MIB = 1024 * 1024
+KIB = 1024
+TEMPLATE_BUDGET = 256 * KIB
+"""A WorkflowTemplate of 100 distinct pod specs stays far from Argo's 1 MiB workflow limit and etcd's 1.5 MiB."""
+COMMAND_BUDGET = 2 * KIB
+"""A pod's command plus args: what every pod (and its ARGO_TEMPLATE copy) carries, and `kubectl describe` shows."""
+
+
+def distinct_pods_flow_source(steps: int) -> str:
+    """A chain of ``steps`` steps, each with its own resources, image and variables: ``steps`` distinct pod specs,
+    and flow parameters that the start step's command line passes on."""
+    names = ["start", *(f"step_{index:03d}" for index in range(steps - 2)), "end"]
+    lines = ["from flowkit import Flow, Parameter, environment, kubernetes, step", "", "", "class DistinctFlow(Flow):"]
+    lines += [f'    {name} = Parameter("{name}", default="{name}-value")' for name in ("alpha", "beta", "gamma")]
+    for index, name in enumerate(names):
+        lines += [
+            f'    @kubernetes(image="example.com/trainer:{index}", cpu="{100 + index}m", memory="{index + 1}Gi")',
+            f'    @environment(vars={{"STAGE": "{name}", "SHARD_COUNT": "{index}"}})',
+            "    @step",
+            f"    def {name}(self):",
+            f"        self.next(self.{names[index + 1]})" if index + 1 < len(names) else "        pass",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def command_bytes(template: dict) -> int:
+    """The bytes of a container's command plus args, as the kubelet passes them (NUL-separated)."""
+    container = template["container"]
+    return len("\0".join([*container["command"], *container.get("args", [])]).encode())
 
 
 def test_a_thousand_steps_share_one_container_template_and_stay_under_a_mebibyte(tmp_path: Path) -> None:
@@ -63,3 +92,14 @@ def test_a_ten_thousand_way_foreach_compiles_to_the_same_manifest_as_a_ten_way_o
     # Apart from that default, nothing differs: the fan-out is a runtime list, not manifest text.
     del wide[0]["spec"]["arguments"], narrow[0]["spec"]["arguments"]
     assert wide == narrow
+
+
+def test_a_hundred_distinct_pod_specs_stay_within_the_template_and_command_budgets(tmp_path: Path) -> None:
+    flow_cls = load_flow_source(tmp_path, distinct_pods_flow_source(100), "DistinctFlow")
+    (manifest,) = compile_manifests(flow_cls)
+    containers = container_templates(manifest)
+    assert len(containers) == 100
+    size = len(json.dumps(manifest, separators=(",", ":")).encode())
+    assert size < TEMPLATE_BUDGET, f"{size} bytes"
+    sizes = {name: command_bytes(template) for name, template in containers.items()}
+    assert max(sizes.values()) < COMMAND_BUDGET, sizes

@@ -26,9 +26,10 @@ def test_the_cards_example_renders_its_cards_onto_the_claim_in_pods(tmp_path: Pa
     flow_cls = load_flow_class(str(EXAMPLES / "cards.py"))
     pvc = tmp_path / "pvc"
     package = publish_to_dir(build_package(flow_cls, EXAMPLES), build_payload(flow_cls, EXAMPLES), pvc)
-    manifest = to_dicts(compile_flow(flow_cls, package=package))[0]
+    compiled = compile_flow(flow_cls, package=package)
     emulated = run_workflow_template(
-        manifest,
+        to_dicts(compiled)[0],
+        config_maps=[compiled.bootstrap_config_map],
         arguments={"epochs": "3"},
         pvc_dirs={"flowkit-datastore": pvc},
         workdir=tmp_path / "emulator",

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from flowkit.deploy.cluster_setup import (
+    DEPLOYER_ROLE,
     EXECUTOR_ROLE,
     NamespaceSetup,
     apply_objects,
@@ -19,7 +20,10 @@ from flowkit.deploy.cluster_setup import (
 )
 from flowkit.deploy.config import ApiClientFactory
 from flowkit.deploy.errors import DeployError
+from flowkit.deploy.templates import deploy_flow
+from flowkit.packaging.bootstrap import bootstrap_config_map
 from flowkit.settings import CONFIG, DATASTORE_CLAIM, NAMESPACE, SERVICE_ACCOUNT
+from tests.deploy.conftest import template_manifest
 from tests.support.argo_schema import validate_kubernetes_object
 from tests.support.fake_kube import FakeKube
 
@@ -62,6 +66,30 @@ def test_the_objects_are_valid_and_grant_what_argo_pods_need() -> None:
         "storageClassName": "efs",
     }
     assert all(body["metadata"]["namespace"] == "ml" for body in objects)
+
+
+def test_the_deployer_role_allows_every_request_the_bootstrap_config_map_needs(
+    kube: FakeKube, factory: ApiClientFactory
+) -> None:
+    """Create (first deploy), read (every deploy) and replace (after a hand edit), as argo-create sends them."""
+    config_map = bootstrap_config_map("default")
+    deploy_flow(factory, "default", template_manifest(), bootstrap=config_map)
+    kube.stored("configmaps", config_map["metadata"]["name"])["data"] = {"edited": "by hand"}
+    deploy_flow(factory, "default", template_manifest(), bootstrap=config_map)
+    verbs = {"GET": "get", "POST": "create", "PUT": "update"}
+    sent = {verbs[r.method] for r in kube.requests if "/configmaps" in r.path}
+    assert sent == {"get", "create", "update"}
+
+    (deployer,) = [
+        body for body in namespace_objects(NamespaceSetup("default")) if body["metadata"]["name"] == DEPLOYER_ROLE
+    ]
+    allowed = {
+        verb
+        for rule in deployer["rules"]
+        if rule["apiGroups"] == [""] and "configmaps" in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert sent <= allowed
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 
 from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
@@ -44,3 +46,27 @@ def test_with_strict_validation_an_unknown_field_is_a_bad_request(kube: FakeKube
     else:
         raise AssertionError("the server accepted an unknown field under strict validation")
     assert kube.objects == {}
+
+
+def test_a_config_map_is_validated_against_kubernetes_schema(kube: FakeKube) -> None:
+    """The server, not only the client, refuses a ConfigMap that Kubernetes' schema does not allow."""
+
+    def post(body: dict[str, object]) -> int:
+        request = urllib.request.Request(
+            f"{kube.url}/api/v1/namespaces/default/configmaps",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    valid = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "scripts"}, "data": {"a.sh": "exit 0"}}
+    assert post({**valid, "data": {"a.sh": 42}}) == 422
+    assert post({**valid, "immutible": True}) == 422
+    assert kube.objects == {}
+    assert post(valid) == 201
+    assert kube.stored("configmaps", "scripts")["data"] == {"a.sh": "exit 0"}

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from flowkit.compiler.names import TEMPLATE_LABEL
-from tests.support.argo_schema import validate_manifest
+from tests.support.argo_schema import validate_manifest_stream
 from tests.support.fake_kube import FakeKube
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kind-e2e.sh"
@@ -52,8 +52,8 @@ def test_the_scripts_flow_deploys_runs_and_is_deleted_through_the_cli(tmp_path: 
     kubeconfig = str(kube.write_kubeconfig(tmp_path / "kubeconfig", namespace="argo"))
     target = ("--kubeconfig", kubeconfig)
 
-    for document in yaml.safe_load_all(flowkit_command(flow, "argo-create", "--only-yaml")):
-        validate_manifest(document)
+    documents = validate_manifest_stream(flowkit_command(flow, "argo-create", "--only-yaml"))
+    assert [document["kind"] for document in documents] == ["ConfigMap", "WorkflowTemplate"]
     assert kube.requests == []
 
     created = flowkit_command(flow, "argo-create", *target)
@@ -62,6 +62,7 @@ def test_the_scripts_flow_deploys_runs_and_is_deleted_through_the_cli(tmp_path: 
     listed = flowkit_command(flow, "argo-list-runs", *target)
 
     assert "Created WorkflowTemplate" in created and "Updated WorkflowTemplate" in again
+    assert kube.exists("configmaps", documents[0]["metadata"]["name"], namespace="argo")
     (template_name,) = [name for resource, _, name in kube.objects if resource == "workflowtemplates"]
     package_files = [p for p in (kube.pvc_dir("flowkit-datastore") / "packages").rglob("*") if p.is_file()]
     assert {p.name for p in package_files} >= {"code.tar.gz", "manifest.json"}

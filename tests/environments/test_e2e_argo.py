@@ -53,7 +53,7 @@ def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(tmp_pat
         timeout=300,
     )
     assert compiled.returncode == 0, compiled.stderr
-    (manifest,) = list(yaml.safe_load_all(compiled.stdout))
+    config_map, manifest = list(yaml.safe_load_all(compiled.stdout))
 
     workdir = tmp_path / "work"  # visible inside the pods' private /tmp
     standin_bin = workdir / "standin-bin"
@@ -62,7 +62,9 @@ def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(tmp_pat
     log.touch()
     log.chmod(0o666)  # the stand-in records each call from the pods, which run as uid 1000
     env = {"PATH": f"{standin_bin}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log)}
-    run = run_workflow_template(manifest, pvc_dirs={"flowkit-datastore": pvc}, workdir=workdir, env=env, timeout=300)
+    run = run_workflow_template(
+        manifest, config_maps=[config_map], pvc_dirs={"flowkit-datastore": pvc}, workdir=workdir, env=env, timeout=300
+    )
     run.assert_succeeded()
 
     env_id = render_environment(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from flowkit.packaging import PackageRef, Payload, bootstrap_command, build_package, publish_to_dir
+from flowkit.packaging.bootstrap import SCRIPT_PATH
 from flowkit.packaging.bootstrap_script import (
     EXIT_BOOTSTRAP_FAILED,
     BootstrapError,
@@ -53,7 +54,9 @@ def published(project: Path, import_flow: ImportFlow, tmp_path: Path) -> tuple[P
 
 def _bootstrap(ref: PackageRef, root: Path, cache: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     cwd.mkdir(exist_ok=True)
-    command = bootstrap_command(ref, ["--help"], datastore_mount=str(root), python=sys.executable, cache_dir=str(cache))
+    command = bootstrap_command(
+        ref, ["--help"], datastore_mount=str(root), python=sys.executable, script=str(SCRIPT_PATH), cache_dir=str(cache)
+    )
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False, env=_env_without_pythonpath())
 
 
@@ -122,7 +125,9 @@ def test_runtime_imported_before_the_package_is_refused(
     startup = tmp_path / "startup"
     startup.mkdir()
     (startup / "sitecustomize.py").write_text("import cloudpickle\n")
-    command = bootstrap_command(ref, [], datastore_mount=str(root), python=sys.executable, cache_dir=str(tmp_path))
+    command = bootstrap_command(
+        ref, [], datastore_mount=str(root), python=sys.executable, script=str(SCRIPT_PATH), cache_dir=str(tmp_path)
+    )
     result = subprocess.run(
         command, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONPATH": str(startup)}
     )
@@ -159,7 +164,9 @@ def test_concurrent_cold_starts_share_one_extraction(project: Path, import_flow:
     cache = tmp_path / "cache"
     processes = []
     for _ in range(4):
-        command = bootstrap_command(ref, [], datastore_mount=str(root), python=sys.executable, cache_dir=str(cache))
+        command = bootstrap_command(
+            ref, [], datastore_mount=str(root), python=sys.executable, script=str(SCRIPT_PATH), cache_dir=str(cache)
+        )
         processes.append(subprocess.Popen(command, stderr=subprocess.PIPE, env=_env_without_pythonpath()))
     for process in processes:
         _, stderr = process.communicate(timeout=60)
@@ -260,10 +267,8 @@ def test_files_that_do_not_match_the_manifest_are_refused(
 def test_the_command_passes_the_script_options_and_task_argv(published: tuple[PackageRef, Path, Path]) -> None:
     ref, _, _ = published
     command = bootstrap_command(ref, ["--step", "start"], datastore_mount="/flowkit", python="python3")
-    assert command[:2] == ["python3", "-c"]
-    # Argo would try to substitute anything in double braces inside the container command.
-    assert "{{" not in command[2] and "}}" not in command[2]
-    options, task_argv = parse_arguments(command[3:])
+    assert command[:2] == ["python3", "/flowkit-bootstrap/bootstrap.py"]  # the ConfigMap's mount, not the source
+    options, task_argv = parse_arguments(command[2:])
     assert task_argv == ["--step", "start"]
     assert options == BootstrapOptions(
         datastore_root="/flowkit",
@@ -276,7 +281,7 @@ def test_the_command_passes_the_script_options_and_task_argv(published: tuple[Pa
         cloudpickle_version=ref.cloudpickle_version,
     )
     with_cache = bootstrap_command(ref, [], datastore_mount="/flowkit", cache_dir="/cache")
-    assert parse_arguments(with_cache[3:])[0].cache_dir == "/cache"
+    assert parse_arguments(with_cache[2:])[0].cache_dir == "/cache"
 
 
 def test_a_missing_archive_is_reported_clearly(published: tuple[PackageRef, Path, Path], tmp_path: Path) -> None:

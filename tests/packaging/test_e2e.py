@@ -15,6 +15,7 @@ import pytest
 from flowkit.datastore import DataStore
 from flowkit.identity import TaskRef
 from flowkit.packaging import PackageRef, bootstrap_command, build_package, build_payload, publish_to_dir
+from flowkit.packaging.bootstrap import SCRIPT_PATH
 from tests.packaging.conftest import ref_from_package_output
 
 ImportFlow = Callable[..., type]
@@ -31,7 +32,9 @@ def _run_steps(ref: PackageRef, datastore: Path, steps: list[str], params: dict[
         task_argv = ["--datastore-root", str(datastore), "--run-id", "r1", "--step", step]
         if step == "start":
             task_argv += [arg for name, value in params.items() for arg in ("--param", f"{name}={value}")]
-        command = bootstrap_command(ref, task_argv, datastore_mount=str(datastore), python=sys.executable)
+        command = bootstrap_command(
+            ref, task_argv, datastore_mount=str(datastore), python=sys.executable, script=str(SCRIPT_PATH)
+        )
         result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, check=False)
         assert result.returncode == 0, f"{step}: {result.stdout}\n{result.stderr}"
 

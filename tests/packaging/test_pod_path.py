@@ -15,6 +15,7 @@ from flowkit.datastore import DataStore
 from flowkit.datastore.serialization import ZSTD_MAGIC, zstd_module
 from flowkit.identity import TaskRef
 from flowkit.packaging import PackageRef, bootstrap_command
+from flowkit.packaging.bootstrap import SCRIPT_PATH
 from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED
 from tests.packaging.conftest import ref_from_package_output, write_project
 
@@ -139,7 +140,9 @@ def _run_pod(
     task_argv = ["--datastore-root", str(datastore), "--run-id", "r1", "--step", step, "--tee-logs"]
     if index:
         task_argv += ["--index-path", index]
-    command = bootstrap_command(ref, task_argv, datastore_mount=str(datastore), python=sys.executable)
+    command = bootstrap_command(
+        ref, task_argv, datastore_mount=str(datastore), python=sys.executable, script=str(SCRIPT_PATH)
+    )
     env = {
         name: value for name, value in os.environ.items() if name not in ("FLOWKIT_DATASTORE_ROOT", "PYTHONUNBUFFERED")
     }
@@ -257,7 +260,9 @@ def test_a_foreign_cloudpickle_is_refused_for_a_flow_travelling_by_reference_too
     startup.mkdir()
     (startup / "sitecustomize.py").write_text("import cloudpickle\n")
     task_argv = ["--datastore-root", str(datastore), "--run-id", "r1", "--step", "start"]
-    command = bootstrap_command(ref, task_argv, datastore_mount=str(datastore), python=sys.executable)
+    command = bootstrap_command(
+        ref, task_argv, datastore_mount=str(datastore), python=sys.executable, script=str(SCRIPT_PATH)
+    )
     env = {**os.environ, "PYTHONPATH": str(startup), "FLOWKIT_PACKAGE_CACHE": str(tmp_path / "cache")}
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == EXIT_BOOTSTRAP_FAILED

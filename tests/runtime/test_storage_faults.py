@@ -25,6 +25,7 @@ from flowkit.datastore.atomic import STORAGE_ERRNOS
 from flowkit.errors import EXIT_STORAGE, StorageError
 from flowkit.identity import TaskRef
 from flowkit.packaging import bootstrap_command
+from flowkit.packaging.bootstrap import SCRIPT_PATH
 from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE, UNWRITABLE_ERRNOS
 from flowkit.runtime.launch import StorageStoppedRun, TaskLauncher
 from tests.execution.flows import LinearFlow
@@ -246,7 +247,12 @@ def test_a_pod_whose_package_cache_is_read_only_stops_with_one_line_and_is_not_r
     ref = ref_from_package_output(published.stdout)
     task_argv = ["--datastore-root", str(datastore), "--run-id", "ro", "--step", "start"]
     command = bootstrap_command(
-        ref, task_argv, datastore_mount=str(datastore), python=sys.executable, cache_dir=str(datastore / "cache")
+        ref,
+        task_argv,
+        datastore_mount=str(datastore),
+        python=sys.executable,
+        script=str(SCRIPT_PATH),
+        cache_dir=str(datastore / "cache"),
     )
     script = f'mount --bind ds ds && mount -o remount,bind,ro ds && {shlex.join(command)}; echo "exit $?"'
     result = _in_namespace(script, tmp_path)

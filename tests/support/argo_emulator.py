@@ -2,9 +2,10 @@
 
 There is no cluster and no container engine here, so each container template's ``command + args`` runs as a local
 process (the image is ignored; ``python`` resolves to the interpreter under test), in a private mount namespace
-where every PVC mount path shows a local directory, every hostPath a directory of the emulated node and every
-emptyDir a fresh tmpfs. The DAG is scheduled like Argo schedules it (see :mod:`tests.support.argo_engine`),
-parameters are substituted as exact text, and the onExit handler runs last with ``{{workflow.status}}``. Anything
+where every PVC mount path shows a local directory, every hostPath a directory of the emulated node, every
+emptyDir a fresh tmpfs and every configMap volume the keys of a ConfigMap the caller passed (``config_maps``). The
+DAG is scheduled like Argo schedules it (see :mod:`tests.support.argo_engine`), parameters are substituted as exact
+text, and the onExit handler runs last with ``{{workflow.status}}``. Anything
 the emulator does not implement is refused up front (:class:`UnsupportedManifestFeature`, a NotImplementedError)
 rather than ignored. Each pod runs as the user its securityContext names, with its fsGroup applied to the claims
 as the kubelet applies it. Fields that only matter to a cluster (image, resources, nodeSelector, tolerations,
@@ -58,6 +59,7 @@ def run_workflow_template(
     timeout: float = 600.0,
     node_dir: Path | None = None,
     pod_users: bool = True,
+    config_maps: Sequence[Mapping[str, Any]] = (),
 ) -> EmulatedRun:
     """Execute ``manifest``'s entrypoint and its onExit handler locally and return what happened.
 
@@ -77,6 +79,9 @@ def run_workflow_template(
       supplementary group and applied to its claims as the kubelet applies it, as a cluster does (flowkit's pods:
       uid 1000 on a claim whose root belongs to root). False runs them as this process's user (root), for a
       manifest whose users do not matter to what a test checks.
+    - ``config_maps``: ConfigMap manifests deployed with the workflow (e.g. the documents of
+      ``argo-create --only-yaml`` before the template); a configMap volume shows one of these, and a pod mounting
+      any other fails. Each must be in the workflow's namespace.
     - ``timeout``: wall-clock limit for the run (or the manifest's ``activeDeadlineSeconds``, if shorter); running
       containers are killed and the run fails when it passes (the onExit handler does not run then).
 
@@ -116,6 +121,7 @@ def run_workflow_template(
         node_dir=Path(node_dir) if node_dir is not None else workdir / "node",
         security_context=spec.get("securityContext", {}),
         pod_users=pod_users,
+        config_maps=_config_maps(config_maps, namespace),
     )
     time_limit = min(timeout, float(spec.get("activeDeadlineSeconds", timeout)))
     engine = WorkflowEngine(templates, pod, max_parallel=max_parallel, deadline_at=time.monotonic() + time_limit)
@@ -129,6 +135,19 @@ def run_workflow_template(
         raise engine.errors[0]
     phase = SUCCEEDED if all(phase == SUCCEEDED for phase in phases) and not engine.timed_out else FAILED
     return EmulatedRun(workflow_name, phase, parameters, engine.nodes, _failure_message(engine, phase))
+
+
+def _config_maps(manifests: Sequence[Mapping[str, Any]], namespace: str) -> dict[str, dict[str, str]]:
+    """name → data of the given ConfigMaps, refusing any that is not a ConfigMap of the workflow's namespace."""
+    found: dict[str, dict[str, str]] = {}
+    for manifest in manifests:
+        metadata = manifest.get("metadata", {})
+        if manifest.get("kind") != "ConfigMap":
+            raise ValueError(f"config_maps holds a {manifest.get('kind')!r}, not a ConfigMap")
+        if (metadata.get("namespace") or "default") != namespace:
+            raise ValueError(f"ConfigMap {metadata.get('name')!r} is not in the workflow's namespace {namespace!r}")
+        found[metadata["name"]] = dict(manifest.get("data", {}))
+    return found
 
 
 def _interpreter_path(python: str) -> Path:

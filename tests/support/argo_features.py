@@ -168,7 +168,9 @@ def _dag_problems(dag: Mapping[str, Any], where: str) -> Iterator[str]:
 def _volume_problems(volumes: list[Mapping[str, Any]], where: str) -> Iterator[str]:
     for volume in volumes:
         location = f"{where}[{volume.get('name')!r}]"
-        yield from _unknown(volume, frozenset({"name", "persistentVolumeClaim", "emptyDir", "hostPath"}), location)
+        known = frozenset({"name", "persistentVolumeClaim", "emptyDir", "hostPath", "configMap"})
+        yield from _unknown(volume, known, location)
+        yield from _unknown(volume.get("configMap", {}), frozenset({"name", "defaultMode"}), f"{location}.configMap")
         yield from _unknown(volume.get("emptyDir", {}), frozenset({"medium", "sizeLimit"}), f"{location}.emptyDir")
         yield from _unknown(volume.get("hostPath", {}), frozenset({"path", "type"}), f"{location}.hostPath")
         if volume.get("hostPath", {}).get("type", "") not in _HOST_PATH_TYPES:

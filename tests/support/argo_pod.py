@@ -2,7 +2,9 @@
 
 The image is ignored: ``python`` on the command's PATH is a shim for the interpreter under test. Volumes are mounted
 at their mount paths in a private mount namespace (:mod:`tests.support.argo_pod_launcher`): a PVC claim maps to its
-local directory, a hostPath to a directory of the emulated node, an emptyDir (and ``/tmp``) to a fresh tmpfs.
+local directory, a hostPath to a directory of the emulated node, an emptyDir (and ``/tmp``) to a fresh tmpfs, a
+configMap to a read-only directory holding one file per key (with the volume's defaultMode), as the kubelet
+projects it.
 Output parameters are read from their ``valueFrom.path`` inside the pod after the command exits, with Argo's rules
 (one trailing newline dropped; ``valueFrom.default`` when missing).
 """
@@ -47,6 +49,8 @@ class PodEnvironment:
     pod_users: bool = False
     """Run each pod as its securityContext's runAsUser / runAsGroup, with fsGroup as a supplementary group and
     applied to its claims as the kubelet applies it (`apply_fs_group`); otherwise as this process's user."""
+    config_maps: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """The ConfigMaps of the workflow's namespace: name → data (key → text)."""
 
 
 @dataclass
@@ -231,6 +235,12 @@ def _mounts(
         if "hostPath" in volume:
             binds.append(_host_path_bind(pod, volume["hostPath"], mount, where))
             continue
+        if "configMap" in volume:
+            if mount.get("subPath"):
+                raise UnsupportedManifestFeature(f"{where}: subPath on configMap volume {mount['name']!r}")
+            source = _config_map_dir(pod, volume["configMap"], where)
+            binds.append({"source": str(source), "target": target, "read_only": True})
+            continue
         claim = volume["persistentVolumeClaim"]["claimName"]
         if claim not in pod.pvc_dirs:
             raise ValueError(
@@ -249,6 +259,23 @@ def _mounts(
         under_tmp = [path for path in pod.host_paths if PurePosixPath(PRIVATE_TMP) in PurePosixPath(path).parents]
         binds.extend({"source": path, "target": path, "read_only": False} for path in under_tmp)
     return binds, tmpfs
+
+
+def _config_map_dir(pod: PodEnvironment, volume: Mapping[str, Any], where: str) -> Path:
+    """A directory holding the ConfigMap's keys as files with the volume's defaultMode (Kubernetes' default 0644),
+    written once per workflow; a ConfigMap the namespace lacks fails the pod, as the kubelet never starts it."""
+    name = volume["name"]
+    if name not in pod.config_maps:
+        raise ValueError(f"{where}: configMap {name!r} does not exist (given: {sorted(pod.config_maps)})")
+    mode = int(volume.get("defaultMode", 0o644))
+    directory = pod.scratch / "config-maps" / f"{name}-{mode:o}"
+    if not directory.is_dir():
+        directory.mkdir(parents=True)
+        for key, text in pod.config_maps[name].items():
+            (directory / key).write_text(text, encoding="utf-8")
+            (directory / key).chmod(mode)
+        directory.chmod(0o755)
+    return directory
 
 
 def _host_path_bind(

@@ -2,9 +2,9 @@
 
 It serves what ``flowkit.deploy`` uses: Argo's custom resources (workflowtemplates, workflows, cronworkflows: create
 with generateName and dryRun, get, replace with a resourceVersion check, list by labelSelector, delete), namespaces,
-pods, and the pod ``exec`` WebSocket (``v4.channel.k8s.io`` or ``v5.channel.k8s.io``, framed by wsproto). An exec
-really runs its command on this machine, with the pod's PVC mount path mapped to a local directory per claim, so an
-upload writes real files.
+configmaps (validated with ``kubernetes-validate``, 422 when invalid), pods, and the pod ``exec`` WebSocket
+(``v4.channel.k8s.io`` or ``v5.channel.k8s.io``, framed by wsproto). An exec really runs its command on this machine,
+with the pod's PVC mount path mapped to a local directory per claim, so an upload writes real files.
 
 Writes to Argo resources are validated like an API server does: against the ``openAPIV3Schema`` of Argo's full CRDs
 (via ``tests.support.argo_schema``/``argo_openapi``). An unknown field is a 400 strict-decoding error under
@@ -34,7 +34,7 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping
 from wsproto.utilities import generate_accept_token
 
-from tests.support.argo_schema import crd_validator
+from tests.support.argo_schema import ManifestInvalid, crd_validator, validate_kubernetes_object
 
 ARGO_KIND_BY_RESOURCE = {
     "workflowtemplates": "WorkflowTemplate",
@@ -46,6 +46,7 @@ _ARGO_PATH = re.compile(
     r"(?:/(?P<name>[^/]+))?$"
 )
 _POD_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<resource>pods)(?:/(?P<name>[^/]+))?(?P<exec>/exec)?$")
+_CONFIG_MAP_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/(?P<resource>configmaps)(?:/(?P<name>[^/]+))?$")
 _SETUP_PATH = re.compile(
     r"^/(?:api/v1|apis/rbac\.authorization\.k8s\.io/v1)/namespaces/(?P<ns>[^/]+)"
     r"/(?P<resource>serviceaccounts|persistentvolumeclaims|roles|rolebindings)(?:/(?P<name>[^/]+))?$"
@@ -198,6 +199,18 @@ class FakeKube:
         for container, key, _ in unknown:
             del container[key]
 
+    def _validate_builtin(self, resource: str, body: dict[str, Any]) -> None:
+        """A ConfigMap is checked against Kubernetes' own schema, as the API server checks it."""
+        if resource != "configmaps":
+            return
+        try:
+            validate_kubernetes_object(body)
+        except ManifestInvalid as error:
+            name = body.get("metadata", {}).get("name", "")
+            raise ApiFailure(
+                422, f'ConfigMap "{name}" is invalid: {error}', {"name": name, "kind": "configmaps"}
+            ) from error
+
     def _create(self, resource: str, namespace: str, body: dict[str, Any], query: dict[str, list[str]]) -> Any:
         if namespace not in self.namespaces:
             raise ApiFailure(404, f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"})
@@ -210,6 +223,7 @@ class FakeKube:
             raise ApiFailure(409, f'{resource} "{name}" already exists', {"name": name}, reason="AlreadyExists")
         if resource in ARGO_KIND_BY_RESOURCE:
             self._validate(ARGO_KIND_BY_RESOURCE[resource], body, query.get("fieldValidation") == ["Strict"])
+        self._validate_builtin(resource, body)
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         metadata.update(namespace=namespace, uid=f"uid-{next(self._versions)}", creationTimestamp=stamp,
                         resourceVersion=str(next(self._versions)), generation=1)  # fmt: skip
@@ -233,6 +247,7 @@ class FakeKube:
             raise ApiFailure(409, f"{message}; please apply your changes to the latest version and try again")
         if resource in ARGO_KIND_BY_RESOURCE:
             self._validate(ARGO_KIND_BY_RESOURCE[resource], body, query.get("fieldValidation") == ["Strict"])
+        self._validate_builtin(resource, body)
         body.setdefault("metadata", {})
         kept = {key: current["metadata"][key] for key in ("uid", "creationTimestamp", "namespace")}
         body["metadata"].update(kept, resourceVersion=str(next(self._versions)),
@@ -273,6 +288,7 @@ class FakeKube:
             match = (
                 (_ARGO_PATH.match(path) if self.argo_installed else None)
                 or _POD_PATH.match(path)
+                or _CONFIG_MAP_PATH.match(path)
                 or _SETUP_PATH.match(path)
             )
             if match is None:
