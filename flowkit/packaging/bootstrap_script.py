@@ -1,6 +1,7 @@
 """The first code a flowkit pod runs: verify the code package, unpack it, then hand the task to flowkit.
 
-It is passed to the image's Python as text, so it may use only the standard library until verification is done:
+The image's Python runs it from a read-only ConfigMap mount, so it may use only the standard library until
+verification is done:
 the image holds no flowkit of its own; flowkit and cloudpickle come out of the package being verified, and
 everything after this script runs on the standard library plus the package (any CPython 3.10+ will do). The order
 matters:
@@ -18,7 +19,7 @@ matters:
 5. only then the flow's module is imported (or the payload unpickled) and ``flowkit.task.cli.main`` runs the task,
    with line-buffered output so that each line reaches the pod's log when it is printed.
 
-Usage: ``python -c <this file> --datastore-root R --package-id ID --archive PATH --archive-sha256 H
+Usage: ``python <this file> --datastore-root R --package-id ID --archive PATH --archive-sha256 H
 (--flow MODULE:CLASS | --payload PATH --payload-sha256 H --python-version X.Y --cloudpickle-version V)
 [--cache-dir D] -- <task argv>``; `BootstrapOptions` declares these options once, for the builder of the command
 (`flowkit.packaging.bootstrap`) and for this parser.
@@ -490,8 +491,10 @@ def run(argv: list[str]) -> int:
     cache_root = options.cache_dir or os.environ.get("FLOWKIT_PACKAGE_CACHE") or default_cache
     archive_path = os.path.join(root, options.archive)
     target, entries = ensure_extracted(os.path.abspath(cache_root), package_id, archive_path, options.archive_sha256)
-    # The working directory that `python -c` puts first would let whatever lies there shadow the shipped code.
-    sys.path[:] = [os.path.join(target, entry) for entry in entries] + [entry for entry in sys.path if entry]
+    # Python puts this script's directory first (as resolved: a ConfigMap's file is a symlink into a hidden
+    # directory), or the working directory for `python -c`; whatever lies there must not be importable.
+    own = {"", os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.realpath(__file__))}
+    sys.path[:] = [os.path.join(target, entry) for entry in entries] + [entry for entry in sys.path if entry not in own]
     os.environ["FLOWKIT_CODE_PACKAGE_ID"] = package_id
     check_runtime(options.cloudpickle_version, target)
     install_shipped_model(target)

@@ -71,6 +71,41 @@ def test_an_untampered_package_is_unpickled(published: tuple[PackageRef, Path, P
     assert (tmp_path / "cache" / ref.package_id / "lib" / "cloudpickle" / "__init__.py").is_file()
 
 
+class _RecordsSysPath:
+    """A stand-in payload whose unpickling writes the ``sys.path`` it ran under, one entry a line, to a file."""
+
+    def __init__(self, record: Path) -> None:
+        self.code = f"import sys; open({str(record)!r}, 'w').write(chr(10).join(sys.path))"
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return exec, (self.code,)
+
+
+def test_the_mounted_scripts_directory_is_not_importable(
+    project: Path, import_flow: ImportFlow, tmp_path: Path
+) -> None:
+    """Run as a ConfigMap mounts it (the file a symlink into a hidden directory), the bootstrap leaves neither
+    directory on sys.path: nothing lying next to it may be imported by the flow."""
+    record = tmp_path / "sys-path.txt"
+    data = pickle.dumps(_RecordsSysPath(record), protocol=5)
+    root = tmp_path / "datastore"
+    ref = publish_to_dir(
+        build_package(import_flow(project), project), Payload(data, hashlib.sha256(data).hexdigest()), root
+    )
+    mount = tmp_path / "flowkit-bootstrap"
+    (mount / "..data").mkdir(parents=True)
+    (mount / "..data" / "bootstrap.py").write_text(SCRIPT_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    (mount / "bootstrap.py").symlink_to("..data/bootstrap.py")
+    command = bootstrap_command(
+        ref, ["--help"], datastore_mount=str(root), python=sys.executable, script=str(mount / "bootstrap.py"),
+        cache_dir=str(tmp_path / "cache"),
+    )  # fmt: skip
+    subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False, env=_env_without_pythonpath())
+    entries = record.read_text(encoding="utf-8").splitlines()
+    assert entries[0].startswith(str(tmp_path / "cache")), "the shipped code comes first"
+    assert not {str(mount), str(mount / "..data"), ""} & set(entries)
+
+
 def test_a_tampered_payload_is_rejected_before_unpickling(
     published: tuple[PackageRef, Path, Path], tmp_path: Path
 ) -> None:
