@@ -111,6 +111,25 @@ def test_pvc_and_empty_dir_volumes(emulate: Emulate, pvc_dir: Path) -> None:
     assert not Path("/dev/shm/mine").exists() and not Path("/opt/harness-ro").exists()
 
 
+def test_a_config_map_volume_shows_its_keys_read_only_with_the_default_mode(emulate: Emulate, pvc_dir: Path) -> None:
+    script = (
+        f"cat /opt/scripts/hello.sh > {DATA_MOUNT}/read; stat -c %a /opt/scripts/hello.sh > {DATA_MOUNT}/mode; "
+        f"touch /opt/scripts/new 2> {DATA_MOUNT}/refused || true"
+    )
+    step = sh_step("read", script)
+    step["container"]["volumeMounts"].append({"name": "scripts", "mountPath": "/opt/scripts"})
+    step["volumes"] = [{"name": "scripts", "configMap": {"name": "harness-scripts", "defaultMode": 0o444}}]
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "harness-scripts"},
+                  "data": {"hello.sh": "echo hello\n"}}  # fmt: skip
+    emulate(_single(step), config_maps=[config_map]).assert_succeeded()
+    assert (pvc_dir / "read").read_text() == "echo hello\n"
+    assert (pvc_dir / "mode").read_text() == "444\n"
+    assert "Read-only file system" in (pvc_dir / "refused").read_text()
+
+    with pytest.raises(ValueError, match="configMap 'harness-scripts' does not exist"):
+        emulate(_single(step))  # the kubelet never starts a pod whose ConfigMap is missing
+
+
 def test_read_only_mount_rejects_writes(emulate: Emulate, pvc_dir: Path) -> None:
     step = sh_step("write", "touch /opt/harness-ro/x")
     step["container"]["volumeMounts"] = [{"name": "data", "mountPath": "/opt/harness-ro", "readOnly": True}]
