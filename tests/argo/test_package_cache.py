@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from flowkit.errors import FlowDefinitionError
+from flowkit.packaging.bootstrap import BOOTSTRAP_DIR, BOOTSTRAP_FILE
+from flowkit.packaging.bootstrap_script import BootstrapOptions, parse_arguments
 from tests.argo.conftest import Manifest, compile_manifests, container_templates, load_flow_source
 from tests.argo.test_e2e import assert_same_as_local_run
 from tests.support.argo_schema import validate_manifest
@@ -45,14 +47,13 @@ def _flow(directory: Path, options: str = "") -> type:
     return load_flow_source(directory, FAN_OUT.format(options=options), "CachedFlow")
 
 
-def _bootstrap_options(template: Manifest) -> dict[str, str]:
-    """The bootstrap's own ``--name value`` options: after ``python -c <script>``, before ``--`` (the python is
-    started by a ``sh -c`` script of its own, so the bootstrap's ``-c`` is the last one before ``--``)."""
-    command = template["container"]["command"]
-    end = command.index("--")
-    start = max(position for position, word in enumerate(command[:end]) if word == "-c") + 2
-    own = command[start:end]
-    return dict(zip(own[::2], own[1::2], strict=True))
+def _bootstrap_options(template: Manifest) -> BootstrapOptions:
+    """The bootstrap's own options, parsed as the bootstrap parses them: the words after the mounted script's path
+    (whichever interpreter command starts it), up to the task's arguments."""
+    command = [*template["container"]["command"], *template["container"].get("args", [])]
+    script = command.index(f"{BOOTSTRAP_DIR}/{BOOTSTRAP_FILE}")
+    options, _task_argv = parse_arguments(command[script + 1 :])
+    return options
 
 
 def _pods(flow_cls: type) -> list[Manifest]:
@@ -70,19 +71,19 @@ def _cache_volume(template: Manifest) -> tuple[dict | None, str | None]:
 
 def test_by_default_every_pod_caches_the_extraction_on_the_datastore_claim(tmp_path: Path) -> None:
     for template in _pods(_flow(tmp_path)):
-        assert _bootstrap_options(template)["--cache-dir"] == "/flowkit/packages/extracted"
+        assert _bootstrap_options(template).cache_dir == "/flowkit/packages/extracted"
         assert _cache_volume(template) == (None, None)
 
 
 def test_the_volume_cache_follows_the_datastore_mount(tmp_path: Path) -> None:
     for template in _pods(_flow(tmp_path, 'datastore_mount="/data/store"')):
-        assert _bootstrap_options(template)["--cache-dir"] == "/data/store/packages/extracted"
+        assert _bootstrap_options(template).cache_dir == "/data/store/packages/extracted"
 
 
 def test_a_node_cache_is_a_host_path_directory_created_if_missing(tmp_path: Path) -> None:
     pods = _pods(_flow(tmp_path, 'package_cache="node", package_cache_host_path="/mnt/flowkit"'))
     for template in pods:
-        assert _bootstrap_options(template)["--cache-dir"] == "/flowkit-package-cache"
+        assert _bootstrap_options(template).cache_dir == "/flowkit-package-cache"
         volume, mount = _cache_volume(template)
         assert volume == {
             "name": "flowkit-package-cache",
@@ -99,7 +100,7 @@ def test_a_node_cache_has_a_default_host_path(tmp_path: Path) -> None:
 
 def test_a_pod_cache_is_an_empty_dir(tmp_path: Path) -> None:
     for template in _pods(_flow(tmp_path, 'package_cache="pod"')):
-        assert _bootstrap_options(template)["--cache-dir"] == "/flowkit-package-cache"
+        assert _bootstrap_options(template).cache_dir == "/flowkit-package-cache"
         assert _cache_volume(template) == ({"name": "flowkit-package-cache", "emptyDir": {}}, "/flowkit-package-cache")
 
 

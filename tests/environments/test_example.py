@@ -55,7 +55,7 @@ def test_image_context_is_hadolint_clean_and_tagged_by_the_environment_id(linux_
 def test_compiled_pods_use_the_image_or_materialize_on_the_pvc(linux_env_id: str, tmp_path: Path) -> None:
     compiled = example_command("argo-create", "--only-yaml", tmp_path=tmp_path)
     assert compiled.returncode == 0, compiled.stderr
-    (workflow,) = list(yaml.safe_load_all(compiled.stdout))
+    (workflow,) = [doc for doc in yaml.safe_load_all(compiled.stdout) if doc["kind"] == "WorkflowTemplate"]
     validate_manifest(workflow)
     containers = {t["name"]: t for t in workflow["spec"]["templates"] if "container" in t}
     image_pods = [t for t in containers.values() if t["container"]["image"].startswith("ghcr.io/example/")]
