@@ -8,6 +8,7 @@ escaped, so an artifact's repr or a table cell can never inject markup into the 
 
 from __future__ import annotations
 
+import abc
 import base64
 import functools
 import html
@@ -25,11 +26,15 @@ _REPR_LIMIT = 3000
 """Characters of an artifact's repr a card shows; a huge array would otherwise make the card unreadable."""
 
 
-class CardComponent:
-    """Something a card can show: ``render()`` returns a self-contained HTML fragment."""
+class CardComponent(abc.ABC):
+    """Something a card can show: ``render()`` returns a self-contained HTML fragment.
 
+    Abstract, so a user's own component that forgets ``render`` fails where it is created, not when its card is
+    written at the end of the task."""
+
+    @abc.abstractmethod
     def render(self) -> str:
-        raise NotImplementedError
+        """This component as an HTML fragment with no outside references (cards are viewed offline)."""
 
 
 class Markdown(CardComponent):

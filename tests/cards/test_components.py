@@ -148,3 +148,13 @@ def test_pil_images_and_pandas_frames_become_an_image_and_a_table() -> None:
     table = Table.from_dataframe(frame)
     assert table.headers == ["epoch", "loss"] and len(table.data) == 100 and table.data[1] == [1, 0.5]
     assert len(Table.from_dataframe(frame, truncate=False).data) == 150
+
+
+def test_a_component_without_render_fails_where_it_is_created() -> None:
+    from flowkit.cards import CardComponent
+
+    class Forgetful(CardComponent):
+        pass
+
+    with pytest.raises(TypeError, match="render"):
+        Forgetful()  # type: ignore[abstract]
