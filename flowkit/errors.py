@@ -69,6 +69,10 @@ class PathspecError(FlowkitError, ValueError):
 
 EXIT_STORAGE = 74
 """Exit status of every flowkit command and task process stopped by a `StorageError` (sysexits' EX_IOERR)."""
+EXIT_DATASTORE_UNWRITABLE = 77
+"""Exit status of a task process (or a pod's bootstrap) that may not write the datastore at all: a setup problem
+that no retry fixes, so Argo's retryStrategy excludes it (sysexits' EX_NOPERM). The bootstrap, which cannot import
+flowkit, states the same number (a test holds them equal)."""
 
 
 class StorageError(DataStoreError):

@@ -41,10 +41,8 @@ import bisect
 import errno
 import fcntl
 import functools
-import hashlib
 import mmap
 import os
-import pickle
 import struct
 import threading
 from abc import ABC, abstractmethod
@@ -266,6 +264,10 @@ class BlobSink:
     """
 
     def __init__(self, open_temp: Callable[[], Path]) -> None:
+        # pickle and hashlib are imported where an artifact is stored or loaded: a task that does neither before
+        # its step's first line (a start step without parameters) starts without them.
+        import hashlib
+
         self._open_temp = open_temp
         self.sha = hashlib.sha256()
         self.size = 0
@@ -280,6 +282,8 @@ class BlobSink:
         self.temp_path: Path | None = None
 
     def write(self, data: Any) -> int:
+        import pickle
+
         view = data.raw() if isinstance(data, pickle.PickleBuffer) else memoryview(data).cast("B")
         written = len(view)
         self.size += written
@@ -446,6 +450,8 @@ def load_blob(path: Path, sha256: str) -> Any:
 
 
 def _unpickle(fd: int, path: Path, digest: _Digest) -> Any:
+    import pickle
+
     size = digest.size
     if os.pread(fd, len(ZSTD_MAGIC), 0) != ZSTD_MAGIC:
         return pickle.load(_RawStream(fd, size, path, digest))
@@ -462,6 +468,8 @@ class _Digest:
     """The sha256 of a blob's stored bytes, fed in file order by the reader, or by a helper thread of its own."""
 
     def __init__(self, fd: int, size: int) -> None:
+        import hashlib
+
         self.size = size
         self._fd = fd
         self._sha = hashlib.sha256()

@@ -28,18 +28,17 @@ Usage: ``python <this file> --datastore-root R --package-id ID --archive PATH --
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
-import hashlib
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 EXIT_BOOTSTRAP_FAILED = 3
 EXIT_DATASTORE_UNWRITABLE = 77
 """A pod cannot write the datastore: a setup problem that no retry fixes, so the retryStrategy excludes this code
-(BSD's EX_NOPERM). The task CLI and the compiler import it from here: the bootstrap cannot import anything."""
+(BSD's EX_NOPERM). ``flowkit.errors.EXIT_DATASTORE_UNWRITABLE`` for the task CLI; this script cannot import flowkit,
+so it states the same number (a test holds them equal)."""
 SHARED_UMASK = 0o002
 """Pods create files and directories group-writable, so pods of other uids in the same group (the pods' fsGroup)
 can add beside them; the fsGroup-prepared volume's setgid directories keep that group on everything below."""
@@ -87,12 +86,13 @@ def unwritable_message(error: OSError) -> str:
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class BootstrapOptions:
+class BootstrapOptions(NamedTuple):
     """The bootstrap's own options: each field is a ``--field-name value`` pair before the ``--``.
 
     Everything the bootstrap trusts is here, i.e. in the workflow spec. A flow travels either by reference
-    (``flow``) or pickled by value (``payload`` with its digest and the versions that must read it).
+    (``flow``) or pickled by value (``payload`` with its digest and the versions that must read it). A NamedTuple
+    rather than a dataclass: importing ``dataclasses`` (and the ``inspect`` it loads) would cost every pod's start
+    about 10 ms.
     """
 
     datastore_root: str
@@ -113,10 +113,9 @@ class BootstrapOptions:
     def to_argv(self, task_argv: list[str]) -> list[str]:
         """The script's command-line arguments: these options, ``--``, then the task's own arguments."""
         words: list[str] = []
-        for item in dataclasses.fields(self):
-            value = getattr(self, item.name)
+        for name, value in self._asdict().items():
             if value is not None:
-                words += [_flag(item.name), value]
+                words += [_flag(name), value]
         return [*words, "--", *task_argv]
 
 
@@ -132,7 +131,7 @@ def parse_arguments(argv: list[str]) -> tuple[BootstrapOptions, list[str]]:
     own, task_argv = argv[:split], argv[split + 1 :]
     if len(own) % 2:
         raise BootstrapError(f"bootstrap options must come in '--name value' pairs, got {own}")
-    declared = {_flag(item.name): item for item in dataclasses.fields(BootstrapOptions)}
+    declared = {_flag(name): name for name in BootstrapOptions._fields}
     options: dict[str, str] = {}
     # Plain indexing rather than zip(strict=...): this must parse and run on any Python far enough to report a
     # version mismatch cleanly.
@@ -140,11 +139,11 @@ def parse_arguments(argv: list[str]) -> tuple[BootstrapOptions, list[str]]:
         flag, value = own[position], own[position + 1]
         if flag not in declared:
             raise BootstrapError(f"unknown bootstrap option {flag!r}")
-        options[declared[flag].name] = value
-    required = [flag for flag, item in declared.items() if item.default is dataclasses.MISSING]
+        options[declared[flag]] = value
+    required = [flag for flag, name in declared.items() if name not in BootstrapOptions._field_defaults]
     if "flow" not in options:
         required += [_flag(name) for name in BY_VALUE_OPTIONS]
-    missing = [flag for flag in required if declared[flag].name not in options]
+    missing = [flag for flag in required if declared[flag] not in options]
     if missing:
         raise BootstrapError(f"missing bootstrap options: {', '.join(missing)}")
     return BootstrapOptions(**options), task_argv
@@ -161,6 +160,8 @@ def check_python_version(expected: str) -> None:
 
 
 def file_sha256(path: str) -> str:
+    import hashlib  # here, not at the top: a warm start (the package already extracted) hashes nothing
+
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as stream:
@@ -181,6 +182,8 @@ def check_digest(what: str, path: str, actual: str, expected: str) -> None:
 
 def read_verified(what: str, path: str, expected_sha256: str) -> bytes:
     """The bytes of ``path``, after checking them against the digest from the workflow spec."""
+    import hashlib
+
     try:
         with open(path, "rb") as stream:
             data = stream.read()
@@ -224,6 +227,8 @@ def extract_archive(archive_path: str, target: str) -> None:
 
 def check_against_manifest(target: str, package_id: str) -> dict[str, Any]:
     """Every extracted file must be exactly one the manifest lists, and the manifest must be the one the id names."""
+    import hashlib
+
     with open(os.path.join(target, MANIFEST_NAME), "rb") as stream:
         manifest_bytes = stream.read()
     if hashlib.sha256(manifest_bytes).hexdigest() != package_id:

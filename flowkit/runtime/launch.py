@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowkit.datastore import AlreadyCommittedError, DataStore, LogWriter, TaskRecord
-from flowkit.errors import EXIT_STORAGE, FlowkitError
+from flowkit.errors import EXIT_DATASTORE_UNWRITABLE, EXIT_STORAGE, FlowkitError
 from flowkit.identity import TaskRef
 from flowkit.invocation import TaskInvocation
-from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE
 from flowkit.runtime.worker import TaskProcess, fork_task, spawn_task
 from flowkit.settings import ENVIRONMENT_ID
 from flowkit.task.watchdog import death_reason

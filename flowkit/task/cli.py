@@ -14,8 +14,6 @@ exactly as in a local run. Argo's ``activeDeadlineSeconds`` (the timeout plus a 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import importlib.util
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -24,10 +22,9 @@ from typing import TYPE_CHECKING
 
 from flowkit.datastore import DataStore, TaskRecord
 from flowkit.datastore.atomic import ensure_dir
-from flowkit.errors import EXIT_STORAGE, FlowkitError, StorageError
+from flowkit.errors import EXIT_DATASTORE_UNWRITABLE, EXIT_STORAGE, FlowkitError, StorageError
 from flowkit.identity import TaskRef
 from flowkit.invocation import TaskInvocation
-from flowkit.packaging.bootstrap_script import EXIT_DATASTORE_UNWRITABLE
 from flowkit.task.tee import tee_output
 from flowkit.task.watchdog import ChildExit, death_reason, die_with_supervisor, supervise
 
@@ -171,7 +168,12 @@ def _step_timeout(flow_cls: type[Flow], task: TaskRef) -> float | None:
 
 
 def load_flow_class(target: str) -> type[Flow]:
-    """Import ``module:Class`` or ``path/to/file.py:Class`` (the file's folder becomes importable, as with python)."""
+    """Import ``module:Class`` or ``path/to/file.py:Class`` (the file's folder becomes importable, as with python).
+
+    A pod's bootstrap hands `main` the class instead, so importlib is imported here rather than at every task start."""
+    import importlib
+    import importlib.util
+
     from flowkit.authoring.flow import Flow
 
     module_part, _, class_path = target.partition(":")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -333,6 +332,8 @@ def _commit_caught(
     catch = run.spec.catch
     assert catch is not None
     if catch.print_exception:
+        import traceback
+
         print(f"@catch: {run.coords} failed; continuing:", file=sys.stderr)
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     artifacts = dict(inputs.artifacts)
@@ -365,6 +366,8 @@ def write_split_list(path: str | os.PathLike[str], num_splits: int) -> None:
 
 
 def _error_info(error: BaseException) -> ErrorInfo:
+    import traceback  # only a failing step formats one: a task start does not pay for traceback and textwrap
+
     return ErrorInfo(
         type=type(error).__name__,
         module=type(error).__module__,

@@ -8,8 +8,6 @@ artifact along a chain of steps that never read it therefore costs nothing per s
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -205,6 +203,8 @@ class _Digester:
     """A write-only file object that keeps only the sha256 of what is written to it (pickling without storing)."""
 
     def __init__(self) -> None:
+        import hashlib  # like pickle below: loaded only by a step that reads inherited artifacts, not at task start
+
         self.sha = hashlib.sha256()
 
     def write(self, data: Any) -> int:
@@ -215,6 +215,8 @@ class _Digester:
 
 def _pickle_digest(value: Any) -> bytes | None:
     """The sha256 of ``value``'s pickle, or None when it cannot be pickled (then it is never stored back)."""
+    import pickle
+
     import cloudpickle
 
     digester = _Digester()

@@ -16,7 +16,6 @@ import signal
 import sys
 import threading
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -98,6 +97,8 @@ def _run_child(run_task: Callable[[], object], prepare: Callable[[], None] | Non
         print(f"error: {error}", file=sys.stderr)
         exit_code = error.exit_code
     except BaseException:
+        import traceback  # only for a crash: every task start would pay for it (and for textwrap) otherwise
+
         traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from flowkit import errors
 from flowkit.datastore import DataStore
 from flowkit.datastore.atomic import STORAGE_ERRNOS
 from flowkit.errors import EXIT_STORAGE, StorageError
@@ -228,6 +229,11 @@ def test_the_task_and_the_bootstrap_agree_on_which_refusals_are_permanent() -> N
     """Both exit 77 (not retried) for exactly these; the bootstrap runs before flowkit can be imported."""
     permanent = {code for code in STORAGE_ERRNOS if StorageError("write", "/x", OSError(code, "")).permanent}
     assert permanent == set(UNWRITABLE_ERRNOS) == {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def test_the_task_and_the_bootstrap_exit_with_the_same_status_when_the_datastore_is_unwritable() -> None:
+    """The retryStrategy excludes one status: the task CLI's (from flowkit.errors) and the bootstrap's own copy."""
+    assert errors.EXIT_DATASTORE_UNWRITABLE == EXIT_DATASTORE_UNWRITABLE == 77
 
 
 @needs_mount_namespace
