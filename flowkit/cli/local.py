@@ -8,7 +8,7 @@ import click
 
 from flowkit.cli.group import config_options, project_branch_options, quiet_option
 from flowkit.cli.params import add_parameter_options, given_parameters
-from flowkit.cli.quickrun import RUN_OPTIONS, RunArguments, run_locally
+from flowkit.cli.quickrun import RESUME_OPTIONS, RUN_OPTIONS, RunArguments, RunOption, run_locally
 
 
 def register(group: click.Group) -> None:
@@ -21,11 +21,17 @@ def register(group: click.Group) -> None:
     group.add_command(check_command)
 
 
-def _execution_options(command: Any) -> Any:
-    """The options `run` and `resume` share, made from the one table the fast path parses too."""
-    for option in reversed(RUN_OPTIONS):
+def _execution_options(command: Any, options: tuple[RunOption, ...] = RUN_OPTIONS) -> Any:
+    """The click options of ``options`` (by default those `run` and `resume` share), made from the tables the fast
+    path parses too."""
+    for option in reversed(options):
         command = option.click_option()(command)
     return command
+
+
+def _resume_options(command: Any) -> Any:
+    """`resume`'s options: its own (`RESUME_OPTIONS`) before the ones it shares with `run`."""
+    return _execution_options(command, RESUME_OPTIONS + RUN_OPTIONS)
 
 
 @click.command("run", context_settings={"ignore_unknown_options": False})
@@ -39,8 +45,7 @@ def run_command(flow_cls: type, **values: Any) -> None:
 
 @click.command("resume")
 @click.argument("step", required=False)
-@click.option("--origin-run-id", default=None, help="The run to resume [default: the latest run of this flow].")
-@_execution_options
+@_resume_options
 @click.pass_obj
 def resume_command(flow_cls: type, step: str | None, origin_run_id: str | None, **values: Any) -> None:
     """Start a new run that reuses every unchanged task of the origin run (or those before STEP) and runs the rest."""

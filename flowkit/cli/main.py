@@ -1,6 +1,6 @@
 """Runs a flow's command line (`python myflow.py ...`); also the `flowkit FILE[:Class]` console script.
 
-The commands are a click group (`flowkit.cli.group`), but a plain `run` is parsed without click
+The commands are a click group (`flowkit.cli.group`), but a plain `run` or `resume` is parsed without click
 (`flowkit.cli.quickrun`): importing it would be a tenth of a short run. click is imported for everything else.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn
 
-from flowkit.cli.quickrun import RunArguments, parse_run_arguments, run_locally
+from flowkit.cli.quickrun import RunArguments, parse_resume_arguments, parse_run_arguments, run_locally
 from flowkit.cli.user_errors import DEBUG_FLAG, debug_enabled, describe_user_error, without_debug_flag
 from flowkit.errors import FlowkitError
 from flowkit.settings import DEBUG
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import click
 
     from flowkit.cli.group import FlowGroup
+    from flowkit.runtime.resume import ResumeFrom
 
 
 def build_cli(flow_cls: type) -> FlowGroup:
@@ -43,6 +44,9 @@ def run_flow_cli(flow_cls: type, argv: Sequence[str] | None = None) -> NoReturn:
     quick = parse_run_arguments(flow_cls, arguments)
     if quick is not None:
         _run_without_click(flow_cls, quick)
+    quick_resume = parse_resume_arguments(arguments)
+    if quick_resume is not None:
+        _run_without_click(flow_cls, *quick_resume)
     import click
 
     try:
@@ -59,10 +63,11 @@ def run_flow_cli(flow_cls: type, argv: Sequence[str] | None = None) -> NoReturn:
     sys.exit(status if isinstance(status, int) else 0)
 
 
-def _run_without_click(flow_cls: type, arguments: RunArguments) -> NoReturn:
-    """A plain `run` (see `flowkit.cli.quickrun`), ending as click ends it: same messages, same exit statuses."""
+def _run_without_click(flow_cls: type, arguments: RunArguments, resume_from: ResumeFrom | None = None) -> NoReturn:
+    """A plain `run` or `resume` (see `flowkit.cli.quickrun`), ending as click ends it: same messages, same exit
+    statuses."""
     try:
-        run_locally(flow_cls, arguments)
+        run_locally(flow_cls, arguments, resume_from)
     except (EOFError, KeyboardInterrupt):
         print(file=sys.stderr)
         print("Aborted.", file=sys.stderr)

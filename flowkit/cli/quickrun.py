@@ -1,14 +1,15 @@
-"""`run` without click: the command line every flow run starts from, parsed in a few microseconds.
+"""`run` and `resume` without click: the command lines every local run starts from, parsed in a few microseconds.
 
-Importing click and building a flow's group is about a tenth of a short local run (`python myflow.py run`), so a
-plain `run` is recognised here first: only the spellings `--option value` of the run command's own options and of
-the flow's parameters. Anything else (`--help`, `--opt=value`, an unknown or repeated option, a value click would
-reject, shell completion) returns None and goes to click, which parses it or reports the error exactly as before.
-Both paths run the flow through `run_locally`, so they cannot drift apart once the arguments are known.
+Importing click and building a flow's group is about a tenth of a short local run (`python myflow.py run`) and of
+a resume that reuses nearly everything, so a plain `run` or `resume` is recognised here first: only the spellings
+`--option value` of the command's own options and, for `run`, of the flow's parameters; for `resume`, the STEP
+argument right after the command. Anything else (`--help`, `--opt=value`, an unknown or repeated option, a value
+click would reject, shell completion) returns None and goes to click, which parses it or reports the error exactly
+as before. Both paths run the flow through `run_locally`, so they cannot drift apart once the arguments are known.
 
-The options of `run` and `resume` are declared once, in `RUN_OPTIONS`: the fast parser reads that table, and the
-click options of both commands are made from it (`RunOption.click_option`), so adding an option is one table entry
-plus the `RunArguments` field it fills.
+The options of `run` and `resume` are declared once, in `RUN_OPTIONS` (and `resume`'s own in `RESUME_OPTIONS`):
+the fast parser reads these tables, and the click options of both commands are made from them
+(`RunOption.click_option`), so adding an option is one table entry plus the field it fills.
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-OptionKind = Literal["count", "directory", "file", "choice", "repeated"]
-"""A whole number >= ``minimum``; a directory path; a file path; one of ``choices``; a repeatable text option."""
+OptionKind = Literal["count", "directory", "file", "choice", "repeated", "text"]
+"""A whole number >= ``minimum``; a directory path; a file path; one of ``choices``; a repeatable text option; any
+text."""
 
 
 @dataclass(frozen=True)
 class RunOption:
-    """One option of `run` and `resume`; ``name`` is also the `RunArguments` field it fills."""
+    """One option of `run` and `resume`; ``name`` is also the field it fills (of `RunArguments`; of `ResumeFrom` for
+    `RESUME_OPTIONS`)."""
 
     name: str
     kind: OptionKind
@@ -62,7 +65,7 @@ class RunOption:
         elif self.kind == "file":
             if not Path(text).is_dir():  # click.Path(dir_okay=False) rejects a directory
                 return True, Path(text)
-        elif self.kind == "choice" and text in self.choices:
+        elif (self.kind == "choice" and text in self.choices) or self.kind == "text":
             return True, text
         return False, None  # a repeatable option is left to click
 
@@ -80,6 +83,7 @@ class RunOption:
             "directory": click.Path(file_okay=False, path_type=Path),
             "file": click.Path(dir_okay=False, path_type=Path),
             "choice": click.Choice(list(self.choices)),
+            "text": click.STRING,
         }
         return click.option(*declarations, type=kinds[self.kind], default=self.default, **common)
 
@@ -116,6 +120,11 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     ),
 )
 _BY_FLAG = {option.flag: option for option in RUN_OPTIONS}
+RESUME_OPTIONS: tuple[RunOption, ...] = (
+    RunOption("origin_run_id", "text", "The run to resume [default: the latest run of this flow]."),
+)
+"""The options `resume` has beyond `RUN_OPTIONS`, each filling the `ResumeFrom` field of its name."""
+_RESUME_BY_FLAG = {option.flag: option for option in RESUME_OPTIONS}
 
 
 @dataclass
@@ -142,17 +151,16 @@ def parse_run_arguments(flow_cls: type, arguments: Sequence[str]) -> RunArgument
     """The arguments of a plain `run`, or None when only click can tell what they mean (or what is wrong)."""
     from flowkit.authoring.parameter import flow_parameters
 
-    if not arguments or arguments[0] != "run" or len(arguments) % 2 == 0 or _completion_requested():
+    if not arguments or arguments[0] != "run" or _completion_requested():
+        return None
+    pairs = _option_pairs(arguments[1:])
+    if pairs is None:
         return None
     declared = flow_parameters(flow_cls)
     if any(not name.isidentifier() or f"--{name}" in _BY_FLAG for name in declared):
         return None  # click's own naming rules would apply: leave them to it
     parsed = RunArguments()
-    seen: set[str] = set()
-    for flag, text in zip(arguments[1::2], arguments[2::2], strict=True):  # even count checked above
-        if flag in seen or not flag.startswith("--") or not text or text.startswith("-"):
-            return None
-        seen.add(flag)
+    for flag, text in pairs:
         name = flag[2:]
         if name in declared:
             try:
@@ -162,17 +170,63 @@ def parse_run_arguments(flow_cls: type, arguments: Sequence[str]) -> RunArgument
             if value is not None:
                 parsed.parameters[name] = value
         else:
-            option = _BY_FLAG.get(flag)
-            if option is None:
+            option_value = _option_value(_BY_FLAG, flag, text)
+            if option_value is None:
                 return None
-            accepted, value = option.parse(text)
-            if not accepted:
-                return None
-            setattr(parsed, option.name, value)
+            setattr(parsed, *option_value)
     required = (p.name for p in declared.values() if p.required and p.default is None)
     if any(name not in parsed.parameters for name in required):
         return None
     return parsed
+
+
+def parse_resume_arguments(arguments: Sequence[str]) -> tuple[RunArguments, ResumeFrom] | None:
+    """The arguments of a plain `resume [STEP]`, or None when only click can tell what they mean (or what is wrong).
+
+    A resume takes no flow parameters (it reuses its origin's), so only the two option tables are read.
+    """
+    if not arguments or arguments[0] != "resume" or _completion_requested():
+        return None
+    rest = arguments[1:]
+    step = None
+    if rest and not rest[0].startswith("-"):
+        step, rest = rest[0], rest[1:]
+    pairs = _option_pairs(rest)
+    if pairs is None:
+        return None
+    from flowkit.runtime.resume import ResumeFrom  # a resume needs it next anyway; a plain run never gets here
+
+    run_options: dict[str, Any] = {}
+    resume_options: dict[str, Any] = {}
+    for flag, text in pairs:
+        table, options = (_RESUME_BY_FLAG, resume_options) if flag in _RESUME_BY_FLAG else (_BY_FLAG, run_options)
+        option_value = _option_value(table, flag, text)
+        if option_value is None:
+            return None
+        options.update([option_value])
+    return RunArguments(**run_options), ResumeFrom(step=step, **resume_options)
+
+
+def _option_pairs(arguments: Sequence[str]) -> list[tuple[str, str]] | None:
+    """The arguments as `--flag value` pairs, each flag once, or None when they are not all of that plain shape."""
+    if len(arguments) % 2:
+        return None
+    pairs = list(zip(arguments[::2], arguments[1::2], strict=True))
+    if len({flag for flag, _ in pairs}) != len(pairs):
+        return None
+    if any(not flag.startswith("--") or not text or text.startswith("-") for flag, text in pairs):
+        return None
+    return pairs
+
+
+def _option_value(table: dict[str, RunOption], flag: str, text: str) -> tuple[str, Any] | None:
+    """(field name, value) of ``flag`` of ``table`` given ``text``, as click would parse it; None if the flag is not
+    in the table or click would refuse the value."""
+    option = table.get(flag)
+    if option is None:
+        return None
+    accepted, value = option.parse(text)
+    return (option.name, value) if accepted else None
 
 
 def _completion_requested() -> bool:

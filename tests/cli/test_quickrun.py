@@ -1,4 +1,5 @@
-"""A plain `run` is parsed without click, and gives what click gives; anything else still goes to click."""
+"""A plain `run` or `resume` is parsed without click, and gives what click gives; anything else still goes to
+click."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from flowkit import Flow, Parameter, step
-from flowkit.cli.quickrun import RunArguments, parse_run_arguments
+from flowkit.cli.quickrun import RunArguments, parse_resume_arguments, parse_run_arguments
+from flowkit.runtime.resume import ResumeFrom
 from tests.runtime.cli_runner import describe, flow_command, write_flow
 
 
@@ -63,6 +65,34 @@ def test_a_datastore_root_that_is_a_file_is_left_to_click(tmp_path: Path) -> Non
     assert parse_run_arguments(RateFlow, ["run", "--label", "x", "--run-id-file", str(tmp_path)]) is None
 
 
+def test_a_plain_resume_is_parsed_as_click_would_pass_it(tmp_path: Path) -> None:
+    arguments = ["resume", "end", "--origin-run-id", "r1", "--max-workers", "3", "--datastore-root", str(tmp_path)]
+    assert parse_resume_arguments(arguments) == (
+        RunArguments(max_workers=3, datastore_root=tmp_path),
+        ResumeFrom(origin_run_id="r1", step="end"),
+    )
+    assert parse_resume_arguments(["resume"]) == (RunArguments(), ResumeFrom())
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["resume", "--help"],
+        ["resume", "--origin-run-id=r1"],  # a spelling click knows
+        ["resume", "--origin-run-id", "r1", "--origin-run-id", "r2"],  # repeated
+        ["resume", "--label", "x"],  # a flow parameter: resume takes none, click says so
+        ["resume", "--max-workers", "0"],  # a value click refuses
+        ["resume", "--max-workers", "2", "end"],  # STEP after an option: click's interspersed arguments
+        ["resume", "start", "end"],  # two steps: click's usage error
+        ["resume", "--tag", "t"],  # repeatable options are click's
+        ["run"],
+        [],
+    ],
+)
+def test_anything_but_a_plain_resume_is_left_to_click(arguments: list[str]) -> None:
+    assert parse_resume_arguments(arguments) is None
+
+
 PROBE_FLOW = """
 import atexit
 import sys
@@ -102,6 +132,28 @@ def test_a_plain_run_never_imports_click_and_reports_like_before(tmp_path: Path,
     assert "click imported: True" in refused.stdout
 
 
+def test_a_plain_resume_never_imports_click_and_reports_like_before(tmp_path: Path, datastore_root: Path) -> None:
+    flow_file = write_flow(tmp_path, PROBE_FLOW)
+    origin = flow_command(flow_file, "run", "--word", "yo", "--run-id-file", "origin", datastore_root=datastore_root)
+    assert origin.returncode == 0, describe(origin)
+    origin_id = (tmp_path / "origin").read_text().strip()
+
+    resumed = flow_command(flow_file, "resume", "end", "--origin-run-id", origin_id, datastore_root=datastore_root)
+    assert resumed.returncode == 0, describe(resumed)
+    assert "click imported: False" in resumed.stdout
+    assert "word yo" in resumed.stdout  # the origin's parameter value, in the re-run end step
+    assert f"resumes {origin_id}" in resumed.stdout and "start: 1 reused" in resumed.stdout
+    assert "Run ProbeFlow/" in resumed.stdout and "succeeded." in resumed.stdout
+
+    missing = flow_command(flow_file, "resume", "--origin-run-id", "no-such-run", datastore_root=datastore_root)
+    assert missing.returncode == 1 and "run 'no-such-run' not found" in missing.stderr  # one line, as before
+    assert "Traceback" not in missing.stderr
+
+    refused = flow_command(flow_file, "resume", "--word", "hi", datastore_root=datastore_root)
+    assert refused.returncode == 2 and "--word" in refused.stderr  # click's usage error: resume takes no parameters
+    assert "click imported: True" in refused.stdout
+
+
 def test_the_fast_path_and_click_read_one_option_table_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
@@ -129,14 +181,30 @@ def test_the_fast_path_and_click_read_one_option_table_alike(tmp_path: Path, mon
     assert {name: getattr(seen[0], name) for name in expected} == expected
 
 
-def test_every_option_of_the_table_fills_a_run_argument_and_is_in_the_help() -> None:
+def test_the_fast_path_and_click_read_a_resume_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import flowkit.cli.local
+    from flowkit.cli.main import build_cli
+
+    arguments = ["resume", "end", "--origin-run-id", "r1", "--max-num-splits", "7", "--datastore-root", str(tmp_path)]
+    seen: list[tuple[RunArguments, ResumeFrom]] = []
+    monkeypatch.setattr(flowkit.cli.local, "run_locally", lambda flow_cls, *parsed: seen.append(parsed))
+    result = CliRunner().invoke(build_cli(RateFlow), arguments, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert seen == [parse_resume_arguments(arguments)]
+    assert seen[0][1] == ResumeFrom(origin_run_id="r1", step="end") and seen[0][0].max_num_splits == 7
+
+
+def test_every_option_of_the_tables_fills_its_field_and_is_in_the_help() -> None:
     from click.testing import CliRunner
 
     from flowkit.cli.main import build_cli
-    from flowkit.cli.quickrun import RUN_OPTIONS
+    from flowkit.cli.quickrun import RESUME_OPTIONS, RUN_OPTIONS
 
-    fields = set(RunArguments.__dataclass_fields__)
-    for command in ("run", "resume"):
+    fields = {"run": set(RunArguments.__dataclass_fields__), "resume": set(ResumeFrom.__dataclass_fields__)}
+    for command, options in (("run", RUN_OPTIONS), ("resume", RUN_OPTIONS), ("resume", RESUME_OPTIONS)):
         text = CliRunner().invoke(build_cli(RateFlow), [command, "--help"]).output
-        for option in RUN_OPTIONS:
-            assert option.name in fields and option.flag in text, (command, option.flag)
+        table = "resume" if options is RESUME_OPTIONS else "run"
+        for option in options:
+            assert option.name in fields[table] and option.flag in text, (command, option.flag)
