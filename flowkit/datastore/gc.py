@@ -93,7 +93,8 @@ def _take_away(run_dir: Path, settled: float) -> Path | None:
     """Rename an expired run to a hidden temporary name, where no reader or resume finds it any more; returns that
     name, or None if the run stays.
 
-    A resume marks its origin in use (touches the run's directory) before each clone. One that marked it after gc
+    A resume marks its origin in use (touches the run's directory) before each batch of clones. One that marked it
+    after gc
     judged the run but before the rename shows here, and the run is put back; one that comes after the rename finds
     no origin and says so. Either way no clone links from a run whose blobs are judged unreferenced.
     """

@@ -171,9 +171,9 @@ class DataStore:
         except FileNotFoundError:
             return None
         if record.run_id != coords.run_id:  # a resume's clone: the origin's record, linked into this run
-            record = dataclasses.replace(
-                record, run_id=coords.run_id, origin_run_id=record.origin_run_id or record.run_id
-            )
+            # Set on the record just parsed, which nothing else holds yet (cheaper than dataclasses.replace).
+            record.origin_run_id = record.origin_run_id or record.run_id
+            record.run_id = coords.run_id
         return record
 
     def successful_record(self, coords: TaskRef) -> TaskRecord:
@@ -185,17 +185,29 @@ class DataStore:
         return record
 
     def clone_task(self, record: TaskRecord, run_id: str) -> TaskRecord:
-        """Reuse a committed task in another run (resume): the origin's record and logs, hard-linked into the run.
+        """Reuse one committed task in another run (resume); see `clone_tasks`."""
+        return self.clone_tasks([record], run_id)[0]
+
+    def clone_tasks(self, records: Iterable[TaskRecord], run_id: str) -> list[TaskRecord]:
+        """Reuse committed tasks in another run (resume): each origin's record and logs, hard-linked into the run.
 
         A link writes no data, so there is nothing to fsync: the bytes are the origin's, already durable, and the
         link appears whole or not at all, as a renamed file does. A reader of the new run sees the record with its
         own run id and ``origin_run_id`` set (`committed_record`). Cloning the 199 succeeded tasks of a 200-task
         foreach therefore costs directory entries, not 199 fsynced writes. Where the filesystem has no hard
         links, the bytes are copied (written and fsynced) instead. Create-once, like `commit`.
+
+        Each origin run is marked in use once, before any of its tasks is linked (see `_mark_origin_in_use`).
         """
+        records = list(records)
+        first_of_each_origin = {(record.flow, record.run_id): record for record in reversed(records)}
+        for record in first_of_each_origin.values():
+            self._mark_origin_in_use(record.coordinates)
+        return [self._link_clone(record, run_id) for record in records]
+
+    def _link_clone(self, record: TaskRecord, run_id: str) -> TaskRecord:
         clone = dataclasses.replace(record, run_id=run_id, origin_run_id=record.origin_run_id or record.run_id)
         origin, target, attempt = record.coordinates, clone.coordinates, record.attempt
-        self._mark_origin_in_use(origin)
         origin_dir, target_dir = self.task_dir(origin), self.task_dir(target)
         ensure_dir(target_dir)
         # Plain string paths, each directory joined once: this runs for every reused task of a wide foreach.
@@ -205,23 +217,32 @@ class DataStore:
                 link_file(source_prefix + stream, target_prefix + stream)
             except FileNotFoundError:
                 continue
-        if not link_file(source_prefix + "json", target_prefix + "json"):
+        try:
+            linked = link_file(source_prefix + "json", target_prefix + "json")
+        except FileNotFoundError:
+            raise self._origin_gone(origin) from None
+        if not linked:
             raise AlreadyCommittedError(f"task {target} attempt {attempt} is already committed in {self.root}")
         return clone
 
     def _mark_origin_in_use(self, origin: TaskRef) -> None:
         """Touch the origin run's directory before linking from it: `flowkit.datastore.gc` keeps a run changed within
-        its grace period, and re-checks this time after taking a run away, so an old origin is not deleted under a
-        resume that clones from it. An origin already deleted is one error, before anything is linked."""
-        run_dir = self.step_dir(origin.flow, origin.run_id, origin.step).parent  # cached: marked for every clone
+        its grace period (hours, where a batch of clones takes milliseconds), and re-checks this time after taking a
+        run away, so an old origin is not deleted under a resume that clones from it. An origin already deleted is
+        one error, before anything is linked."""
+        run_dir = self.run_dir(origin.flow, origin.run_id)
         try:
             with storage_errors("mark in use", run_dir):
                 os.utime(run_dir)
         except FileNotFoundError:
-            raise DataStoreError(
-                f"cannot reuse task {origin}: its origin run {origin.flow}/{origin.run_id} no longer exists in "
-                f"{self.root} (garbage collection deleted it); resume another run or run the flow again"
-            ) from None
+            raise self._origin_gone(origin) from None
+
+    def _origin_gone(self, origin: TaskRef) -> DataStoreError:
+        """The error of a clone whose origin run is gone (gc deleted it, or is taking it away right now)."""
+        return DataStoreError(
+            f"cannot reuse task {origin}: its origin run {origin.flow}/{origin.run_id} no longer exists in "
+            f"{self.root} (garbage collection deleted it); resume another run or run the flow again"
+        )
 
     # -- abandoned writes ----------------------------------------------------------------------------------------
     def sweep_abandoned_writes(self, flow: str, run_ids: Iterable[str] = ()) -> Swept:

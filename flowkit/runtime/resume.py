@@ -93,17 +93,20 @@ class ResumePlan:
 
 @dataclass
 class TaskReuse:
-    """The scheduler's side of a resume: called as each task becomes ready (parents first), it clones the task
-    into the new run when the plan reuses it."""
+    """The scheduler's side of a resume: asked about each task as it becomes ready (parents first), it tells which
+    the plan reuses, then clones those into the new run."""
 
     plan: ResumePlan
     store: DataStore
     run_id: str
 
-    def __call__(self, task: TaskRef, parents: list[TaskRef]) -> TaskRecord | None:
-        """The clone of `task` in the new run if it is reused, else None (the task runs)."""
-        record = self.plan.decide(self.store, task, parents)
-        return None if record is None else self.store.clone_task(record, self.run_id)
+    def decide(self, task: TaskRef, parents: list[TaskRef]) -> TaskRecord | None:
+        """The origin's record of `task` if it is reused (to be cloned), else None (the task runs)."""
+        return self.plan.decide(self.store, task, parents)
+
+    def clone(self, origins: list[TaskRecord]) -> list[TaskRecord]:
+        """Clone the reused tasks of `origins` (records `decide` returned) into the new run: their records there."""
+        return self.store.clone_tasks(origins, self.run_id)
 
 
 def plan_resume(store: DataStore, graph: FlowGraph, request: ResumeFrom) -> ResumePlan:

@@ -22,6 +22,7 @@ from flowkit.runtime.output import Progress, RunConsole, TaskOutput
 from flowkit.runtime.worker import TaskProcess
 
 if TYPE_CHECKING:
+    from flowkit.datastore import TaskRecord
     from flowkit.graph import FlowGraph
     from flowkit.identity import TaskRef
     from flowkit.runtime.resume import TaskReuse
@@ -108,23 +109,37 @@ class Scheduler:
     def _offer(self, candidates: list[TaskRef]) -> None:
         """Queue each candidate whose last parent just succeeded (cloning it instead when `reuse` can).
 
-        Every success is counted the moment it happens (`_count_arrival`), before any other task is cloned, so the
-        count of missing parents stays exact and a join over N foreach tasks costs O(N) rather than O(N^2).
+        Every success is counted the moment it is recorded (`_count_arrival`), before the next one is, so the count
+        of missing parents stays exact and a join over N foreach tasks costs O(N) rather than O(N^2).
+
+        A resume decides a whole wave of ready tasks (say a foreach's 200) before cloning any of them, and starts the
+        ones that must run first: their parents are already committed, so the failed foreach task runs while this
+        process links its 199 siblings, rather than after.
         """
-        unblocked = deque(task for task in candidates if self._count_arrival(task))
+        unblocked = [task for task in candidates if self._count_arrival(task)]
         while unblocked:
-            task = unblocked.popleft()
-            reused = None
-            if self.reuse is not None:
-                succeeded = self.outcome.succeeded
-                reused = self.reuse(task, task.parents(self.graph, succeeded.get, succeeded.__contains__) or [])
-            if reused is None:
-                self.ready.append(task)
-                continue
-            self.outcome.succeeded[task] = reused.num_splits
-            self.progress.done += 1
-            children = task.children(self.graph, reused.num_splits, reused.next_step)
-            unblocked.extend(child for child in children if self._count_arrival(child))
+            reused: list[tuple[TaskRef, TaskRecord]] = []
+            for task in unblocked:
+                origin = None
+                if self.reuse is not None:
+                    succeeded = self.outcome.succeeded
+                    parents = task.parents(self.graph, succeeded.get, succeeded.__contains__) or []
+                    origin = self.reuse.decide(task, parents)
+                if origin is None:
+                    self.ready.append(task)
+                else:
+                    reused.append((task, origin))
+            if not reused:
+                return
+            assert self.reuse is not None  # only a resume reuses
+            self._start_ready_tasks()
+            clones = self.reuse.clone([origin for _, origin in reused])
+            unblocked = []
+            for (task, _), clone in zip(reused, clones, strict=True):
+                self.outcome.succeeded[task] = clone.num_splits
+                self.progress.done += 1
+                children = task.children(self.graph, clone.num_splits, clone.next_step)
+                unblocked.extend(child for child in children if self._count_arrival(child))
 
     def _count_arrival(self, task: TaskRef) -> bool:
         """Note that one more parent of `task` succeeded; True once, when `task` has become ready."""

@@ -315,3 +315,24 @@ def test_a_clone_is_the_origin_record_linked_and_reads_as_a_record_of_its_new_ru
     assert again.origin_run_id == "origin"
     with pytest.raises(AlreadyCommittedError):
         store.clone_task(record, "resumed")
+
+
+def test_cloning_a_batch_marks_each_origin_once_and_a_record_gone_meanwhile_is_one_error(datastore_root: Path) -> None:
+    store = DataStore(datastore_root)
+    records = [
+        TaskRecord(
+            flow="F", run_id="origin", step="work", task_id=f"0.{i}", index_path=[i], status="succeeded",
+            started_at=utc_now(), finished_at=utc_now(),
+        )
+        for i in range(3)
+    ]  # fmt: skip
+    for record in records:
+        store.commit(record)
+    origin_dir = store.run_dir("F", "origin")
+    os.utime(origin_dir, (0, 0))
+    clones = store.clone_tasks(records[:2], "resumed")
+    assert [clone.task_id for clone in clones] == ["0.0", "0.1"] and origin_dir.stat().st_mtime > 0
+    # gc takes an origin away for a moment before it puts it back (`gc._take_away`): a link then finds nothing.
+    store.record_path(records[2].coordinates, 0).unlink()
+    with pytest.raises(DataStoreError, match="origin run F/origin no longer exists"):
+        store.clone_tasks(records[2:], "resumed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,26 +107,83 @@ def test_scheduler_releases_a_join_only_when_its_last_parent_succeeds() -> None:
     assert list(scheduler.ready) == [join], "a task is queued once, however often it is offered"
 
 
-def test_cloned_parents_count_once_each_during_resume() -> None:
-    """Cloning a chain of tasks in one pass must not count a parent twice (the join would start too early)."""
+class _Cloned:
+    num_splits = None
+    next_step = None
+
+
+@dataclass
+class _RecordingReuse:
+    """A resume's reuse as the scheduler sees it: decides `reusable` tasks are reused, and notes every call."""
+
+    reusable: set[TaskRef]
+    events: list[tuple[str, Any]]
+
+    def decide(self, task: TaskRef, parents: list[TaskRef]) -> Any:
+        assert parents == [T("outer", (0,))]
+        self.events.append(("decide", task))
+        return _Cloned() if task in self.reusable else None
+
+    def clone(self, origins: list[Any]) -> list[Any]:
+        self.events.append(("clone", len(origins)))
+        return origins
+
+
+@dataclass
+class _RecordingLauncher:
+    """Starts nothing: notes the task and hands the scheduler a process whose pipes never speak."""
+
+    events: list[tuple[str, Any]]
+    descriptors: list[int] = field(default_factory=list)
+
+    def start(self, task: TaskRef, attempt: int) -> Any:
+        from flowkit.runtime.worker import TaskProcess
+
+        self.events.append(("start", task))
+        pipes = [os.pipe(), os.pipe()]
+        self.descriptors += [fd for pipe in pipes for fd in pipe]
+        return TaskProcess(pid=-1, stdout_fd=pipes[0][0], stderr_fd=pipes[1][0])
+
+    def timeout_seconds(self, task: TaskRef) -> None:
+        return None
+
+
+def _offer_during_resume(reusable: set[TaskRef]) -> tuple[Any, list[tuple[str, Any]]]:
+    """What the scheduler does when outer/0 (3 splits) succeeded in a resume that reuses ``reusable``."""
     from flowkit.runtime.output import Progress
     from flowkit.runtime.scheduler import Scheduler
 
-    class Cloned:
-        num_splits = None
-        next_step = None
-
+    events: list[tuple[str, Any]] = []
+    launcher = _RecordingLauncher(events)
     graph: Any = nested_foreach_graph()
-    reusable = {T("inner", (0, 0)), T("inner", (0, 1))}
-
-    def clone(task: TaskRef, parents: list[TaskRef]) -> Any:
-        assert parents == [T("outer", (0,))]
-        return Cloned() if task in reusable else None
-
-    scheduler = Scheduler(graph, None, None, Progress(), max_workers=1, reuse=clone)  # type: ignore[arg-type]
+    reuse: Any = _RecordingReuse(reusable, events)
+    scheduler = Scheduler(graph, launcher, None, Progress(), max_workers=1, reuse=reuse)  # type: ignore[arg-type]
     scheduler.outcome.succeeded.update({T("start"): 1, T("outer", (0,)): 3})
-    scheduler._offer(T("outer", (0,)).children(graph, 3))
-    assert list(scheduler.ready) == [T("inner", (0, 2))], "the join waits for the one task not cloned"
+    try:
+        scheduler._offer(T("outer", (0,)).children(graph, 3))
+    finally:
+        scheduler.selector.close()
+        for fd in launcher.descriptors:
+            os.close(fd)
+    return scheduler, events
+
+
+def test_cloned_parents_count_once_each_during_resume() -> None:
+    """Cloning a chain of tasks in one pass must not count a parent twice (the join would start too early)."""
+    scheduler, events = _offer_during_resume({T("inner", (0, 0)), T("inner", (0, 1))})
+    assert ("start", T("inner", (0, 2))) in events and not scheduler.ready
+    assert T("inner_join", (0,)) not in scheduler.known, "the join waits for the one task not cloned"
+    assert scheduler.missing_parents[T("inner_join", (0,))] == 1
+
+
+def test_a_resume_starts_the_tasks_that_run_before_it_clones_their_siblings() -> None:
+    """The failed foreach task runs while its reused siblings are linked, not after."""
+    _, events = _offer_during_resume({T("inner", (0, 0)), T("inner", (0, 2))})
+    assert events == [
+        *(("decide", T("inner", (0, index))) for index in range(3)),
+        ("start", T("inner", (0, 1))),
+        ("clone", 2),
+    ]
 
 
 def test_a_switch_starts_its_chosen_branch_and_the_branch_that_ran_is_the_parent_where_they_meet() -> None:
