@@ -161,8 +161,9 @@ def create_command(
         context=context,
         argo_version=argo_version,
     )
-    if result.bootstrap is not None and result.bootstrap.action != "unchanged":
-        click.echo(f"{result.bootstrap.action.capitalize()} ConfigMap {result.bootstrap.name} (the pods' bootstrap).")
+    for config_map in result.config_maps:
+        if config_map.action != "unchanged":
+            click.echo(f"{config_map.action.capitalize()} ConfigMap {config_map.name} (mounted by the pods).")
     for applied in (result.template, result.cron):
         if applied is not None:
             verb = "Created" if applied.created else "Updated"

@@ -45,9 +45,17 @@ class ArgoManifests:
     bootstrap_config_map: dict[str, Any]
     """The ConfigMap (a plain manifest: Hera has no model for it) holding the bootstrap every pod mounts; it must
     exist in the template's namespace before a run starts."""
+    environment_config_maps: list[dict[str, Any]] = field(default_factory=list)
+    """One ConfigMap per environment built on the shared volume: its explicit files, which the pods of the steps
+    running in it mount (`flowkit.environments.materialize.environment_files`)."""
     cron_workflow: CronWorkflow | None = None
     argo_version: ArgoVersion = field(default_factory=lambda: ArgoVersion.parse(DEFAULT_ARGO_VERSION))
     """The Argo version the rendered manifests are written for (`flowkit.compiler.render` adapts them)."""
+
+    @property
+    def config_maps(self) -> list[dict[str, Any]]:
+        """Every ConfigMap the pods mount, to be created before the template: the bootstrap's first."""
+        return [self.bootstrap_config_map, *self.environment_config_maps]
 
     @property
     def objects(self) -> list[Any]:
@@ -205,12 +213,15 @@ def _workflow_options(argo: ArgoSpec) -> dict[str, Any]:
 def _plan_pods(flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], argo: ArgoSpec) -> dict[str, PodPlan]:
     """Each step's pod plan; steps with equal plans get the very same object (one template for all of them)."""
     from flowkit.environments import plan_pod_environment
+    from flowkit.packaging.bootstrap import BOOTSTRAP_DIR
 
     roles = _roles(graph)
     plans: dict[str, PodPlan] = {}
     distinct: dict[str, PodPlan] = {}
     for step, spec in specs.items():
-        environment = plan_pod_environment(spec, flow_cls, datastore_mount=argo.datastore_mount)
+        environment = plan_pod_environment(
+            spec, flow_cls, datastore_mount=argo.datastore_mount, scripts_dir=BOOTSTRAP_DIR
+        )
         plan = plan_pod(spec, environment, roles[step])
         validate.check_image(graph.flow_name, step, plan.image)
         validate.check_mounts(graph.flow_name, step, spec.kubernetes.pvc, argo)
@@ -259,7 +270,7 @@ def compile_flow(
 
     from flowkit.graph import build_graph
     from flowkit.packaging import bootstrap_command
-    from flowkit.packaging.bootstrap import bootstrap_config_map, bootstrap_config_map_name
+    from flowkit.packaging.bootstrap import bootstrap_files
     from flowkit.specs import flow_options
     from flowkit.specs.profile import ClusterProfile
 
@@ -296,7 +307,7 @@ def compile_flow(
         bootstrap=lambda interpreter, argv: bootstrap_command(
             package, argv, datastore_mount=argo.datastore_mount, python=interpreter, cache_dir=cache_dir
         ),
-        bootstrap_config_map=bootstrap_config_map_name(),
+        bootstrap_files=bootstrap_files(),
         package_cache=argo.package_cache,
         package_cache_host_path=argo.package_cache_host_path,
         run_environment=run_context.to_environment(),
@@ -318,9 +329,15 @@ def compile_flow(
     cron = None
     if options.schedule is not None:
         cron = _cron_workflow(options.schedule, template_name, workflow_namespace, labels)
+    environment_files = {
+        plan.environment.files.name: plan.environment.files for plan in distinct.values() if plan.environment.files
+    }
     return ArgoManifests(
         workflow_template=template,
-        bootstrap_config_map=bootstrap_config_map(workflow_namespace),
+        bootstrap_config_map=bootstrap_files().config_map(workflow_namespace),
+        environment_config_maps=[
+            files.config_map(workflow_namespace) for _, files in sorted(environment_files.items())
+        ],
         cron_workflow=cron,
         argo_version=version,
     )

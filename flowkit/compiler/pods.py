@@ -62,12 +62,16 @@ class PodPlan:
     key: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
+        environment = asdict(self.environment)
+        # The environment's files follow from the id its command wrapper names; leaving them out keeps the template
+        # names of flows without a PVC-built environment stable across flowkit versions.
+        del environment["files"]
         canonical: dict[str, Any] = {
             "kubernetes": self.kubernetes.model_dump(mode="json"),
             "retry": self.retry.model_dump(mode="json"),
             "timeout": None if self.timeout is None else self.timeout.total_seconds,
             "vars": self.environment_vars,
-            "environment": asdict(self.environment),
+            "environment": environment,
             # writes_branch is listed only when set, so the templates of flows without a switch keep their names.
             "role": [self.role.passes_parameters, self.role.writes_splits, self.role.exit_handler]
             + ([self.role.writes_branch] if self.role.writes_branch else []),

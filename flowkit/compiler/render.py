@@ -19,17 +19,17 @@ def to_dicts(manifests: ArgoManifests) -> list[dict[str, Any]]:
 
 
 def to_documents(manifests: ArgoManifests) -> list[dict[str, Any]]:
-    """Everything to deploy, in the order it must be created: the bootstrap ConfigMap the pods mount, then the
-    Argo manifests (`to_dicts`)."""
-    return [manifests.bootstrap_config_map, *to_dicts(manifests)]
+    """Everything to deploy, in the order it must be created: the ConfigMaps the pods mount (the bootstrap's, then
+    each PVC-built environment's explicit files), then the Argo manifests (`to_dicts`)."""
+    return [*manifests.config_maps, *to_dicts(manifests)]
 
 
 def to_yaml(manifests: ArgoManifests) -> str:
     """Every document of `to_documents` as one ``---``-separated YAML stream, keys in Hera's order (kind and
     metadata first); ``kubectl apply -f`` of it deploys the flow.
 
-    Multi-line strings (the bootstrap script in its ConfigMap, the interpreter-finding shell script) are literal
-    blocks, so they read as the scripts they are rather than as one escaped line.
+    Multi-line strings (the scripts in the bootstrap ConfigMap, an environment's explicit files) are literal blocks,
+    so they read as the files they are rather than as one escaped line.
     """
     import yaml
 

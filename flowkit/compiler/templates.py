@@ -16,8 +16,9 @@ from flowkit import settings
 from flowkit.compiler.names import dns_label
 from flowkit.compiler.pods import PodPlan
 from flowkit.invocation import TaskInvocation
-from flowkit.packaging.bootstrap import BOOTSTRAP_DIR, BOOTSTRAP_FILE_MODE, interpreter_command
+from flowkit.packaging.bootstrap import interpreter_command
 from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED, EXIT_DATASTORE_UNWRITABLE
+from flowkit.pod_files import FILE_MODE
 from flowkit.specs.argo import CONTAINER_SECURITY_CONTEXT, PackageCache
 from flowkit.specs.quantity import add_byte_quantities
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from hera.workflows import Container, RetryStrategy
     from hera.workflows import models as m
     from hera.workflows.volume import _BaseVolume
+
+    from flowkit.pod_files import PodFiles
 
 STEP_INPUT = "step"
 STEP_LABEL_INPUT = "step-label"
@@ -78,8 +81,8 @@ class PodContext:
     datastore_mount: str
     parameter_names: Sequence[str]
     bootstrap: BootstrapCommand
-    bootstrap_config_map: str
-    """The ConfigMap holding the bootstrap script, mounted read-only in every container."""
+    bootstrap_files: PodFiles
+    """The ConfigMap holding the bootstrap's scripts, mounted read-only in every container."""
     package_cache: PackageCache = "volume"
     package_cache_host_path: str = ""
     run_environment: Mapping[str, str] = field(default_factory=dict)
@@ -148,20 +151,29 @@ def _resources(plan: PodPlan, context: PodContext) -> m.ResourceRequirements:
     return m.ResourceRequirements(requests=quantities, limits=dict(quantities))
 
 
+def _config_map_volume(files: PodFiles) -> _BaseVolume:
+    """``files`` mounted read-only; Hera names the volume after its ConfigMap."""
+    from hera.workflows import ConfigMapVolume
+
+    return ConfigMapVolume(
+        name=files.name,
+        mount_path=files.mount_path,
+        read_only=True,
+        default_mode=FILE_MODE,
+        optional=files.optional or None,
+    )
+
+
 def _volumes(plan: PodPlan, context: PodContext) -> list[_BaseVolume]:
-    from hera.workflows import ConfigMapVolume, EmptyDirVolume, ExistingVolume, HostPathVolume
+    from hera.workflows import EmptyDirVolume, ExistingVolume, HostPathVolume
     from hera.workflows import models as m
 
     volumes: list[_BaseVolume] = [
-        # Hera names the volume after its ConfigMap.
-        ConfigMapVolume(
-            name=context.bootstrap_config_map,
-            mount_path=BOOTSTRAP_DIR,
-            read_only=True,
-            default_mode=BOOTSTRAP_FILE_MODE,
-        ),
+        _config_map_volume(context.bootstrap_files),
         ExistingVolume(name=DATASTORE_VOLUME, claim_name=context.datastore_claim, mount_path=context.datastore_mount),
     ]
+    if plan.environment.files is not None:
+        volumes.append(_config_map_volume(plan.environment.files))
     if context.package_cache == "node":
         volumes.append(
             HostPathVolume(

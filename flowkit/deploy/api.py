@@ -178,7 +178,7 @@ def argo_create(
         target_namespace,
         template,
         cron,
-        bootstrap=deployed.bootstrap_config_map,
+        config_maps=deployed.config_maps,
         stale_cron_name=stale_cron,
     )
 

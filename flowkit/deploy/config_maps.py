@@ -1,8 +1,8 @@
-"""The bootstrap ConfigMap a flow's pods mount, created or replaced through the kubernetes client's CoreV1Api.
+"""The ConfigMaps a flow's pods mount, created or replaced through the kubernetes client's CoreV1Api.
 
-Its name is the script's SHA-256 (`flowkit.packaging.bootstrap`), so an existing ConfigMap of that name that holds
-the same data is already right and is left alone; one whose data differs (edited by hand) is replaced, so every
-pod runs exactly the script its template was compiled with.
+Each one's name is its content's SHA-256 (`flowkit.pod_files`: the bootstrap's scripts, an environment's explicit
+files), so an existing ConfigMap of that name that holds the same data is already right and is left alone; one whose
+data differs (edited by hand) is replaced, so every pod reads exactly the files its template was compiled with.
 """
 
 from __future__ import annotations

@@ -3,21 +3,22 @@
 Public functions (``factory`` is a `flowkit.deploy.config.ApiClientFactory`; manifests are plain dicts as the Argo
 compiler renders them, with ``metadata.name`` set):
 
-- ``deploy_flow(factory, namespace, template, cron=None, *, bootstrap=None, stale_cron_name=None) -> DeployResult``
+- ``deploy_flow(factory, namespace, template, cron=None, *, config_maps=(), stale_cron_name=None) -> DeployResult``
 - ``delete_flow(factory, namespace, template_name, *, cron_name=None) -> DeletedObjects``
 
 Order of work in `deploy_flow`: check every name (no request yet), dry-run every write on the server (strict field
-validation, RBAC, namespace, schema: nothing persisted), then write the bootstrap ConfigMap the pods mount, the
-template, then the cron. Only a failure between the template's and the cron's real writes can leave a partial
-state; it is rolled back when the template was new, and described in the error when an existing template was
-updated. A ConfigMap written before a failed template write stays: it is content-addressed, so it is exactly what
-the next deploy of the same flowkit version needs, and no template that mounts another one is affected.
+validation, RBAC, namespace, schema: nothing persisted), then write the ConfigMaps the pods mount (the bootstrap's,
+and the explicit files of each environment built on the shared volume), the template, then the cron. Only a failure
+between the template's and the cron's real writes can leave a partial state; it is rolled back when the template was
+new, and described in the error when an existing template was updated. A ConfigMap written before a failed template
+write stays: it is content-addressed, so it is exactly what the next deploy of the same scripts and environments
+needs, and no template that mounts another one is affected.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ class DeployResult:
     template: AppliedObject
     cron: AppliedObject | None
     removed_stale_cron: bool
-    bootstrap: AppliedConfigMap | None = None
+    config_maps: tuple[AppliedConfigMap, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,14 +90,13 @@ def deploy_flow(
     template: Mapping[str, Any],
     cron: Mapping[str, Any] | None = None,
     *,
-    bootstrap: Mapping[str, Any] | None = None,
+    config_maps: Sequence[Mapping[str, Any]] = (),
     stale_cron_name: str | None = None,
 ) -> DeployResult:
     """Create or update the flow's WorkflowTemplate, then its CronWorkflow if it has a schedule.
 
-    ``bootstrap``: the ConfigMap the template's pods mount (`flowkit.packaging.bootstrap.bootstrap_config_map`),
-    created or replaced before the template so that no run can start without it; None for a template that mounts
-    none.
+    ``config_maps``: the ConfigMaps the template's pods mount (`flowkit.compiler.ArgoManifests.config_maps`),
+    created or replaced before the template so that no run can start without them.
 
     ``stale_cron_name``: when ``cron`` is None, the name of a CronWorkflow a previous deploy may have left (the flow
     lost its ``@schedule``); it is deleted so an old schedule does not keep firing.
@@ -106,22 +106,22 @@ def deploy_flow(
         _manifest_name(CRON_WORKFLOW, cron)
     with factory() as client:
         objects = ArgoObjects(client, namespace)
-        config_maps = ConfigMaps(client, namespace)
-        if bootstrap is not None:
-            config_maps.apply(bootstrap, dry_run=True)
+        mounted = ConfigMaps(client, namespace)
+        for config_map in config_maps:
+            mounted.apply(config_map, dry_run=True)
         _apply(objects, WORKFLOW_TEMPLATE, template, dry_run=True)
         if cron is not None:
             _apply(objects, CRON_WORKFLOW, cron, dry_run=True)
-        applied_bootstrap = None if bootstrap is None else config_maps.apply(bootstrap, dry_run=False)
+        applied_config_maps = tuple(mounted.apply(config_map, dry_run=False) for config_map in config_maps)
         applied_template = _apply(objects, WORKFLOW_TEMPLATE, template, dry_run=False)
         if cron is None:
             removed = stale_cron_name is not None and objects.delete(CRON_WORKFLOW, stale_cron_name)
-            return DeployResult(applied_template, None, removed, applied_bootstrap)
+            return DeployResult(applied_template, None, removed, applied_config_maps)
         try:
             applied_cron = _apply(objects, CRON_WORKFLOW, cron, dry_run=False)
         except DeployError as error:
             raise _cron_failed(objects, applied_template, error) from error
-    return DeployResult(applied_template, applied_cron, False, applied_bootstrap)
+    return DeployResult(applied_template, applied_cron, False, applied_config_maps)
 
 
 def _cron_failed(objects: ArgoObjects, template: AppliedObject, error: DeployError) -> DeployError:

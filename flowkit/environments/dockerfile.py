@@ -15,13 +15,12 @@ from pathlib import Path
 
 from flowkit.environments.env_id import image_reference
 from flowkit.environments.lockfile import RenderedEnvironment
+from flowkit.environments.materialize_script import EXPLICIT_FILE, PIP_FILE
 from flowkit.errors import FlowkitError
 from flowkit.settings import ENVIRONMENT_ID
 
 DEFAULT_BASE_IMAGE = "continuumio/miniconda3:24.7.1-0"
 ENVIRONMENT_PREFIX = "/opt/flowkit/env"
-EXPLICIT_FILE = "conda-explicit.txt"
-PIP_FILE = "pip-requirements.txt"
 #: Matches `run_as_user` of @argo, so pods with runAsNonRoot can verify the numeric user.
 IMAGE_USER_ID = 1000
 _BASE_IMAGE = re.compile(r"^[\w.\-/]+(:\d+)?[\w.\-/]*:(?P<tag>[\w][\w.\-]{0,127})$")

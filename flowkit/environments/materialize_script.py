@@ -1,8 +1,9 @@
 """Build a locked conda environment once per environment id, then run a command with its Python.
 
-This module uses only the standard library on purpose: in a pod it is sent as `python3 -c <this source>` to a stock
-Miniconda (or any python3 + micromamba/conda) image where flowkit is not installed. Locally, flowkit imports it and
-calls `materialize` directly, so pods and laptops build environments with the same code.
+This module uses only the standard library on purpose: in a pod it runs as `python3 /flowkit-bootstrap/materialize.py`
+(a file of the bootstrap ConfigMap) on a stock Miniconda (or any python3 + micromamba/conda) image where flowkit is not
+installed. Locally, flowkit imports it and calls `materialize` directly, so pods and laptops build environments with
+the same code.
 
 Layout under `envs_dir` (the datastore's `envs/`, on the shared PVC in a cluster):
 
@@ -16,15 +17,16 @@ trust signal: a build that failed or was killed leaves at most an untrusted buil
 removes under the lock before it builds again.
 
 Command line (pods):
-    python3 -c <source> --envs-dir /flowkit/envs --env-id <id> --payload <base64> -- python -m flowkit.task ...
-The payload is the zlib-compressed, base64-encoded JSON `{"conda": <explicit file>, "pip": <requirements>}`; the
-script checks that it hashes to the given id before trusting it.
+    python3 materialize.py --envs-dir /flowkit/envs --env-id <id> --files-dir /flowkit-environment -- <command>
+`--files-dir` holds `EXPLICIT_FILE` and `PIP_FILE`, the environment's ConfigMap (named by the id, `config_map_name`);
+the script checks that they hash to the id before trusting them. Inputs that no
+retry can fix (files missing, or not those of the id) exit with `EXIT_INPUTS_REFUSED`, which the pods' retryStrategy
+does not retry; a failed build exits 1 and is retried.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import fcntl
 import hashlib
@@ -35,17 +37,28 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 MARKER_NAME = ".flowkit-complete"
+EXPLICIT_FILE = "conda-explicit.txt"
+PIP_FILE = "pip-requirements.txt"
+"""The rendered environment's two files: in its ConfigMap, in an image's build context, and while building."""
+CONFIG_MAP_NAME_PREFIX = "flowkit-environment-"
+CONFIG_MAP_ID_LENGTH = 20
+"""An environment's ConfigMap (its two files) is named by its id: `config_map_name`."""
+EXIT_INPUTS_REFUSED = 3
+"""The package bootstrap's own failure status (`EXIT_BOOTSTRAP_FAILED`), which Argo's retryStrategy skips."""
 #: Installers able to create an environment from an explicit lockfile without solving, in order of preference.
 INSTALLERS = ("micromamba", "mamba", "conda")
 
 
 class MaterializeError(Exception):
     """The environment could not be built or its inputs are inconsistent."""
+
+
+class InputsRefused(MaterializeError):
+    """The environment's files are missing or are not those of its id: building again cannot help."""
 
 
 def canonical_lines(text: str) -> list[str]:
@@ -64,19 +77,22 @@ def environment_id(conda_explicit: str, pip_requirements: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def encode_payload(conda_explicit: str, pip_requirements: str) -> str:
-    """Pack both rendered files into one command-line-safe argument."""
-    document = json.dumps({"conda": conda_explicit, "pip": pip_requirements}, sort_keys=True).encode("utf-8")
-    return base64.urlsafe_b64encode(zlib.compress(document, 9)).decode("ascii")
+def config_map_name(env_id: str) -> str:
+    """The ConfigMap holding the files of environment ``env_id``: named by the digest they are checked against."""
+    return CONFIG_MAP_NAME_PREFIX + env_id[:CONFIG_MAP_ID_LENGTH]
 
 
-def decode_payload(payload: str) -> tuple[str, str]:
-    """The (conda explicit file, pip requirements) packed by `encode_payload`."""
+def read_environment_files(files_dir: Path, env_id: str) -> tuple[str, str]:
+    """The (conda explicit file, pip requirements) of ``env_id``, mounted at ``files_dir`` from its ConfigMap."""
     try:
-        document = json.loads(zlib.decompress(base64.urlsafe_b64decode(payload.encode("ascii"))))
-        return str(document["conda"]), str(document["pip"])
-    except (ValueError, KeyError, zlib.error) as error:
-        raise MaterializeError(f"the environment payload is corrupt: {error}") from error
+        conda_explicit = (files_dir / EXPLICIT_FILE).read_text(encoding="utf-8")
+        pip_requirements = (files_dir / PIP_FILE).read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise InputsRefused(
+            f"{error.filename} does not exist: the ConfigMap {config_map_name(env_id)} is missing from the pod's "
+            "namespace; `argo-create` creates it, or apply every document `argo-create --only-yaml` prints"
+        ) from error
+    return conda_explicit, pip_requirements
 
 
 def find_installer() -> str | None:
@@ -115,7 +131,7 @@ def materialize(envs_dir: Path, env_id: str, conda_explicit: str, pip_requiremen
     """Return the prefix of a trusted build of `env_id` under `envs_dir`, building it first if nobody has yet."""
     actual_id = environment_id(conda_explicit, pip_requirements)
     if actual_id != env_id:
-        raise MaterializeError(f"the locked files hash to {actual_id}, not to the expected environment id {env_id}")
+        raise InputsRefused(f"the locked files hash to {actual_id}, not to the expected environment id {env_id}")
     link = envs_dir / env_id
     if is_trusted(link, env_id):
         return link
@@ -160,14 +176,14 @@ def _build(installer: str, prefix: Path, conda_explicit: str, pip_requirements: 
     """Create the environment at `prefix` from the explicit files: no solve, exactly the locked packages."""
     with tempfile.TemporaryDirectory(prefix=".flowkit-build-", dir=envs_dir) as scratch_text:
         scratch = Path(scratch_text)
-        explicit_file = scratch / "conda-explicit.txt"
+        explicit_file = scratch / EXPLICIT_FILE
         explicit_file.write_text(conda_explicit, encoding="utf-8")
         # A package cache on the same filesystem lets conda hardlink, and leaving with the scratch directory
         # keeps the shared volume from filling with tarballs.
         installer_env = dict(os.environ, CONDA_PKGS_DIRS=str(scratch / "pkgs"), MAMBA_ROOT_PREFIX=str(scratch / "root"))
         _run([installer, "create", "--yes", "--prefix", str(prefix), "--file", str(explicit_file)], installer_env)
         if canonical_lines(pip_requirements):
-            requirements_file = scratch / "pip-requirements.txt"
+            requirements_file = scratch / PIP_FILE
             requirements_file.write_text(pip_requirements, encoding="utf-8")
             pip_install = ["-m", "pip", "install", "--no-deps", "--require-hashes", "--no-cache-dir"]
             _run([str(python_of(prefix)), *pip_install, "-r", str(requirements_file)], installer_env)
@@ -204,17 +220,18 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="flowkit-environment")
     parser.add_argument("--envs-dir", required=True, type=Path)
     parser.add_argument("--env-id", required=True)
-    parser.add_argument("--payload", required=True)
+    parser.add_argument("--files-dir", required=True, type=Path)
     options = parser.parse_args(arguments[:split])
     command = arguments[split + 1 :]
     if not command:
         print("flowkit environment: no command after '--'", file=sys.stderr)
         return 2
     try:
-        prefix = materialize(options.envs_dir, options.env_id, *decode_payload(options.payload))
+        files = read_environment_files(options.files_dir, options.env_id)
+        prefix = materialize(options.envs_dir, options.env_id, *files)
     except (MaterializeError, OSError) as error:
         print(f"flowkit environment {options.env_id}: {error}", file=sys.stderr)
-        return 1
+        return EXIT_INPUTS_REFUSED if isinstance(error, InputsRefused) else 1
     sys.stdout.flush()
     exec_in_environment(prefix, options.env_id, command)
     return 0  # not reached: exec replaced the process

@@ -5,7 +5,8 @@ Which image a conda step's pod runs:
   or, with `materialize="pvc"`, that it has python3 and micromamba or conda);
 - otherwise `materialize="image"` runs `<image_repository>:<environment id>`, the image `image` builds;
 - otherwise `materialize="pvc"` runs the stock Miniconda base image and wraps the task command so the environment is
-  built once on the PVC and the task runs with its Python.
+  built once on the PVC and the task runs with its Python; the pod mounts the environment's explicit files from their
+  own ConfigMap (`PodEnvironmentPlan.files`).
 Every conda pod gets the id in the variable of the `ENVIRONMENT_ID` setting (which the executor records), as an
 annotation, and (shortened to fit) as a label.
 """
@@ -24,11 +25,12 @@ from flowkit.environments.env_id import (
     short_id,
 )
 from flowkit.environments.locking import locked_environment
-from flowkit.environments.materialize import materialize_command
+from flowkit.environments.materialize import environment_files, materialize_command
 from flowkit.errors import FlowDefinitionError
 from flowkit.settings import ENVIRONMENT_ID
 
 if TYPE_CHECKING:
+    from flowkit.pod_files import PodFiles
     from flowkit.specs import StepSpec
     from flowkit.specs.conda import CondaSpec
 
@@ -43,10 +45,18 @@ class PodEnvironmentPlan:
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     environment_id: str | None = None
+    files: PodFiles | None = None
+    """What the command wrapper reads (the environment's explicit files), for the compiler to emit and mount."""
 
 
-def plan_pod_environment(step_spec: StepSpec, flow_cls: type, *, datastore_mount: str) -> PodEnvironmentPlan:
-    """The environment part of the pod of `step_spec`'s tasks; an empty plan for a step without `@conda`."""
+def plan_pod_environment(
+    step_spec: StepSpec, flow_cls: type, *, datastore_mount: str, scripts_dir: str
+) -> PodEnvironmentPlan:
+    """The environment part of the pod of `step_spec`'s tasks; an empty plan for a step without `@conda`.
+
+    ``scripts_dir`` is where the pod mounts the scripts that run before flowkit is importable, the materializer's
+    among them.
+    """
     conda = step_spec.conda
     if conda is None:
         return PodEnvironmentPlan()
@@ -54,9 +64,11 @@ def plan_pod_environment(step_spec: StepSpec, flow_cls: type, *, datastore_mount
     environment = locked_environment(target, pod_platform(conda, flow=flow_cls.__name__, step=step_spec.step))
     env_id = environment.env_id
     explicit_image = step_spec.kubernetes.image
+    files = None
     if conda.materialize == "pvc":
         image = explicit_image or DEFAULT_BASE_IMAGE
-        wrapper = materialize_command(environment, datastore_mount)
+        wrapper = materialize_command(environment, datastore_mount, scripts_dir=scripts_dir)
+        files = environment_files(environment)
     else:
         image = explicit_image or image_reference(conda.image_repository, env_id)
         wrapper = []
@@ -67,6 +79,7 @@ def plan_pod_environment(step_spec: StepSpec, flow_cls: type, *, datastore_mount
         labels={ENVIRONMENT_ID_LABEL: short_id(env_id)},
         annotations={ENVIRONMENT_ID_ANNOTATION: env_id},
         environment_id=env_id,
+        files=files,
     )
 
 

@@ -1,18 +1,21 @@
 """The container command that runs one task from a published package, and the ConfigMap that delivers its scripts.
 
 The bootstrap is a standard-library-only script (``bootstrap_script.py``, kept as a real file so that it is linted,
-type-checked and importable by tests). It reaches the pod in a ConfigMap (`bootstrap_config_map`) mounted read-only
-at `BOOTSTRAP_DIR`, not on the command line: pasted into every container's command it made a WorkflowTemplate grow by
-some 17 KB per distinct pod spec (Argo's 1 MiB workflow limit, etcd's 1.5 MiB request limit) and every pod carry it
-twice. The ConfigMap's name is its content's SHA-256, so a template names exactly the scripts it was compiled with
-and deploys of different flowkit versions never overwrite each other's. Trust is unchanged: what runs before any
-check (the scripts, and everything the bootstrap must trust: the digests, the flow's reference, or the Python and
-cloudpickle versions a pickled flow needs, on its command line) comes from objects the API server protects, the
-ConfigMap and the workflow spec; the shared volume only supplies bytes that are checked against those values.
+type-checked and importable by tests). It reaches the pod in a ConfigMap (`bootstrap_files`, a `PodFiles`) mounted
+read-only at `BOOTSTRAP_DIR`, not on the command line: pasted into every container's command it made a WorkflowTemplate
+grow by some 17 KB per distinct pod spec (Argo's 1 MiB workflow limit, etcd's 1.5 MiB request limit) and every pod
+carry it twice. The same ConfigMap carries the other scripts a pod runs before flowkit is importable: the one that
+finds the image's Python and the conda materializer of environments built on the shared volume
+(`flowkit.environments.materialize`), so one mount serves them all. The ConfigMap's name is its content's SHA-256
+(`flowkit.pod_files`), so a template names exactly the scripts it was compiled with and deploys of different flowkit
+versions never overwrite each other's. Trust is unchanged: what runs before any check (the scripts, and everything
+the bootstrap must trust: the digests, the flow's reference, or the Python and cloudpickle versions a pickled flow
+needs, on its command line) comes from objects the API server protects, the ConfigMap and the workflow spec; the
+shared volume only supplies bytes that are checked against those values.
 
 The interpreter is found, not assumed: Debian, Ubuntu and CUDA images have ``python3`` but often no ``python``, a
 Miniconda image has both, and some images keep Python elsewhere. Unless the step names one
-(``@kubernetes(python=...)``), a short ``/bin/sh`` script (`FIND_PYTHON_SCRIPT`, the ConfigMap's other file) runs
+(``@kubernetes(python=...)``), a short ``/bin/sh`` script (`FIND_PYTHON_SCRIPT`, another file of the ConfigMap) runs
 ``python3``, else ``python``, and an image with neither fails with one line naming the image and the step, under
 the bootstrap's own exit code, which the pods' retryStrategy does not retry.
 """
@@ -20,27 +23,22 @@ the bootstrap's own exit code, which the pods' retryStrategy does not retry.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from flowkit.environments.materialize import MATERIALIZE_FILE, script_source
 from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED, BootstrapOptions
 from flowkit.packaging.publish import PackageRef
+from flowkit.pod_files import PodFiles, content_name
 
 SCRIPT_PATH = Path(__file__).with_name("bootstrap_script.py")
 BOOTSTRAP_DIR = "/flowkit-bootstrap"
 """Where the bootstrap ConfigMap is mounted in every container."""
 BOOTSTRAP_FILE = "bootstrap.py"
 FIND_PYTHON_FILE = "find-python.sh"
-"""The ConfigMap's keys, and so the scripts' file names under `BOOTSTRAP_DIR`."""
-BOOTSTRAP_FILE_MODE = 0o444
-"""Readable by whatever uid the pod runs as, writable by none."""
+"""The ConfigMap's keys, and so the scripts' file names under `BOOTSTRAP_DIR` (with `MATERIALIZE_FILE`)."""
 CONFIG_MAP_NAME_PREFIX = "flowkit-bootstrap-"
-CONFIG_MAP_HASH_LENGTH = 20
-"""Hex digits of the content's SHA-256 in the ConfigMap's name (80 bits: no two flowkit versions collide)."""
-CONFIG_MAP_LABELS = {"app.kubernetes.io/managed-by": "flowkit", "app.kubernetes.io/component": "bootstrap"}
 
 FIND_PYTHON_SCRIPT = f"""\
 image=$1 step=$2
@@ -72,24 +70,25 @@ def bootstrap_script() -> str:
     return SCRIPT_PATH.read_text(encoding="utf-8")
 
 
-def bootstrap_files() -> dict[str, str]:
-    """The ConfigMap's data: file name under `BOOTSTRAP_DIR` → text."""
-    return {BOOTSTRAP_FILE: bootstrap_script(), FIND_PYTHON_FILE: FIND_PYTHON_SCRIPT}
+@functools.cache
+def bootstrap_files() -> PodFiles:
+    """The ConfigMap every container of a compiled flow mounts at `BOOTSTRAP_DIR`: file name → script."""
+    scripts = {
+        BOOTSTRAP_FILE: bootstrap_script(),
+        FIND_PYTHON_FILE: FIND_PYTHON_SCRIPT,
+        MATERIALIZE_FILE: script_source(),
+    }
+    return PodFiles(content_name(CONFIG_MAP_NAME_PREFIX, scripts), "bootstrap", BOOTSTRAP_DIR, scripts)
 
 
 def bootstrap_config_map_name() -> str:
     """``flowkit-bootstrap-<sha256 of the files>``: content-addressed, so equal scripts share one ConfigMap."""
-    canonical = json.dumps(bootstrap_files(), sort_keys=True).encode("utf-8")
-    return f"{CONFIG_MAP_NAME_PREFIX}{hashlib.sha256(canonical).hexdigest()[:CONFIG_MAP_HASH_LENGTH]}"
+    return bootstrap_files().name
 
 
 def bootstrap_config_map(namespace: str | None) -> dict[str, Any]:
-    """The ConfigMap manifest holding the bootstrap's scripts, in ``namespace`` (None: the cluster's default), which
-    every container of a compiled flow mounts at `BOOTSTRAP_DIR`."""
-    metadata: dict[str, Any] = {"name": bootstrap_config_map_name(), "labels": dict(CONFIG_MAP_LABELS)}
-    if namespace is not None:
-        metadata["namespace"] = namespace
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": bootstrap_files()}
+    """The ConfigMap manifest holding the bootstrap's scripts, in ``namespace`` (None: the cluster's default)."""
+    return bootstrap_files().config_map(namespace)
 
 
 def bootstrap_command(

@@ -12,8 +12,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from flowkit.cli.main import build_cli
+from flowkit.cli.main import build_cli, load_flow_class
+from flowkit.environments.lockfile import read_lockfile, render_environment
+from flowkit.environments.materialize import environment_files
 from flowkit.packaging.bootstrap import SCRIPT_PATH, bootstrap_config_map_name, bootstrap_files
+from tests.argo.conftest import EXAMPLES
 from tests.argo.flows import LinearFlow, OperatedFlow
 from tests.support.argo_schema import validate_kubernetes_object, validate_manifest
 from tests.support.fake_kube import FakeKube
@@ -73,13 +76,32 @@ def test_create_uploads_the_package_applies_the_template_then_updates_it(kube: F
     assert (pvc / archive).is_file() and (pvc / payload).is_file()
     bootstrap = bootstrap_config_map_name()
     assert f"Created ConfigMap {bootstrap}" in output
-    assert kube.stored("configmaps", bootstrap)["data"] == bootstrap_files()
+    assert kube.stored("configmaps", bootstrap)["data"] == bootstrap_files().files
     created = [r.path.rsplit("/", 1)[-1] for r in kube.requests if r.method == "POST" and "dryRun" not in r.query]
     assert created.index("configmaps") < created.index("workflowtemplates")  # no run can start without it
 
     again = invoke(LinearFlow, "argo-create", *kubeconfig, *PROJECT)
     assert "Updated WorkflowTemplate linear-flow" in again
     assert "ConfigMap" not in again  # the identical one is kept
+
+
+def test_create_of_a_flow_with_a_pvc_environment_creates_its_explicit_files_config_map(
+    kube: FakeKube, kubeconfig: list[str]
+) -> None:
+    example = EXAMPLES / "conda_env"
+    flow_cls = load_flow_class(str(example / "flow.py"))
+    output = invoke(flow_cls, "argo-create", *kubeconfig, "--project-root", str(example))
+    rendered = render_environment(read_lockfile(example / "conda-lock.yml"), "linux-64", flow="F", step="s")
+    files = environment_files(rendered)
+    assert f"Created ConfigMap {files.name}" in output
+    stored = kube.stored("configmaps", files.name)
+    assert stored["data"] == files.files
+    assert stored["metadata"]["labels"]["app.kubernetes.io/component"] == "environment"
+    created = [r.path.rsplit("/", 1)[-1] for r in kube.requests if r.method == "POST" and "dryRun" not in r.query]
+    assert created.count("configmaps") == 2 and created.index("workflowtemplates") > 1  # both before the template
+    template = kube.stored("workflowtemplates", "conda-env-flow")
+    mounting = [t for t in template["spec"]["templates"] if "container" in t and files.name in json.dumps(t)]
+    assert [t["container"]["command"][1] for t in mounting] == ["/flowkit-bootstrap/materialize.py"]
 
 
 def test_create_with_package_dir_writes_the_package_there(

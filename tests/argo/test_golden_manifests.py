@@ -2,11 +2,11 @@
 
 Each example's ``argo-create --only-yaml`` output (run in-process, exactly as ``python FILE argo-create --only-yaml``)
 is compared with ``tests/golden/<path of the example>.yaml``. The values that depend on the machine rather than on the
-compiler (the code package's digests, the deploying user) and the bootstrap script's text and digest (the bootstrap
-ConfigMap's content: that script's own file and tests own it) are replaced by placeholders first; everything else must
-match byte for byte. Every example is a file, so its pods import the flow by reference: no manifest may name the local
-Python. After an intended change, rewrite the files with ``python -m pytest tests/argo/test_golden_manifests.py
---update-golden`` and commit them with the change.
+compiler (the code package's digests, the deploying user) and the texts and digest of the scripts in the bootstrap
+ConfigMap (the bootstrap's and the conda materializer's: their own files and tests own them) are replaced by
+placeholders first; everything else must match byte for byte. Every example is a file, so its pods import the flow by
+reference: no manifest may name the local Python. After an intended change, rewrite the files with
+``python -m pytest tests/argo/test_golden_manifests.py --update-golden`` and commit them with the change.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from flowkit.cli.main import load_flow_class
-from flowkit.packaging.bootstrap import BOOTSTRAP_FILE, CONFIG_MAP_HASH_LENGTH, CONFIG_MAP_NAME_PREFIX
+from flowkit.environments.materialize import MATERIALIZE_FILE
+from flowkit.packaging.bootstrap import BOOTSTRAP_FILE, CONFIG_MAP_NAME_PREFIX
+from flowkit.pod_files import NAME_HASH_LENGTH
 from tests.argo.conftest import EXAMPLE_FILES, EXAMPLES
 from tests.conftest import UPDATE_GOLDEN_OPTION
 from tests.support.argo_schema import validate_manifest_stream
@@ -33,9 +35,10 @@ _DIGEST_OPTIONS = {"--package-id": "<package-id>", "--archive-sha256": "<archive
 _USER_VARIABLE = "FLOWKIT_USER"
 # A Kubernetes label value holds at most 63 characters, so the package label carries a digest's first 63.
 _LABEL_LENGTH = 63
-# The bootstrap ConfigMap's script (a literal block: indented lines, blank lines) and the name its digest makes.
-_BOOTSTRAP_SCRIPT = re.compile(rf"^(  {re.escape(BOOTSTRAP_FILE)}: )\|\n(?:    .*\n|\n)*", re.MULTILINE)
-_BOOTSTRAP_NAME = re.compile(rf"\b{re.escape(CONFIG_MAP_NAME_PREFIX)}[0-9a-f]{{{CONFIG_MAP_HASH_LENGTH}}}\b")
+# The bootstrap ConfigMap's Python scripts (literal blocks: indented lines, blank lines) and the name its digest makes.
+_SCRIPTS = "|".join(re.escape(name) for name in (BOOTSTRAP_FILE, MATERIALIZE_FILE))
+_BOOTSTRAP_SCRIPTS = re.compile(rf"^(  (?:{_SCRIPTS}): )\|\n(?:    .*\n|\n)*", re.MULTILINE)
+_BOOTSTRAP_NAME = re.compile(rf"\b{re.escape(CONFIG_MAP_NAME_PREFIX)}[0-9a-f]{{{NAME_HASH_LENGTH}}}\b")
 
 
 def golden_path(example: Path) -> Path:
@@ -70,8 +73,8 @@ def machine_independent(stream: str) -> str:
         rf"^(\s*- name: {_USER_VARIABLE}\n\s*value: ).*$", r"\g<1><user>", stream, flags=re.MULTILINE
     )
     assert count, f"no {_USER_VARIABLE} in any pod's environment"
-    stream, count = _BOOTSTRAP_SCRIPT.subn(r"\g<1><bootstrap script>\n", stream)
-    assert count == 1, "expected the bootstrap script once, in its ConfigMap"
+    stream, count = _BOOTSTRAP_SCRIPTS.subn(r"\g<1><script>\n", stream)
+    assert count == 2, "expected the bootstrap and the materializer once each, in the bootstrap ConfigMap"
     return _BOOTSTRAP_NAME.sub(f"{CONFIG_MAP_NAME_PREFIX}<script-sha256>", stream)
 
 

@@ -285,7 +285,7 @@ def test_an_image_without_python_fails_in_one_line_naming_image_and_step(tmp_pat
     """The launcher as the kubelet would run it on an image with neither python3 nor python on PATH."""
     mounted = tmp_path / "bootstrap-config-map"
     mounted.mkdir()
-    for name, text in bootstrap_files().items():
+    for name, text in bootstrap_files().files.items():
         (mounted / name).write_text(text, encoding="utf-8")
     command = interpreter_command(None, image="debian:12-slim", step="train", scripts_dir=str(mounted))
     empty_path = tmp_path / "bin"

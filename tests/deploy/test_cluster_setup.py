@@ -73,9 +73,9 @@ def test_the_deployer_role_allows_every_request_the_bootstrap_config_map_needs(
 ) -> None:
     """Create (first deploy), read (every deploy) and replace (after a hand edit), as argo-create sends them."""
     config_map = bootstrap_config_map("default")
-    deploy_flow(factory, "default", template_manifest(), bootstrap=config_map)
+    deploy_flow(factory, "default", template_manifest(), config_maps=[config_map])
     kube.stored("configmaps", config_map["metadata"]["name"])["data"] = {"edited": "by hand"}
-    deploy_flow(factory, "default", template_manifest(), bootstrap=config_map)
+    deploy_flow(factory, "default", template_manifest(), config_maps=[config_map])
     verbs = {"GET": "get", "POST": "create", "PUT": "update"}
     sent = {verbs[r.method] for r in kube.requests if "/configmaps" in r.path}
     assert sent == {"get", "create", "update"}

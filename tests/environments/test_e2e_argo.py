@@ -2,7 +2,8 @@
 
 Pods are local processes in private mount namespaces (the datastore claim shows a local directory at /flowkit); the
 image is ignored, so "image" pods run the test interpreter with the environment's id, and the PVC pod really runs the
-materialize script, which builds with the stand-in micromamba and runs the task with the built environment's Python.
+materialize script from the bootstrap ConfigMap's mount, reading the explicit files from the environment's ConfigMap
+mount, builds with the stand-in micromamba and runs the task with the built environment's Python.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from flowkit.datastore import DataStore
 from flowkit.environments.lockfile import read_lockfile, render_environment
+from flowkit.environments.materialize_script import EXIT_INPUTS_REFUSED, EXPLICIT_FILE
 from flowkit.identity import TaskRef
 from tests.environments.installer_double import install_standin
 from tests.support.argo_emulator import run_workflow_template
@@ -41,7 +45,19 @@ print(to_yaml(compile_flow(flow_cls, package=ref)), end="")
 """
 
 
-def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(tmp_path: Path) -> None:
+@dataclass
+class CompiledExample:
+    """The example published onto a claim directory and compiled against it: the stream's three documents."""
+
+    pvc: Path
+    workdir: Path
+    bootstrap: dict[str, Any]
+    environment: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+@pytest.fixture
+def compiled_example(tmp_path: Path) -> CompiledExample:
     project = tmp_path / "project"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "flowkit-image"))
     pvc = tmp_path / "pvc"
@@ -53,26 +69,45 @@ def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(tmp_pat
         timeout=300,
     )
     assert compiled.returncode == 0, compiled.stderr
-    config_map, manifest = list(yaml.safe_load_all(compiled.stdout))
+    bootstrap, environment, manifest = yaml.safe_load_all(compiled.stdout)
+    return CompiledExample(pvc, tmp_path / "work", bootstrap, environment, manifest)  # work: the pods' private /tmp
 
-    workdir = tmp_path / "work"  # visible inside the pods' private /tmp
+
+def _standin_environment(workdir: Path) -> tuple[dict[str, str], Path]:
+    """Variables that put the recording micromamba stand-in on the pods' PATH, and its log."""
     standin_bin = workdir / "standin-bin"
     install_standin(standin_bin)
     log = workdir / "standin.log"
     log.touch()
     log.chmod(0o666)  # the stand-in records each call from the pods, which run as uid 1000
-    env = {"PATH": f"{standin_bin}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log)}
+    return {"PATH": f"{standin_bin}{os.pathsep}{os.environ['PATH']}", "STANDIN_LOG": str(log)}, log
+
+
+def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(compiled_example: CompiledExample) -> None:
+    pvc, environment, manifest = compiled_example.pvc, compiled_example.environment, compiled_example.manifest
+    (pvc_pod,) = [
+        t for t in manifest["spec"]["templates"] if t.get("container", {}).get("command", [""])[0] == "python3"
+    ]
+    assert pvc_pod["container"]["command"][1] == "/flowkit-bootstrap/materialize.py"
+    env, log = _standin_environment(compiled_example.workdir)
     run = run_workflow_template(
-        manifest, config_maps=[config_map], pvc_dirs={"flowkit-datastore": pvc}, workdir=workdir, env=env, timeout=300
+        manifest,
+        config_maps=[compiled_example.bootstrap, environment],
+        pvc_dirs={"flowkit-datastore": pvc},
+        workdir=compiled_example.workdir,
+        env=env,
+        timeout=300,
     )
     run.assert_succeeded()
 
     env_id = render_environment(
-        read_lockfile(project / "conda-lock.yml"), "linux-64", flow="CondaEnvFlow", step="start"
+        read_lockfile(EXAMPLE / "conda-lock.yml"), "linux-64", flow="CondaEnvFlow", step="start"
     ).env_id
     creates = [line for line in log.read_text().splitlines() if '"create"' in line]
     assert len(creates) == 1
     assert (pvc / "envs" / env_id / ".flowkit-complete").read_text().strip() == env_id
+    # What was installed is what the environment's ConfigMap holds.
+    assert (pvc / "envs" / env_id / "conda-meta" / "explicit.txt").read_text() == environment["data"][EXPLICIT_FILE]
     store = DataStore(pvc)
     (run_dir,) = (pvc / "runs" / "CondaEnvFlow").iterdir()
     run_record = store.read_run("CondaEnvFlow", run_dir.name)
@@ -82,3 +117,24 @@ def test_example_runs_with_its_environment_id_recorded_and_one_pvc_build(tmp_pat
         assert record.environment_id == env_id, step
     summary = store.successful_record(TaskRef("CondaEnvFlow", run_dir.name, "summarize"))
     assert store.blobs.load(summary.artifacts["report"].sha256) == "mean 500,000 over 11 values"
+
+
+def test_a_missing_environment_config_map_fails_its_pod_in_one_line_with_the_status_retries_skip(
+    compiled_example: CompiledExample,
+) -> None:
+    env, log = _standin_environment(compiled_example.workdir)
+    run = run_workflow_template(
+        compiled_example.manifest,
+        config_maps=[compiled_example.bootstrap],  # the environment's ConfigMap was never created
+        pvc_dirs={"flowkit-datastore": compiled_example.pvc},
+        workdir=compiled_example.workdir,
+        env=env,
+        timeout=300,
+    )
+    assert run.phase == "Failed", run.logs()
+    (summarize,) = [node for node in run.nodes if node.kind == "container" and "summarize" in node.name]
+    attempt = summarize.attempts[-1]
+    assert attempt.exit_code == EXIT_INPUTS_REFUSED  # one of NOT_RETRIED_EXIT_CODES (see test_materialize)
+    name = compiled_example.environment["metadata"]["name"]
+    assert f"the ConfigMap {name} is missing from the pod's namespace; `argo-create` creates it" in attempt.stderr
+    assert log.read_text() == ""  # nothing was installed

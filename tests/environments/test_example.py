@@ -11,10 +11,13 @@ import yaml
 from flowkit.cli.main import load_flow_class
 from flowkit.environments.declaration import environment_targets
 from flowkit.environments.lockfile import read_lockfile, render_environment
-from flowkit.environments.materialize import script_source
+from flowkit.environments.materialize import ENVIRONMENT_DIR
+from flowkit.environments.materialize_script import EXPLICIT_FILE, PIP_FILE
+from flowkit.packaging.bootstrap import bootstrap_config_map_name
+from tests.argo.test_size import COMMAND_BUDGET, command_bytes
 from tests.environments.test_dockerfile import hadolint
 from tests.runtime.cli_runner import flow_command_in_process
-from tests.support.argo_schema import validate_manifest
+from tests.support.argo_schema import validate_kubernetes_object, validate_manifest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "conda_env"
 
@@ -55,8 +58,10 @@ def test_image_context_is_hadolint_clean_and_tagged_by_the_environment_id(linux_
 def test_compiled_pods_use_the_image_or_materialize_on_the_pvc(linux_env_id: str, tmp_path: Path) -> None:
     compiled = example_command("argo-create", "--only-yaml", tmp_path=tmp_path)
     assert compiled.returncode == 0, compiled.stderr
-    (workflow,) = [doc for doc in yaml.safe_load_all(compiled.stdout) if doc["kind"] == "WorkflowTemplate"]
+    bootstrap, environment, workflow = yaml.safe_load_all(compiled.stdout)  # created in this order
     validate_manifest(workflow)
+    for config_map in (bootstrap, environment):
+        validate_kubernetes_object(config_map)
     containers = {t["name"]: t for t in workflow["spec"]["templates"] if "container" in t}
     image_pods = [t for t in containers.values() if t["container"]["image"].startswith("ghcr.io/example/")]
     pvc_pods = [t for t in containers.values() if t["container"]["command"][:1] == ["python3"]]
@@ -65,8 +70,16 @@ def test_compiled_pods_use_the_image_or_materialize_on_the_pvc(linux_env_id: str
         assert template["container"]["image"] == f"ghcr.io/example/flowkit-env:{linux_env_id}"
     (pvc_pod,) = pvc_pods
     command = pvc_pod["container"]["command"]
-    assert command[2] == script_source()
+    assert command[1] == "/flowkit-bootstrap/materialize.py"  # a file of the bootstrap ConfigMap
+    assert bootstrap["metadata"]["name"] == bootstrap_config_map_name()
     assert command[command.index("--env-id") + 1] == linux_env_id
+    assert command[command.index("--files-dir") + 1] == ENVIRONMENT_DIR
+    rendered = render_environment(read_lockfile(EXAMPLE / "conda-lock.yml"), "linux-64", flow="F", step="s")
+    assert environment["data"] == {EXPLICIT_FILE: rendered.conda_explicit, PIP_FILE: rendered.pip_requirements}
+    mounts = {mount["name"]: mount for mount in pvc_pod["container"]["volumeMounts"]}
+    env_mount = mounts[environment["metadata"]["name"]]
+    assert (env_mount["mountPath"], env_mount["readOnly"]) == (ENVIRONMENT_DIR, True)
+    assert max(command_bytes(template) for template in containers.values()) < COMMAND_BUDGET
     assert command[command.index("--envs-dir") + 1] == "/flowkit/envs"
     assert command[command.index("--") + 1].startswith("python")  # the task bootstrap, run with the env's python
     for template in containers.values():

@@ -38,7 +38,7 @@ def test_builds_once_under_the_datastore_and_shares_the_pods_id(
     again = ensure_local_environment(locked_flow, specs["train"], datastore_root=root)
     assert again == first
     assert len(standin.creates()) == 1
-    pod = plan_pod_environment(specs["train"], locked_flow, datastore_mount="/flowkit")
+    pod = plan_pod_environment(specs["train"], locked_flow, datastore_mount="/flowkit", scripts_dir="/scripts")
     assert pod.environment_id == first.env_id
 
 

@@ -1,7 +1,8 @@
 """The stdlib-only materialization script: one build per environment id, waiting, reuse, and failure recovery.
 
-The script runs as pods run it (`python -c <source>`, here with `-I -S` so nothing but the standard library is
-importable), against a stand-in `micromamba` that records its calls and lays out a fake environment.
+The script runs as pods run it (from the bootstrap ConfigMap's files, reading the environment's ConfigMap, here written
+to directories in place of the mounts, with `-I -S` so nothing but the standard library is importable), against a
+stand-in `micromamba` that records its calls and lays out a fake environment.
 """
 
 from __future__ import annotations
@@ -15,9 +16,20 @@ from pathlib import Path
 
 import pytest
 
+from flowkit.compiler.templates import NOT_RETRIED_EXIT_CODES
+from flowkit.environments import materialize_script
 from flowkit.environments.lockfile import read_lockfile, render_environment
-from flowkit.environments.materialize import materialize_command, script_source
-from flowkit.environments.materialize_script import MARKER_NAME, encode_payload, is_trusted
+from flowkit.environments.materialize import MATERIALIZE_FILE, environment_files, materialize_command
+from flowkit.environments.materialize_script import (
+    EXIT_INPUTS_REFUSED,
+    EXPLICIT_FILE,
+    MARKER_NAME,
+    PIP_FILE,
+    config_map_name,
+    is_trusted,
+)
+from flowkit.packaging.bootstrap import bootstrap_files
+from flowkit.pod_files import PodFiles
 from tests.environments.conftest import TWO_PLATFORM_LOCKFILE, Standin
 
 REPORT = (
@@ -31,21 +43,34 @@ def environment() -> object:
     return render_environment(read_lockfile(TWO_PLATFORM_LOCKFILE), "linux-64", flow="F", step="s")
 
 
+def _mount(files: PodFiles, directory: Path) -> Path:
+    """What the kubelet shows a container of ``files`` (a ConfigMap): one file per key, in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
 def _run(
     environment: object,
     envs_dir: Path,
     *,
-    payload: str | None = None,
+    files_dir: Path | None = None,
     extra_env: dict[str, str] | None = None,
     command: list[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the script the way a pod does, with the task command replaced by a report of its environment."""
-    wrapper = materialize_command(environment, str(envs_dir.parent))  # type: ignore[arg-type]
-    assert wrapper[:2] == ["python3", "-c"] and wrapper[-1] == "--"
-    arguments = wrapper[3:-1]
-    if payload is not None:
-        arguments[arguments.index("--payload") + 1] = payload
-    argv = [sys.executable, "-I", "-S", "-c", wrapper[2], *arguments, "--", *(command or ["python", "-c", REPORT])]
+    """Run the script the way a pod does, with the task command replaced by a report of its environment.
+
+    ``files_dir`` stands for the environment's ConfigMap mount; by default its files as compiled.
+    """
+    scripts = _mount(bootstrap_files(), envs_dir.parent / "bootstrap-mount")
+    wrapper = materialize_command(environment, str(envs_dir.parent), scripts_dir=str(scripts))  # type: ignore[arg-type]
+    assert wrapper[:2] == ["python3", str(scripts / MATERIALIZE_FILE)] and wrapper[-1] == "--"
+    arguments = wrapper[2:-1]
+    if files_dir is None:
+        files_dir = _mount(environment_files(environment), envs_dir.parent / "environment-mount")  # type: ignore[arg-type]
+    arguments[arguments.index("--files-dir") + 1] = str(files_dir)
+    argv = [sys.executable, "-I", "-S", wrapper[1], *arguments, "--", *(command or ["python", "-c", REPORT])]
     return subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **(extra_env or {})}, timeout=60)
 
 
@@ -130,13 +155,36 @@ def test_a_marker_of_another_id_is_not_trusted(environment: object, standin: Sta
     assert len(standin.creates()) == 1
 
 
-def test_a_payload_that_does_not_hash_to_the_id_is_refused(
+def test_files_that_do_not_hash_to_the_id_are_refused_without_a_retry(
     environment: object, standin: Standin, tmp_path: Path
 ) -> None:
-    tampered = encode_payload(environment.conda_explicit + "https://evil.example/x.conda#0\n", "")  # type: ignore[attr-defined]
-    refused = _run(environment, tmp_path / "envs", payload=tampered)
-    assert refused.returncode == 1 and "not to the expected environment id" in refused.stderr
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    (tampered / EXPLICIT_FILE).write_text(environment.conda_explicit + "https://evil.example/x.conda#0\n")  # type: ignore[attr-defined]
+    (tampered / PIP_FILE).write_text("")
+    refused = _run(environment, tmp_path / "envs", files_dir=tampered)
+    assert refused.returncode == EXIT_INPUTS_REFUSED and "not to the expected environment id" in refused.stderr
     assert standin.calls() == []
+
+
+def test_a_missing_config_map_fails_in_one_line_naming_it_without_a_retry(
+    environment: object, standin: Standin, tmp_path: Path
+) -> None:
+    empty_mount = tmp_path / "optional-mount"  # an optional ConfigMap that does not exist: an empty directory
+    empty_mount.mkdir()
+    missing = _run(environment, tmp_path / "envs", files_dir=empty_mount)
+    env_id = environment.env_id  # type: ignore[attr-defined]
+    assert missing.returncode == EXIT_INPUTS_REFUSED
+    assert missing.stderr.splitlines() == [
+        f"flowkit environment {env_id}: {empty_mount / EXPLICIT_FILE} does not exist: the ConfigMap "
+        f"{config_map_name(env_id)} is missing from the pod's namespace; `argo-create` creates it, or apply every "
+        "document `argo-create --only-yaml` prints"
+    ]
+    assert standin.calls() == []
+
+
+def test_refused_inputs_exit_with_the_status_argo_does_not_retry() -> None:
+    assert EXIT_INPUTS_REFUSED in NOT_RETRIED_EXIT_CODES
 
 
 def test_without_an_installer_the_task_fails_saying_what_is_missing(
@@ -150,7 +198,7 @@ def test_without_an_installer_the_task_fails_saying_what_is_missing(
 
 def test_command_line_errors_exit_with_usage(standin: Standin) -> None:
     no_command = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script_source(), "--envs-dir", "x", "--env-id", "y", "--payload", "z"],
+        [sys.executable, "-I", "-S", str(materialize_script.__file__), "--envs-dir", "x", "--env-id", "y"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -130,6 +130,14 @@ def test_a_config_map_volume_shows_its_keys_read_only_with_the_default_mode(emul
         emulate(_single(step))  # the kubelet never starts a pod whose ConfigMap is missing
 
 
+def test_an_optional_config_map_that_is_missing_mounts_an_empty_directory(emulate: Emulate, pvc_dir: Path) -> None:
+    step = sh_step("list", f"ls -A /opt/scripts > {DATA_MOUNT}/listing")
+    step["container"]["volumeMounts"].append({"name": "scripts", "mountPath": "/opt/scripts"})
+    step["volumes"] = [{"name": "scripts", "configMap": {"name": "harness-scripts", "optional": True}}]
+    emulate(_single(step)).assert_succeeded()
+    assert (pvc_dir / "listing").read_text() == ""
+
+
 def test_read_only_mount_rejects_writes(emulate: Emulate, pvc_dir: Path) -> None:
     step = sh_step("write", "touch /opt/harness-ro/x")
     step["container"]["volumeMounts"] = [{"name": "data", "mountPath": "/opt/harness-ro", "readOnly": True}]

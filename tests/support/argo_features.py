@@ -170,7 +170,8 @@ def _volume_problems(volumes: list[Mapping[str, Any]], where: str) -> Iterator[s
         location = f"{where}[{volume.get('name')!r}]"
         known = frozenset({"name", "persistentVolumeClaim", "emptyDir", "hostPath", "configMap"})
         yield from _unknown(volume, known, location)
-        yield from _unknown(volume.get("configMap", {}), frozenset({"name", "defaultMode"}), f"{location}.configMap")
+        config_map_fields = frozenset({"name", "defaultMode", "optional"})
+        yield from _unknown(volume.get("configMap", {}), config_map_fields, f"{location}.configMap")
         yield from _unknown(volume.get("emptyDir", {}), frozenset({"medium", "sizeLimit"}), f"{location}.emptyDir")
         yield from _unknown(volume.get("hostPath", {}), frozenset({"path", "type"}), f"{location}.hostPath")
         if volume.get("hostPath", {}).get("type", "") not in _HOST_PATH_TYPES:

@@ -263,15 +263,17 @@ def _mounts(
 
 def _config_map_dir(pod: PodEnvironment, volume: Mapping[str, Any], where: str) -> Path:
     """A directory holding the ConfigMap's keys as files with the volume's defaultMode (Kubernetes' default 0644),
-    written once per workflow; a ConfigMap the namespace lacks fails the pod, as the kubelet never starts it."""
+    written once per workflow; a ConfigMap the namespace lacks fails the pod, as the kubelet never starts it, unless
+    the volume is ``optional``: then the kubelet mounts an empty directory."""
     name = volume["name"]
-    if name not in pod.config_maps:
+    files = pod.config_maps.get(name)
+    if files is None and not volume.get("optional"):
         raise ValueError(f"{where}: configMap {name!r} does not exist (given: {sorted(pod.config_maps)})")
     mode = int(volume.get("defaultMode", 0o644))
     directory = pod.scratch / "config-maps" / f"{name}-{mode:o}"
     if not directory.is_dir():
         directory.mkdir(parents=True)
-        for key, text in pod.config_maps[name].items():
+        for key, text in (files or {}).items():
             (directory / key).write_text(text, encoding="utf-8")
             (directory / key).chmod(mode)
         directory.chmod(0o755)
