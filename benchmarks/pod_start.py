@@ -87,13 +87,19 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_pod(python: str, ref: PackageRef, datastore: Path, cache: Path, run_id: str) -> tuple[float, float, float]:
-    """(seconds to the step's first line, seconds to the task process's exit, CPU seconds) of one start task."""
-    task_argv = ["--datastore-root", str(datastore), "--run-id", run_id, "--step", "start"]
+def pod_command(python: str, ref: PackageRef, datastore: Path, cache: Path, run_id: str) -> list[str]:
+    """The start task's pod command on a bare interpreter; its logs copied into the datastore, as every pod's are."""
+    task_argv = ["--datastore-root", str(datastore), "--run-id", run_id, "--step", "start", "--tee-logs"]
     command = bootstrap_command(
         ref, task_argv, datastore_mount=str(datastore), python=python, script=str(SCRIPT_PATH), cache_dir=str(cache)
     )
     command[1:1] = BARE_FLAGS
+    return command
+
+
+def run_pod(python: str, ref: PackageRef, datastore: Path, cache: Path, run_id: str) -> tuple[float, float, float]:
+    """(seconds to the step's first line, seconds to the task process's exit, CPU seconds) of one start task."""
+    command = pod_command(python, ref, datastore, cache, run_id)
     cpu_before = children_cpu_seconds()
     began = time.time()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -115,11 +121,8 @@ def bare_start(python: str) -> tuple[float, float]:
 
 def import_times(python: str, ref: PackageRef, datastore: Path, cache: Path) -> tuple[float, float]:
     """(all modules, flowkit's and cloudpickle's) import time in seconds of one warm pod, from -X importtime."""
-    task_argv = ["--datastore-root", str(datastore), "--run-id", "imports", "--step", "start"]
-    command = bootstrap_command(
-        ref, task_argv, datastore_mount=str(datastore), python=python, script=str(SCRIPT_PATH), cache_dir=str(cache)
-    )
-    command[1:1] = [*BARE_FLAGS, "-X", "importtime"]
+    command = pod_command(python, ref, datastore, cache, "imports")
+    command[1:1] = ["-X", "importtime"]
     stderr = subprocess.run(command, capture_output=True, text=True, check=True).stderr
     entries = re.findall(r"^import time:\s+(\d+) \|\s+\d+ \|\s+(.+)$", stderr, re.MULTILINE)
     total = sum(int(self_us) for self_us, _ in entries)

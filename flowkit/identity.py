@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 IndexPath = tuple[int, ...]
 """One foreach position per enclosing foreach frame, outermost first."""
@@ -102,9 +101,12 @@ SplitCount = Callable[["TaskRef"], "int | None"]
 """How many splits a foreach task recorded; None while it has not (yet) succeeded."""
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRef:
-    """Names one task; the same value is computed by every scheduler and reader."""
+class TaskRef(NamedTuple):
+    """Names one task; the same value is computed by every scheduler and reader.
+
+    A NamedTuple (immutable, hashable, compared by value) rather than a dataclass: a pod imports this before
+    anything else of flowkit, and ``dataclasses`` with the ``inspect`` it loads would cost its start some 10 ms.
+    """
 
     flow: str
     run_id: str
@@ -133,7 +135,7 @@ class TaskRef:
 
     def in_run(self, run_id: str) -> TaskRef:
         """The same task in another run (what resume clones)."""
-        return replace(self, run_id=run_id)
+        return self._replace(run_id=run_id)
 
     def parent_groups(self, graph: StepGraph, split_count: SplitCount) -> list[list[TaskRef]] | None:
         """The tasks whose records this task may read, grouped so that exactly one task of each group runs.

@@ -11,15 +11,17 @@ Standard library only: a pod parses its command line before it imports anything 
 lines flowkit itself writes are read without argparse (`_parse_plain`), which with gettext, locale and shutil costs
 a pod a few milliseconds of start-up; anything else (``--help``, an abbreviated or unknown flag, a value that looks
 like a flag, a missing option) goes to argparse, so its usage messages and exit status stay those of argparse.
+The types are NamedTuples rather than dataclasses for the same reason: ``dataclasses`` and the ``inspect`` it imports
+would cost every pod's start some 10 ms.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from flowkit.identity import IndexPath, TaskRef, format_index_path, parse_index_path
 from flowkit.settings import DATASTORE_ROOT
@@ -35,8 +37,7 @@ OptionKind = Literal["value", "switch", "pairs"]
 """A ``--flag VALUE``; a ``--flag`` alone (a bool field); a repeated ``--flag NAME=VALUE`` (a mapping field)."""
 
 
-@dataclass(frozen=True)
-class _Option:
+class _Option(NamedTuple):
     """One option of the command line, named after the `TaskInvocation` field it carries."""
 
     field: str
@@ -127,8 +128,11 @@ _OPTIONS: tuple[_Option, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class TaskInvocation:
+_NO_PARAMS: Mapping[str, str] = MappingProxyType({})
+"""The default of `TaskInvocation.params`: one empty mapping shared by every invocation, so it is read-only."""
+
+
+class TaskInvocation(NamedTuple):
     """Everything ``python -m flowkit.task`` is told about the task attempt it runs.
 
     ``index_path`` and ``attempt`` may be text (placeholders a scheduler fills in later); `from_argv` always
@@ -142,7 +146,7 @@ class TaskInvocation:
     datastore_root: str | None = None
     flow: str | None = None
     """``module:Class`` or ``file.py:Class``; None when the entry point is handed the class (the package bootstrap)."""
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = _NO_PARAMS
     """Parameter name -> JSON text (start task only)."""
     split_output: str | None = None
     branch_output: str | None = None
@@ -223,7 +227,7 @@ def _parse_plain(words: list[str]) -> dict[str, Any] | None:
 def argument_parser() -> argparse.ArgumentParser:
     """The parser of the task command line (also what ``python -m flowkit.task --help`` prints).
 
-    Options left off are absent from the parsed namespace, so the dataclass's defaults apply.
+    Options left off are absent from the parsed namespace, so the NamedTuple's defaults apply.
     """
     import argparse
 

@@ -5,7 +5,8 @@ command-line option, a function argument), then the process environment, then th
 says which layer a value came from, so a command can show where each value came from, and another layer (a
 configuration file) slots in between the environment and the defaults without changing any caller.
 
-Standard library only: the task entry point in a pod reads its settings before anything else of flowkit loads.
+Standard library only: the task entry point in a pod reads its settings before anything else of flowkit loads
+(and NamedTuples rather than dataclasses, whose import with ``inspect`` would cost every pod's start some 10 ms).
 Two scripts cannot import this module because they run before flowkit is on ``sys.path`` (the package bootstrap
 and the conda materializer); they spell the variables they read or set themselves, and a test holds those
 spellings to the declarations here.
@@ -15,9 +16,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 ENV_PREFIX = "FLOWKIT_"
 DATASTORE_DIR = ".flowkit"
@@ -25,8 +25,7 @@ DATASTORE_DIR = ".flowkit"
 _FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """One setting: read from ``FLOWKIT_<NAME>`` (then from ``also_read``, in order), else its default.
 
     ``default`` is a fixed value; ``compute_default`` computes one when it depends on where flowkit runs, and
@@ -172,8 +171,7 @@ SETTINGS: dict[str, Setting] = {
 """Every setting by name."""
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     """A setting's value and the layer it came from (``argument``, ``environment ($FLOWKIT_...)``, ``default``)."""
 
     setting: Setting
@@ -188,8 +186,7 @@ class SettingsLayer(Protocol):
         """The setting's value in this layer, or None when this layer does not set it."""
 
 
-@dataclass(frozen=True)
-class EnvironmentLayer:
+class EnvironmentLayer(NamedTuple):
     """The process environment (``os.environ`` unless another mapping is given); an empty variable is unset."""
 
     environ: Mapping[str, str] | None = None
@@ -203,8 +200,7 @@ class EnvironmentLayer:
         return None
 
 
-@dataclass(frozen=True)
-class ConfigFileLayer:
+class ConfigFileLayer(NamedTuple):
     """The configuration file: a JSON object whose keys are setting names (``"image": "..."``), and whose
     ``"profiles"`` object holds named sets of them; the profile named by ``profile`` wins over the top level.
 

@@ -39,7 +39,7 @@ def imported_modules(path: Path) -> set[str]:
 
 LAYERS: list[set[str]] = [
     # Lowest first. A module may import from its own layer and the layers below it, never from one above.
-    {"errors", "identity", "invocation", "settings", "argo_versions", "metaflow_version", "pod_files"},
+    {"errors", "identity", "invocation", "settings", "argo_versions", "metaflow_version", "pod_files", "plain_data"},
     {"authoring"},  # what the user writes
     {"graph", "specs", "datastore"},  # the model (plain data read from the flow class) and the storage
     {"environments", "cards", "packaging"},

@@ -9,7 +9,6 @@ notebook) names the pod's own singleton, the one its executor fills, instead of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, SupportsIndex
 
 if TYPE_CHECKING:
@@ -17,9 +16,13 @@ if TYPE_CHECKING:
     from flowkit.cards.collector import CardCollector, NoCards
 
 
-@dataclass
 class Current:
-    """The running task's identity; every field is None outside a task."""
+    """The running task's identity; every field is None outside a task.
+
+    The fields are class attributes, None until the executor binds them on the one instance and after it clears them
+    again (a plain class: a pod imports this before its step runs, and ``dataclasses`` would cost its start some
+    10 ms).
+    """
 
     flow_name: str | None = None
     run_id: str | None = None
@@ -41,7 +44,7 @@ class Current:
     is_production: bool | None = None
     is_user_branch: bool | None = None
     project_flow_name: str | None = None
-    _cards: CardCollector | None = field(default=None, repr=False)
+    _cards: CardCollector | None = None
 
     @property
     def card(self) -> CardCollector | NoCards:
@@ -99,8 +102,7 @@ class Current:
             self.project_flow_name = project.project_flow_name
 
     def _clear(self) -> None:
-        for each in fields(self):
-            setattr(self, each.name, None)
+        vars(self).clear()  # every field reads its class default, None, again
 
 
 _no_cards: NoCards | None = None

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from flowkit import settings
 from flowkit.errors import FlowDefinitionError
+from flowkit.plain_data import PlainData, field
 
 if TYPE_CHECKING:
     from flowkit.specs.project import ProjectSpec
@@ -33,8 +33,7 @@ def branch_name(*, branch: str | None, production: bool, user: str) -> str:
     return "prod" if production else f"user.{user}"
 
 
-@dataclass(frozen=True)
-class ProjectIdentity:
+class ProjectIdentity(NamedTuple):
     """A `@project` flow's project, branch and the name it deploys under (``project.branch.FlowName``)."""
 
     project_name: str
@@ -58,8 +57,7 @@ class ProjectIdentity:
         return [f"project:{self.project_name}", f"project_branch:{self.branch_name}"]
 
 
-@dataclass(frozen=True)
-class RunContext:
+class RunContext(PlainData, frozen=True):
     """What a run's tasks learn from their environment: the user, the user tags and the project branch."""
 
     user: str = field(default_factory=current_user)

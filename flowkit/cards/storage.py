@@ -11,7 +11,6 @@ create nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +61,7 @@ def list_cards(store: DataStore, coords: TaskRef, *, follow_resumed: bool = True
         record = store.latest_record(coords) if follow_resumed else None
         if record is None or record.origin_run_id is None:
             return []
-        return list_cards(store, dataclasses.replace(coords, run_id=record.origin_run_id), follow_resumed=False)
+        return list_cards(store, coords.in_run(record.origin_run_id), follow_resumed=False)
     cards = []
     for name in names:
         attempt, card_type, *card_id = name[: -len(".html")].split(".")

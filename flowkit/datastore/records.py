@@ -1,22 +1,22 @@
 """The two kinds of metadata the datastore keeps: one run record per run and one commit record per task attempt.
 
 Both are serialized as JSON, so any reader (the client, a scheduler, a pod, a human with `cat`) can follow a run
-without importing the flow. They are plain dataclasses with their own JSON reading and writing rather than pydantic
-models: every task writes one and the local scheduler reads one per task, and importing pydantic would be most of the
-fixed cost of ``python myflow.py run``. Reading is strict about what matters (required fields present, `status` one
-of the two values, nested records of the right shape) and ignores unknown fields, so newer writers stay readable.
+without importing the flow. They are `PlainData` classes with their own JSON reading and writing rather than
+pydantic models: every task writes one and the local scheduler reads one per task, and importing pydantic would be
+most of the fixed cost of ``python myflow.py run`` (as ``dataclasses`` would be a good part of a pod's start).
+Reading is strict about what matters (required fields present, `status` one of the two values, nested records of
+the right shape) and ignores unknown fields, so newer writers stay readable.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal, TypeVar
 
 from flowkit.errors import DataStoreError
 from flowkit.identity import TaskRef
+from flowkit.plain_data import PlainData, field
 
 _R = TypeVar("_R", bound="_Record")
 
@@ -39,8 +39,7 @@ def _parse_time(value: Any) -> datetime:
     return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
 
 
-@dataclass(kw_only=True)
-class _Record:
+class _Record(PlainData):
     """JSON reading and writing shared by every record."""
 
     _nested: ClassVar[dict[str, Any]] = {}
@@ -52,10 +51,7 @@ class _Record:
         return json.dumps(self._to_data(), indent=indent, separators=separators, ensure_ascii=False)
 
     def _to_data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for item in dataclasses.fields(self):
-            data[item.name] = _json_value(getattr(self, item.name))
-        return data
+        return {name: _json_value(getattr(self, name)) for name in self._fields}
 
     @classmethod
     def from_json(cls: type[_R], text: str | bytes) -> _R:
@@ -65,7 +61,7 @@ class _Record:
     def _from_data(cls: type[_R], data: Any) -> _R:
         if not isinstance(data, dict):
             raise DataStoreError(f"a {cls.__name__} must be a JSON object, got {type(data).__name__}")
-        known = _field_names(cls)
+        known = cls._field_set
         # A record of this version has no unknown field: one copy in C instead of a filtering loop (a resume or a
         # join reads hundreds of records).
         values = dict(data) if data.keys() <= known else {name: data[name] for name in data.keys() & known}
@@ -76,18 +72,6 @@ class _Record:
             return cls(**values)
         except TypeError as error:
             raise DataStoreError(f"malformed {cls.__name__}: {error}") from None
-
-
-_FIELD_NAMES: dict[type, frozenset[str]] = {}
-
-
-def _field_names(record_class: type) -> frozenset[str]:
-    """The fields a record class reads from JSON, worked out once per class: a resume or a join reads hundreds of
-    records, and listing a dataclass's fields costs more than parsing a small record."""
-    names = _FIELD_NAMES.get(record_class)
-    if names is None:
-        names = _FIELD_NAMES[record_class] = frozenset(item.name for item in dataclasses.fields(record_class))
-    return names
 
 
 def _json_value(value: Any) -> Any:
@@ -102,7 +86,6 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-@dataclass(kw_only=True)
 class ArtifactRef(_Record):
     """Where an artifact's bytes live: the blob named by ``sha256`` (of its pickle), with its size and type name."""
 
@@ -111,7 +94,6 @@ class ArtifactRef(_Record):
     type: str
 
 
-@dataclass(kw_only=True)
 class ErrorInfo(_Record):
     type: str
     """The exception's class name."""
@@ -125,7 +107,6 @@ class ErrorInfo(_Record):
         return f"{self.module}.{self.type}" if self.module else self.type
 
 
-@dataclass(kw_only=True)
 class ForeachFrame(_Record):
     """The innermost foreach a task runs in: the foreach step, the variable it iterates and this task's position."""
 
@@ -145,7 +126,6 @@ def _artifact_index(data: Any) -> dict[str, ArtifactRef]:
         return {name: ArtifactRef._from_data(ref) for name, ref in data.items()}
 
 
-@dataclass(kw_only=True)
 class TaskRecord(_Record):
     """The commit record of one task attempt; written last, so its presence means the attempt is complete."""
 
@@ -197,7 +177,6 @@ class TaskRecord(_Record):
         return TaskRef(self.flow, self.run_id, self.step, tuple(self.index_path))
 
 
-@dataclass(kw_only=True)
 class RunRecord(_Record):
     """Written once per run by its start task (or by resume when start is reused)."""
 

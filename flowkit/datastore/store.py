@@ -12,20 +12,22 @@ and nothing is ever locked or rewritten in place.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from flowkit.datastore.atomic import ensure_dir, is_temp_name, link_file, storage_errors, write_file_atomically
 from flowkit.datastore.blobs import BlobStore
 from flowkit.datastore.logs import LogWriter
 from flowkit.datastore.records import ArtifactRef, RunRecord, TaskRecord
-from flowkit.datastore.sweep import Swept, sweep_temporary_files
 from flowkit.errors import DataStoreError
 from flowkit.identity import TaskRef, checked_name
+from flowkit.plain_data import replace
 from flowkit.settings import resolve_datastore_root
+
+if TYPE_CHECKING:
+    from flowkit.datastore.sweep import Swept
 
 LogStream = Literal["out", "err"]
 
@@ -171,7 +173,7 @@ class DataStore:
         except FileNotFoundError:
             return None
         if record.run_id != coords.run_id:  # a resume's clone: the origin's record, linked into this run
-            # Set on the record just parsed, which nothing else holds yet (cheaper than dataclasses.replace).
+            # Set on the record just parsed, which nothing else holds yet (cheaper than `replace`).
             record.origin_run_id = record.origin_run_id or record.run_id
             record.run_id = coords.run_id
         return record
@@ -206,7 +208,7 @@ class DataStore:
         return [self._link_clone(record, run_id) for record in records]
 
     def _link_clone(self, record: TaskRecord, run_id: str) -> TaskRecord:
-        clone = dataclasses.replace(record, run_id=run_id, origin_run_id=record.origin_run_id or record.run_id)
+        clone = replace(record, run_id=run_id, origin_run_id=record.origin_run_id or record.run_id)
         origin, target, attempt = record.coordinates, clone.coordinates, record.attempt
         origin_dir, target_dir = self.task_dir(origin), self.task_dir(target)
         ensure_dir(target_dir)
@@ -249,6 +251,8 @@ class DataStore:
         """Remove temporary files of dead writers where a killed run leaves them: the blobs, and the records and logs
         of ``run_ids`` (the run a resume continues) and of ``flow``'s runs that never recorded themselves (stopped
         before their start task ran, no resume will ever continue them). ``gc`` sweeps the whole datastore."""
+        from flowkit.datastore.sweep import sweep_temporary_files  # a resume's, not a task's: pods start without it
+
         flow_dir = self.flow_dir(flow)
         unrecorded = [
             flow_dir / name for name in _visible_entries(flow_dir) if not (flow_dir / name / "run.json").exists()

@@ -1,19 +1,21 @@
 """The validated step graph of a flow: plain, immutable data shared by `show`, the local runtime and the compiler.
 
-Frozen dataclasses rather than pydantic models: the graph is built by flowkit itself from checked source, never from
-user input, so there is nothing to validate, and `python myflow.py run` should not pay for importing pydantic.
+Frozen `PlainData` classes rather than pydantic models: the graph is built by flowkit itself from checked source,
+never from user input, so there is nothing to validate, and `python myflow.py run` should not pay for importing
+pydantic (nor a pod's start for ``dataclasses``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
 from typing import Any, Literal
+
+from flowkit.plain_data import PlainData, field, fields
 
 Transition = Literal["linear", "split", "foreach", "switch", "end"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class StepNode:
+class StepNode(PlainData, frozen=True):
     """One step and where it sits in the graph."""
 
     name: str
@@ -54,8 +56,7 @@ class StepNode:
     was added or removed before it, runs again."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class FlowGraph:
+class FlowGraph(PlainData, frozen=True):
     """The steps of a flow in topological order: start first; end, then the exit handler if any, last."""
 
     flow_name: str
@@ -89,7 +90,9 @@ class FlowGraph:
         """JSON-ready form, for `show`, run records and tooling."""
         return {
             "flow": self.flow_name,
-            "steps": [asdict(node) for node in self.steps.values()],
+            "steps": [
+                {name: copy.deepcopy(getattr(node, name)) for name in fields(node)} for node in self.steps.values()
+            ],
             "start_step": self.start_step,
             "end_step": self.end_step,
         }
@@ -97,7 +100,12 @@ class FlowGraph:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FlowGraph:
         """The graph `to_dict` wrote (a run record's copy); fields added later are ignored, missing ones defaulted."""
-        known = set(StepNode.__dataclass_fields__)
+        known = set(fields(StepNode))
         steps = [StepNode(**{key: value for key, value in step.items() if key in known}) for step in data["steps"]]
         ends = {key: data[key] for key in ("start_step", "end_step") if key in data}
         return cls(flow_name=data["flow"], steps={step.name: step for step in steps}, **ends)
+
+
+def _node_dict(node: StepNode) -> dict[str, Any]:
+    """A step's fields as JSON-ready data, its lists copied (a caller may change them; the graph stays as it is)."""
+    return {name: copy.deepcopy(getattr(node, name)) for name in fields(node)}

@@ -13,7 +13,6 @@ exactly as in a local run. Argo's ``activeDeadlineSeconds`` (the timeout plus a 
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -57,7 +56,7 @@ def main(argv: Sequence[str] | None = None, flow_cls: type[Flow] | None = None) 
         attempt = _unused_attempt(store, task, invocation.attempt_number)
     except StorageError as error:
         return _report_storage_failure(error)
-    invocation = dataclasses.replace(invocation, attempt=attempt)
+    invocation = invocation._replace(attempt=attempt)
     run = partial(_run_task, flow_cls, store, task, invocation)
     try:
         with tee_output(store, task, attempt, enabled=invocation.tee_logs):

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowkit import settings
 from flowkit.authoring.current import current
@@ -31,6 +30,7 @@ from flowkit.datastore import (
 from flowkit.datastore.atomic import write_file_atomically
 from flowkit.errors import ExceptionWrapper, FlowkitError, StorageError, TaskFailedError
 from flowkit.identity import TaskRef
+from flowkit.plain_data import PlainData
 from flowkit.task.inputs import TaskInputs, gather_inputs
 from flowkit.task.scope import StepScope
 
@@ -44,8 +44,7 @@ ARGO_NODE_ENV = "ARGO_NODE_ID"
 """Set by Argo in every workflow pod: tells the start task which scheduler started the run."""
 
 
-@dataclass(frozen=True)
-class TaskResult:
+class TaskResult(NamedTuple):
     """The outcome of one attempt: its commit record (already published)."""
 
     record: TaskRecord
@@ -59,8 +58,7 @@ class TaskResult:
         return self.record.num_splits
 
 
-@dataclass
-class _Attempt:
+class _Attempt(PlainData):
     """What every record of this attempt shares."""
 
     store: DataStore
@@ -119,11 +117,7 @@ def execute_task(
     ``@catch``: a guard against a bug launching thousands of tasks, as in Metaflow. ``branch_output``: for a
     switch step, a path where the name of the branch it took is written (Argo's ``when`` reads it).
     """
-    from flowkit.specs import resolve_step_specs
-
-    node = _step_node(flow_cls, coords)
-    spec = resolve_step_specs(flow_cls)[coords.step]
-    run = _Attempt(DataStore(datastore_root), coords, attempt, spec, node.code_hash, utc_now())
+    node, run = _begin_attempt(flow_cls, datastore_root, coords, attempt)
     run.cards = _task_cards(flow_cls, run, node)
     current._bind(
         flow_name=coords.flow,
@@ -187,11 +181,7 @@ def record_process_failure(
     flow_cls: type[Flow],
 ) -> TaskResult:
     """Commit the record of an attempt whose process died before committing (signal, ``os._exit``, timeout)."""
-    from flowkit.specs import resolve_step_specs
-
-    node = _step_node(flow_cls, coords)
-    spec = resolve_step_specs(flow_cls)[coords.step]
-    run = _Attempt(DataStore(datastore_root), coords, attempt, spec, node.code_hash, utc_now())
+    node, run = _begin_attempt(flow_cls, datastore_root, coords, attempt)
     error = TaskFailedError(f"{coords}: {reason}")
     if run.spec.catch is not None and run.is_last and node.transition != "switch":
         try:
@@ -202,6 +192,20 @@ def record_process_failure(
             return _commit_caught(run, inputs, node, error, None, exit_code=exit_code)
     info = ErrorInfo(type=TaskFailedError.__name__, module=TaskFailedError.__module__, message=reason)
     return run.commit(run.record("failed", exit_code=exit_code, error=info))
+
+
+def _begin_attempt(
+    flow_cls: type[Flow], datastore_root: str | os.PathLike[str], coords: TaskRef, attempt: int
+) -> tuple[StepNode, _Attempt]:
+    """The task's step and the attempt starting now, with the step's resolved specs."""
+    from flowkit.specs import resolve_step_specs
+
+    node = _step_node(flow_cls, coords)
+    spec = resolve_step_specs(flow_cls)[coords.step]
+    store = DataStore(datastore_root)
+    return node, _Attempt(
+        store=store, coords=coords, attempt=attempt, spec=spec, code_hash=node.code_hash, started_at=utc_now()
+    )
 
 
 def _step_node(flow_cls: type[Flow], coords: TaskRef) -> StepNode:

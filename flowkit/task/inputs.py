@@ -8,12 +8,12 @@ lists its inputs from the foreach step's recorded ``num_splits``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flowkit.datastore import ArtifactRef, DataStore, ForeachFrame, TaskRecord
 from flowkit.identity import TaskRef
+from flowkit.plain_data import PlainData, field
 
 if TYPE_CHECKING:
     from flowkit.graph import FlowGraph
@@ -90,8 +90,7 @@ class JoinInputs:
         return [parent._flowkit_record for parent in self._parents]
 
 
-@dataclass
-class TaskInputs:
+class TaskInputs(PlainData):
     """Everything a task inherits before its step runs."""
 
     artifacts: dict[str, ArtifactRef] = field(default_factory=dict)

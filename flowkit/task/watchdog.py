@@ -18,8 +18,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from flowkit.errors import StorageError
 
@@ -33,8 +32,7 @@ _POLL_SECONDS = 0.05
 """How often to look for the child's exit where there is no pidfd (not Linux >= 5.3)."""
 
 
-@dataclass(frozen=True)
-class ChildExit:
+class ChildExit(NamedTuple):
     """How a supervised child ended."""
 
     exit_code: int

@@ -3,7 +3,6 @@ what has not changed for the grace period: a live run loses nothing, and --dry-r
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from flowkit.datastore.atomic import HOST
 from flowkit.datastore.gc import EXTRACTED_PACKAGES_DIR, collect_garbage
 from flowkit.errors import DataStoreError
 from flowkit.identity import TaskRef
+from flowkit.plain_data import replace
 from flowkit.runtime.api import run_flow
 from tests.execution import flows
 from tests.runtime.cli_runner import REPO_ROOT, write_flow
@@ -38,7 +38,7 @@ def _make_old(store: DataStore, flow: str, run_id: str) -> None:
     path = store.run_dir(flow, run_id) / "run.json"
     record = RunRecord.from_json(path.read_bytes())
     path.unlink()
-    store.write_run(dataclasses.replace(record, created_at=datetime.now(timezone.utc) - timedelta(days=60)))
+    store.write_run(replace(record, created_at=datetime.now(timezone.utc) - timedelta(days=60)))
     _age(store.run_dir(flow, run_id), 60 * DAY)
     _age(store.blobs.directory, 60 * DAY)
 

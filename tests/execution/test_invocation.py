@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +28,7 @@ def test_every_field_survives_the_round_trip_through_the_command_line() -> None:
         tee_logs=True,
         lifeline_fd=7,
     )
-    unset = [item.name for item in dataclasses.fields(invocation) if getattr(invocation, item.name) in (None, {}, ())]
+    unset = [name for name, value in invocation._asdict().items() if value in (None, {}, ())]
     assert unset == [], "the example must set every field to prove each one crosses the command line"
     assert TaskInvocation.from_argv(invocation.to_argv()) == invocation
 
@@ -83,9 +82,9 @@ def test_badly_formed_values_are_named(argv: list[str], message: str) -> None:
 
 def test_the_help_lists_every_option() -> None:
     text = argument_parser().format_help()
-    for field in dataclasses.fields(TaskInvocation):
-        flag = "--param" if field.name == "params" else "--" + field.name.replace("_", "-")
-        assert flag in text, f"TaskInvocation.{field.name} has no command-line option"
+    for field in TaskInvocation._fields:
+        flag = "--param" if field == "params" else "--" + field.replace("_", "-")
+        assert flag in text, f"TaskInvocation.{field} has no command-line option"
 
 
 PLAIN_COMMAND_LINES = [

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from flowkit.identity import TaskRef
 from flowkit.packaging import PackageRef, bootstrap_command
 from flowkit.packaging.bootstrap import SCRIPT_PATH
 from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED
+from flowkit.plain_data import replace
 from tests.packaging.conftest import ref_from_package_output, write_project
 
 pytestmark = pytest.mark.e2e
@@ -131,9 +131,10 @@ def _publish_script_flow(tmp_path: Path, source: str = DECORATED_FLOW) -> tuple[
 
 
 def _run_pod(
-    ref: PackageRef, datastore: Path, step: str, index: str, workdir: Path, blocked_log: Path
+    ref: PackageRef, datastore: Path, step: str, index: str, workdir: Path, blocked_log: Path, *, bare: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """Run one task as its pod would, with the forbidden packages importable-but-blocked in the interpreter."""
+    """Run one task as its pod would, with the forbidden packages importable-but-blocked in the interpreter; or,
+    ``bare``, as on an image with nothing but a CPython (``-I -S``: no site-packages, nor the blocker, loaded)."""
     startup = workdir / "startup"
     startup.mkdir(parents=True, exist_ok=True)
     (startup / "sitecustomize.py").write_text(BLOCKER.replace("LOG_PATH", repr(str(blocked_log))))
@@ -143,6 +144,8 @@ def _run_pod(
     command = bootstrap_command(
         ref, task_argv, datastore_mount=str(datastore), python=sys.executable, script=str(SCRIPT_PATH)
     )
+    if bare:
+        command[1:1] = ["-I", "-S"]
     env = {
         name: value for name, value in os.environ.items() if name not in ("FLOWKIT_DATASTORE_ROOT", "PYTHONUNBUFFERED")
     }
@@ -219,7 +222,18 @@ import sys
 
 from flowkit import Flow, step
 
-ONLY_OFF_THE_POD_PATH = ("cloudpickle", "flowkit.graph.parse", "flowkit.graph.validate", "flowkit.cli.main")
+ONLY_OFF_THE_POD_PATH = (
+    "cloudpickle",
+    "pickle",
+    "hashlib",
+    "dataclasses",
+    "inspect",
+    "traceback",
+    "flowkit.packaging.bootstrap_script",
+    "flowkit.graph.parse",
+    "flowkit.graph.validate",
+    "flowkit.cli.main",
+)
 
 
 class LeanFlow(Flow):
@@ -242,13 +256,17 @@ def test_a_flow_travelling_by_reference_reaches_its_step_without_cloudpickle_or_
     tmp_path: Path,
 ) -> None:
     """A pod's start-up cost: cloudpickle is read by a flow pickled by value only, and the graph and specs come from
-    the package, so neither cloudpickle nor the source parser is imported before the step's first line."""
+    the package, so neither cloudpickle nor the source parser is imported before the step's first line; nor pickle
+    and hashlib by a task that has stored and loaded no artifact yet, nor dataclasses (with inspect) by anything, nor
+    traceback while nothing failed, nor the bootstrap script a second time as a module."""
     ref, datastore = _publish_script_flow(tmp_path, LEAN_FLOW)
     assert ref.flow_reference == "flow:LeanFlow" and ref.payload_path is None
-    result = _run_pod(ref, datastore, "start", "", tmp_path / "pod", tmp_path / "blocked.log")
-    assert result.returncode == 0, result.stderr
+    for _pod in ("extracts the package (and hashes it)", "finds it extracted: a warm start, the common one"):
+        result = _run_pod(ref, datastore, "start", "", tmp_path / "pod", tmp_path / "blocked.log", bare=True)
+        assert result.returncode == 0, result.stderr
     store = DataStore(datastore)
     start = store.successful_record(TaskRef("LeanFlow", "r1", "start"))
+    assert start.attempt == 1, "the warm pod's record"
     loaded = store.load_artifact(start.artifacts["loaded_before_the_step"], artifact="loaded", task="start")
     assert loaded == []
 
