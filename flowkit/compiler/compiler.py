@@ -25,7 +25,13 @@ from flowkit.compiler.names import (
 )
 from flowkit.compiler.pods import PodPlan, TaskRole, plan_pod
 from flowkit.compiler.segments import split_large_dags
-from flowkit.compiler.templates import LABEL_PREFIX, PodContext, build_container, package_cache_dir
+from flowkit.compiler.templates import (
+    LABEL_PREFIX,
+    PodContext,
+    build_container,
+    package_cache_dir,
+    workflow_volumes,
+)
 from flowkit.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
@@ -324,6 +330,7 @@ def compile_flow(
         arguments=arguments or None,
         pod_metadata=m.Metadata(labels=labels, annotations=annotations),
         templates=[*[build_container(plan, pod_context) for plan in distinct.values()], *map(_hera_dag, dags)],
+        volumes=workflow_volumes(distinct.values(), pod_context),
         **_workflow_options(argo),
     )
     cron = None

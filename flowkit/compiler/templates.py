@@ -8,7 +8,7 @@ attempt) are Argo placeholders, which is what lets steps with equal specs share 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -164,9 +164,14 @@ def _config_map_volume(files: PodFiles) -> _BaseVolume:
     )
 
 
-def _volumes(plan: PodPlan, context: PodContext) -> list[_BaseVolume]:
+def shared_volumes(plan: PodPlan, context: PodContext) -> list[_BaseVolume]:
+    """The plan's volumes whose definition is the same in every pod that mounts one (a volume's name says what it
+    holds): declared once in the workflow's ``spec.volumes`` (`workflow_volumes`), each container only mounts them.
+
+    Argo adds to a pod exactly the workflow volumes its container mounts, and an emptyDir is still one per pod, so this
+    changes no pod; it only keeps some 400 bytes of volume definitions per distinct pod spec out of the template.
+    """
     from hera.workflows import EmptyDirVolume, ExistingVolume, HostPathVolume
-    from hera.workflows import models as m
 
     volumes: list[_BaseVolume] = [
         _config_map_volume(context.bootstrap_files),
@@ -191,10 +196,38 @@ def _volumes(plan: PodPlan, context: PodContext) -> list[_BaseVolume]:
         EmptyDirVolume(name=HOME_VOLUME, mount_path=HOME_DIR),
         EmptyDirVolume(name=TMP_VOLUME, mount_path=TMP_DIR),
     ]
-    if plan.kubernetes.shared_memory is not None:
-        size = m.Quantity(str(plan.kubernetes.shared_memory))
-        volumes.append(EmptyDirVolume(name=SHM_VOLUME, medium="Memory", size_limit=size, mount_path="/dev/shm"))
     return volumes
+
+
+def workflow_volumes(plans: Iterable[PodPlan], context: PodContext) -> list[_BaseVolume]:
+    """Every plan's `shared_volumes`, each name once, in the order the plans first mount them."""
+    by_name: dict[str, _BaseVolume] = {}
+    for plan in plans:
+        for volume in shared_volumes(plan, context):
+            by_name.setdefault(str(volume.name), volume)
+    return list(by_name.values())
+
+
+def _own_volumes(plan: PodPlan) -> list[_BaseVolume] | None:
+    """The volumes defined in the plan's template itself: a /dev/shm sized for this step."""
+    from hera.workflows import EmptyDirVolume
+    from hera.workflows import models as m
+
+    if plan.kubernetes.shared_memory is None:
+        return None
+    size = m.Quantity(str(plan.kubernetes.shared_memory))
+    return [EmptyDirVolume(name=SHM_VOLUME, medium="Memory", size_limit=size, mount_path="/dev/shm")]
+
+
+def _mounts(plan: PodPlan, context: PodContext) -> list[m.VolumeMount]:
+    """Where the container mounts its `shared_volumes`."""
+    from hera.workflows import models as m
+
+    mounts = []
+    for volume in shared_volumes(plan, context):
+        assert volume.mount_path is not None, "shared_volumes builds every volume with its mount path"
+        mounts.append(m.VolumeMount(name=str(volume.name), mount_path=volume.mount_path, read_only=volume.read_only))
+    return mounts
 
 
 def _retry_strategy(plan: PodPlan) -> RetryStrategy | None:
@@ -273,7 +306,8 @@ def build_container(plan: PodPlan, context: PodContext) -> Container:
         working_dir=HOME_DIR,
         resources=_resources(plan, context),
         security_context=m.SecurityContext.model_validate(CONTAINER_SECURITY_CONTEXT),
-        volumes=_volumes(plan, context),
+        volume_mounts=_mounts(plan, context),
+        volumes=_own_volumes(plan),
         node_selector=dict(spec.node_selector) or None,
         tolerations=[m.Toleration.model_validate(toleration.to_kubernetes()) for toleration in spec.tolerations]
         or None,

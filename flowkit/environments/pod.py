@@ -7,8 +7,10 @@ Which image a conda step's pod runs:
 - otherwise `materialize="pvc"` runs the stock Miniconda base image and wraps the task command so the environment is
   built once on the PVC and the task runs with its Python; the pod mounts the environment's explicit files from their
   own ConfigMap (`PodEnvironmentPlan.files`).
-Every conda pod gets the id in the variable of the `ENVIRONMENT_ID` setting (which the executor records), as an
-annotation, and (shortened to fit) as a label.
+Every conda task gets the id in the variable of the `ENVIRONMENT_ID` setting (which the executor records): an image
+pod as a container variable, a PVC pod from the materializer, which exports the id it verified the files against (a
+second copy in the pod spec would only add to the template). Every conda pod carries the id as an annotation, and
+(shortened to fit) as a label.
 """
 
 from __future__ import annotations
@@ -69,13 +71,15 @@ def plan_pod_environment(
         image = explicit_image or DEFAULT_BASE_IMAGE
         wrapper = materialize_command(environment, datastore_mount, scripts_dir=scripts_dir)
         files = environment_files(environment)
+        env = {}
     else:
         image = explicit_image or image_reference(conda.image_repository, env_id)
         wrapper = []
+        env = {ENVIRONMENT_ID.env_var: env_id}
     return PodEnvironmentPlan(
         image=image,
         command_wrapper=wrapper,
-        env={ENVIRONMENT_ID.env_var: env_id},
+        env=env,
         labels={ENVIRONMENT_ID_LABEL: short_id(env_id)},
         annotations={ENVIRONMENT_ID_ANNOTATION: env_id},
         environment_id=env_id,

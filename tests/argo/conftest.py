@@ -54,6 +54,15 @@ def container_templates(manifest: Manifest) -> dict[str, Manifest]:
     return {name: template for name, template in templates(manifest).items() if "container" in template}
 
 
+def pod_volumes(manifest: Manifest, template: Manifest) -> dict[str, Manifest]:
+    """name → volume of what a pod of ``template`` gets, as Argo builds it: the template's own volumes, then the
+    workflow's ``spec.volumes`` that its container mounts."""
+    own = {volume["name"]: volume for volume in template.get("volumes", [])}
+    shared = {volume["name"]: volume for volume in manifest["spec"].get("volumes", [])}
+    mounted = [mount["name"] for mount in template["container"].get("volumeMounts", [])]
+    return {name: own.get(name) or shared[name] for name in mounted if name in own or name in shared}
+
+
 def dag_tasks(manifest: Manifest, dag: str) -> dict[str, Manifest]:
     return {task["name"]: task for task in templates(manifest)[dag]["dag"]["tasks"]}
 

@@ -16,7 +16,7 @@ from flowkit.cli.main import build_cli, load_flow_class
 from flowkit.environments.lockfile import read_lockfile, render_environment
 from flowkit.environments.materialize import environment_files
 from flowkit.packaging.bootstrap import SCRIPT_PATH, bootstrap_config_map_name, bootstrap_files
-from tests.argo.conftest import EXAMPLES
+from tests.argo.conftest import EXAMPLES, pod_volumes
 from tests.argo.flows import LinearFlow, OperatedFlow
 from tests.support.argo_schema import validate_kubernetes_object, validate_manifest
 from tests.support.fake_kube import FakeKube
@@ -56,8 +56,9 @@ def test_only_yaml_prints_every_manifest_and_contacts_no_cluster(
     assert template["metadata"]["name"] == "nightly"
     # The ConfigMap is the one every pod mounts, and holds the bootstrap itself.
     assert config_map["data"]["bootstrap.py"] == SCRIPT_PATH.read_text(encoding="utf-8")
+    container = next(t for t in template["spec"]["templates"] if "container" in t)
     mounted = {
-        volume["configMap"]["name"] for volume in template["spec"]["templates"][0]["volumes"] if "configMap" in volume
+        volume["configMap"]["name"] for volume in pod_volumes(template, container).values() if "configMap" in volume
     }
     assert mounted == {config_map["metadata"]["name"]}
     validate_kubernetes_object(config_map)

@@ -74,8 +74,7 @@ def emulate(
     declared = {parameter.name: parameter for parameter in flow_parameters(flow_cls).values()}
     claims = {
         volume["persistentVolumeClaim"]["claimName"]
-        for template in manifest["spec"]["templates"]
-        for volume in template.get("volumes", [])
+        for volume in manifest["spec"].get("volumes", [])
         if "persistentVolumeClaim" in volume
     }
     pvc_dirs = {claim: tmp_path / "claims" / claim for claim in claims} | {"flowkit-datastore": pvc}

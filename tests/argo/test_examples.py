@@ -10,7 +10,7 @@ from flowkit.cli.main import load_flow_class
 from flowkit.compiler.templates import STARTUP_ALLOWANCE_SECONDS
 from flowkit.specs import KubernetesSpec, flow_options
 from flowkit.specs.resolve import class_level_specs
-from tests.argo.conftest import EXAMPLE_FILES, EXAMPLES, compile_manifests, step_tasks
+from tests.argo.conftest import EXAMPLE_FILES, EXAMPLES, compile_manifests, pod_volumes, step_tasks
 from tests.support.argo_schema import validate_manifest
 
 
@@ -39,7 +39,7 @@ def test_example_compiles_and_every_pod_carries_the_class_level_spec(path: Path)
             assert container["resources"]["limits"][class_spec.gpu_resource_name] == str(class_spec.gpu), step
         claims = {
             volume["persistentVolumeClaim"]["claimName"]: volume["name"]
-            for volume in template["volumes"]
+            for volume in pod_volumes(manifests[0], template).values()
             if "persistentVolumeClaim" in volume
         }
         mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}

@@ -10,7 +10,7 @@ import pytest
 from flowkit.errors import FlowDefinitionError
 from flowkit.packaging.bootstrap import BOOTSTRAP_DIR, BOOTSTRAP_FILE
 from flowkit.packaging.bootstrap_script import BootstrapOptions, parse_arguments
-from tests.argo.conftest import Manifest, compile_manifests, container_templates, load_flow_source
+from tests.argo.conftest import Manifest, compile_manifests, container_templates, load_flow_source, pod_volumes
 from tests.argo.test_e2e import assert_same_as_local_run
 from tests.support.argo_schema import validate_manifest
 
@@ -57,9 +57,13 @@ def _bootstrap_options(template: Manifest) -> BootstrapOptions:
 
 
 def _pods(flow_cls: type) -> list[Manifest]:
+    """Every container template, with the volumes its pods get (its own and the workflow's it mounts)."""
     (manifest,) = compile_manifests(flow_cls)
     validate_manifest(manifest)
-    return list(container_templates(manifest).values())
+    return [
+        {**template, "volumes": list(pod_volumes(manifest, template).values())}
+        for template in container_templates(manifest).values()
+    ]
 
 
 def _cache_volume(template: Manifest) -> tuple[dict | None, str | None]:

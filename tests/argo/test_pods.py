@@ -12,16 +12,12 @@ from flowkit.compiler.templates import STARTUP_ALLOWANCE_SECONDS
 from flowkit.graph import build_graph
 from flowkit.packaging.bootstrap import bootstrap_files, interpreter_command
 from flowkit.packaging.bootstrap_script import EXIT_BOOTSTRAP_FAILED
-from tests.argo.conftest import PACKAGE, command_option, compile_manifests, step_tasks
+from tests.argo.conftest import PACKAGE, command_option, compile_manifests, pod_volumes, step_tasks
 from tests.argo.flows import IMAGE, SHAPES, BranchFlow, LinearFlow, OperatedFlow, OwnHomeFlow
 
 
 def _mounts(template: dict) -> dict[str, str]:
     return {mount["name"]: mount["mountPath"] for mount in template["container"]["volumeMounts"]}
-
-
-def _volumes(template: dict) -> dict[str, dict]:
-    return {volume["name"]: volume for volume in template["volumes"]}
 
 
 @pytest.mark.parametrize("flow_cls", SHAPES, ids=lambda flow_cls: flow_cls.__name__)
@@ -37,7 +33,7 @@ def test_every_pod_has_the_image_gpu_pvc_and_datastore(flow_cls: type) -> None:
         gpus = None if step == exit_handler else "1"
         assert container["resources"]["limits"].get("nvidia.com/gpu") == gpus, step
         assert container["resources"]["requests"].get("nvidia.com/gpu") == gpus, step
-        volumes = _volumes(template)
+        volumes = pod_volumes(manifest, template)
         mounts = _mounts(template)
         claims = {volume["persistentVolumeClaim"]["claimName"]: mounts[name] for name, volume in volumes.items()
                   if "persistentVolumeClaim" in volume}  # fmt: skip
@@ -56,7 +52,7 @@ def test_resources_shm_and_step_overrides() -> None:
     assert work["container"]["resources"]["requests"] == {"cpu": "4", "memory": "9Gi", "nvidia.com/gpu": "1"}
     assert work["nodeSelector"] == {"pool": "big"}
     assert "nodeSelector" not in fetch
-    shm = _volumes(fetch)["dshm"]
+    shm = pod_volumes(manifest, fetch)["dshm"]
     assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Gi"}
     assert _mounts(fetch)["dshm"] == "/dev/shm"
 
@@ -264,7 +260,7 @@ def test_every_pod_has_a_writable_home_tmpdir_and_working_directory() -> None:
         container = template["container"]
         env = {variable["name"]: variable["value"] for variable in container["env"]}
         assert (env["HOME"], env["TMPDIR"], container["workingDir"]) == ("/home/flowkit", "/tmp", "/home/flowkit")
-        volumes, mounts = _volumes(template), _mounts(template)
+        volumes, mounts = pod_volumes(manifest, template), _mounts(template)
         assert (volumes["flowkit-home"]["emptyDir"], mounts["flowkit-home"]) == ({}, "/home/flowkit"), step
         assert (volumes["flowkit-tmp"]["emptyDir"], mounts["flowkit-tmp"]) == ({}, "/tmp"), step
     overridden = compile_manifests(OwnHomeFlow)[0]

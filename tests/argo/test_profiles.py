@@ -13,7 +13,7 @@ from flowkit.cli.main import build_cli
 from flowkit.deploy.api import upload_pod_spec
 from flowkit.errors import FlowkitError
 from flowkit.settings import CLUSTER_SETTINGS, CONFIG, PROFILE
-from tests.argo.conftest import compile_manifests, step_tasks
+from tests.argo.conftest import compile_manifests, pod_volumes, step_tasks
 from tests.argo.flows import IMAGE, OperatedFlow
 
 
@@ -69,7 +69,8 @@ def test_step_decorator_beats_class_decorator_beats_profile_beats_built_in(
     monkeypatch.setenv("FLOWKIT_MEMORY", "6Gi")  # the environment beats the file
     monkeypatch.setenv("FLOWKIT_IMAGE_PULL_SECRETS", "regcred, mirror")
     pods = _pods(ProfiledFlow)
-    spec = compile_manifests(ProfiledFlow)[0]["spec"]
+    manifest = compile_manifests(ProfiledFlow)[0]
+    spec = manifest["spec"]
 
     assert pods["start"]["container"]["image"] == "registry.example.com/base:2"  # profile
     assert pods["big"]["container"]["image"] == "registry.example.com/big:1"  # step decorator
@@ -80,7 +81,7 @@ def test_step_decorator_beats_class_decorator_beats_profile_beats_built_in(
     ]
     claims = {
         volume["persistentVolumeClaim"]["claimName"]
-        for volume in pods["start"]["volumes"]
+        for volume in pod_volumes(manifest, pods["start"]).values()
         if "persistentVolumeClaim" in volume
     }
     assert claims == {"team-datastore"}

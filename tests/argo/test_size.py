@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -28,11 +29,19 @@ COMMAND_BUDGET = 2 * KIB
 """A pod's command plus args: what every pod (and its ARGO_TEMPLATE copy) carries, and `kubectl describe` shows."""
 
 
-def distinct_pods_flow_source(steps: int) -> str:
+PVC_ENVIRONMENT = '@conda(file="environment.yml", platforms=["linux-64", "osx-arm64"], materialize="pvc")'
+"""Every step in the conda example's environment (its environment.yml and conda-lock.yml beside the flow), built on the
+shared volume: the pod spec that carries the most (materializer, environment id, the explicit files' mount)."""
+
+
+def distinct_pods_flow_source(steps: int, class_decorator: str = "") -> str:
     """A chain of ``steps`` steps, each with its own resources, image and variables: ``steps`` distinct pod specs,
-    and flow parameters that the start step's command line passes on."""
+    and flow parameters that the start step's command line passes on. ``class_decorator``: a line put above the
+    class, such as `PVC_ENVIRONMENT`."""
     names = ["start", *(f"step_{index:03d}" for index in range(steps - 2)), "end"]
-    lines = ["from flowkit import Flow, Parameter, environment, kubernetes, step", "", "", "class DistinctFlow(Flow):"]
+    lines = ["from flowkit import Flow, Parameter, conda, environment, kubernetes, step", "", ""]
+    lines += [class_decorator] if class_decorator else []
+    lines += ["class DistinctFlow(Flow):"]
     lines += [f'    {name} = Parameter("{name}", default="{name}-value")' for name in ("alpha", "beta", "gamma")]
     for index, name in enumerate(names):
         lines += [
@@ -104,11 +113,18 @@ def test_a_ten_thousand_way_foreach_compiles_to_the_same_manifest_as_a_ten_way_o
     assert wide == narrow
 
 
-def test_a_hundred_distinct_pod_specs_stay_within_the_template_and_command_budgets(tmp_path: Path) -> None:
-    flow_cls = load_flow_source(tmp_path, distinct_pods_flow_source(100), "DistinctFlow")
+@pytest.mark.parametrize("environment", ["", PVC_ENVIRONMENT], ids=["plain", "pvc-environment"])
+def test_a_hundred_distinct_pod_specs_stay_within_the_template_and_command_budgets(
+    tmp_path: Path, environment: str
+) -> None:
+    for name in ("environment.yml", "conda-lock.yml"):
+        shutil.copy(EXAMPLES / "conda_env" / name, tmp_path / name)
+    flow_cls = load_flow_source(tmp_path, distinct_pods_flow_source(100, environment), "DistinctFlow")
     (manifest,) = compile_manifests(flow_cls)
     containers = container_templates(manifest)
     assert len(containers) == 100
+    if environment:  # every pod builds its environment, so the budget holds for the largest pod spec flowkit emits
+        assert all(t["container"]["command"][1] == "/flowkit-bootstrap/materialize.py" for t in containers.values())
     size = len(json.dumps(manifest, separators=(",", ":")).encode())
     assert size < TEMPLATE_BUDGET, f"{size} bytes"
     sizes = {name: command_bytes(template) for name, template in containers.items()}

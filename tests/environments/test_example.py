@@ -86,4 +86,5 @@ def test_compiled_pods_use_the_image_or_materialize_on_the_pvc(linux_env_id: str
         assert template["metadata"]["annotations"]["flowkit.io/environment-id"] == linux_env_id
         assert template["metadata"]["labels"]["flowkit.io/environment-id"] == linux_env_id[:16]
         env = {item["name"]: item.get("value") for item in template["container"].get("env", [])}
-        assert env["FLOWKIT_ENVIRONMENT_ID"] == linux_env_id
+        # A PVC pod's materializer exports the id it verified (the end-to-end test sees the tasks record it).
+        assert env.get("FLOWKIT_ENVIRONMENT_ID") == (None if template is pvc_pod else linux_env_id)
