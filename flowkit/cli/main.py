@@ -6,6 +6,8 @@ The commands are a click group (`flowkit.cli.group`), but a plain `run` or `resu
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib.util
 import os
 import sys
@@ -40,6 +42,7 @@ def run_flow_cli(flow_cls: type, argv: Sequence[str] | None = None) -> NoReturn:
     A FlowkitError is a user-facing problem (bad input, a failed run), so it is printed as one clean line rather than
     a traceback; anything else is a bug and keeps its traceback.
     """
+    _skip_the_final_collection()
     arguments = _take_debug_flag(list(sys.argv[1:] if argv is None else argv))
     quick = parse_run_arguments(flow_cls, arguments)
     if quick is not None:
@@ -61,6 +64,19 @@ def run_flow_cli(flow_cls: type, argv: Sequence[str] | None = None) -> NoReturn:
     except FlowkitError as error:
         _report(error)
     sys.exit(status if isinstance(status, int) else 0)
+
+
+def _skip_the_final_collection() -> None:
+    """Freeze the garbage collector's objects when the interpreter exits, before it tears its modules down.
+
+    Without it, exiting costs a collection over every object of every module imported (about 10 ms after a run:
+    flowkit, the flow, cloudpickle), only to free memory the process gives back anyway. Frozen at exit (the first
+    thing an exiting interpreter does is to run its `atexit` functions), so an interpreter that lives on (a notebook
+    calling `MyFlow.main(...)`) collects as usual; what is lost is only the `__del__` of objects in reference cycles
+    at exit, which Python never promises. Registered once however often the CLI runs in one process.
+    """
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
 
 
 def _run_without_click(flow_cls: type, arguments: RunArguments, resume_from: ResumeFrom | None = None) -> NoReturn:

@@ -8,12 +8,11 @@ of writers still at work (`flowkit.datastore.sweep`).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import itertools
 import os
-from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 
 from flowkit.errors import StorageError
 
@@ -37,18 +36,28 @@ STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCE
 """Failures of the storage itself (full, read-only, not ours), as opposed to a missing file or a bug."""
 
 
-@contextlib.contextmanager
-def storage_errors(operation: str, path: str | Path) -> Iterator[None]:
+class storage_errors:
     """Turn a storage failure inside the block into one `StorageError` naming ``operation``, the path and the cause.
 
     The path is the one the system call named when it names one, else ``path`` (a write to an open descriptor).
+    A class rather than a generator-based context manager: every read and write of the datastore enters one, and
+    a resume or a join over a wide foreach makes hundreds of them, where a generator costs several times more.
     """
-    try:
-        yield
-    except OSError as error:
-        if error.errno not in STORAGE_ERRNOS:
-            raise
-        raise StorageError(operation, error.filename or path, error) from error
+
+    __slots__ = ("operation", "path")
+
+    def __init__(self, operation: str, path: str | Path) -> None:
+        self.operation = operation
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
+            raise StorageError(self.operation, error.filename or self.path, error) from error
 
 
 def temp_path_beside(path: Path) -> Path:

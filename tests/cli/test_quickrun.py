@@ -95,6 +95,7 @@ def test_anything_but_a_plain_resume_is_left_to_click(arguments: list[str]) -> N
 
 PROBE_FLOW = """
 import atexit
+import gc
 import sys
 
 from flowkit import Flow, Parameter, step
@@ -113,6 +114,7 @@ class ProbeFlow(Flow):
 
 
 atexit.register(lambda: print("click imported:", "click" in sys.modules))
+atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))  # runs after the CLI's own (LIFO)
 
 if __name__ == "__main__":
     ProbeFlow()
@@ -124,6 +126,7 @@ def test_a_plain_run_never_imports_click_and_reports_like_before(tmp_path: Path,
     result = flow_command(flow_file, "run", "--word", "yo", datastore_root=datastore_root)
     assert result.returncode == 0, describe(result)
     assert "click imported: False" in result.stdout
+    assert "frozen at exit: True" in result.stdout, "exiting skips a collection over every module's objects"
     assert "word yo" in result.stdout
     assert "Run ProbeFlow/" in result.stdout and "succeeded." in result.stdout
 
