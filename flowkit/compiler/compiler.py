@@ -218,17 +218,17 @@ def _workflow_options(argo: ArgoSpec) -> dict[str, Any]:
 
 def _plan_pods(flow_cls: type, graph: FlowGraph, specs: dict[str, StepSpec], argo: ArgoSpec) -> dict[str, PodPlan]:
     """Each step's pod plan; steps with equal plans get the very same object (one template for all of them)."""
-    from flowkit.environments import plan_pod_environment
+    from flowkit.environments import plan_pod_environments
     from flowkit.packaging.bootstrap import BOOTSTRAP_DIR
 
     roles = _roles(graph)
+    environments = plan_pod_environments(
+        flow_cls, specs, datastore_mount=argo.datastore_mount, scripts_dir=BOOTSTRAP_DIR
+    )
     plans: dict[str, PodPlan] = {}
     distinct: dict[str, PodPlan] = {}
     for step, spec in specs.items():
-        environment = plan_pod_environment(
-            spec, flow_cls, datastore_mount=argo.datastore_mount, scripts_dir=BOOTSTRAP_DIR
-        )
-        plan = plan_pod(spec, environment, roles[step])
+        plan = plan_pod(spec, environments[step], roles[step])
         validate.check_image(graph.flow_name, step, plan.image)
         validate.check_mounts(graph.flow_name, step, spec.kubernetes.pvc, argo)
         plans[step] = distinct.setdefault(plan.key, plan)

@@ -9,7 +9,7 @@ varies per task is therefore a parameter, never a copy of the template.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from flowkit.compiler.names import short_hash
@@ -62,10 +62,9 @@ class PodPlan:
     key: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
-        environment = asdict(self.environment)
-        # The environment's files follow from the id its command wrapper names; leaving them out keeps the template
-        # names of flows without a PVC-built environment stable across flowkit versions.
-        del environment["files"]
+        # The environment's files follow from the id its command wrapper names: left out, they cost nothing to
+        # serialize per step, and the template names of flows without a PVC-built environment stay stable.
+        environment = {f.name: getattr(self.environment, f.name) for f in fields(self.environment) if f.name != "files"}
         canonical: dict[str, Any] = {
             "kubernetes": self.kubernetes.model_dump(mode="json"),
             "retry": self.retry.model_dump(mode="json"),

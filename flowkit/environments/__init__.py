@@ -6,6 +6,6 @@ write lockfiles.
 
 from __future__ import annotations
 
-from flowkit.environments.pod import PodEnvironmentPlan, plan_pod_environment
+from flowkit.environments.pod import PodEnvironmentPlan, plan_pod_environment, plan_pod_environments
 
-__all__ = ["PodEnvironmentPlan", "plan_pod_environment"]
+__all__ = ["PodEnvironmentPlan", "plan_pod_environment", "plan_pod_environments"]

@@ -15,10 +15,12 @@ second copy in the pod spec would only add to the template). Every conda pod car
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flowkit.environments.declaration import target_for_step
+from flowkit.environments.declaration import EnvironmentTarget, environment_targets, target_for_step
 from flowkit.environments.dockerfile import DEFAULT_BASE_IMAGE
 from flowkit.environments.env_id import (
     ENVIRONMENT_ID_ANNOTATION,
@@ -32,6 +34,7 @@ from flowkit.errors import FlowDefinitionError
 from flowkit.settings import ENVIRONMENT_ID
 
 if TYPE_CHECKING:
+    from flowkit.environments.lockfile import RenderedEnvironment
     from flowkit.pod_files import PodFiles
     from flowkit.specs import StepSpec
     from flowkit.specs.conda import CondaSpec
@@ -59,11 +62,46 @@ def plan_pod_environment(
     ``scripts_dir`` is where the pod mounts the scripts that run before flowkit is importable, the materializer's
     among them.
     """
-    conda = step_spec.conda
-    if conda is None:
-        return PodEnvironmentPlan()
-    target = target_for_step(flow_cls, step_spec.step)
-    environment = locked_environment(target, pod_platform(conda, flow=flow_cls.__name__, step=step_spec.step))
+    plans = plan_pod_environments(
+        flow_cls, {step_spec.step: step_spec}, datastore_mount=datastore_mount, scripts_dir=scripts_dir
+    )
+    return plans[step_spec.step]
+
+
+def plan_pod_environments(
+    flow_cls: type, step_specs: Mapping[str, StepSpec], *, datastore_mount: str, scripts_dir: str
+) -> dict[str, PodEnvironmentPlan]:
+    """`plan_pod_environment` of every step of ``step_specs``, finding the flow's environments and reading each
+    lockfile once: per step, a flow of 1,000 steps in one environment took seconds to compile."""
+    targets: dict[str, EnvironmentTarget] = {}
+    locked: dict[tuple[Path, str], RenderedEnvironment] = {}
+    plans: dict[str, PodEnvironmentPlan] = {}
+    for step, step_spec in step_specs.items():
+        conda = step_spec.conda
+        if conda is None:
+            plans[step] = PodEnvironmentPlan()
+            continue
+        if not targets:  # a flow without environments may have no source file to find them beside
+            targets = {name: target for target in environment_targets(flow_cls) for name in target.steps}
+        target = targets.get(step) or target_for_step(flow_cls, step)
+        platform = pod_platform(conda, flow=flow_cls.__name__, step=step)
+        if (target.lockfile_path, platform) not in locked:
+            locked[target.lockfile_path, platform] = locked_environment(target, platform)
+        environment = locked[target.lockfile_path, platform]
+        plans[step] = _step_plan(
+            step_spec, conda, environment, datastore_mount=datastore_mount, scripts_dir=scripts_dir
+        )
+    return plans
+
+
+def _step_plan(
+    step_spec: StepSpec,
+    conda: CondaSpec,
+    environment: RenderedEnvironment,
+    *,
+    datastore_mount: str,
+    scripts_dir: str,
+) -> PodEnvironmentPlan:
     env_id = environment.env_id
     explicit_image = step_spec.kubernetes.image
     files = None

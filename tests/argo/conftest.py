@@ -105,19 +105,23 @@ def load_flow_source(directory: Path, source: str, name: str) -> type:
     return flow_cls
 
 
-def _flow_header(image: str | None, name: str) -> list[str]:
-    decorator = [f"@kubernetes(image={image!r}, gpu=1)"] if image else []
-    return ["from flowkit import Flow, kubernetes, step", "", "", *decorator, f"class {name}(Flow):"]
+def _flow_header(image: str | None, name: str, class_decorator: str = "") -> list[str]:
+    decorators = [f"@kubernetes(image={image!r}, gpu=1)"] if image else []
+    decorators += [class_decorator] if class_decorator else []
+    return ["from flowkit import Flow, conda, kubernetes, step", "", "", *decorators, f"class {name}(Flow):"]
 
 
 def _step(name: str, body: str, *, join: bool = False) -> list[str]:
     return ["    @step", f"    def {name}(self{', inputs' if join else ''}):", f"        {body}", ""]
 
 
-def linear_flow_source(steps: int, image: str | None = "img:1", name: str = "GeneratedFlow") -> str:
-    """A flow of ``steps`` steps between start and end, all sharing one pod spec."""
+def linear_flow_source(
+    steps: int, image: str | None = "img:1", name: str = "GeneratedFlow", class_decorator: str = ""
+) -> str:
+    """A flow of ``steps`` steps between start and end, all sharing one pod spec; ``class_decorator``: a line put
+    above the class (after its ``@kubernetes``)."""
     names = ["start", *(f"step_{i}" for i in range(steps)), "end"]
-    lines = _flow_header(image, name)
+    lines = _flow_header(image, name, class_decorator)
     for current, following in zip(names, [*names[1:], None], strict=True):
         lines += _step(current, f"self.next(self.{following})" if following else "pass")
     return "\n".join(lines)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from flowkit.environments import plan_pod_environment
+from flowkit.environments import plan_pod_environment, plan_pod_environments, pod
 from flowkit.environments.declaration import environment_targets
 from flowkit.environments.dockerfile import DEFAULT_BASE_IMAGE
 from flowkit.environments.lockfile import read_lockfile, render_environment
@@ -138,3 +139,28 @@ def test_pods_need_a_linux_platform(write_flow: FlowFactory) -> None:
         plan_pod_environment(resolve_step_specs(mac)["start"], mac, **MOUNTS)
     assert (caught.value.step, caught.value.field) == ("start", "platforms")
     assert "add 'linux-64'" in str(caught.value)
+
+
+def test_planning_every_step_finds_the_environments_and_locks_each_once(
+    locked_flow: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per step, a flow of 1,000 steps in one environment re-read them 1,000 times (seconds of compile time)."""
+    calls: dict[str, int] = {"environment_targets": 0, "locked_environment": 0}
+
+    def counted(name: str) -> Callable[..., object]:
+        original = getattr(pod, name)
+
+        def call(*args: object, **kwargs: object) -> object:
+            calls[name] += 1
+            return original(*args, **kwargs)
+
+        return call
+
+    for name in calls:
+        monkeypatch.setattr(pod, name, counted(name))
+    specs = resolve_step_specs(locked_flow)
+    plans = plan_pod_environments(locked_flow, specs, **MOUNTS)
+    assert calls == {"environment_targets": 1, "locked_environment": 1}  # four steps, one environment
+    assert {step: plans[step] for step in specs} == {
+        step: plan_pod_environment(spec, locked_flow, **MOUNTS) for step, spec in specs.items()
+    }
