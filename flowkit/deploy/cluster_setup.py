@@ -43,7 +43,7 @@ DEPLOYER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["argoproj.io"], "resources": ["workflowtemplates", "cronworkflows"],
      "verbs": ["get", "create", "update", "delete"]},
     {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "list", "get"]},
-    # The bootstrap ConfigMap every pod mounts (created, or replaced when its content was changed by hand).
+    # The ConfigMaps pods mount, the bootstrap's and conda environments' (created, or replaced when changed by hand).
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "update"]},
     # The package upload pod (not needed when the package is published with --package-dir).
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "delete"]},
