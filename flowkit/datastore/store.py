@@ -44,6 +44,10 @@ class DataStore:
         self.blobs = BlobStore(self.root)
         self._step_dirs: dict[tuple[str, str, str], Path] = {}
         """`step_dir` by (flow, run id, step): checked and joined once, not for each of a step's many tasks."""
+        self._clones: dict[TaskRef, TaskRecord] = {}
+        """The records `clone_tasks` linked into a run, by task. A clone stays its task's latest attempt (it succeeded,
+        and nothing runs the task again), so a task forked from the scheduler that holds this store (a join over a
+        resumed foreach) reads its inputs from here instead of listing and parsing their files again."""
 
     # -- artifacts ---------------------------------------------------------------------------------------------
     def put_artifact(self, value: Any) -> ArtifactRef:
@@ -154,8 +158,11 @@ class DataStore:
         """The latest committed attempt of a task (succeeded or failed), or None if none committed.
 
         A resume asks this of every task of its origin run and a join of every input, so the task's directory is
-        joined once and the record read by its plain path.
+        joined once and the record read by its plain path (or not at all, for a task this store cloned).
         """
+        clone = self._clones.get(coords)
+        if clone is not None:
+            return clone
         task_dir = self.task_dir(coords)
         attempts = _attempt_numbers(_visible_entries(task_dir))
         if not attempts:
@@ -225,6 +232,7 @@ class DataStore:
             raise self._origin_gone(origin) from None
         if not linked:
             raise AlreadyCommittedError(f"task {target} attempt {attempt} is already committed in {self.root}")
+        self._clones[target] = clone
         return clone
 
     def _mark_origin_in_use(self, origin: TaskRef) -> None:

@@ -78,7 +78,7 @@ class TaskLauncher:
             run = partial(
                 execute_task,
                 self.flow_cls,
-                self.store.root,
+                self.store,  # forked: the task reads what this store knows (the clones of a resume) from memory
                 task,
                 attempt=attempt,
                 parameters=self.parameters if task.step == self.start_step else None,

@@ -101,7 +101,7 @@ class _Attempt(PlainData):
 
 def execute_task(
     flow_cls: type[Flow],
-    datastore_root: str | os.PathLike[str],
+    datastore_root: str | os.PathLike[str] | DataStore,
     coords: TaskRef,
     *,
     attempt: int = 0,
@@ -112,6 +112,9 @@ def execute_task(
     branch_output: str | os.PathLike[str] | None = None,
 ) -> TaskResult:
     """Run the task at ``coords`` and commit its record. ``parameters`` (name -> JSON text) is for the start task.
+
+    ``datastore_root`` may be the `DataStore` itself: a task the local scheduler forks gets the scheduler's, which
+    already holds the records it cloned for a resume.
 
     ``max_num_splits`` (the local ``--max-num-splits``) fails a foreach task that fans out wider, whatever its
     ``@catch``: a guard against a bug launching thousands of tasks, as in Metaflow. ``branch_output``: for a
@@ -195,14 +198,14 @@ def record_process_failure(
 
 
 def _begin_attempt(
-    flow_cls: type[Flow], datastore_root: str | os.PathLike[str], coords: TaskRef, attempt: int
+    flow_cls: type[Flow], datastore_root: str | os.PathLike[str] | DataStore, coords: TaskRef, attempt: int
 ) -> tuple[StepNode, _Attempt]:
     """The task's step and the attempt starting now, with the step's resolved specs."""
     from flowkit.specs import resolve_step_specs
 
     node = _step_node(flow_cls, coords)
     spec = resolve_step_specs(flow_cls)[coords.step]
-    store = DataStore(datastore_root)
+    store = datastore_root if isinstance(datastore_root, DataStore) else DataStore(datastore_root)
     return node, _Attempt(
         store=store, coords=coords, attempt=attempt, spec=spec, code_hash=node.code_hash, started_at=utc_now()
     )

@@ -336,3 +336,21 @@ def test_cloning_a_batch_marks_each_origin_once_and_a_record_gone_meanwhile_is_o
     store.record_path(records[2].coordinates, 0).unlink()
     with pytest.raises(DataStoreError, match="origin run F/origin no longer exists"):
         store.clone_tasks(records[2:], "resumed")
+
+
+def test_a_store_reads_the_tasks_it_cloned_from_memory_and_another_store_from_their_files(
+    datastore_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A join forked from a resuming scheduler reads its reused inputs without listing and parsing 200 files."""
+    store = DataStore(datastore_root)
+    record = TaskRecord(
+        flow="F", run_id="origin", step="work", task_id="0.1", index_path=[1], status="succeeded",
+        started_at=utc_now(), finished_at=utc_now(), artifacts={"x": store.put_artifact(1)},
+    )  # fmt: skip
+    store.commit(record)
+    [clone] = store.clone_tasks([record], "resumed")
+    task = TaskRef("F", "resumed", "work", (1,))
+    from_files = DataStore(datastore_root).successful_record(task)
+    monkeypatch.setattr(DataStore, "_record_at", lambda *_: pytest.fail("a clone's file was read again"))
+    assert store.successful_record(task) is clone
+    assert from_files == clone and from_files.origin_run_id == "origin" and from_files.run_id == "resumed"
