@@ -1,10 +1,11 @@
 """Content-addressed artifact storage under ``<root>/blobs/sha256/<sha[:2]>/<sha>``.
 
-Blobs are immutable and named by the sha256 of their bytes (the format is in :mod:`flowkit.datastore.serialization`),
-so an unchanged artifact is stored once however many tasks carry it, and concurrent writers of the same blob publish
-identical bytes under one name (the first rename wins; later writers drop their temporary copy). No lock is ever
-taken. Every temporary blob file is written in ``blobs/sha256`` itself, not in a shard, so the blobs a killed task
-left half-written are found by listing one directory (`DataStore.sweep_abandoned_writes`).
+Blobs are immutable and named by a sha256 of their bytes (the format is in :mod:`flowkit.datastore.serialization`,
+the names in :mod:`flowkit.datastore.verify`), so an unchanged artifact is stored once however many tasks carry it,
+and concurrent writers of the same blob publish identical bytes under one name (the first rename wins; later writers
+drop their temporary copy). No lock is ever taken. Every temporary blob file is written in ``blobs/sha256`` itself,
+not in a shard, so the blobs a killed task left half-written are found by listing one directory
+(`DataStore.sweep_abandoned_writes`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class BlobStore:
         except BaseException:
             sink.abort()
             raise
-        sha256 = sink.sha.hexdigest()
+        sha256 = sink.name
         final = self.path(sha256)
         if in_memory is not None:
             created = not final.exists() and write_file_atomically(

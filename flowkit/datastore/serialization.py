@@ -1,45 +1,47 @@
 """The blob format: how an artifact is pickled into a file and read back, with as few passes over its bytes as possible.
 
-A blob holds the artifact's pickle (cloudpickle, protocol 5) either as is, or, when a sample of its head says it
-pays, as a sequence of independent zstd frames followed by a seek table in the zstd *seekable format* (a skippable
-frame listing each frame's compressed and decompressed size; plain ``zstd -d`` still decompresses the file). Pods
-write plain pickles only (`write_uncompressed_blobs`): every CPython reads them, and the pod path imports no compiled
-package.
+A blob holds the artifact's pickle (cloudpickle, protocol 5) either as is (followed, when it is too large to be
+assembled in memory, by a digest list), or, when a sample of its head says it pays, as a sequence of independent zstd
+frames followed by a seek table in the zstd *seekable format* (a skippable frame listing each frame's compressed and
+decompressed size; plain ``zstd -d`` still decompresses the file). Pods write plain pickles only
+(`write_uncompressed_blobs`): every CPython reads them, and the pod path imports no compiled package.
 
-The blob's name is the sha256 of the file's bytes, so ``sha256sum`` of any blob equals its name, and the hash costs
-a pass over the *stored* bytes only: a highly compressible artifact is hashed after compression. Equal artifacts
-still share one blob, because the pickle, the compression decision (made on the stream's first
-``COMPRESSION_SAMPLE_BYTES``) and each frame's compression are deterministic.
+The blob's name is a sha256 of its stored bytes (:mod:`flowkit.datastore.verify`): of the whole file for small and
+compressed blobs (``sha256sum`` prints it), of the digest list for large raw ones, so that their frames are hashed in
+parallel. A highly compressible artifact is hashed after compression. Equal artifacts still share one blob, because
+the pickle, the compression decision (made on the stream's first ``COMPRESSION_SAMPLE_BYTES``), each frame's
+compression and the digest list's frames are deterministic.
 
 Writing: the pickler hands each large buffer (``bytes``, ``bytearray``, the protocol-5 ``PickleBuffer`` of a numpy
-array) to :meth:`BlobSink.write` as it is, without copying it into its own stream. The sink hashes such a buffer on
-the calling thread while a helper thread stages it into an aligned buffer and writes it with ``O_DIRECT``: on virtual
-machines, filling the page cache with a large blob costs several times more than the disk write, and the hash is then
-the only pass left on the critical path. Compressible streams are cut into frames compressed by parallel threads; a
-frame that is all zeros is recognised by a ``memcmp`` and given the one frame zeros compress into, computed once.
+array) to :meth:`BlobSink.write` as it is, without copying it into its own stream. A raw one is written in frames by
+several threads straight from its memory into the page cache, each hashing a frame right after writing it, while it
+is in the CPU's cache; the writeback to the disk starts as frames are written (:class:`_ListedFile`), and the next
+step's task finds the blob in the page cache. Compressible streams are cut into frames compressed by parallel threads;
+a frame that is all zeros is recognised by a ``memcmp`` and given the one frame zeros compress into, computed once.
+Compressed blobs are staged into an aligned buffer, hashed there, and written with ``O_DIRECT``.
 
 Reading: ``pickle.load`` asks for each large payload through one ``readinto`` of its final buffer. That buffer is
-filled by several threads at once, each reading (through its own aligned ``O_DIRECT`` window) or decompressing whole
-frames straight into its part: filling a freshly allocated buffer is dominated by the kernel mapping its pages in,
-which parallelizes, and one thread's disk read overlaps another's copy. A frame of zeros is not written at all where
-the buffer already reads as zeros (a fresh allocation does, before any of its memory is backed). Large buffers on
-either side are advised to use huge pages first (:mod:`flowkit.datastore.pages`). Helper threads are always joined
-before a call returns: no thread outlives a call (task processes are forked).
+filled by several threads at once, each reading (from the page cache, or through its own aligned ``O_DIRECT``
+window for a large blob named by its whole file's hash) or decompressing whole frames straight into its part: filling
+a freshly allocated buffer is dominated by the kernel mapping its pages in, which parallelizes, and one thread's read
+overlaps another's copy and hash. A frame of zeros is not written at all where the buffer already reads as zeros (a
+fresh allocation does, before any of its memory is backed). Large buffers on either side are advised to use huge
+pages first (:mod:`flowkit.datastore.pages`). Helper threads are always joined before a call returns: no thread
+outlives a call (task processes are forked).
 
-Every read is verified: the stored bytes are hashed as the reader passes over them and compared with the blob's name
-at the end, so a byte the storage changed after the write (a flipped bit, a truncated or overwritten file) is a
-:class:`CorruptBlobError` naming the blob, never a wrong value. A raw blob's bytes are the pickle stream itself, so
-they are hashed where they land, each large read's pieces in file order while later pieces are still being read; a
-compressed blob's file (at most half the artifact's size) is hashed by a helper thread while its frames are
-decompressed. When the unpickler fails on a blob, its hash decides whether the blob is corrupt or the pickle cannot be
-loaded here (a missing module), so a damaged compressed frame is reported as damage, not as a zstd error.
+Every read is verified against the name, so a byte the storage changed after the write (a flipped bit, a truncated or
+overwritten file) is a :class:`~flowkit.datastore.verify.CorruptBlobError` naming the blob, never a wrong value. A
+digest-listed blob's list is checked against the name first, then each frame where it lands, by the thread that read
+it; a raw blob named by its whole file is hashed where its pieces land, in file order while later pieces are still
+being read; a compressed blob's file (at most half the artifact's size) is hashed by a helper thread while its frames
+are decompressed. When the unpickler fails on a blob, the check decides whether the blob is corrupt or the pickle
+cannot be loaded here (a missing module), so a damaged compressed frame is reported as damage, not as a zstd error.
 """
 
 from __future__ import annotations
 
 import bisect
 import errno
-import fcntl
 import functools
 import mmap
 import os
@@ -49,14 +51,30 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowkit.datastore.atomic import BLOB_FILE_MODE
+from flowkit.datastore.fileio import (
+    STAGING_BYTES,
+    borrow_staging,
+    preadv_all,
+    pwrite_all,
+    return_staging,
+    set_direct,
+    start_writeback,
+)
 from flowkit.datastore.pages import advise_huge_pages
 from flowkit.errors import DataStoreError
 
+if TYPE_CHECKING:
+    from flowkit.datastore.verify import FileDigest, FrameCheck
+
+# pickle, hashlib and the checks of flowkit.datastore.verify (which need hashlib) are imported where an artifact is
+# stored or loaded: a task that does neither before its step's first line (a start step without parameters, in a pod)
+# starts without them.
+
 PICKLE_PROTOCOL = 5
-STAGING_BYTES = 8 << 20
+IN_MEMORY_BYTES = STAGING_BYTES
 """Blobs up to this size are assembled in memory and hashed before any file exists (an existing blob costs no I/O);
 larger ones are streamed to a temporary file."""
 FRAME_BYTES = 4 << 20
@@ -126,6 +144,12 @@ def io_workers() -> int:
     return max(1, min(4, available))
 
 
+def pipeline_workers() -> int:
+    """How many threads move the frames of one large blob between memory and disk: twice :func:`io_workers`, since
+    each spends about half its time waiting for the disk."""
+    return 2 * io_workers()
+
+
 def run_parallel(tasks: Sequence[Callable[[], None]]) -> None:
     """Run ``tasks``, all but the first in helper threads, and wait for every one; re-raise the first failure.
 
@@ -159,47 +183,12 @@ def split_evenly(total: int, parts: int, align: int = 4096) -> list[tuple[int, i
     return [(start, min(start + step, total)) for start in range(0, total, step)]
 
 
-def _write_all(fd: int, view: memoryview) -> None:
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-# -- direct I/O ------------------------------------------------------------------------------------------------------
-
-
-_staging_pool: list[mmap.mmap] = []
-"""Page-aligned buffers reused by writers and readers of this process, so their pages are faulted in once."""
-
-
-def borrow_staging() -> mmap.mmap:
-    """A page-aligned ``STAGING_BYTES`` buffer for ``O_DIRECT`` transfers.
-
-    Private, not shared, mapping: task processes are forked from a parent that may have pooled buffers, and each
-    child must get its own copy rather than scribble over its siblings' staged bytes.
-    """
-    if _staging_pool:
-        return _staging_pool.pop()
-    return mmap.mmap(-1, STAGING_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-
-
-def return_staging(buffer: mmap.mmap) -> None:
-    _staging_pool.append(buffer)
-
-
-def _set_direct(fd: int, enabled: bool) -> None:
-    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_DIRECT if enabled else flags & ~os.O_DIRECT)
-
-
 # -- writing ---------------------------------------------------------------------------------------------------------
 
 
 class _DirectFile:
-    """Append-only writer of a new file: whole staging buffers go out with ``O_DIRECT``, the tail through the cache.
-
-    On virtual machines, filling the page cache with a large blob costs several times more than writing it to the
-    disk directly. A filesystem that refuses direct I/O gets plain writes.
-    """
+    """Append-only writer of a new compressed blob, hashed whole as it is written: whole staging buffers go out with
+    ``O_DIRECT``, the tail through the cache. A filesystem that refuses direct I/O gets plain writes."""
 
     def __init__(self, path: Path) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
@@ -211,25 +200,33 @@ class _DirectFile:
                 raise
             self._direct = False
             self.fd = os.open(path, flags, BLOB_FILE_MODE)
+        import hashlib
+
+        self._sha = hashlib.sha256()
         self._staging = borrow_staging()
+        self._written = 0  # the file's size so far; the staging buffer holds what follows
         self._fill = 0
 
     def append(self, view: memoryview) -> None:
+        """Copy ``view`` behind what is staged, hash it there, and write the staging buffer whenever it is full."""
         while view:
             taken = min(len(view), STAGING_BYTES - self._fill)
-            self._staging[self._fill : self._fill + taken] = view[:taken]
+            staged = memoryview(self._staging)[self._fill : self._fill + taken]
+            staged[:] = view[:taken]
+            self._sha.update(staged)
             self._fill += taken
             view = view[taken:]
             if self._fill == STAGING_BYTES:
-                self._write_staging()
+                self._write_staging(memoryview(self._staging))
                 self._fill = 0
 
-    def finish(self) -> None:
-        """Write the unaligned tail through the page cache, then make the file durable."""
+    def finish(self) -> str:
+        """Write the unaligned tail through the page cache, make the file durable, and return the blob's name."""
         try:
             self._leave_direct_mode()
-            _write_all(self.fd, memoryview(self._staging)[: self._fill])
+            self._write_staging(memoryview(self._staging)[: self._fill])
             os.fsync(self.fd)
+            return self._sha.hexdigest()
         finally:
             self.abort()
 
@@ -237,39 +234,114 @@ class _DirectFile:
         os.close(self.fd)
         return_staging(self._staging)
 
-    def _write_staging(self) -> None:
-        view = memoryview(self._staging)
+    def _write_staging(self, view: memoryview) -> None:
         while view:
             try:
-                written = os.write(self.fd, view)
+                written = os.pwrite(self.fd, view, self._written)
             except OSError as error:
                 if not self._direct or error.errno != errno.EINVAL:
                     raise
                 self._leave_direct_mode()  # the filesystem refuses direct I/O: go on through the page cache
                 continue
             view = view[written:]
+            self._written += written
 
     def _leave_direct_mode(self) -> None:
         if self._direct:
-            _set_direct(self.fd, False)
+            set_direct(self.fd, False)
             self._direct = False
+
+
+class _ListedFile:
+    """Append-only writer of a new digest-listed blob (see :mod:`flowkit.datastore.verify`) through the page cache.
+
+    A large append is cut into frames, which several threads write straight from the artifact's memory, each hashing
+    a frame right after writing it, while the kernel's copy has left it in the CPU's cache: hashing, the longest part
+    of storing a large artifact, then runs on every CPU and costs a quarter less than a pass over memory. The blob
+    stays in the page cache, where the next step's task reads it without waiting for the disk, and its writeback is
+    started as it is written, so the final fsync waits for little.
+    """
+
+    def __init__(self, path: Path) -> None:
+        from flowkit.datastore.verify import FrameDigests
+
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, BLOB_FILE_MODE)
+        self._frames = FrameDigests()
+        self._size = 0
+        self._writeback_from = 0  # writeback was started for the bytes before this offset
+
+    def append(self, view: memoryview) -> None:
+        frame_bytes = self._frames.frame_bytes
+        if len(view) >= PARALLEL_MIN_BYTES:
+            aligning = -self._size % frame_bytes
+            self._write_in_order(view[:aligning])
+            view = view[aligning:]
+            whole = len(view) - len(view) % frame_bytes
+            self._write_frames(view[:whole], frame_bytes)
+            view = view[whole:]
+        self._write_in_order(view)
+
+    def finish(self) -> str:
+        """Write the digest list behind the stream, make the file durable, and return the blob's name."""
+        from flowkit.datastore.verify import digest_list_name
+
+        try:
+            digest_list = self._frames.digest_list(self._size)
+            pwrite_all(self.fd, memoryview(digest_list), self._size)
+            os.fsync(self.fd)
+            return digest_list_name(digest_list)
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        os.close(self.fd)
+
+    def _write_in_order(self, view: memoryview) -> None:
+        if not view:
+            return
+        pwrite_all(self.fd, view, self._size)
+        self._frames.update(self._size, view)
+        self._size += len(view)
+        if self._size - self._writeback_from >= STAGING_BYTES:
+            self._start_pending_writeback()
+
+    def _start_pending_writeback(self) -> None:
+        if self._size > self._writeback_from:
+            start_writeback(self.fd, self._writeback_from, self._size - self._writeback_from)
+            self._writeback_from = self._size
+
+    def _write_frames(self, view: memoryview, frame_bytes: int) -> None:
+        """Write ``view`` (whole frames) at the end of the file, frames dealt round-robin to the threads."""
+        self._start_pending_writeback()
+        count = len(view) // frame_bytes
+        workers = max(1, min(pipeline_workers(), count))
+        base = self._size
+
+        def write_frames(worker: int) -> None:
+            for index in range(worker, count, workers):
+                offset = base + index * frame_bytes
+                frame = view[index * frame_bytes : (index + 1) * frame_bytes]
+                pwrite_all(self.fd, frame, offset)
+                self._frames.add_frame(offset, frame)
+                start_writeback(self.fd, offset, frame_bytes)
+
+        run_parallel([partial(write_frames, worker) for worker in range(workers)])
+        self._size += len(view)
+        self._writeback_from = self._size
 
 
 class BlobSink:
     """The file object ``pickle.dump`` writes to: decides on compression, hashes and stores what the blob will hold.
 
-    ``open_temp`` is called only when the stored bytes outgrow ``STAGING_BYTES``; otherwise :meth:`close` hands the
-    small blob back so the caller can skip writing one that already exists. ``sha`` is the hash of the stored bytes
-    (the blob's name), ``size`` the length of the pickle stream (the artifact's size).
+    ``open_temp`` is called only when the stored bytes outgrow ``IN_MEMORY_BYTES``; otherwise :meth:`close` hands the
+    small blob back so the caller can skip writing one that already exists. ``name`` is the blob's name (set by
+    :meth:`close`, see :mod:`flowkit.datastore.verify`), ``size`` the length of the pickle stream (the artifact's
+    size).
     """
 
     def __init__(self, open_temp: Callable[[], Path]) -> None:
-        # pickle and hashlib are imported where an artifact is stored or loaded: a task that does neither before
-        # its step's first line (a start step without parameters) starts without them.
-        import hashlib
-
         self._open_temp = open_temp
-        self.sha = hashlib.sha256()
+        self.name = ""
         self.size = 0
         self.stored_size = 0
         self.compressed: bool | None = None  # undecided until the sample is full
@@ -278,7 +350,7 @@ class BlobSink:
         self._frame_sizes: list[tuple[int, int]] = []
         self._compressors: list[Any] = []  # one per thread: a zstd context is not thread-safe
         self._memory = bytearray()  # the stored bytes, while they fit in memory
-        self._file: _DirectFile | None = None
+        self._file: _DirectFile | _ListedFile | None = None
         self.temp_path: Path | None = None
 
     def write(self, data: Any) -> int:
@@ -309,9 +381,12 @@ class BlobSink:
                 self._frame = bytearray()
             self._store(memoryview(self._seek_table()))
         if self._file is None:
+            import hashlib
+
+            self.name = hashlib.sha256(self._memory).hexdigest()
             return bytes(self._memory)
         file, self._file = self._file, None
-        file.finish()
+        self.name = file.finish()
         return None
 
     def abort(self) -> None:
@@ -389,26 +464,18 @@ class BlobSink:
         return _SKIPPABLE_HEADER.pack(SKIPPABLE_MAGIC, len(entries) + len(footer)) + entries + footer
 
     def _store(self, view: memoryview) -> None:
-        """Append to the blob: in memory while it is small, else to the temporary file.
-
-        A large view is hashed on this thread while a helper copies it to the file: both release the GIL.
-        """
+        """Append to the blob: in memory while it is small (hashed by :meth:`close`), else to the temporary file,
+        which hashes what it writes."""
         self.stored_size += len(view)
         if self._file is None:
-            if self.stored_size <= STAGING_BYTES:
-                self.sha.update(view)
+            if self.stored_size <= IN_MEMORY_BYTES:
                 self._memory += view
                 return
             self.temp_path = self._open_temp()
-            self._file = _DirectFile(self.temp_path)
+            self._file = _DirectFile(self.temp_path) if self.compressed else _ListedFile(self.temp_path)
             self._file.append(memoryview(self._memory))
             self._memory = bytearray()
-        if len(view) < PARALLEL_MIN_BYTES:
-            self.sha.update(view)
-            self._file.append(view)
-            return
-        file = self._file
-        run_parallel([lambda: self.sha.update(view), lambda: file.append(view)])
+        self._file.append(view)
 
 
 def dump_artifact(value: Any, sink: BlobSink) -> None:
@@ -421,92 +488,49 @@ def dump_artifact(value: Any, sink: BlobSink) -> None:
 # -- reading ---------------------------------------------------------------------------------------------------------
 
 
-class CorruptBlobError(DataStoreError):
-    """A blob's bytes no longer hash to its name: the storage changed them after they were written."""
+def load_blob(path: Path, name: str) -> Any:
+    """Unpickle a stored blob, whichever form it was stored in (raw, raw with a digest list, or framed zstd), checking
+    its bytes against ``name`` (see the module's docstring): :class:`CorruptBlobError` if they do not match."""
+    import pickle
 
-    def __init__(self, path: Path, actual_sha256: str) -> None:
-        self.path = path
-        self.actual_sha256 = actual_sha256
-        super().__init__(f"blob {path} is corrupt: its bytes hash to {actual_sha256}, not to its name")
+    from flowkit.datastore.verify import CorruptBlobError, FileDigest, FrameCheck, read_digest_list
 
-
-def load_blob(path: Path, sha256: str) -> Any:
-    """Unpickle a stored blob, whichever form it was stored in (raw or framed zstd), after checking that its bytes
-    hash to ``sha256`` (see the module's docstring)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        digest = _Digest(fd, os.fstat(fd).st_size)
+        size = os.fstat(fd).st_size
+        compressed = os.pread(fd, len(ZSTD_MAGIC), 0) == ZSTD_MAGIC
+        digest_list = None if compressed else read_digest_list(fd, size, path, name)
+        check = FileDigest(fd, size, path, name) if digest_list is None else FrameCheck(fd, path, digest_list)
         try:
-            value = _unpickle(fd, path, digest)
-        except Exception:
-            if digest.finish() != sha256:
-                raise CorruptBlobError(path, digest.finish()) from None
+            if compressed:
+                assert isinstance(check, FileDigest)  # compressed blobs have whole-file names
+                value = _unpickle_compressed(fd, path, check)
+            else:
+                value = pickle.load(_RawStream(fd, check, path))
+        except CorruptBlobError:
             raise
-        if digest.finish() != sha256:
-            raise CorruptBlobError(path, digest.finish())
+        except Exception:
+            try:  # damaged bytes are the cause, if they are damaged; otherwise the blob cannot be loaded here
+                check.finish()
+            except CorruptBlobError as corrupt:
+                raise corrupt from None
+            raise
+        check.finish()
         return value
     finally:
         os.close(fd)
 
 
-def _unpickle(fd: int, path: Path, digest: _Digest) -> Any:
+def _unpickle_compressed(fd: int, path: Path, digest: FileDigest) -> Any:
     import pickle
 
-    size = digest.size
-    if os.pread(fd, len(ZSTD_MAGIC), 0) != ZSTD_MAGIC:
-        return pickle.load(_RawStream(fd, size, path, digest))
     if zstd_module() is None:
         raise DataStoreError(f"blob {path} is compressed with zstd, a codec this Python lacks: install 'zstandard'")
     digest.hash_in_background()
-    frames = _read_seek_table(fd, size)
+    frames = _read_seek_table(fd, digest.size)
     if frames is None:
         raise DataStoreError(f"blob {path} is zstd without a seek table, a form flowkit never writes")
     return pickle.load(_FramedStream(fd, frames, path))
-
-
-class _Digest:
-    """The sha256 of a blob's stored bytes, fed in file order by the reader, or by a helper thread of its own."""
-
-    def __init__(self, fd: int, size: int) -> None:
-        import hashlib
-
-        self.size = size
-        self._fd = fd
-        self._sha = hashlib.sha256()
-        self._hashed = 0
-        self._helper: threading.Thread | None = None
-        self._result: str | None = None
-
-    def update(self, start: int, view: memoryview) -> None:
-        """Hash the file's bytes ``[start, start + len(view))``; only the next bytes in file order are taken, so
-        bytes read twice (a read-ahead the unpickler did not use) are hashed once."""
-        if start <= self._hashed < start + len(view):
-            self._sha.update(view[self._hashed - start :])
-            self._hashed = start + len(view)
-
-    def hash_in_background(self) -> None:
-        """Hash the whole file on a helper thread while the caller reads it its own way (compressed frames)."""
-        self._helper = threading.Thread(target=self._hash_rest)
-        self._helper.start()
-
-    def finish(self) -> str:
-        """The file's sha256, reading whatever the reader did not pass over (trailing bytes, or after a failure)."""
-        if self._result is None:
-            if self._helper is not None:
-                self._helper.join()
-            self._hash_rest()
-            self._result = self._sha.hexdigest()
-        return self._result
-
-    def _hash_rest(self) -> None:
-        if self._hashed < self.size and hasattr(os, "O_DIRECT"):
-            _set_direct(self._fd, False)  # a raw reader may have left the file in direct mode, which pread refuses
-        while self._hashed < self.size:
-            chunk = os.pread(self._fd, min(STAGING_BYTES, self.size - self._hashed), self._hashed)
-            if not chunk:
-                break  # the file shrank under us: the digest then cannot match
-            self._sha.update(chunk)
-            self._hashed += len(chunk)
 
 
 def _read_seek_table(fd: int, size: int) -> list[tuple[int, int]] | None:
@@ -581,18 +605,25 @@ class _Stream(ABC):
 
 
 class _RawStream(_Stream):
-    """The file itself. A large blob is read with ``O_DIRECT`` (see :class:`_DirectFile`) through aligned windows;
-    a large read is split into contiguous parts, each read and copied by its own thread, so one thread's disk read
-    overlaps another's copy."""
+    """The file's pickle stream. A large blob is read with ``O_DIRECT`` (see :mod:`flowkit.datastore.fileio`)
+    through aligned windows; a large read is split into pieces read and copied by several threads, so one thread's
+    disk read overlaps another's copy and hash.
 
-    def __init__(self, fd: int, size: int, path: Path, digest: _Digest) -> None:
-        super().__init__(size, path)
+    A digest-listed blob's frames are checked by the threads that read them, straight after the copy, while they are
+    in the CPU's cache; a blob with a whole-file name is hashed by this thread in file order as the pieces land.
+    """
+
+    def __init__(self, fd: int, check: FileDigest | FrameCheck, path: Path) -> None:
+        from flowkit.datastore.verify import FrameCheck
+
+        super().__init__(check.size, path)
         self._fd = fd
-        self._digest = digest
+        self._check = check
+        self._frames = check if isinstance(check, FrameCheck) else None
         self._direct = False
-        if size > STAGING_BYTES and hasattr(os, "O_DIRECT"):
+        if self._frames is None and self._size > STAGING_BYTES and hasattr(os, "O_DIRECT"):
             try:  # small blobs stay in the page cache for the next reader
-                _set_direct(fd, True)
+                set_direct(fd, True)
                 self._direct = True
             except OSError:
                 pass
@@ -600,11 +631,42 @@ class _RawStream(_Stream):
     def _fill(self, start: int, target: memoryview) -> None:
         if len(target) < PARALLEL_MIN_BYTES:
             self._read_part(start, target)
-            self._digest.update(start, target)
+            self._check.update(start, target)
             return
         advise_huge_pages(target)  # the unpickler's fresh buffer: fewer page faults leave CPU time for the hash
-        # Pieces of one staging buffer each, dealt round-robin to the reading threads so that they complete roughly
-        # in file order, while this thread hashes each piece as soon as it and those before it have landed.
+        if self._frames is not None:
+            self._fill_checking_frames(start, target, self._frames)
+        else:
+            self._fill_hashing_in_order(start, target, self._check)
+
+    def _fill_checking_frames(self, start: int, target: memoryview, check: FrameCheck) -> None:
+        """The frames wholly inside the read are dealt round-robin to the threads, each reading, copying and checking
+        its frames; the partial frames at either end are checked in stream order."""
+        frame_bytes = check.digest_list.frame_bytes
+        end = start + len(target)
+        first, last = -(-start // frame_bytes) * frame_bytes, end // frame_bytes * frame_bytes
+        if last <= first:  # no whole frame inside
+            first = last = end
+        head, tail = target[: first - start], target[last - start :]
+        self._read_part(start, head)
+        check.update(start, head)
+        count = (last - first) // frame_bytes
+        workers = max(1, min(pipeline_workers(), count))
+
+        def read_frames(worker: int) -> None:
+            for index in range(worker, count, workers):
+                offset = first + index * frame_bytes
+                frame = target[offset - start : offset - start + frame_bytes]
+                self._read_part(offset, frame)
+                check.check_frame(offset // frame_bytes, frame)
+
+        run_parallel([partial(read_frames, worker) for worker in range(workers)])
+        self._read_part(last, tail)
+        check.update(last, tail)
+
+    def _fill_hashing_in_order(self, start: int, target: memoryview, digest: FileDigest | FrameCheck) -> None:
+        """Pieces of one staging buffer each, dealt round-robin to the reading threads so that they complete roughly
+        in file order, while this thread hashes each piece as soon as it and those before it have landed."""
         pieces = split_evenly(len(target), -(-len(target) // STAGING_BYTES))
         landed = [threading.Event() for _ in pieces]
         workers = io_workers()
@@ -623,11 +685,15 @@ class _RawStream(_Stream):
         def hash_in_order() -> None:
             for (low, high), event in zip(pieces, landed, strict=True):
                 event.wait()
-                self._digest.update(start + low, target[low:high])
+                digest.update(start + low, target[low:high])
 
         run_parallel([hash_in_order, *(partial(read, worker) for worker in range(workers))])
 
     def _read_part(self, offset: int, target: memoryview) -> None:
+        if not self._direct:
+            if preadv_all(self._fd, target, offset) < len(target):
+                raise DataStoreError(f"blob {self.name} ends before its pickle does (truncated?)")
+            return
         window = borrow_staging()
         try:
             while target:
@@ -648,7 +714,7 @@ class _RawStream(_Stream):
         except OSError as error:
             if not self._direct or error.errno != errno.EINVAL:
                 raise
-            _set_direct(self._fd, False)  # the filesystem refuses direct I/O
+            set_direct(self._fd, False)  # the filesystem refuses direct I/O
             self._direct = False
             return os.preadv(self._fd, [window], offset)
 

@@ -8,6 +8,7 @@ import fcntl
 import hashlib
 import os
 import pickle
+import struct
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from flowkit.datastore.serialization import (
     STAGING_BYTES,
     ZSTD_MAGIC,
 )
+from flowkit.datastore.verify import DIGEST_FRAME_BYTES, CorruptBlobError
 from flowkit.errors import DataStoreError
 
 MIB = 1 << 20
@@ -51,13 +53,82 @@ def small_units(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(blob_format, "io_workers", lambda: 3)
 
 
-@pytest.mark.parametrize("size", [3 * MIB + 7, 2 * STAGING_BYTES + 4097], ids=["in-memory", "streamed"])
-def test_incompressible_blob_is_the_plain_pickle(datastore_root: Path, size: int) -> None:
+def test_a_small_incompressible_blob_is_the_plain_pickle_named_by_its_sha256(datastore_root: Path) -> None:
     store = DataStore(datastore_root)
-    value = os.urandom(size)
+    value = os.urandom(3 * MIB + 7)
     ref = store.put_artifact(value)
-    assert store.blobs.path(ref.sha256).read_bytes() == _pickle(value)
-    assert ref.size == len(_pickle(value))
+    blob = store.blobs.path(ref.sha256).read_bytes()
+    assert blob == _pickle(value) and ref.size == len(blob)
+    assert ref.sha256 == hashlib.sha256(blob).hexdigest()
+
+
+def _digest_listed(stream: bytes, frame_bytes: int) -> tuple[bytes, str]:
+    """The blob a digest-listed stream is stored as, and its name, computed here from the format's definition."""
+    frames = [stream[start : start + frame_bytes] for start in range(0, len(stream), frame_bytes)]
+    digest_list = b"".join(hashlib.sha256(frame).digest() for frame in frames)
+    digest_list += struct.pack("<QI4s", len(stream), frame_bytes, b"FKd1")
+    return stream + digest_list, hashlib.sha256(digest_list).hexdigest()
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize(
+    "value",
+    [
+        lambda: os.urandom(2 * STAGING_BYTES + 4097),
+        lambda: [os.urandom(STAGING_BYTES - 5), b"x" * 1000, os.urandom(3 * STAGING_BYTES + 1)],
+        lambda: [os.urandom(100_000) for _ in range(300)],
+    ],
+    ids=["one large buffer", "buffers across frame edges", "many small buffers"],
+)
+def test_a_large_incompressible_blob_is_the_pickle_followed_by_its_digest_list(
+    datastore_root: Path, monkeypatch: pytest.MonkeyPatch, value: Any, workers: int
+) -> None:
+    """The name is the sha256 of a list of the sha256 of each frame of the pickle, whichever thread hashed which."""
+    monkeypatch.setattr(blob_format, "io_workers", lambda: workers)
+    store = DataStore(datastore_root)
+    artifact = value()
+    ref = store.put_artifact(artifact)
+    stream = _pickle(artifact)
+    blob, name = _digest_listed(stream, DIGEST_FRAME_BYTES)
+    assert store.blobs.path(ref.sha256).read_bytes() == blob
+    assert ref.sha256 == name and ref.size == len(stream)
+    assert store.blobs.load(ref.sha256) == artifact
+
+
+def test_a_large_raw_blob_starts_its_writeback_before_the_final_fsync(
+    datastore_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every byte of the stream is handed to the disk while later frames are still being written, so the fsync that
+    makes the blob durable waits only for the last ones."""
+    started: list[tuple[int, int]] = []
+    real = blob_format.start_writeback
+
+    def recording(fd: int, offset: int, length: int) -> None:
+        started.append((offset, offset + length))
+        real(fd, offset, length)
+
+    monkeypatch.setattr(blob_format, "start_writeback", recording)
+    value = [os.urandom(STAGING_BYTES + 3), os.urandom(3 * STAGING_BYTES)]
+    ref = DataStore(datastore_root).put_artifact(value)
+    covered = 0
+    for start, end in sorted(started):
+        assert start <= covered, f"bytes {covered}-{start} were left to the fsync"
+        covered = max(covered, end)
+    assert covered >= ref.size - DIGEST_FRAME_BYTES, "only the last frame's writeback is left to the fsync"
+
+
+def test_a_large_raw_blob_of_an_earlier_version_named_by_its_sha256_still_loads(datastore_root: Path) -> None:
+    value = os.urandom(3 * STAGING_BYTES + 11)
+    blob = _pickle(value)
+    name = hashlib.sha256(blob).hexdigest()
+    store = DataStore(datastore_root)
+    path = store.blobs.path(name)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(blob)
+    assert store.blobs.load(name) == value
+    path.write_bytes(blob[:-2] + bytes([blob[-2] ^ 1]) + blob[-1:])
+    with pytest.raises(CorruptBlobError, match="its bytes hash to"):
+        store.blobs.load(name)
 
 
 def test_compressible_blob_is_framed_zstd_with_a_seek_table(datastore_root: Path) -> None:
@@ -189,13 +260,21 @@ def _refuse_direct_io(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
 
 @pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="no direct I/O on this platform")
 def test_filesystems_refusing_direct_io_get_plain_io(datastore_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    value = os.urandom(3 * STAGING_BYTES + 1234)
+    """Direct I/O writes compressed blobs too large to stay in memory, and reads large blobs named by their sha256."""
+    compressible = os.urandom(40 * MIB).translate(bytes(byte % 4 for byte in range(256)))  # shrinks to about 30 %
     store = DataStore(datastore_root)
     with monkeypatch.context() as refused_writes:
-        writes = _refuse_direct_io(refused_writes, "write")
-        ref = store.put_artifact(value)
+        writes = _refuse_direct_io(refused_writes, "pwrite")
+        compressed = store.put_artifact(compressible)
+    assert store.blobs.path(compressed.sha256).stat().st_size > STAGING_BYTES
+    raw = os.urandom(3 * STAGING_BYTES + 1234)
+    blob = _pickle(raw)
+    name = hashlib.sha256(blob).hexdigest()
+    store.blobs.path(name).parent.mkdir(parents=True, exist_ok=True)
+    store.blobs.path(name).write_bytes(blob)
     reads = _refuse_direct_io(monkeypatch, "preadv")
-    assert store.blobs.load(ref.sha256) == value
+    assert store.blobs.load(compressed.sha256) == compressible
+    assert store.blobs.load(name) == raw
     assert writes and reads, "direct I/O was attempted, refused, and both sides went on without it"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ import pytest
 from flowkit.client import Task
 from flowkit.datastore import DataStore
 from flowkit.datastore import serialization as blob_format
-from flowkit.datastore.serialization import FRAME_BYTES, STAGING_BYTES, ZSTD_MAGIC, CorruptBlobError
+from flowkit.datastore.serialization import FRAME_BYTES, STAGING_BYTES, ZSTD_MAGIC
+from flowkit.datastore.verify import CorruptBlobError
 from flowkit.errors import DataStoreError
 from flowkit.identity import TaskRef
 from flowkit.task.executor import execute_task
@@ -48,21 +50,43 @@ def parallel_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(blob_format, "io_workers", lambda: 3)
 
 
-@pytest.mark.parametrize("where", [0, 1 / 3, 0.999, -1], ids=["first", "early", "late", "last"])
+def _expected_detail(kind: str, path: Path, offset: int, stream_size: int) -> str:
+    """What the error says about a blob of ``kind`` whose byte ``offset`` was flipped (a regular expression)."""
+    if kind != "large raw":  # named by the sha256 of the whole file
+        return f"its bytes hash to {hashlib.sha256(path.read_bytes()).hexdigest()}, not to its name"
+    size = path.stat().st_size
+    if offset < stream_size:
+        return r"its bytes (\d+)-(\d+) do not hash to the digest its list holds"
+    if offset < size - 16:
+        return "its digest list hashes to [0-9a-f]{64}, not to its name"
+    if offset < size - 4:
+        return "its footer does not describe its size"
+    # A damaged magic leaves no digest list to go by: the file is then checked as a whole, against the name.
+    return f"its bytes hash to {hashlib.sha256(path.read_bytes()).hexdigest()}, not to its name"
+
+
+@pytest.mark.parametrize(
+    "where", [0, 1 / 3, 0.999, -1, -10, -17], ids=["first", "early", "late", "last", "footer", "digest list"]
+)
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_a_flipped_byte_in_any_kind_of_blob_is_reported_not_loaded(
     datastore_root: Path, parallel_reads: None, kind: str, where: float
 ) -> None:
     store = DataStore(datastore_root)
-    name = store.put_artifact(KINDS[kind]()).sha256
-    path = store.blobs.path(name)
+    ref = store.put_artifact(KINDS[kind]())
+    path = store.blobs.path(ref.sha256)
     size = path.stat().st_size
-    _flip(path, int(where * size) if where >= 0 else size - 1)
+    offset = int(where * size) if where >= 0 else size + int(where)
+    _flip(path, offset)
     threads_before = threading.active_count()
     with pytest.raises(CorruptBlobError) as raised:
-        store.blobs.load(name)
-    assert raised.value.path == path and str(path) in str(raised.value)
-    assert raised.value.actual_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        store.blobs.load(ref.sha256)
+    assert raised.value.path == path
+    detail = _expected_detail(kind, path, offset, ref.size)
+    match = re.fullmatch(rf"blob {re.escape(str(path))} is corrupt: {detail}", str(raised.value))
+    assert match is not None, str(raised.value)
+    if match.groups():  # the damaged frame is the one named
+        assert int(match.group(1)) <= offset < int(match.group(2))
     assert threading.active_count() == threads_before, "no helper thread outlives a failed read"
 
 
@@ -83,12 +107,15 @@ def test_a_corrupt_zstd_frame_is_reported_as_corruption_not_as_a_zstd_error(data
         store.load_artifact(ref, artifact="weights", task="F/1/s/0")
 
 
-def test_bytes_appended_to_a_blob_are_corruption(datastore_root: Path) -> None:
+@pytest.mark.parametrize("change", [b"\0", -1, -(1 << 20)], ids=["appended", "last byte cut", "a frame cut"])
+@pytest.mark.parametrize("kind", ["small raw", "large raw"])
+def test_a_blob_whose_length_changed_is_corruption(datastore_root: Path, kind: str, change: bytes | int) -> None:
     store = DataStore(datastore_root)
-    ref = store.put_artifact(b"payload")
+    ref = store.put_artifact(KINDS[kind]())
     path = store.blobs.path(ref.sha256)
-    path.write_bytes(path.read_bytes() + b"\0")
-    with pytest.raises(CorruptBlobError):
+    blob = path.read_bytes()
+    path.write_bytes(blob + change if isinstance(change, bytes) else blob[:change])
+    with pytest.raises(CorruptBlobError, match="its bytes hash to"):
         store.blobs.load(ref.sha256)
 
 
