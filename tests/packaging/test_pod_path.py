@@ -229,6 +229,8 @@ ONLY_OFF_THE_POD_PATH = (
     "dataclasses",
     "inspect",
     "traceback",
+    "importlib.util",
+    "flowkit.datastore.sweep",
     "flowkit.packaging.bootstrap_script",
     "flowkit.graph.parse",
     "flowkit.graph.validate",
@@ -258,7 +260,8 @@ def test_a_flow_travelling_by_reference_reaches_its_step_without_cloudpickle_or_
     """A pod's start-up cost: cloudpickle is read by a flow pickled by value only, and the graph and specs come from
     the package, so neither cloudpickle nor the source parser is imported before the step's first line; nor pickle
     and hashlib by a task that has stored and loaded no artifact yet, nor dataclasses (with inspect) by anything, nor
-    traceback while nothing failed, nor the bootstrap script a second time as a module."""
+    traceback while nothing failed, nor importlib.util, the temporary-file sweep or the bootstrap script a second time
+    as a module."""
     ref, datastore = _publish_script_flow(tmp_path, LEAN_FLOW)
     assert ref.flow_reference == "flow:LeanFlow" and ref.payload_path is None
     for _pod in ("extracts the package (and hashes it)", "finds it extracted: a warm start, the common one"):
