@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 from flowkit.datastore import AlreadyCommittedError, DataStore, LogWriter, TaskRecord
 from flowkit.errors import EXIT_DATASTORE_UNWRITABLE, EXIT_STORAGE, FlowkitError
 from flowkit.identity import TaskRef
-from flowkit.invocation import TaskInvocation
 from flowkit.runtime.worker import TaskProcess, fork_task, spawn_task
 from flowkit.settings import ENVIRONMENT_ID
 from flowkit.task.watchdog import death_reason
@@ -130,6 +129,7 @@ class TaskLauncher:
         self, task: TaskRef, attempt: int, spec: StepSpec, environment: dict[str, str]
     ) -> TaskProcess:
         from flowkit.environments.local import ensure_local_environment
+        from flowkit.invocation import TaskInvocation  # the task command line: only a spawned task has one
 
         local = self._environments.get(task.step)
         if local is None:

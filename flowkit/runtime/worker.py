@@ -16,12 +16,15 @@ import gc
 import importlib
 import io
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flowkit.task.watchdog import die_with_supervisor, fork_child, kill_process_group, open_exit_fd, poll_exit, reap
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 @dataclass
@@ -137,6 +140,8 @@ def fork_task(run_task: Callable[[], object], environment: Mapping[str, str]) ->
 def spawn_task(argv: Sequence[str], environment: Mapping[str, str]) -> TaskProcess:
     """Run `argv` (another interpreter's ``python -m flowkit.task ...``) as a task process in a new session, sharing
     no state with the scheduler; inside a `forking_context` it gets the lifeline too (``--lifeline-fd``)."""
+    import subprocess  # only a step in its own interpreter (conda) needs it: forked tasks and a resume do not
+
     lifeline_options = [] if _lifeline is None else ["--lifeline-fd", str(_lifeline[0])]
     popen = subprocess.Popen(
         [*argv, *lifeline_options],

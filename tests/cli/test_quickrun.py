@@ -114,6 +114,8 @@ class ProbeFlow(Flow):
 
 
 atexit.register(lambda: print("click imported:", "click" in sys.modules))
+# Loaded only for what a plain run or resume never does: a step in its own interpreter (its command line, a process).
+atexit.register(lambda: print("spawning loaded:", any(m in sys.modules for m in ("subprocess", "flowkit.invocation"))))
 atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))  # runs after the CLI's own (LIFO)
 
 if __name__ == "__main__":
@@ -125,7 +127,7 @@ def test_a_plain_run_never_imports_click_and_reports_like_before(tmp_path: Path,
     flow_file = write_flow(tmp_path, PROBE_FLOW)
     result = flow_command(flow_file, "run", "--word", "yo", datastore_root=datastore_root)
     assert result.returncode == 0, describe(result)
-    assert "click imported: False" in result.stdout
+    assert "click imported: False" in result.stdout and "spawning loaded: False" in result.stdout
     assert "frozen at exit: True" in result.stdout, "exiting skips a collection over every module's objects"
     assert "word yo" in result.stdout
     assert "Run ProbeFlow/" in result.stdout and "succeeded." in result.stdout
@@ -143,7 +145,7 @@ def test_a_plain_resume_never_imports_click_and_reports_like_before(tmp_path: Pa
 
     resumed = flow_command(flow_file, "resume", "end", "--origin-run-id", origin_id, datastore_root=datastore_root)
     assert resumed.returncode == 0, describe(resumed)
-    assert "click imported: False" in resumed.stdout
+    assert "click imported: False" in resumed.stdout and "spawning loaded: False" in resumed.stdout
     assert "word yo" in resumed.stdout  # the origin's parameter value, in the re-run end step
     assert f"resumes {origin_id}" in resumed.stdout and "start: 1 reused" in resumed.stdout
     assert "Run ProbeFlow/" in resumed.stdout and "succeeded." in resumed.stdout
