@@ -90,9 +90,7 @@ class FlowGraph(PlainData, frozen=True):
         """JSON-ready form, for `show`, run records and tooling."""
         return {
             "flow": self.flow_name,
-            "steps": [
-                {name: copy.deepcopy(getattr(node, name)) for name in fields(node)} for node in self.steps.values()
-            ],
+            "steps": [_node_dict(node) for node in self.steps.values()],
             "start_step": self.start_step,
             "end_step": self.end_step,
         }
