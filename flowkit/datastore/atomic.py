@@ -78,18 +78,18 @@ def temp_writer(name: str) -> tuple[str, int] | None:
     return parts[1], int(parts[2])
 
 
-def ensure_dir(path: Path) -> None:
+def ensure_dir(path: str | Path) -> None:
     """Create ``path`` and its missing parents as `SHARED_DIR_MODE`; concurrent creators do not race each other
     into errors, and directories that exist are left as they are (they may not be ours to change)."""
     with storage_errors("create directory", path):
         try:
-            path.mkdir()
+            os.mkdir(path)
         except FileExistsError:
             return
         except FileNotFoundError:
-            ensure_dir(path.parent)
+            ensure_dir(Path(path).parent)
             try:
-                path.mkdir()
+                os.mkdir(path)
             except FileExistsError:
                 return
         os.chmod(path, SHARED_DIR_MODE)  # mkdir applies the umask and never sets setgid itself
