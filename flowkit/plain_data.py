@@ -9,7 +9,7 @@ class is created, without compiling anything. It gives what flowkit uses of a da
 order, ``frozen=True`` (assignment refused, instances hashable), `fields` and `replace`. Type checkers treat the
 subclasses as dataclasses (PEP 681).
 
-Standard library only: a pod imports this before anything else of flowkit but the task's identity.
+Standard library only, as the rest of the foundation layer: the records and the graph every pod reads build on it.
 """
 
 from __future__ import annotations
