@@ -73,8 +73,9 @@ class TaskProcess:
 
 
 # Modules every task needs that flowkit imports lazily (to keep `import flowkit` light): imported once before the
-# first fork, they are shared by every task instead of imported again in each one (~10 ms a task).
-TASK_MODULES = ("cloudpickle", "zstandard")
+# first fork, they are shared by every task instead of imported again in each one (~10 ms a task). The blob checks
+# (`flowkit.datastore.verify`) are loaded by the first artifact a process stores or loads.
+TASK_MODULES = ("cloudpickle", "zstandard", "flowkit.datastore.verify")
 
 _lifeline: tuple[int, int] | None = None
 """(read end, write end) of the pipe forked tasks watch while a `forking_context` is open: only the scheduler holds

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,32 @@ def test_a_pod_supervised_task_handles_sighup_the_default_way_as_its_supervisor_
         return 0 if all(signal.getsignal(number) == signal.SIG_DFL for number in forwarded) else 9
 
     assert supervise(run_task, None) == ChildExit(0, False, None)
+
+
+FORKED_STORE_AND_LOAD = """
+import os, sys
+from flowkit.datastore import DataStore
+from flowkit.runtime.worker import forking_context, fork_task
+
+def store_and_load():
+    before = set(sys.modules)
+    store = DataStore(sys.argv[1])
+    store.load_artifact(store.put_artifact({"a": [1, 2]}), artifact="a", task="probe")
+    print(sorted(set(sys.modules) - before))
+
+with forking_context():
+    process = fork_task(store_and_load, {})
+    os.set_blocking(process.stdout_fd, True)
+    print(os.read(process.stdout_fd, 1 << 16).decode(), end="")
+    sys.exit(process.wait())
+"""
+
+
+def test_a_task_forked_in_a_forking_context_stores_and_loads_an_artifact_without_importing(tmp_path: Path) -> None:
+    """What every task needs is imported once, by the scheduler, not again by each of a wide foreach's tasks (a
+    fresh interpreter: this one may have imported anything already)."""
+    result = subprocess.run(
+        [sys.executable, "-c", FORKED_STORE_AND_LOAD, str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", "imported in the task rather than before the fork"
