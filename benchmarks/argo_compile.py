@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -26,9 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-# Run as a script, this file's directory is on sys.path too, and its packaging.py (another benchmark) would shadow
-# the PyPA package that conda-lock imports to read the lockfile of the flow with a conda environment.
-sys.path.remove(os.path.dirname(__file__))
 
 from flowkit.compiler import compile_flow, compiler
 from flowkit.compiler.render import to_dicts

@@ -1,6 +1,6 @@
 """Code package benchmarks: build time for a 1,000-file project and per-task bootstrap time with a warm cache.
 
-    python benchmarks/packaging.py [--runs 7] [--pods 8]
+    python benchmarks/code_package.py [--runs 7] [--pods 8]
 
 Targets: build < 1 s; bootstrap overhead per task with a cached extraction < 100 ms including interpreter start.
 Every number is the median of several runs; the machine's bare interpreter start is shown for reference, and the
