@@ -1,10 +1,13 @@
 """Huge-page advice for the large buffers that artifacts are pickled from and unpickled into.
 
 A task process touches a large artifact's memory for the first time while (de)serializing it: the writer reads the
-buffer the user built (``bytes(n)`` and ``numpy.zeros`` leave it unmapped until read), the reader fills the buffer the
-unpickler has just allocated. With 4 KiB pages that is one page fault per 4 KiB, and on virtual machines a fault
-costs a microsecond or more: reading a fresh 200 MiB buffer took 66 ms of faults, against 8 ms once the range was
-advised to use 2 MiB pages (where never-written memory then maps the kernel's shared huge zero page).
+buffer the user built (``bytes(n)`` and ``numpy.zeros`` leave it unmapped until read), the reader of a compressed blob
+fills the buffer the unpickler has just allocated, skipping its frames of zeros. With 4 KiB pages that is one page
+fault per 4 KiB, and on virtual machines a fault costs a microsecond or more: reading a fresh 200 MiB buffer took
+66 ms of faults, against 8 ms once the range was advised to use 2 MiB pages (where never-written memory then maps the
+kernel's shared huge zero page). A buffer that is written all over is better left alone (see
+``flowkit.datastore.serialization._RawStream``): each huge page is then zeroed and backed for real, and on virtual
+machines that hand free memory back to the host that was at times three times slower than 4 KiB pages.
 
 Linux only, and best effort: ``madvise(MADV_HUGEPAGE)`` changes no byte of the buffer, and where it is unavailable
 or refused nothing happens. Only the 2 MiB-aligned part wholly inside the buffer is advised, so no neighbouring
