@@ -23,17 +23,17 @@ import hashlib
 import os
 import struct
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flowkit.datastore.fileio import STAGING_BYTES, pread_buffered
 from flowkit.errors import DataStoreError
+from flowkit.plain_data import PlainData
 
 DIGEST_FRAME_BYTES = 1 << 20
-"""Frame of a digest-listed blob: one thread copies it between the artifact's memory and an aligned staging slot and
-hashes it while it is in the CPU's cache (a quarter cheaper than hashing memory that is not), and 1 MiB direct
-transfers were the disk's fastest."""
+"""Frame of a digest-listed blob: one thread writes (or reads) it and hashes it right after, while the kernel's copy
+has left it in the CPU's cache (a quarter cheaper than hashing memory that is not). Whole flows storing and loading
+200 MiB ran faster with 1 MiB frames than with 512 KiB or 4 MiB ones."""
 DIGEST_LIST_MAGIC = b"FKd1"
 _DIGEST_FOOTER = struct.Struct("<QI4s")  # stream size, frame size, magic
 _DIGEST_BYTES = hashlib.sha256().digest_size
@@ -97,8 +97,7 @@ class FileDigest:
             self._hashed += len(chunk)
 
 
-@dataclass(frozen=True)
-class DigestList:
+class DigestList(PlainData, frozen=True):
     """The verified digest list of a digest-listed blob: how its pickle stream is cut and what each frame hashes to."""
 
     stream_size: int
@@ -137,7 +136,7 @@ def read_digest_list(fd: int, size: int, path: Path, name: str) -> DigestList | 
     actual = hashlib.sha256(digests + footer).hexdigest()
     if actual != name:
         raise CorruptBlobError(path, f"its digest list hashes to {actual}, not to its name")
-    return DigestList(stream_size, frame_bytes, digests)
+    return DigestList(stream_size=stream_size, frame_bytes=frame_bytes, digests=digests)
 
 
 class FrameCheck:
