@@ -494,32 +494,39 @@ def load_blob(path: Path, name: str) -> Any:
     its bytes against ``name`` (see the module's docstring): :class:`CorruptBlobError` if they do not match."""
     import pickle
 
-    from flowkit.datastore.verify import CorruptBlobError, FileDigest, FrameCheck, read_digest_list
+    from flowkit.datastore.verify import FileDigest, FrameCheck, read_digest_list
 
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
-        compressed = os.pread(fd, len(ZSTD_MAGIC), 0) == ZSTD_MAGIC
-        digest_list = None if compressed else read_digest_list(fd, size, path, name)
+        if os.pread(fd, len(ZSTD_MAGIC), 0) == ZSTD_MAGIC:
+            digest = FileDigest(fd, size, path, name)  # compressed blobs have whole-file names
+            return _checked(digest, lambda: _unpickle_compressed(fd, path, digest))
+        digest_list = read_digest_list(fd, size, path, name)
         check = FileDigest(fd, size, path, name) if digest_list is None else FrameCheck(fd, path, digest_list)
-        try:
-            if compressed:
-                assert isinstance(check, FileDigest)  # compressed blobs have whole-file names
-                value = _unpickle_compressed(fd, path, check)
-            else:
-                value = pickle.load(_RawStream(fd, check, path))
-        except CorruptBlobError:
-            raise
-        except Exception:
-            try:  # damaged bytes are the cause, if they are damaged; otherwise the blob cannot be loaded here
-                check.finish()
-            except CorruptBlobError as corrupt:
-                raise corrupt from None
-            raise
-        check.finish()
-        return value
+        return _checked(check, lambda: pickle.load(_RawStream(fd, check, path)))
     finally:
         os.close(fd)
+
+
+def _checked(check: FileDigest | FrameCheck, load: Callable[[], Any]) -> Any:
+    """``load()``'s value once ``check`` has passed over every byte of the blob. When loading fails, damaged bytes
+    are the cause if they are damaged; otherwise the blob cannot be loaded here (a module missing) and the error
+    stands."""
+    from flowkit.datastore.verify import CorruptBlobError
+
+    try:
+        value = load()
+    except CorruptBlobError:
+        raise
+    except Exception:
+        try:
+            check.finish()
+        except CorruptBlobError as corrupt:
+            raise corrupt from None
+        raise
+    check.finish()
+    return value
 
 
 def _unpickle_compressed(fd: int, path: Path, digest: FileDigest) -> Any:

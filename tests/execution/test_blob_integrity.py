@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +154,18 @@ def test_the_client_refuses_a_corrupt_artifact(datastore_root: Path) -> None:
     task = Task("LinearFlow/r1/start/0", datastore_root=datastore_root)
     with pytest.raises(DataStoreError, match=r"artifact 'big' of task LinearFlow/r1/start/0: blob .* is corrupt"):
         _ = task.data.big
+
+
+@pytest.mark.parametrize("kind", ["small raw", "large raw"])
+def test_an_intact_blob_that_cannot_be_unpickled_here_raises_the_unpickling_error(
+    datastore_root: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """A class whose module this process cannot import is not damage: the check passes and the error stands."""
+    module = types.ModuleType("flowkit_vanishing_module")
+    module.Thing = type("Thing", (), {"__module__": module.__name__})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    store = DataStore(datastore_root)
+    ref = store.put_artifact([KINDS[kind](), module.Thing()])
+    monkeypatch.delitem(sys.modules, module.__name__)
+    with pytest.raises(ModuleNotFoundError, match="flowkit_vanishing_module"):
+        store.blobs.load(ref.sha256)
