@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,10 +45,16 @@ def environment() -> object:
 
 
 def _mount(files: PodFiles, directory: Path) -> Path:
-    """What the kubelet shows a container of ``files`` (a ConfigMap): one file per key, in ``directory``."""
+    """What the kubelet shows a container of ``files`` (a ConfigMap): one file per key, in ``directory``.
+
+    Each file appears whole (written beside and renamed, as the kubelet swaps a ConfigMap's files in at once): tasks
+    running at the same time mount the same directory, and one must never execute a file another is still writing.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     for name, text in files.files.items():
-        (directory / name).write_text(text, encoding="utf-8")
+        partial = directory / f".{name}.{os.getpid()}.{threading.get_ident()}"
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(directory / name)
     return directory
 
 
