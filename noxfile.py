@@ -31,7 +31,7 @@ nox.options.reuse_existing_virtualenvs = True
 def tests(session: nox.Session) -> None:
     """The whole test suite, spread over every CPU (end-to-end cases included)."""
     session.install("-e", ".[test]")
-    install_browser(session)
+    install_system_packages(session)
     session.run("pytest", "-n", "auto", *session.posargs)
 
 
@@ -56,18 +56,23 @@ for _version in OTHER_PYTHONS:
     nox.session(python=interpreter(_version), name=f"tests-{_version}")(tests_on_another_python)
 
 
-BROWSER_BINARIES = ("/usr/bin/chromium", "/usr/bin/chromedriver")
+SYSTEM_PACKAGES = {
+    "/usr/bin/chromium": "chromium",
+    "/usr/bin/chromedriver": "chromium-driver",
+    "/usr/bin/mkfs.btrfs": "btrfs-progs",
+}
+"""Debian packages some tests run, by the binary each provides: Debian's headless Chromium and its driver for the
+web UI's browser tests (never a downloaded browser), btrfs-progs for the storage test that needs a real quota."""
 
 
-def install_browser(session: nox.Session) -> None:
-    """Debian's headless Chromium and its driver, for the web UI's browser tests (never a downloaded browser).
-
-    Installed only when missing and only as root (a CI container); elsewhere the browser tests say what to install.
-    """
-    if all(Path(binary).exists() for binary in BROWSER_BINARIES) or os.geteuid() != 0:
+def install_system_packages(session: nox.Session) -> None:
+    """Install the missing ones of `SYSTEM_PACKAGES`, only as root (a CI container); elsewhere the tests that need
+    one say what to install."""
+    missing = [package for binary, package in SYSTEM_PACKAGES.items() if not Path(binary).exists()]
+    if not missing or os.geteuid() != 0:
         return
     session.run("apt-get", "update", "-q", external=True)
-    session.run("apt-get", "install", "-y", "-q", "chromium", "chromium-driver", external=True)
+    session.run("apt-get", "install", "-y", "-q", *missing, external=True)
 
 
 @nox.session

@@ -1,9 +1,9 @@
 """A full, read-only or foreign datastore stops a run, a task or a pod task with one line naming the operation, the
 path and the cause, and exit status 74 (`EXIT_STORAGE`); nothing committed is lost and a resume afterwards works.
 
-The real faults need a mount namespace (`unshare -m`, for a small tmpfs that can fill up or be made read-only) and
-root (to run a command as another user); where the machine offers neither, those cases are skipped, and the
-in-process cases below still prove the error's shape.
+The real faults need a mount namespace (`unshare -m`, for a small tmpfs that can fill up or be made read-only, or a
+loop-mounted btrfs with a quota group limit for a real EDQUOT) and root (to run a command as another user); where
+the machine offers neither, those cases are skipped, and the in-process cases below still prove the error's shape.
 """
 
 from __future__ import annotations
@@ -106,6 +106,42 @@ def _sections(output: str) -> dict[str, str]:
 def _one_line_error(text: str) -> None:
     errors = [line for line in text.splitlines() if "error:" in line]
     assert errors and "Traceback" not in text, text
+
+
+needs_btrfs = pytest.mark.skipif(
+    shutil.which("mkfs.btrfs") is None, reason="needs btrfs-progs (the nox test sessions install it as root)"
+)
+
+
+@needs_mount_namespace
+@needs_btrfs
+@pytest.mark.e2e
+def test_an_exceeded_quota_stops_the_run_with_one_line_then_resume_works(shared_dir: Path) -> None:
+    """A real quota, not a simulated errno: a btrfs subvolume with a 3 MiB quota group limit (the kernel reports
+    EDQUOT while the filesystem still has room), loop-mounted in a private mount namespace."""
+    write_flow(shared_dir, BIG_FLOW)
+    result = _in_namespace(
+        """
+truncate -s 256m fs.img && mkfs.btrfs -q fs.img && mkdir fs && mount -o loop fs.img fs
+btrfs quota enable fs && btrfs subvolume create fs/ds >/dev/null && btrfs qgroup limit 3m fs/ds
+export FLOWKIT_DATASTORE_ROOT=$PWD/fs/ds
+echo "== run"; BIG_BYTES=8000000 $PY flow.py run 2>&1; echo "exit $?"
+echo "== leftovers"; find fs/ds -name '.tmp-*'
+echo "== start"; ls fs/ds/runs/BigFlow/*/start/0/
+echo "== resume"; btrfs qgroup limit none fs/ds; $PY flow.py resume 2>&1; echo "exit $?"
+umount fs
+""",
+        shared_dir,
+    )
+    sections = _sections(result.stdout)
+    assert "resume" in sections, result.stdout + result.stderr
+    run = sections["run"]
+    assert run.endswith(f"exit {EXIT_STORAGE}\n") and "(EDQUOT)" in run, result.stdout
+    assert "/fs/ds/blobs/sha256/" in run, "the line names the blob's path"
+    _one_line_error(run)
+    assert sections["leftovers"] == "", "a failed write leaves no temporary file"
+    assert "0.json" in sections["start"], "what was committed before the quota was reached is kept"
+    assert sections["resume"].endswith("exit 0\n"), result.stdout
 
 
 @needs_mount_namespace
