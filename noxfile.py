@@ -59,7 +59,7 @@ for _version in OTHER_PYTHONS:
 SYSTEM_PACKAGES = {
     "/usr/bin/chromium": "chromium",
     "/usr/bin/chromedriver": "chromium-driver",
-    "/usr/bin/mkfs.btrfs": "btrfs-progs",
+    "/usr/sbin/mkfs.btrfs": "btrfs-progs",
 }
 """Debian packages some tests run, by the binary each provides: Debian's headless Chromium and its driver for the
 web UI's browser tests (never a downloaded browser), btrfs-progs for the storage test that needs a real quota."""
