@@ -1,6 +1,6 @@
 """Content-addressed artifact storage under ``<root>/blobs/sha256/<sha[:2]>/<sha>``.
 
-Blobs are immutable and named by a sha256 of their bytes (the format is in :mod:`flowkit.datastore.serialization`,
+Blobs are immutable and named by a sha256 of their bytes (the format is in :mod:`flowkit.datastore.blob_format`,
 the names in :mod:`flowkit.datastore.verify`), so an unchanged artifact is stored once however many tasks carry it,
 and concurrent writers of the same blob publish identical bytes under one name (the first rename wins; later writers
 drop their temporary copy). No lock is ever taken. Every temporary blob file is written in ``blobs/sha256`` itself,
@@ -22,8 +22,9 @@ from flowkit.datastore.atomic import (
     temp_path_beside,
     write_file_atomically,
 )
+from flowkit.datastore.blob_reader import load_blob
+from flowkit.datastore.blob_writer import BlobSink, dump_artifact
 from flowkit.datastore.records import ArtifactRef
-from flowkit.datastore.serialization import BlobSink, dump_artifact, load_blob
 from flowkit.errors import DataStoreError
 
 

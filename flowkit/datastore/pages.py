@@ -6,7 +6,7 @@ fills the buffer the unpickler has just allocated, skipping its frames of zeros.
 fault per 4 KiB, and on virtual machines a fault costs a microsecond or more: reading a fresh 200 MiB buffer took
 66 ms of faults, against 8 ms once the range was advised to use 2 MiB pages (where never-written memory then maps the
 kernel's shared huge zero page). A buffer that is written all over is better left alone (see
-``flowkit.datastore.serialization._RawStream``): each huge page is then zeroed and backed for real, and on virtual
+``flowkit.datastore.blob_reader._RawStream``): each huge page is then zeroed and backed for real, and on virtual
 machines that hand free memory back to the host that was at times three times slower than 4 KiB pages.
 
 Linux only, and best effort: ``madvise(MADV_HUGEPAGE)`` changes no byte of the buffer, and where it is unavailable

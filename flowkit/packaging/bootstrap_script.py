@@ -503,7 +503,7 @@ def run(argv: list[str]) -> int:
     os.environ["FLOWKIT_CODE_PACKAGE_ID"] = package_id
     check_runtime(options.cloudpickle_version, target)
     install_shipped_model(target)
-    from flowkit.datastore.serialization import write_uncompressed_blobs
+    from flowkit.datastore.blob_format import write_uncompressed_blobs
 
     write_uncompressed_blobs()  # readable by every CPython, and no compiled codec on the pod path
     line_buffered_output()

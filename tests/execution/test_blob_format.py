@@ -17,16 +17,12 @@ import cloudpickle
 import pytest
 import zstandard
 
-from flowkit.datastore import DataStore
-from flowkit.datastore import serialization as blob_format
-from flowkit.datastore.serialization import (
-    FRAME_BYTES,
-    SEEKABLE_MAGIC,
-    STAGING_BYTES,
-    ZSTD_MAGIC,
-)
+from flowkit.datastore import DataStore, blob_format, blob_reader, blob_writer
+from flowkit.datastore.blob_format import FRAME_BYTES, SEEKABLE_MAGIC, ZSTD_MAGIC
+from flowkit.datastore.fileio import STAGING_BYTES
 from flowkit.datastore.verify import DIGEST_FRAME_BYTES, CorruptBlobError
 from flowkit.errors import DataStoreError
+from tests.support.blob_threads import split_blob_work
 
 MIB = 1 << 20
 
@@ -48,9 +44,8 @@ def _blob_files(root: Path) -> list[Path]:
 def small_units(monkeypatch: pytest.MonkeyPatch) -> None:
     """Frames of 256 KiB and parallel work from 1 MiB on, with three threads: every split and frame edge is hit
     by artifacts of a few MiB."""
-    monkeypatch.setattr(blob_format, "FRAME_BYTES", 256 << 10)
-    monkeypatch.setattr(blob_format, "PARALLEL_MIN_BYTES", MIB)
-    monkeypatch.setattr(blob_format, "io_workers", lambda: 3)
+    monkeypatch.setattr(blob_writer, "FRAME_BYTES", 256 << 10)
+    split_blob_work(monkeypatch, 3, parallel_min_bytes=MIB)
 
 
 def test_a_small_incompressible_blob_is_the_plain_pickle_named_by_its_sha256(datastore_root: Path) -> None:
@@ -84,7 +79,7 @@ def test_a_large_incompressible_blob_is_the_pickle_followed_by_its_digest_list(
     datastore_root: Path, monkeypatch: pytest.MonkeyPatch, value: Any, workers: int
 ) -> None:
     """The name is the sha256 of a list of the sha256 of each frame of the pickle, whichever thread hashed which."""
-    monkeypatch.setattr(blob_format, "io_workers", lambda: workers)
+    split_blob_work(monkeypatch, workers)
     store = DataStore(datastore_root)
     artifact = value()
     ref = store.put_artifact(artifact)
@@ -101,13 +96,13 @@ def test_a_large_raw_blob_starts_its_writeback_before_the_final_fsync(
     """Every byte of the stream is handed to the disk while later frames are still being written, so the fsync that
     makes the blob durable waits only for the last ones."""
     started: list[tuple[int, int]] = []
-    real = blob_format.start_writeback
+    real = blob_writer.start_writeback
 
     def recording(fd: int, offset: int, length: int) -> None:
         started.append((offset, offset + length))
         real(fd, offset, length)
 
-    monkeypatch.setattr(blob_format, "start_writeback", recording)
+    monkeypatch.setattr(blob_writer, "start_writeback", recording)
     value = [os.urandom(STAGING_BYTES + 3), os.urandom(3 * STAGING_BYTES)]
     ref = DataStore(datastore_root).put_artifact(value)
     covered = 0
@@ -196,8 +191,7 @@ def test_equal_artifacts_share_one_blob_whatever_the_thread_count(
     store = DataStore(datastore_root)
     refs = []
     for workers in (1, 3):
-        monkeypatch.setattr(blob_format, "io_workers", lambda workers=workers: workers)
-        monkeypatch.setattr(blob_format, "PARALLEL_MIN_BYTES", MIB)
+        split_blob_work(monkeypatch, workers, parallel_min_bytes=MIB)
         refs.append(store.put_artifact(value))
     assert refs[0] == refs[1]
     assert _blob_files(datastore_root) == [store.blobs.path(refs[0].sha256)]
@@ -295,7 +289,7 @@ def test_zero_frames_are_the_frames_compression_gives(datastore_root: Path, monk
     """Frames found to be zeros are not compressed but copied from one compression of zeros: same bytes, same name."""
     value = [bytes(3 * FRAME_BYTES + 5), _islands(2 * FRAME_BYTES), b"tail"]
     shortcut_ref = DataStore(datastore_root / "shortcut").put_artifact(value)
-    monkeypatch.setattr(blob_format, "_is_zero", lambda view: False)
+    monkeypatch.setattr(blob_writer, "is_zero", lambda view: False)
     compressed_ref = DataStore(datastore_root / "compressed").put_artifact(value)
     assert shortcut_ref == compressed_ref
     shortcut_blob = DataStore(datastore_root / "shortcut").blobs.path(shortcut_ref.sha256).read_bytes()
@@ -324,7 +318,7 @@ def test_zero_frames_are_not_decompressed_into_a_buffer_that_is_already_zero(
     ref = store.put_artifact(value)
     blob = store.blobs.path(ref.sha256).read_bytes()
     frames = _compressed_frames(blob)
-    zero_frame = blob_format._zero_frame(FRAME_BYTES)
+    zero_frame = blob_format.zero_frame(FRAME_BYTES)
     assert frames.count(zero_frame) == 11, "the pickle's head and tail share the first and last frames with zeros"
     decompressed: list[bytes] = []
 
@@ -336,8 +330,8 @@ def test_zero_frames_are_not_decompressed_into_a_buffer_that_is_already_zero(
             decompressed.append(compressed)
             return self.real.stream_reader(compressed)
 
-    real = blob_format._FramedStream._decompressor
-    monkeypatch.setattr(blob_format._FramedStream, "_decompressor", lambda self, slot: Spy(real(self, slot)))
+    real = blob_reader._FramedStream._decompressor
+    monkeypatch.setattr(blob_reader._FramedStream, "_decompressor", lambda self, slot: Spy(real(self, slot)))
     assert store.blobs.load(ref.sha256) == value
     assert decompressed and zero_frame not in decompressed
 
@@ -349,9 +343,9 @@ def test_zero_frames_overwrite_a_buffer_that_is_not_zero(datastore_root: Path) -
     path = store.blobs.path(ref.sha256)
     fd = os.open(path, os.O_RDONLY)
     try:
-        frames = blob_format._read_seek_table(fd, os.fstat(fd).st_size)
+        frames = blob_format.read_seek_table(fd, os.fstat(fd).st_size)
         assert frames is not None
-        stream = blob_format._FramedStream(fd, frames, path)
+        stream = blob_reader._FramedStream(fd, frames, path)
         target = bytearray(b"\xff" * stream._size)
         assert stream.readinto(target) == len(target)
     finally:

@@ -16,13 +16,14 @@ import pytest
 
 from flowkit.client import Task
 from flowkit.datastore import DataStore
-from flowkit.datastore import serialization as blob_format
-from flowkit.datastore.serialization import FRAME_BYTES, STAGING_BYTES, ZSTD_MAGIC
+from flowkit.datastore.blob_format import FRAME_BYTES, ZSTD_MAGIC
+from flowkit.datastore.fileio import STAGING_BYTES
 from flowkit.datastore.verify import CorruptBlobError
 from flowkit.errors import DataStoreError
 from flowkit.identity import TaskRef
 from flowkit.task.executor import execute_task
 from tests.execution import flows
+from tests.support.blob_threads import split_blob_work
 
 MIB = 1 << 20
 
@@ -48,8 +49,7 @@ def _flip(path: Path, offset: int) -> None:
 @pytest.fixture
 def parallel_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Large reads split from 1 MiB on, over three threads, so the pieces hashed in file order are many."""
-    monkeypatch.setattr(blob_format, "PARALLEL_MIN_BYTES", MIB)
-    monkeypatch.setattr(blob_format, "io_workers", lambda: 3)
+    split_blob_work(monkeypatch, 3, parallel_min_bytes=MIB)
 
 
 def _expected_detail(kind: str, path: Path, offset: int, stream_size: int) -> str:

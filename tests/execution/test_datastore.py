@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from flowkit.datastore import DataStore, RunRecord, TaskRecord, resolve_datastore_root, utc_now
-from flowkit.datastore.serialization import STAGING_BYTES, ZSTD_MAGIC
+from flowkit.datastore.blob_format import ZSTD_MAGIC
+from flowkit.datastore.fileio import STAGING_BYTES
 from flowkit.datastore.store import AlreadyCommittedError
 from flowkit.errors import DataStoreError
 from flowkit.identity import TaskRef, format_index_path, index_path_of_task_id, parse_index_path, task_id_for
@@ -154,7 +155,7 @@ _KILLED_WRITER = textwrap.dedent(
     import os, sys
     from flowkit.datastore import DataStore
     from flowkit.identity import TaskRef
-    from flowkit.datastore import serialization
+    from flowkit.datastore.fileio import STAGING_BYTES
 
     class Slow:
         def __reduce__(self):
@@ -163,7 +164,7 @@ _KILLED_WRITER = textwrap.dedent(
             return (bytes, (b"",))
 
     store = DataStore(sys.argv[1])
-    store.put_artifact([os.urandom(3 * serialization.STAGING_BYTES), Slow()])
+    store.put_artifact([os.urandom(3 * STAGING_BYTES), Slow()])
     """
 )
 
@@ -250,7 +251,7 @@ def test_compression_can_be_turned_off_for_the_rest_of_the_process(datastore_roo
     """What a pod does: every blob then stays a plain pickle, readable by any CPython."""
     code = f"""
 from flowkit.datastore import DataStore
-from flowkit.datastore.serialization import write_uncompressed_blobs
+from flowkit.datastore.blob_format import write_uncompressed_blobs
 store = DataStore({str(datastore_root)!r})
 write_uncompressed_blobs()
 ref = store.put_artifact(bytes(4 << 20))

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flowkit.datastore import DataStore
-from flowkit.datastore import serialization as blob_format
+from flowkit.datastore import DataStore, blob_format
 from flowkit.datastore.pages import HUGE_PAGE_BYTES, advise_huge_pages
 
 pytestmark = pytest.mark.skipif(

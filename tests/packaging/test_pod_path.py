@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flowkit.datastore import DataStore
-from flowkit.datastore.serialization import ZSTD_MAGIC, zstd_module
+from flowkit.datastore.blob_format import ZSTD_MAGIC, zstd_module
 from flowkit.identity import TaskRef
 from flowkit.packaging import PackageRef, bootstrap_command
 from flowkit.packaging.bootstrap import SCRIPT_PATH
