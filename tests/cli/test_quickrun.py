@@ -115,7 +115,10 @@ class ProbeFlow(Flow):
 
 atexit.register(lambda: print("click imported:", "click" in sys.modules))
 # Loaded only for what a plain run or resume never does: a step in its own interpreter (its command line, a process).
-atexit.register(lambda: print("spawning loaded:", any(m in sys.modules for m in ("subprocess", "flowkit.invocation"))))
+# On Python 3.10 `subprocess` comes with cloudpickle anyway (its `platform` module imports it), so only the task
+# command line is checked there.
+SPAWNING = ("subprocess", "flowkit.invocation") if sys.version_info >= (3, 11) else ("flowkit.invocation",)
+atexit.register(lambda: print("spawning loaded:", any(module in sys.modules for module in SPAWNING)))
 atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))  # runs after the CLI's own (LIFO)
 
 if __name__ == "__main__":
