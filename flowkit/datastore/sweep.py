@@ -14,17 +14,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from flowkit.datastore.atomic import HOST, is_temp_name, temp_writer
+from flowkit.plain_data import PlainData
 
 STALE_TEMP_SECONDS = 24 * 3600
 """A temporary file unchanged for this long has no live writer, wherever that writer ran."""
 
 
-@dataclass
-class Swept:
+class Swept(PlainData):
     """What a sweep removed (or, in a dry run, would remove)."""
 
     files: int = 0
@@ -35,7 +34,7 @@ class Swept:
         self.bytes += size
 
     def __add__(self, other: Swept) -> Swept:
-        return Swept(self.files + other.files, self.bytes + other.bytes)
+        return Swept(files=self.files + other.files, bytes=self.bytes + other.bytes)
 
 
 def sweep_temporary_files(

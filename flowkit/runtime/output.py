@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import IO, Any
+
+from flowkit.plain_data import PlainData, field
 
 REFRESH_SECONDS = 0.1
 
 
-@dataclass
-class TaskOutput:
+class TaskOutput(PlainData):
     """Splits one task attempt's output into lines, holding back a partial line until it completes."""
 
     prefix: str
@@ -33,8 +33,7 @@ class TaskOutput:
         return [rest.decode("utf-8", "replace")] if rest else []
 
 
-@dataclass
-class Progress:
+class Progress(PlainData):
     """Counts of the run's tasks, as shown on the progress line."""
 
     done: int = 0

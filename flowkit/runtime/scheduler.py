@@ -14,9 +14,9 @@ import os
 import selectors
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from flowkit.plain_data import PlainData, field
 from flowkit.runtime.launch import TaskLauncher
 from flowkit.runtime.output import Progress, RunConsole, TaskOutput
 from flowkit.runtime.worker import TaskProcess
@@ -32,8 +32,7 @@ REAP_WAIT_SECONDS = 0.005
 READ_BYTES = 1 << 16
 
 
-@dataclass
-class RunningTask:
+class RunningTask(PlainData):
     task: TaskRef
     attempt: int
     process: TaskProcess
@@ -43,8 +42,7 @@ class RunningTask:
     timed_out: bool = False
 
 
-@dataclass
-class RunOutcome:
+class RunOutcome(PlainData):
     """What the scheduler learned: tasks that succeeded (with their split counts) and tasks that failed for good."""
 
     succeeded: dict[TaskRef, int | None] = field(default_factory=dict)
@@ -181,7 +179,11 @@ class Scheduler:
         process = self.launcher.start(task, attempt)
         timeout = self.launcher.timeout_seconds(task)
         running = RunningTask(
-            task, attempt, process, TaskOutput(task.label), None if timeout is None else time.monotonic() + timeout
+            task=task,
+            attempt=attempt,
+            process=process,
+            output=TaskOutput(prefix=task.label),
+            deadline=None if timeout is None else time.monotonic() + timeout,
         )
         self.running[process.pid] = running
         self.selector.register(process.stdout_fd, selectors.EVENT_READ, (running, "out"))

@@ -18,17 +18,16 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from flowkit.plain_data import PlainData
 from flowkit.task.watchdog import die_with_supervisor, fork_child, kill_process_group, open_exit_fd, poll_exit, reap
 
 if TYPE_CHECKING:
     import subprocess
 
 
-@dataclass
-class TaskProcess:
+class TaskProcess(PlainData):
     """A running task process, the read ends of its output pipes, and a descriptor that is readable once it exits.
 
     `exit_fd` (a Linux pidfd) lets the scheduler's `select` wake up the moment a task exits instead of polling;
@@ -135,7 +134,7 @@ def fork_task(run_task: Callable[[], object], environment: Mapping[str, str]) ->
     pid = fork_child(run_task, prepare)
     os.close(stdout_write)
     os.close(stderr_write)
-    return _readable(TaskProcess(pid, stdout_read, stderr_read))
+    return _readable(TaskProcess(pid=pid, stdout_fd=stdout_read, stderr_fd=stderr_read))
 
 
 def spawn_task(argv: Sequence[str], environment: Mapping[str, str]) -> TaskProcess:
@@ -154,7 +153,9 @@ def spawn_task(argv: Sequence[str], environment: Mapping[str, str]) -> TaskProce
         start_new_session=True,
     )
     assert popen.stdout is not None and popen.stderr is not None
-    return _readable(TaskProcess(popen.pid, popen.stdout.fileno(), popen.stderr.fileno(), popen))
+    return _readable(
+        TaskProcess(pid=popen.pid, stdout_fd=popen.stdout.fileno(), stderr_fd=popen.stderr.fileno(), popen=popen)
+    )
 
 
 def _readable(process: TaskProcess) -> TaskProcess:
