@@ -59,7 +59,7 @@ def _run_arguments(parameters: dict[str, Any], values: dict[str, Any]) -> RunArg
     options = {option.name: values[option.name] for option in RUN_OPTIONS}
     branch, production = project_branch_options()
     return RunArguments(
-        parameters,
+        parameters=parameters,
         **options,
         branch=branch,
         production=production,

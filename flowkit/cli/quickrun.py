@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from flowkit.errors import ParameterError, TaskFailedError
+from flowkit.plain_data import PlainData, field
 from flowkit.runtime import DEFAULT_MAX_NUM_SPLITS
 from flowkit.settings import DATASTORE_ROOT
 
@@ -34,8 +34,7 @@ OptionKind = Literal["count", "directory", "file", "choice", "repeated", "text"]
 text."""
 
 
-@dataclass(frozen=True)
-class RunOption:
+class RunOption(PlainData, frozen=True):
     """One option of `run` and `resume`; ``name`` is also the field it fills (of `RunArguments`; of `ResumeFrom` for
     `RESUME_OPTIONS`)."""
 
@@ -89,46 +88,51 @@ class RunOption:
 
 
 RUN_OPTIONS: tuple[RunOption, ...] = (
-    RunOption("max_workers", "count", "Tasks run at the same time [default: the number of CPUs].", minimum=1),
     RunOption(
-        "max_num_splits",
-        "count",
-        "The widest foreach allowed: a guard against a bug starting thousands of tasks.",
+        name="max_workers", kind="count", help="Tasks run at the same time [default: the number of CPUs].", minimum=1
+    ),
+    RunOption(
+        name="max_num_splits",
+        kind="count",
+        help="The widest foreach allowed: a guard against a bug starting thousands of tasks.",
         default=DEFAULT_MAX_NUM_SPLITS,
     ),
-    RunOption("datastore_root", "directory", f"Datastore directory [default: {DATASTORE_ROOT.describe_default()}]."),
-    RunOption("run_id_file", "file", "Write the new run's id to this file as soon as the run starts."),
     RunOption(
-        "environment",
-        "choice",
-        "conda: run steps that declare @conda in their locked environment's interpreter.",
+        name="datastore_root",
+        kind="directory",
+        help=f"Datastore directory [default: {DATASTORE_ROOT.describe_default()}].",
+    ),
+    RunOption(name="run_id_file", kind="file", help="Write the new run's id to this file as soon as the run starts."),
+    RunOption(
+        name="environment",
+        kind="choice",
+        help="conda: run steps that declare @conda in their locked environment's interpreter.",
         default="local",
         choices=("local", "conda"),
     ),
     RunOption(
-        "tags",
-        "repeated",
-        "Tag the new run (repeatable); the client's run.tags and Flow(...).runs(tag) see it.",
+        name="tags",
+        kind="repeated",
+        help="Tag the new run (repeatable); the client's run.tags and Flow(...).runs(tag) see it.",
         flag_name="tag",
     ),
     RunOption(
-        "decorators",
-        "repeated",
-        "Attach a step decorator to every step that lacks it (repeatable), e.g. --with retry:times=2.",
+        name="decorators",
+        kind="repeated",
+        help="Attach a step decorator to every step that lacks it (repeatable), e.g. --with retry:times=2.",
         flag_name="with",
         metavar="DECORATOR[:KEY=VALUE,...]",
     ),
 )
 _BY_FLAG = {option.flag: option for option in RUN_OPTIONS}
 RESUME_OPTIONS: tuple[RunOption, ...] = (
-    RunOption("origin_run_id", "text", "The run to resume [default: the latest run of this flow]."),
+    RunOption(name="origin_run_id", kind="text", help="The run to resume [default: the latest run of this flow]."),
 )
 """The options `resume` has beyond `RUN_OPTIONS`, each filling the `ResumeFrom` field of its name."""
 _RESUME_BY_FLAG = {option.flag: option for option in RESUME_OPTIONS}
 
 
-@dataclass
-class RunArguments:
+class RunArguments(PlainData):
     """What `run` was asked to do, as click would have passed it to the run command."""
 
     parameters: dict[str, Any] = field(default_factory=dict)

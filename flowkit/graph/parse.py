@@ -14,17 +14,16 @@ import hashlib
 import inspect
 import linecache
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import FunctionType
 
 from flowkit.errors import FlowDefinitionError
+from flowkit.plain_data import PlainData
 
 SwitchKey = str | int | float | bool
 """A switch case: a literal the condition artifact is compared with (``==``, as a dict lookup does)."""
 
 
-@dataclass(frozen=True)
-class ParsedStep:
+class ParsedStep(PlainData, frozen=True):
     """What the source of one step function says about its place in the graph."""
 
     name: str
@@ -153,8 +152,7 @@ def _definitions(filename: str, module_globals: dict[str, object]) -> _FunctionI
     return index
 
 
-@dataclass(frozen=True)
-class _Transition:
+class _Transition(PlainData, frozen=True):
     targets: tuple[str, ...] = ()
     foreach_var: str | None = None
     condition: str | None = None

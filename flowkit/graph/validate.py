@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 
 from flowkit.authoring.flow import FLOW_API_NAMES
 from flowkit.errors import FlowDefinitionError
 from flowkit.graph.conditions import ALWAYS, Condition, after_transition, as_lists, exclusive, merge
 from flowkit.graph.model import FlowGraph, StepNode, Transition
 from flowkit.graph.parse import ParsedStep
+from flowkit.plain_data import PlainData, field
 
 
-@dataclass
-class _Placement:
+class _Placement(PlainData):
     """A step's position found by the split/join walk."""
 
     split_stack: list[str]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flowkit import Flow, Parameter, step
+from flowkit import Flow, Parameter, plain_data, step
 from flowkit.cli.quickrun import RunArguments, parse_resume_arguments, parse_run_arguments
 from flowkit.runtime.resume import ResumeFrom
 from tests.runtime.cli_runner import describe, flow_command, write_flow
@@ -98,7 +98,7 @@ import atexit
 import gc
 import sys
 
-from flowkit import Flow, Parameter, step
+from flowkit import Flow, Parameter, plain_data, step
 
 
 class ProbeFlow(Flow):
@@ -210,7 +210,7 @@ def test_every_option_of_the_tables_fills_its_field_and_is_in_the_help() -> None
     from flowkit.cli.main import build_cli
     from flowkit.cli.quickrun import RESUME_OPTIONS, RUN_OPTIONS
 
-    fields = {"run": set(RunArguments.__dataclass_fields__), "resume": set(ResumeFrom.__dataclass_fields__)}
+    fields = {"run": set(plain_data.fields(RunArguments)), "resume": set(ResumeFrom.__dataclass_fields__)}
     for command, options in (("run", RUN_OPTIONS), ("resume", RUN_OPTIONS), ("resume", RESUME_OPTIONS)):
         text = CliRunner().invoke(build_cli(RateFlow), [command, "--help"]).output
         table = "resume" if options is RESUME_OPTIONS else "run"
