@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flowkit.datastore import DataStore
-from flowkit.datastore.blob_format import ZSTD_MAGIC, zstd_module
+from flowkit.datastore.blob_format import ZSTD_MAGIC
 from flowkit.identity import TaskRef
 from flowkit.packaging import PackageRef, bootstrap_command
 from flowkit.packaging.bootstrap import SCRIPT_PATH
@@ -182,7 +182,6 @@ def test_a_decorated_flow_runs_in_a_pod_without_importing_any_heavy_library(tmp_
     assert "start running" in store.read_log(TaskRef("PodFlow", "r1", "start"), 0, "out")
 
 
-@pytest.mark.skipif(zstd_module() is None, reason="needs zstandard to write a compressed artifact")
 def test_an_artifact_whose_codec_the_pod_lacks_fails_in_one_line_naming_artifact_step_and_codec(
     tmp_path: Path,
 ) -> None:
